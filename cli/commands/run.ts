@@ -1,0 +1,75 @@
+import path from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { ErrorCode, SnappyError } from '../../core/errors.ts';
+import type { GlobalFlags } from '../context.ts';
+
+/** The steps of `push --auto`, in order. Steps whose plugin is not configured are skipped. */
+export const AUTO_PIPELINE = ['pull', 'ingest', 'regen', 'push'] as const;
+
+/** Tasks that need no eval ingest before them. */
+const NO_INGEST = new Set(['pull', 'tick']);
+
+/** Expands the task list: `push --auto` is the whole pipeline; `ingest` runs before the first task that reads state. */
+export function planTasks(tasks: readonly string[], auto: boolean, known: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const t of tasks) {
+    if (t === 'push' && auto) {
+      for (const step of AUTO_PIPELINE) if ((step === 'ingest' || known.has(step)) && !out.includes(step)) out.push(step);
+    } else if (!out.includes(t)) out.push(t);
+  }
+  const first = out.findIndex((t) => !NO_INGEST.has(t) && t !== 'ingest');
+  if (first >= 0 && !out.includes('ingest')) out.splice(first, 0, 'ingest');
+  return out;
+}
+
+export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string[] }> = {
+  command: 'run <task..>',
+  describe: 'Run tasks: push, pull, aggregate, regen, tick (push --auto runs the whole unattended job)',
+  builder: (y: Argv<GlobalFlags>) =>
+    y
+      .positional('task', { type: 'string', array: true, describe: 'tasks to run, in order', demandOption: true })
+      .option('auto', { type: 'boolean', describe: 'unattended, never prompts; push --auto = pull, ingest evals, regen, stage, push, ship the aggregate' })
+      .option('dry-run', { type: 'boolean', describe: 'print what would happen and change nothing' })
+      .example('$0 run push --auto', 'the cron job of every machine')
+      .example('$0 run aggregate --json', 'ingest new eval rows into the anonymized aggregate, print a JSON summary')
+      .example('$0 run tick --remote file:///srv/fleet', "run the Worker's minute tick in Node against a remote") as unknown as Argv<GlobalFlags & { task: string[] }>,
+  handler: async (argv) => {
+    const { createCli } = await import('../context.ts');
+    const { acquireLock } = await import('../../adapters/fs.ts');
+    const { printJson, formatTimings } = await import('../output.ts');
+    const cli = await createCli(argv);
+    const tasks = planTasks(argv.task, !!argv.auto, new Set(cli.runner.tasks.keys()));
+    for (const t of tasks) {
+      if (t !== 'ingest' && !cli.runner.tasks.has(t)) {
+        const known = ['ingest', ...cli.runner.tasks.keys()].sort().join(', ');
+        throw new SnappyError(`unknown task "${t}"; the configured plugins provide: ${known}`, { code: ErrorCode.TaskUnknown });
+      }
+    }
+    const needsLock = tasks.some((t) => t !== 'tick');
+    const release = needsLock && !argv.dryRun ? await acquireLock(path.join(cli.stateDir, '.snappy', 'lock'), { what: `state dir ${cli.stateDir}` }).catch((err) => {
+      throw new SnappyError(err.message, { code: ErrorCode.Locked, cause: err });
+    }) : undefined;
+    const t0 = performance.now();
+    const done: string[] = [];
+    try {
+      for (const t of tasks) {
+        if (t === 'ingest') {
+          if (!argv.dryRun) await cli.taskContext('ingest').ingest();
+        } else {
+          await cli.runner.runTask(t, cli.taskContext(t));
+        }
+        done.push(t);
+      }
+    } catch (err) {
+      if (err && typeof err === 'object' && !(err as SnappyError).step) Object.assign(err, { step: tasks[done.length] });
+      throw err;
+    } finally {
+      await release?.();
+    }
+    const failures = cli.runner.observerFailures();
+    if (argv.json) {
+      printJson({ ok: true, tasks: done, stateDir: cli.stateDir, remote: cli.remoteUrl, reports: cli.reports, observerFailures: failures, timings: cli.runner.timings(), ms: Math.round(performance.now() - t0) });
+    }
+    if (argv.timings) process.stderr.write(`${formatTimings(cli.runner.timings())}\n`);
+  },
+};

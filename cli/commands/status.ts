@@ -1,0 +1,21 @@
+import type { Argv, CommandModule } from 'yargs';
+import type { GlobalFlags } from '../context.ts';
+
+export const statusCommand: CommandModule<GlobalFlags, GlobalFlags> = {
+  command: 'status',
+  describe: 'Show PID state per skill, markers, staged revs, quorum progress and the last promotion',
+  builder: (y: Argv<GlobalFlags>) => y.example('$0 status --json', 'the same, as one JSON object'),
+  handler: async (argv) => {
+    const { createCli } = await import('../context.ts');
+    const { printJson } = await import('../output.ts');
+    const cli = await createCli(argv);
+    const ctx = { ...cli.taskContext('status'), runner: cli.runner };
+    const request = { ctx, sections: {} as Record<string, unknown>, lines: [] as string[] };
+    await cli.runner.hooks.onStatus.promise(request);
+    if (argv.json) printJson({ ok: true, stateDir: cli.stateDir, remote: cli.remoteUrl, machine: cli.identity.machine, tenant: cli.identity.tenant ?? null, plugins: cli.runner.plugins, ...request.sections });
+    else {
+      process.stdout.write(`state ${cli.stateDir}  remote ${cli.remoteUrl}  machine ${cli.identity.machine}  tenant ${cli.identity.tenant ?? '(no SNAPPY_MASTER_KEY)'}\n`);
+      process.stdout.write(request.lines.length ? `${request.lines.join('\n')}\n` : 'no plugin reported anything\n');
+    }
+  },
+};

@@ -1,0 +1,50 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ErrorCode, SnappyError, messageOf } from '../core/errors.ts';
+import { configSchema, type ParsedConfig } from '../core/config.ts';
+import { formatIssues, issuesOf } from '../core/validate.ts';
+
+/** A loaded, validated config and where it came from. */
+export interface LoadedConfig {
+  config: ParsedConfig;
+  /** Absolute path of the file, or undefined when none was found (built-in defaults). */
+  file?: string;
+}
+
+export const SEARCH_PLACES = ['package.json', 'snappy.config.ts', 'snappy.config.mts', 'snappy.config.js', 'snappy.config.mjs', 'snappy.config.json'];
+
+/** `.ts`/`.js` configs are imported as modules (tsx is registered by the CLI entry). */
+async function importLoader(filepath: string): Promise<unknown> {
+  const mod = await import(pathToFileURL(filepath).href);
+  return mod.default ?? mod;
+}
+
+/**
+ * Finds and validates the config: `explicit` (--config / SNAPPY_CONFIG) when given, else the
+ * first of SEARCH_PLACES in `dir`. Every error names the file and, for invalid content, the
+ * path inside it and what was expected (code E_CONFIG, exit 2).
+ */
+export async function loadConfig(opts: { explicit?: string; dir: string }): Promise<LoadedConfig> {
+  const { cosmiconfig } = await import('cosmiconfig');
+  const loaders = { '.ts': importLoader, '.mts': importLoader, '.js': importLoader, '.mjs': importLoader };
+  const explorer = cosmiconfig('snappy', { searchPlaces: SEARCH_PLACES, loaders, searchStrategy: 'none', cache: false });
+  let result;
+  const file = opts.explicit ? path.resolve(opts.explicit) : undefined;
+  if (file && !existsSync(file)) {
+    throw new SnappyError(`config file ${file} does not exist`, { code: ErrorCode.Config });
+  }
+  try {
+    result = file ? await explorer.load(file) : await explorer.search(opts.dir);
+  } catch (err) {
+    const where = file ?? (err as { filepath?: string }).filepath ?? opts.dir;
+    throw new SnappyError(`cannot load config ${where}: ${messageOf(err).split('\n')[0]}`, { code: ErrorCode.Config, cause: err });
+  }
+  if (!result || result.isEmpty) return { config: configSchema.parse({}), ...(result ? { file: result.filepath } : {}) };
+  const parsed = configSchema.safeParse(result.config);
+  if (!parsed.success) {
+    const issues = issuesOf(parsed.error);
+    throw new SnappyError(`invalid config ${result.filepath}:\n${formatIssues(issues)}`, { code: ErrorCode.Config, details: { file: result.filepath, issues } });
+  }
+  return { config: parsed.data, file: result.filepath };
+}

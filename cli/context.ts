@@ -1,0 +1,105 @@
+import os from 'node:os';
+import path from 'node:path';
+import { resolveConfig, type ResolvedConfig } from '../core/config.ts';
+import { ErrorCode, SnappyError } from '../core/errors.ts';
+import type { Identity, IngestSummary, TaskContext, TaskFlags } from '../core/plugin.ts';
+import type { BlobStore, KV, Logger } from '../core/ports.ts';
+import { createRunner, type Runner } from '../core/runner.ts';
+import { tenantIdOf } from '../domain/hash.ts';
+import { isMachineId } from '../domain/names.ts';
+import { loadConfig } from './config-load.ts';
+import { cliLogger } from './log.ts';
+import { loadPlugins } from './plugins-load.ts';
+import { defaultRemote, openRemote } from './remote.ts';
+
+/** Flags every command accepts. */
+export interface GlobalFlags {
+  state?: string;
+  remote?: string;
+  config?: string;
+  json?: boolean;
+  quiet?: boolean;
+  dryRun?: boolean;
+  auto?: boolean;
+  timings?: boolean;
+}
+
+/** Everything a command needs, built once per process. */
+export interface Cli {
+  stateDir: string;
+  remoteUrl: string;
+  configFile?: string;
+  config: ResolvedConfig;
+  identity: Identity;
+  runner: Runner;
+  log: Logger;
+  flags: TaskFlags;
+  reports: Record<string, Record<string, unknown>>;
+  /** A task context for `task` (its reports land under that name). */
+  taskContext(task: string): Omit<TaskContext, 'runner'>;
+}
+
+export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env): Promise<Cli> {
+  const log = cliLogger({ json: !!flags.json, quiet: !!flags.quiet });
+  const stateDir = path.resolve(flags.state ?? env.SNAPPY_STATE ?? 'state');
+  const loaded = await loadConfig({ explicit: flags.config ?? env.SNAPPY_CONFIG, dir: process.cwd() });
+  const masterKey = env.SNAPPY_MASTER_KEY || undefined;
+  const tenant = masterKey ? await tenantIdOf(masterKey) : undefined;
+  const machine = env.SNAPPY_MACHINE_ID || loaded.config.machineId || os.hostname().slice(0, 64);
+  if (!isMachineId(machine)) {
+    throw new SnappyError(`machine id ${JSON.stringify(machine)} is invalid: set SNAPPY_MACHINE_ID to 1-64 characters of [A-Za-z0-9._-]`, { code: ErrorCode.Config });
+  }
+  const config = resolveConfig(loaded.config, { tenant, machine });
+  const remoteUrl = flags.remote ?? env.SNAPPY_REMOTE ?? config.remote ?? defaultRemote(stateDir);
+  const configDir = loaded.file ? path.dirname(loaded.file) : process.cwd();
+  const instances = await loadPlugins(config, configDir);
+  const runner = createRunner({ plugins: instances, config: config as Record<string, unknown>, log, env: 'node', tapTimeoutMs: config.timeouts ?? {} });
+  const identity: Identity = { machine, ...(tenant ? { tenant, masterKey } : {}) };
+  const taskFlags: TaskFlags = { auto: !!flags.auto, dryRun: !!flags.dryRun, json: !!flags.json, quiet: !!flags.quiet };
+
+  let remote: Promise<BlobStore> | undefined;
+  let kv: Promise<KV> | undefined;
+  let ingest: Promise<IngestSummary> | undefined;
+  const reports: Record<string, Record<string, unknown>> = {};
+  const getRemote = () => (remote ??= openRemote(remoteUrl, config));
+
+  const cli: Cli = {
+    stateDir,
+    remoteUrl,
+    ...(loaded.file ? { configFile: loaded.file } : {}),
+    config,
+    identity,
+    runner,
+    log,
+    flags: taskFlags,
+    reports,
+    taskContext: (task) => ({
+      stateDir,
+      identity,
+      flags: taskFlags,
+      log,
+      remote: getRemote,
+      kv: () =>
+        (kv ??= getRemote().then(async (b) => {
+          const { BlobKV } = await import('../adapters/blob-kv.ts');
+          return new BlobKV(b);
+        })),
+      ingest: () => (ingest ??= runIngest(cli)),
+      report: (data) => {
+        reports[task] = { ...(reports[task] ?? {}), ...data };
+      },
+    }),
+  };
+  return cli;
+}
+
+async function runIngest(cli: Cli): Promise<IngestSummary> {
+  const { ingestEvalLog } = await import('./ingest.ts');
+  const res = await ingestEvalLog(cli.stateDir, cli.runner.hooks);
+  const shown = res.malformed.slice(0, 20);
+  for (const m of shown) cli.log.warn(`${path.join(cli.stateDir, 'log/evals.ndjson')}:${m.line}: ${m.reason} (row skipped)`);
+  if (res.malformed.length > shown.length) cli.log.warn(`... and ${res.malformed.length - shown.length} more malformed rows skipped`);
+  if (res.restarted) cli.log.warn('log/evals.ndjson was truncated or replaced since the last run: read it again from the start');
+  cli.reports.ingest = { rows: res.rows, malformed: res.malformed.length, bytes: res.bytes, restarted: res.restarted };
+  return res;
+}

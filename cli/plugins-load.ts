@@ -1,0 +1,56 @@
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { BUILTIN_PLUGINS, type PluginRef, type ResolvedConfig } from '../core/config.ts';
+import { ErrorCode, SnappyError, messageOf } from '../core/errors.ts';
+import { isPluginDefinition, type PluginDefinition, type PluginInstance } from '../core/plugin.ts';
+import { BUILTINS } from './builtins.ts';
+
+/**
+ * The plugin instances for a config: the built-ins (all of them unless `builtins` narrows
+ * the list), each with its config section as options, then the configured `plugins`.
+ * Module specifiers resolve like imports from the config file's folder.
+ */
+export async function loadPlugins(config: ResolvedConfig, configDir: string): Promise<PluginInstance[]> {
+  const out: PluginInstance[] = [];
+  const wanted = config.builtins ?? BUILTIN_PLUGINS.filter((n) => BUILTINS[n]);
+  for (const name of wanted) {
+    const load = BUILTINS[name];
+    if (!load) throw new SnappyError(`config "builtins" names "${name}", which this build of snappy does not include yet`, { code: ErrorCode.Config });
+    out.push({ plugin: await load(), options: (config as Record<string, unknown>)[name] ?? {} });
+  }
+  for (const [i, ref] of (config.plugins ?? []).entries()) {
+    out.push(await resolveRef(ref as PluginRef, configDir, `plugins[${i}]`));
+  }
+  return out;
+}
+
+async function resolveRef(ref: PluginRef, dir: string, where: string): Promise<PluginInstance> {
+  if (isPluginDefinition(ref)) return { plugin: ref };
+  if (typeof ref === 'string') return { plugin: await importPlugin(ref, dir, where) };
+  if (Array.isArray(ref)) return { plugin: await importPlugin(ref[0] as string, dir, where), options: ref[1] };
+  const obj = ref as { plugin: PluginDefinition | string; options?: unknown };
+  const plugin = typeof obj.plugin === 'string' ? await importPlugin(obj.plugin, dir, where) : obj.plugin;
+  return { plugin, options: obj.options };
+}
+
+async function importPlugin(spec: string, dir: string, where: string): Promise<PluginDefinition> {
+  let url: string;
+  try {
+    url = spec.startsWith('.') || path.isAbsolute(spec) ? pathToFileURL(path.resolve(dir, spec)).href : pathToFileURL(createRequire(path.join(dir, 'noop.js')).resolve(spec)).href;
+  } catch (err) {
+    throw new SnappyError(`${where}: cannot find plugin module "${spec}" from ${dir}: ${messageOf(err).split('\n')[0]}`, { code: ErrorCode.PluginLoad, cause: err });
+  }
+  let mod: Record<string, unknown>;
+  try {
+    mod = await import(url);
+  } catch (err) {
+    throw new SnappyError(`${where}: plugin module "${spec}" failed to load: ${messageOf(err).split('\n')[0]}`, { code: ErrorCode.PluginLoad, cause: err });
+  }
+  const def = mod.default ?? mod.plugin;
+  const plugin = typeof def === 'function' && !isPluginDefinition(def) ? (def as () => unknown)() : def;
+  if (!isPluginDefinition(plugin)) {
+    throw new SnappyError(`${where}: module "${spec}" does not export a plugin (default export of definePlugin({ name, apply }))`, { code: ErrorCode.PluginLoad });
+  }
+  return plugin;
+}

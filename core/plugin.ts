@@ -1,0 +1,135 @@
+import type { z } from 'zod';
+import type { MalformedRow, SnappyHooks } from './hooks.ts';
+import type { BlobStore, KV, Logger } from './ports.ts';
+
+/** Who runs a task: the identity of this machine and its tenant. */
+export interface Identity {
+  machine: string;
+  /** Tenant id (12 hex); undefined when SNAPPY_MASTER_KEY is unset. */
+  tenant?: string;
+  /** The master key itself; never leaves the machine. */
+  masterKey?: string;
+}
+
+/** Flags common to every task, from the CLI. */
+export interface TaskFlags {
+  auto: boolean;
+  dryRun: boolean;
+  json: boolean;
+  quiet: boolean;
+}
+
+/** What a task receives when it runs. */
+export interface TaskContext {
+  stateDir: string;
+  identity: Identity;
+  flags: TaskFlags;
+  log: Logger;
+  /** The remote, created on first use (so that tasks that never touch it never load its client). */
+  remote(): Promise<BlobStore>;
+  /** The KV beside the remote (files under the remote for file:// and s3://). */
+  kv(): Promise<KV>;
+  /**
+   * Reads the eval rows appended to `log/evals.ndjson` since the last ingest and fires
+   * `afterEval` once per new row, then `afterIngest`. Runs at most once per process run;
+   * later calls return the first result.
+   */
+  ingest(): Promise<IngestSummary>;
+  /** Record a summary of what the task did (printed with --json). */
+  report(data: Record<string, unknown>): void;
+  /** The runner, to call hooks or other tasks. */
+  runner: RunnerApi;
+}
+
+/** What one ingest pass did. */
+export interface IngestSummary {
+  /** New well-formed rows (each fired `afterEval` once). */
+  rows: number;
+  malformed: readonly MalformedRow[];
+  /** Bytes of the log read in this pass. */
+  bytes: number;
+  /** True when the log was truncated or replaced since the last pass and was read from the start. */
+  restarted: boolean;
+}
+
+/** A named unit of work a plugin offers to `snappy run <task>`. */
+export interface TaskDefinition {
+  /** One line for `--help`. */
+  describe: string;
+  run(ctx: TaskContext): Promise<void>;
+}
+
+/** What `apply` receives beside the hooks. */
+export interface PluginContext<O = unknown> {
+  /** This plugin's name; taps are attributed to it automatically. */
+  readonly name: string;
+  /** The plugin's options, already validated against its schema. */
+  readonly options: O;
+  /** The resolved config (after tenant and machine overrides). */
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly log: Logger;
+  /** Where the plugin is being applied. */
+  readonly env: 'node' | 'worker';
+  /** Offer a task to `snappy run`. */
+  defineTask(name: string, def: TaskDefinition): void;
+  /** Share a value with plugins that depend on this one. */
+  provide(key: string, value: unknown): void;
+  /** A value another plugin provided; throws naming the key when it is missing. */
+  use<T>(key: string): T;
+}
+
+/** A plugin: a name, an options schema, dependencies and an `apply` that taps hooks. */
+export interface PluginDefinition<S extends z.ZodType = z.ZodType> {
+  /** Unique name; every tap, timing and error carries it. */
+  name: string;
+  /** zod schema for the options; they are validated before `apply` runs. */
+  options?: S;
+  /** Plugins that must be applied first (their taps run first at equal stage). */
+  dependsOn?: readonly string[];
+  /** Tap hooks and define tasks. Synchronous: the Worker applies plugins at module top level. */
+  apply(hooks: SnappyHooks, ctx: PluginContext<z.output<S>>): void;
+}
+
+/** A plugin together with the options it was given. */
+export interface PluginInstance {
+  plugin: PluginDefinition;
+  options?: unknown;
+}
+
+/** Typed identity helper for plugin authors. */
+export function definePlugin<S extends z.ZodType = z.ZodType>(def: PluginDefinition<S>): PluginDefinition<S> {
+  if (!def || typeof def.name !== 'string' || !def.name || typeof def.apply !== 'function') {
+    throw new TypeError('definePlugin needs { name: string, apply(hooks, ctx) }');
+  }
+  return def;
+}
+
+export function isPluginDefinition(v: unknown): v is PluginDefinition {
+  return typeof v === 'object' && v !== null && typeof (v as PluginDefinition).name === 'string' && typeof (v as PluginDefinition).apply === 'function';
+}
+
+/** Timing of one plugin on one hook (or task). */
+export interface Timing {
+  plugin: string;
+  hook: string;
+  calls: number;
+  totalMs: number;
+  maxMs: number;
+}
+
+/** A failure of an observer tap that did not stop the others. */
+export interface ObserverFailure {
+  plugin: string;
+  hook: string;
+  message: string;
+  count: number;
+}
+
+/** The part of the runner tasks see. */
+export interface RunnerApi {
+  readonly hooks: SnappyHooks;
+  readonly plugins: readonly string[];
+  readonly tasks: ReadonlyMap<string, TaskDefinition & { plugin: string }>;
+  timings(): Timing[];
+  observerFailures(): ObserverFailure[];
+}

@@ -1,0 +1,71 @@
+/** One object in a blob store. */
+export interface BlobInfo {
+  key: string;
+  size: number;
+  /** Opaque version tag (S3/R2 etag, or a content hash for the file store). */
+  etag?: string;
+}
+
+/** Options for a conditional or annotated write. */
+export interface PutOptions {
+  /** Write only if no object exists at the key. The store must make this atomic. */
+  ifAbsent?: boolean;
+  /** Write only if the current object has this etag. */
+  ifMatch?: string;
+  contentType?: string;
+}
+
+/**
+ * The shared bucket, as the core sees it. Keys are relative, `/`-separated, never start with
+ * `/` and never contain `..` segments: implementations refuse such keys.
+ */
+export interface BlobStore {
+  /** A short description for messages, e.g. `file:///x` or `s3://bucket/prefix`. */
+  readonly url: string;
+  get(key: string): Promise<Uint8Array | null>;
+  /** Returns false (and writes nothing) when a condition in `opts` does not hold. */
+  put(key: string, body: Uint8Array | string, opts?: PutOptions): Promise<boolean>;
+  head(key: string): Promise<BlobInfo | null>;
+  /** Every object whose key starts with `prefix`, in key order; `startAfter` skips keys <= it. */
+  list(prefix: string, opts?: { startAfter?: string }): AsyncIterable<BlobInfo>;
+  copy(from: string, to: string): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+/** Small metadata store (Cloudflare KV in the Worker; files under the remote elsewhere). */
+export interface KV {
+  get(key: string): Promise<string | null>;
+  put(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<void>;
+  list(prefix: string): Promise<string[]>;
+}
+
+/** Time source, so that tests and the Worker control it. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** Where messages go. `warn` and `error` reach stderr in the CLI; `info` is hidden by --quiet. */
+export interface Logger {
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+  debug(msg: string): void;
+}
+
+export const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };
+
+const BAD_KEY = /(^|\/)\.\.?(\/|$)|^\/|\\|\0/;
+
+/** Throws when `key` could escape its prefix (absolute, `..`, backslashes, NUL, empty). */
+export function assertSafeKey(key: string): void {
+  if (typeof key !== 'string' || key.length === 0 || key.length > 1024 || BAD_KEY.test(key) || key.includes('//')) {
+    throw new Error(`unsafe object key ${JSON.stringify(key)}: keys are relative, without '.', '..', '//', '\\' or NUL`);
+  }
+}
+
+export function toBytes(body: Uint8Array | string): Uint8Array {
+  return typeof body === 'string' ? new TextEncoder().encode(body) : body;
+}
