@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { ErrorCode, SnappyError, messageOf } from '../core/errors.ts';
 import { configSchema, type ParsedConfig } from '../core/config.ts';
 import { formatIssues, issuesOf } from '../core/validate.ts';
@@ -14,10 +13,10 @@ export interface LoadedConfig {
 
 export const SEARCH_PLACES = ['package.json', 'snappy.config.ts', 'snappy.config.mts', 'snappy.config.js', 'snappy.config.mjs', 'snappy.config.json'];
 
-/** `.ts`/`.js` configs are imported as modules (tsx is registered by the CLI entry). */
+/** `.ts`/`.js` configs are imported as modules; their default export is the config. */
 async function importLoader(filepath: string): Promise<unknown> {
-  const mod = await import(pathToFileURL(filepath).href);
-  return mod.default ?? mod;
+  const { importDefault } = await import('./import-module.ts');
+  return importDefault(filepath);
 }
 
 /**

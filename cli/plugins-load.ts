@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { BUILTIN_PLUGINS, type PluginRef, type ResolvedConfig } from '../core/config.ts';
 import { ErrorCode, SnappyError, messageOf } from '../core/errors.ts';
 import { isPluginDefinition, type PluginDefinition, type PluginInstance } from '../core/plugin.ts';
 import { BUILTINS } from './builtins.ts';
+import { importDefault } from './import-module.ts';
 
 /**
  * The plugin instances for a config: the built-ins (all of them unless `builtins` narrows
@@ -35,19 +35,19 @@ async function resolveRef(ref: PluginRef, dir: string, where: string): Promise<P
 }
 
 async function importPlugin(spec: string, dir: string, where: string): Promise<PluginDefinition> {
-  let url: string;
+  let file: string;
   try {
-    url = spec.startsWith('.') || path.isAbsolute(spec) ? pathToFileURL(path.resolve(dir, spec)).href : pathToFileURL(createRequire(path.join(dir, 'noop.js')).resolve(spec)).href;
+    file = spec.startsWith('.') || path.isAbsolute(spec) ? path.resolve(dir, spec) : createRequire(path.join(dir, 'noop.js')).resolve(spec);
   } catch (err) {
     throw new SnappyError(`${where}: cannot find plugin module "${spec}" from ${dir}: ${messageOf(err).split('\n')[0]}`, { code: ErrorCode.PluginLoad, cause: err });
   }
-  let mod: Record<string, unknown>;
+  let def: unknown;
   try {
-    mod = await import(url);
+    def = await importDefault(file);
   } catch (err) {
     throw new SnappyError(`${where}: plugin module "${spec}" failed to load: ${messageOf(err).split('\n')[0]}`, { code: ErrorCode.PluginLoad, cause: err });
   }
-  const def = mod.default ?? mod.plugin;
+  if (def && typeof def === 'object' && !isPluginDefinition(def) && isPluginDefinition((def as { plugin?: unknown }).plugin)) def = (def as { plugin: unknown }).plugin;
   const plugin = typeof def === 'function' && !isPluginDefinition(def) ? (def as () => unknown)() : def;
   if (!isPluginDefinition(plugin)) {
     throw new SnappyError(`${where}: module "${spec}" does not export a plugin (default export of definePlugin({ name, apply }))`, { code: ErrorCode.PluginLoad });

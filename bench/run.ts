@@ -1,0 +1,38 @@
+// `npm run bench [-- AREA...]`: every benchmark, each against baselines measured in the same
+// run, printed with the machine it ran on. Areas: startup, aggregate, sync, tick.
+// Sizes: SNAPPY_BENCH_ROWS (aggregate, default 1,000,000), SNAPPY_BENCH_FILES (sync, 10,000).
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const wanted = process.argv.slice(2);
+const dir = mkdtempSync(path.join(os.tmpdir(), 'snappy-bench-'));
+
+const areas: { name: string; file: string; fn: string; opts: Record<string, unknown> }[] = [
+  { name: 'startup', file: 'startup.ts', fn: 'benchStartup', opts: {} },
+  { name: 'aggregate', file: 'aggregate.ts', fn: 'benchAggregate', opts: { rows: Number(process.env.SNAPPY_BENCH_ROWS ?? 1_000_000), dir } },
+  { name: 'sync', file: 'sync.ts', fn: 'benchSync', opts: { files: Number(process.env.SNAPPY_BENCH_FILES ?? 10_000), dir } },
+  { name: 'tick', file: 'tick.ts', fn: 'benchTick', opts: { dir } },
+];
+
+console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${os.platform()} ${os.release()}`);
+console.log(`date: ${new Date().toISOString()}\n`);
+try {
+  for (const a of areas) {
+    if (wanted.length && !wanted.includes(a.name)) continue;
+    const file = path.join(here, a.file);
+    if (!existsSync(file)) {
+      console.log(`## ${a.name}: no benchmark in this build (${a.file} missing)\n`);
+      continue;
+    }
+    console.log(`## ${a.name}`);
+    const mod = await import(file);
+    const res = await mod[a.fn](a.opts);
+    for (const [k, v] of Object.entries(res)) console.log(`  ${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`);
+    console.log('');
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

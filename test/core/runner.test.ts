@@ -1,0 +1,211 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { z } from 'zod';
+import { Stage, createRunner, definePlugin, isSnappyError, ErrorCode, veto, type PluginInstance, type PushPlan } from '../../core/index.ts';
+
+const plugin = (name: string, apply: Parameters<typeof definePlugin>[0]['apply'], extra: Partial<Parameters<typeof definePlugin>[0]> = {}): PluginInstance => ({
+  plugin: definePlugin({ name, apply, ...extra }),
+});
+
+const tick = { now: 0, deadline: 0, signal: new AbortController().signal, blobs: null as never, kv: null as never, log: console, results: {} };
+
+test('taps run by stage first, then by plugin dependency order, whatever order plugins are listed in', async () => {
+  const seen: string[] = [];
+  const tapper = (name: string, stage: number) => (hooks: any) => hooks.onTick.tapPromise({ name, stage }, async () => void seen.push(name));
+  const runner = createRunner({
+    plugins: [
+      plugin('c', tapper('c', Stage.DEFAULT), { dependsOn: ['b'] }),
+      plugin('b', tapper('b', Stage.DEFAULT), { dependsOn: ['a'] }),
+      plugin('late', tapper('late', Stage.REPORT)),
+      plugin('a', tapper('a', Stage.DEFAULT)),
+      plugin('guard', tapper('guard', Stage.GUARD)),
+    ],
+  });
+  assert.equal(runner.plugins, ['a', 'b', 'c', 'late', 'guard']);
+  await runner.hooks.onTick.promise({ ...tick });
+  assert.equal(seen, ['guard', 'a', 'b', 'c', 'late']);
+});
+
+test('a dependency cycle is an error that prints the cycle', () => {
+  try {
+    createRunner({ plugins: [plugin('x', () => {}, { dependsOn: ['y'] }), plugin('y', () => {}, { dependsOn: ['z'] }), plugin('z', () => {}, { dependsOn: ['x'] })] });
+    assert.unreachable('no error');
+  } catch (err) {
+    assert.ok(isSnappyError(err));
+    assert.is(err.code, ErrorCode.PluginCycle);
+    assert.match(err.message, 'x -> y -> z -> x');
+  }
+});
+
+test('a missing dependency names the plugin and what it needs', () => {
+  try {
+    createRunner({ plugins: [plugin('needy', () => {}, { dependsOn: ['ghost'] })] });
+    assert.unreachable('no error');
+  } catch (err) {
+    assert.ok(isSnappyError(err));
+    assert.is(err.code, ErrorCode.PluginMissingDependency);
+    assert.is(err.plugin, 'needy');
+    assert.match(err.message, '"ghost"');
+  }
+});
+
+test('a veto in beforePush aborts with E_VETO naming the vetoing plugin and its reason', async () => {
+  const runner = createRunner({
+    plugins: [
+      plugin('adder', (h) => h.beforePush.tapPromise('adder', async (plan: PushPlan) => ({ entries: [...plan.entries, { path: 'skills/a.md', key: 'k', kind: 'skill' }] }))),
+      plugin('guardian', (h) => h.beforePush.tapPromise('guardian', async (plan: PushPlan, ctx) => (plan.entries.length > 0 ? ctx.veto('too many files') : plan))),
+    ],
+  });
+  try {
+    await runner.hooks.beforePush.promise({ entries: [] }, { dryRun: false, veto });
+    assert.unreachable('no veto');
+  } catch (err) {
+    assert.ok(isSnappyError(err));
+    assert.is(err.code, ErrorCode.Veto);
+    assert.is(err.plugin, 'guardian');
+    assert.is(err.hook, 'beforePush');
+    assert.match(err.message, 'too many files');
+  }
+});
+
+test('beforePush is a waterfall: each tap sees and transforms the previous plan', async () => {
+  const runner = createRunner({
+    plugins: [
+      plugin('one', (h) => h.beforePush.tapPromise('one', async (p: PushPlan) => ({ entries: [...p.entries, { path: 'a', key: 'a', kind: 'x' }] }))),
+      plugin('two', (h) => h.beforePush.tapPromise('two', async (p: PushPlan) => ({ entries: p.entries.filter((e) => e.path !== 'drop') }))),
+    ],
+  });
+  const out = await runner.hooks.beforePush.promise({ entries: [{ path: 'drop', key: 'drop', kind: 'x' }] }, { dryRun: false, veto });
+  assert.equal(out.entries.map((e) => e.path), ['a']);
+});
+
+test('a failing tap is attributed to its plugin and hook, keeps the original as cause, and has a stable code', async () => {
+  const boom = new Error('disk on fire');
+  const runner = createRunner({ plugins: [plugin('arsonist', (h) => h.onTick.tapPromise('misleading-name', async () => { throw boom; }))] });
+  try {
+    await runner.hooks.onTick.promise({ ...tick });
+    assert.unreachable('no error');
+  } catch (err) {
+    assert.ok(isSnappyError(err));
+    assert.is(err.code, ErrorCode.HookFailed);
+    assert.is(err.plugin, 'arsonist');
+    assert.is(err.hook, 'onTick');
+    assert.is((err as Error).cause, boom);
+    assert.match(err.message, '[plugin arsonist onTick]');
+    assert.match(err.message, 'disk on fire');
+  }
+});
+
+test('a failing afterEval observer is reported by name and the other observers still run', async () => {
+  const seen: string[] = [];
+  const runner = createRunner({
+    plugins: [
+      plugin('flaky', (h) => h.afterEval.tapPromise('flaky', async () => { throw new Error('nope'); })),
+      plugin('steady', (h) => h.afterEval.tapPromise('steady', async (ev) => void seen.push(ev.runId))),
+    ],
+  });
+  const ev = { skill: 's', ts: 0, score: 1, runId: 'r1', ok: true, generation: 'g', offset: 0, line: 1 };
+  await runner.hooks.afterEval.promise(ev);
+  await runner.hooks.afterEval.promise({ ...ev, runId: 'r2' });
+  assert.equal(seen, ['r1', 'r2']);
+  const failures = runner.observerFailures();
+  assert.equal(failures, [{ plugin: 'flaky', hook: 'afterEval', message: 'nope', count: 2 }]);
+});
+
+test('plugin options are validated before apply; the error names the plugin and the path', () => {
+  let applied = false;
+  const def = definePlugin({ name: 'strict', options: z.object({ retries: z.number().int().min(0) }).strict(), apply: () => void (applied = true) });
+  try {
+    createRunner({ plugins: [{ plugin: def, options: { retries: -1 } }] });
+    assert.unreachable('accepted bad options');
+  } catch (err) {
+    assert.ok(isSnappyError(err));
+    assert.is(err.code, ErrorCode.PluginOptions);
+    assert.is(err.plugin, 'strict');
+    assert.match(err.message, 'strict.retries');
+  }
+  assert.is(applied, false);
+  createRunner({ plugins: [{ plugin: def, options: { retries: 2 } }] });
+  assert.is(applied, true);
+});
+
+test('validated options (with defaults) reach apply', () => {
+  let got: unknown;
+  const def = definePlugin({ name: 'defaults', options: z.object({ n: z.number().default(7) }), apply: (_h, ctx) => void (got = ctx.options) });
+  createRunner({ plugins: [{ plugin: def }] });
+  assert.equal(got, { n: 7 });
+});
+
+test('every tap is timed per plugin and hook', async () => {
+  const runner = createRunner({
+    plugins: [plugin('slowpoke', (h) => h.onTick.tapPromise('x', () => new Promise((r) => setTimeout(r, 25))))],
+  });
+  await runner.hooks.onTick.promise({ ...tick });
+  await runner.hooks.onTick.promise({ ...tick });
+  const t = runner.timings().find((x) => x.plugin === 'slowpoke' && x.hook === 'onTick');
+  assert.ok(t, 'timing recorded');
+  assert.is(t!.calls, 2);
+  assert.ok(t!.totalMs >= 40, `total ${t!.totalMs}`);
+  assert.ok(t!.maxMs <= t!.totalMs);
+});
+
+test('a tap that hangs past its timeout fails naming the plugin', async () => {
+  const runner = createRunner({
+    plugins: [plugin('sleeper', (h) => h.onTick.tapPromise('x', () => new Promise(() => {})))],
+    tapTimeoutMs: { onTick: 50 },
+  });
+  try {
+    await runner.hooks.onTick.promise({ ...tick });
+    assert.unreachable('no timeout');
+  } catch (err) {
+    assert.ok(isSnappyError(err));
+    assert.is(err.code, ErrorCode.HookTimeout);
+    assert.is(err.plugin, 'sleeper');
+  }
+});
+
+test('after apply the hooks are sealed: a late tap is refused', () => {
+  let hooksRef: any;
+  createRunner({ plugins: [plugin('p', (h) => void (hooksRef = h))] });
+  assert.throws(() => hooksRef.onTick.tapPromise('late', async () => {}), /sealed/);
+});
+
+test('tasks and services are attributed to their plugin; duplicates are refused', async () => {
+  const runner = createRunner({
+    plugins: [
+      plugin('maker', (_h, ctx) => {
+        ctx.provide('answer', 42);
+        ctx.defineTask('make', { describe: 'd', run: async (t) => t.report({ answer: 42 }) });
+      }),
+      plugin('user', (_h, ctx) => ctx.defineTask('use', { describe: 'd', run: async () => { throw new Error(`got ${ctx.use('answer')}`); } }), { dependsOn: ['maker'] }),
+    ],
+  });
+  assert.equal([...runner.tasks.keys()], ['make', 'use']);
+  assert.is(runner.tasks.get('use')!.plugin, 'user');
+  const base = { stateDir: '/x', identity: { machine: 'm' }, flags: { auto: false, dryRun: false, json: false, quiet: false }, log: console, remote: async () => null as never, kv: async () => null as never, ingest: async () => null as never, report: () => {} };
+  try {
+    await runner.runTask('use', base);
+    assert.unreachable();
+  } catch (err) {
+    assert.ok(isSnappyError(err));
+    assert.is(err.plugin, 'user');
+    assert.is(err.hook, 'task:use');
+    assert.match(err.message, 'got 42');
+  }
+  try {
+    await runner.runTask('nope', base);
+    assert.unreachable();
+  } catch (err) {
+    assert.is((err as any).code, ErrorCode.TaskUnknown);
+    assert.match((err as Error).message, 'make, use');
+  }
+  assert.throws(() => createRunner({ plugins: [plugin('a', (_h, c) => c.provide('k', 1)), plugin('b', (_h, c) => c.provide('k', 2))] }), /already provided by plugin "a"/);
+});
+
+test('errors are recognised by property, so a second copy of snappy understands them', () => {
+  const foreign = Object.assign(new Error('x'), { snappy: true, code: 'E_VETO' });
+  assert.ok(isSnappyError(foreign));
+  assert.not.ok(isSnappyError(new Error('plain')));
+});
+
+test.run();
