@@ -79,7 +79,10 @@ export class FileBlobStore implements BlobStore {
     for (const k of keys) {
       if (!k.key.startsWith(prefix)) continue;
       if (opts.startAfter !== undefined && k.key <= opts.startAfter) continue;
-      yield { key: k.key, size: k.size };
+      // The etag (a content hash, as head gives) lets a reader tell what changed from one listing.
+      const bytes = await fs.readFile(this.file(k.key)).catch(() => null);
+      if (!bytes) continue;
+      yield { key: k.key, size: bytes.length, etag: etagOf(bytes) };
     }
   }
 

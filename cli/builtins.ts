@@ -5,4 +5,6 @@ import type { BuiltinPlugin } from '../core/config.ts';
  * The built-in plugins, imported only when a command needs them. A built-in that is not in
  * this table is not part of this build: configuring it is an error, and its tasks are unknown.
  */
-export const BUILTINS: Partial<Record<BuiltinPlugin, () => Promise<PluginDefinition>>> = {};
+export const BUILTINS: Partial<Record<BuiltinPlugin, () => Promise<PluginDefinition>>> = {
+  sync: async () => (await import('../plugins/sync/index.ts')).default,
+};

@@ -1,0 +1,50 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { readJsonFile, writeFileAtomic } from '../../adapters/fs.ts';
+import { State } from '../../domain/state-layout.ts';
+
+/** What the last sync left for one local file. */
+export interface FileRecord {
+  /** Local size and mtime when `hash` was taken: equal now means unchanged, no hashing needed. */
+  size: number;
+  mtimeMs: number;
+  /** Content hash of the bytes last pushed or pulled. */
+  hash: string;
+  /** The remote object it syncs with, and that object's etag when last seen. */
+  key: string;
+  etag?: string;
+  /** `pull` for files that came from the remote (pulled staged revs are never pushed back). */
+  origin: 'push' | 'pull';
+}
+
+/** Everything sync remembers about one remote, in `.snappy/sync/<remote-hash>.json`. */
+export interface Manifest {
+  v: 1;
+  remote: string;
+  files: Record<string, FileRecord>;
+  /** Aggregate batch keys already merged into the local union (or shipped from here). */
+  merged: Record<string, 1>;
+}
+
+/** A content hash of bytes (also how the manifest compares files). */
+export function contentHash(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex').slice(0, 32);
+}
+
+export function manifestFile(stateDir: string, remoteUrl: string): string {
+  const id = createHash('sha256').update(remoteUrl).digest('hex').slice(0, 16);
+  return path.join(stateDir, State.internal(`sync/${id}.json`));
+}
+
+/** Loads the manifest for `remoteUrl`; a fresh one when there is none (everything counts as changed). */
+export async function loadManifest(stateDir: string, remoteUrl: string): Promise<Manifest> {
+  const file = manifestFile(stateDir, remoteUrl);
+  const m = await readJsonFile<Manifest>(file);
+  if (m && m.v === 1 && m.remote === remoteUrl && m.files && m.merged) return m;
+  return { v: 1, remote: remoteUrl, files: {}, merged: {} };
+}
+
+/** Saves atomically: a kill at any instant leaves the old or the new manifest, never half of one. */
+export async function saveManifest(stateDir: string, m: Manifest): Promise<void> {
+  await writeFileAtomic(manifestFile(stateDir, m.remote), JSON.stringify(m));
+}

@@ -1,0 +1,24 @@
+import { z } from 'zod';
+
+/** Globs that sync by default (SPEC §4), relative to the state dir. */
+export const DEFAULT_ALLOW = ['skills/*.md', 'log/evals.aggregate.ndjson', 'log/regen-queue/*', 'staging/**'] as const;
+
+/** Options of the sync plugin (config section `sync`). */
+export const syncOptionsSchema = z
+  .object({
+    /** Globs (relative to the state dir) that may sync. */
+    allow: z.array(z.string().min(1)).default([...DEFAULT_ALLOW]),
+    /** Globs that never sync; deny beats allow. The hard deny applies on top, always. */
+    deny: z.array(z.string().min(1)).default([]),
+    /** Transfers in flight at once. */
+    concurrency: z.number().int().min(1).max(256).default(16),
+    /** Retries of a failed transfer (exponential backoff from `retryBaseMs`). */
+    retries: z.number().int().min(0).max(20).default(4),
+    /** First backoff delay in ms; doubles each retry, with jitter. */
+    retryBaseMs: z.number().int().min(0).max(60_000).default(200),
+    /** What a pulled canonical page does to `skills/<skill>.md`: adopt it when the local page is unchanged since the last sync, or never. */
+    adoptCanonical: z.enum(['when-unchanged', 'never']).default('when-unchanged'),
+  })
+  .strict();
+
+export type SyncOptions = z.output<typeof syncOptionsSchema>;

@@ -1,0 +1,208 @@
+import PQueue from 'p-queue';
+import { ErrorCode, SnappyError } from '../../core/errors.ts';
+import type { TaskContext } from '../../core/plugin.ts';
+import type { BlobInfo, BlobStore } from '../../core/ports.ts';
+import { Remote } from '../../domain/layout.ts';
+import { State } from '../../domain/state-layout.ts';
+import type { AggregateService } from '../aggregate/service.ts';
+import { Refusal, StateFiles } from './local.ts';
+import { contentHash, loadManifest, saveManifest, type Manifest } from './manifest.ts';
+import type { SyncOptions } from './options.ts';
+import { aggregateBatchTenant, INCOMING_SUFFIX, pullTarget, type SyncFilter, type SyncKind } from './paths.ts';
+import { formatBytes, Progress } from './progress.ts';
+import { withRetry, type RetryPolicy } from './retry.ts';
+
+/** What pull needs beyond the task context. */
+export interface PullDeps {
+  options: SyncOptions;
+  filter: SyncFilter;
+  aggregate?: AggregateService;
+}
+
+interface PullCounts {
+  files: number;
+  bytes: number;
+  unchanged: number;
+  conflicts: string[];
+  adopted: string[];
+  removed: string[];
+  refused: { path: string; reason: string }[];
+}
+
+/**
+ * `snappy run pull`: list the shared prefixes once each, fetch only objects whose etag differs
+ * from the one last seen, write them without ever overwriting a local edit (an edited file
+ * gets the remote's version beside it as `<file>.incoming`), mirror the canonical pages into
+ * `canonical/`, and merge new aggregate batches.
+ */
+export async function runPull(ctx: TaskContext, deps: PullDeps): Promise<void> {
+  const t0 = performance.now();
+  const remote = await ctx.remote();
+  const manifest = await loadManifest(ctx.stateDir, remote.url);
+  const files = await new StateFiles(ctx.stateDir, deps.filter).init();
+  const who = { machine: ctx.identity.machine, ...(ctx.identity.tenant ? { tenant: ctx.identity.tenant } : {}) };
+  const retry: RetryPolicy = { retries: deps.options.retries, baseMs: deps.options.retryBaseMs };
+  const dryRun = ctx.flags.dryRun;
+
+  const prefixes = [...(who.tenant ? [Remote.tenantSkillsPrefix(who.tenant), Remote.tenantFilesPrefix(who.tenant)] : []), Remote.briefsPrefix, Remote.stagingPrefix, Remote.canonicalPrefix];
+  const wanted: { info: BlobInfo; rel: string; kind: SyncKind }[] = [];
+  const canonicalListed = new Set<string>();
+  const counts: PullCounts = { files: 0, bytes: 0, unchanged: 0, conflicts: [], adopted: [], removed: [], refused: [] };
+  for (const prefix of prefixes) {
+    for (const info of await listAll(remote, prefix, retry)) {
+      const t = pullTarget(info.key, who);
+      if (!t) continue;
+      // canonical/ is pull-only and outside the allow list; the deny lists still apply.
+      if (t.kind === 'canonical' ? deps.filter.denies(t.rel) : !deps.filter.allows(t.rel)) continue;
+      if (t.kind === 'canonical') canonicalListed.add(t.rel);
+      const rec = manifest.files[t.rel];
+      if (rec && rec.key === info.key && info.etag && rec.etag === info.etag) {
+        counts.unchanged++;
+        continue;
+      }
+      wanted.push({ info, rel: t.rel, kind: t.kind });
+    }
+  }
+  // Pages first, canonical after: a promotion may then adopt over the freshly pulled page.
+  wanted.sort((a, b) => Number(a.kind === 'canonical') - Number(b.kind === 'canonical'));
+
+  if (dryRun) {
+    for (const w of wanted) ctx.log.info(`would pull ${w.info.key} -> ${w.rel}`);
+    ctx.report({ dryRun: true, plan: wanted.map((w) => ({ key: w.info.key, path: w.rel, kind: w.kind })), unchanged: counts.unchanged });
+    return;
+  }
+
+  const progress = Progress.for('pull', wanted.length, ctx.flags);
+  const queue = new PQueue({ concurrency: deps.options.concurrency });
+  const failed: { key: string; message: string }[] = [];
+  const changedCanonical: { rel: string; bytes: Uint8Array }[] = [];
+  const nonCanonical = wanted.filter((w) => w.kind !== 'canonical');
+  const canonical = wanted.filter((w) => w.kind === 'canonical');
+  for (const group of [nonCanonical, canonical]) {
+    for (const w of group) {
+      queue.add(async () => {
+        try {
+          const bytes = await withRetry(() => remote.get(w.info.key), retry);
+          if (!bytes) return; // deleted since the listing
+          const written = await applyIncoming(files, manifest, w.rel, w.info, bytes, counts);
+          if (written && w.kind === 'canonical') changedCanonical.push({ rel: w.rel, bytes });
+        } catch (err) {
+          if (err instanceof Refusal) counts.refused.push({ path: err.rel, reason: err.reason });
+          else failed.push({ key: w.info.key, message: (err as Error).message });
+        } finally {
+          progress.tick(w.info.size);
+        }
+      });
+    }
+    await queue.onIdle();
+  }
+  progress.end();
+
+  // Canonical mirrors the promoted folder exactly: files no longer there go (unless edited here).
+  for (const [rel, rec] of Object.entries(manifest.files)) {
+    if (!rel.startsWith('canonical/') || canonicalListed.has(rel) || failed.length) continue;
+    const local = await files.readLocal(rel);
+    if (!local || (local.bytes && contentHash(local.bytes) === rec.hash)) {
+      await files.remove(rel);
+      delete manifest.files[rel];
+      counts.removed.push(rel);
+    }
+  }
+  if (deps.options.adoptCanonical === 'when-unchanged') await adoptCanonical(files, manifest, changedCanonical, counts);
+
+  const aggregate = deps.aggregate && deps.filter.allows(State.aggregate) ? await mergeBatches(remote, manifest, deps.aggregate, retry, ctx) : { skipped: deps.aggregate ? 'denied by sync config' : 'aggregate plugin not configured' };
+  await saveManifest(ctx.stateDir, manifest);
+
+  for (const r of counts.refused) ctx.log.warn(`not pulled: ${r.path} ${r.reason}`);
+  for (const c of counts.conflicts) ctx.log.warn(`kept your edit of ${c}; the remote's version is beside it as ${c}${INCOMING_SUFFIX}`);
+  const ms = Math.round(performance.now() - t0);
+  ctx.report({ files: counts.files, bytes: counts.bytes, unchanged: counts.unchanged, conflicts: counts.conflicts, adopted: counts.adopted, removed: counts.removed, refused: counts.refused, failed, aggregate, ms: { total: ms } });
+  if (failed.length) {
+    const first = failed.slice(0, 5).map((f) => `  ${f.key}: ${f.message}`).join('\n');
+    throw new SnappyError(`pull from ${remote.url} failed for ${failed.length} objects (the rest are saved; run pull again to finish):\n${first}`, { code: ErrorCode.Remote, details: { failed } });
+  }
+  const merged = 'batches' in aggregate ? `, merged ${aggregate.batches} aggregate batches (+${aggregate.added} rows)` : '';
+  ctx.log.info(`pulled ${counts.files} files (${formatBytes(counts.bytes)}) from ${remote.url}, ${counts.unchanged} unchanged${merged} in ${ms} ms`);
+}
+
+async function listAll(remote: BlobStore, prefix: string, retry: RetryPolicy): Promise<BlobInfo[]> {
+  return withRetry(async () => {
+    const out: BlobInfo[] = [];
+    for await (const o of remote.list(prefix)) out.push(o);
+    return out;
+  }, retry);
+}
+
+/**
+ * Writes one pulled file by the no-silent-overwrite rule: write when absent, identical, or
+ * unchanged here since the last sync; otherwise keep the local file and put the remote's
+ * version beside it. Returns true when the local file now holds the remote's bytes.
+ */
+async function applyIncoming(files: StateFiles, manifest: Manifest, rel: string, info: BlobInfo, bytes: Uint8Array, counts: PullCounts): Promise<boolean> {
+  const hash = contentHash(bytes);
+  const rec = manifest.files[rel];
+  const local = await files.readLocal(rel);
+  const localHash = local?.bytes ? contentHash(local.bytes) : undefined;
+  const origin = rec?.origin === 'push' && rel.startsWith('staging/') ? 'push' : 'pull';
+  if (!local || localHash === hash || (!local.link && rec && localHash === rec.hash)) {
+    const st = localHash === hash ? await files.statLocal(rel) : await files.write(rel, bytes);
+    if (localHash !== hash) {
+      counts.files++;
+      counts.bytes += bytes.length;
+    } else counts.unchanged++;
+    manifest.files[rel] = { size: st?.size ?? bytes.length, mtimeMs: st?.mtimeMs ?? 0, hash, key: info.key, ...(info.etag ? { etag: info.etag } : {}), origin };
+    return true;
+  }
+  await files.write(rel + INCOMING_SUFFIX, bytes);
+  counts.conflicts.push(rel);
+  // Remember the remote version we have shown: once the .incoming file is resolved and removed,
+  // push writes over exactly that version and no other.
+  if (rec) rec.etag = info.etag ?? rec.etag;
+  else manifest.files[rel] = { size: -1, mtimeMs: -1, hash: '', key: info.key, ...(info.etag ? { etag: info.etag } : {}), origin: 'push' };
+  return false;
+}
+
+/**
+ * A newly promoted canonical page replaces `skills/<skill>.md` when that page is unchanged
+ * since the last sync (or absent from a machine that had synced it); an edited page is kept
+ * and the canonical one is put beside it as `.incoming`.
+ */
+async function adoptCanonical(files: StateFiles, manifest: Manifest, changed: { rel: string; bytes: Uint8Array }[], counts: PullCounts): Promise<void> {
+  for (const c of changed) {
+    const parts = c.rel.split('/');
+    if (parts.length !== 3 || parts[2] !== `${parts[1]}.md`) continue;
+    const pageRel = State.skill(parts[1]!);
+    const rec = manifest.files[pageRel];
+    const local = await files.readLocal(pageRel);
+    if (!local) continue; // this machine does not use the skill
+    const localHash = local.bytes ? contentHash(local.bytes) : undefined;
+    if (localHash === contentHash(c.bytes)) continue;
+    if (!local.link && rec && localHash === rec.hash) {
+      // The manifest keeps the old hash, so the next push sends the adopted page to the tenant's copy.
+      await files.write(pageRel, c.bytes);
+      counts.adopted.push(pageRel);
+    } else {
+      await files.write(pageRel + INCOMING_SUFFIX, c.bytes);
+      counts.conflicts.push(pageRel);
+    }
+  }
+}
+
+async function mergeBatches(remote: BlobStore, manifest: Manifest, svc: AggregateService, retry: RetryPolicy, ctx: TaskContext): Promise<Record<string, unknown>> {
+  const stateDir = ctx.stateDir;
+  let batches = 0;
+  let added = 0;
+  let invalid = 0;
+  for (const info of await listAll(remote, Remote.aggregatePrefix, retry)) {
+    if (manifest.merged[info.key] || !aggregateBatchTenant(info.key)) continue;
+    const bytes = await withRetry(() => remote.get(info.key), retry);
+    if (!bytes) continue;
+    const r = await svc.merge(new TextDecoder().decode(bytes), info.key, ctx);
+    manifest.merged[info.key] = 1;
+    batches++;
+    added += r.added;
+    invalid += r.invalid.length;
+    if (batches % 50 === 0) await saveManifest(stateDir, manifest);
+  }
+  return { batches, added, invalid };
+}

@@ -1,0 +1,132 @@
+import type { PlanEntry, PushPlan, SnappyHooks } from '../../core/hooks.ts';
+import { ErrorCode, SnappyError } from '../../core/errors.ts';
+import type { TaskContext } from '../../core/plugin.ts';
+import { veto } from '../../core/runner.ts';
+import { batchIdOf } from '../../domain/ingest-protocol.ts';
+import { Remote } from '../../domain/layout.ts';
+import { State } from '../../domain/state-layout.ts';
+import type { AggregateService } from '../aggregate/service.ts';
+import { StateFiles } from './local.ts';
+import { loadManifest, saveManifest } from './manifest.ts';
+import type { SyncOptions } from './options.ts';
+import type { SyncFilter } from './paths.ts';
+import { scanChanges } from './plan.ts';
+import { formatBytes, Progress } from './progress.ts';
+import { shipToRemote, shipToWorker } from './ship.ts';
+import { uploadPlan } from './upload.ts';
+
+/** What push needs beyond the task context. */
+export interface PushDeps {
+  options: SyncOptions;
+  filter: SyncFilter;
+  hooks: SnappyHooks;
+  /** The aggregate service, when the aggregate plugin is configured. */
+  aggregate?: AggregateService;
+  workerUrl?: string;
+}
+
+/**
+ * `snappy run push`: scan what changed since the last sync, let `beforePush` taps shape the
+ * plan (or veto it), send it, ship the aggregate outbox as one create-only batch, then record
+ * what was sent. `--dry-run` prints the plan and changes nothing, not even the manifest.
+ */
+export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
+  const t0 = performance.now();
+  const { dryRun } = ctx.flags;
+  if (!dryRun) await ctx.ingest();
+  const remote = await ctx.remote();
+  const manifest = await loadManifest(ctx.stateDir, remote.url);
+  const files = await new StateFiles(ctx.stateDir, deps.filter).init();
+  const who = { machine: ctx.identity.machine, ...(ctx.identity.tenant ? { tenant: ctx.identity.tenant } : {}) };
+  const scan = await scanChanges(files, deps.filter, who, manifest);
+  const tScan = performance.now();
+
+  // The aggregate outbox rides in the plan as one entry, so plugins (and sync.deny) see it.
+  // Asked even without a master key: the aggregate plugin then answers null and prints the one warning.
+  const got = deps.aggregate ? await deps.aggregate.outbox(ctx) : null;
+  const outbox = got && ctx.identity.tenant && ctx.identity.masterKey ? got : null;
+  const entries: PlanEntry[] = [...scan.entries];
+  if (outbox) {
+    const key = Remote.aggregateBatch(ctx.identity.tenant!, await batchIdOf(outbox.ndjson));
+    entries.push({ path: State.aggregate, key, kind: 'aggregate', createOnly: true, size: Buffer.byteLength(outbox.ndjson) });
+  }
+  const plan: PushPlan = await deps.hooks.beforePush.promise({ entries }, { dryRun, veto });
+  const planned = Array.isArray(plan?.entries) ? plan.entries : [];
+  const aggEntry = outbox ? planned.find((e) => e.kind === 'aggregate' && e.path === State.aggregate) : undefined;
+  const fileEntries = planned.filter((e) => e !== aggEntry && !(e.kind === 'aggregate' && e.path === State.aggregate));
+
+  for (const r of scan.refused) ctx.log.warn(`not pushed: ${r.path} ${r.reason}`);
+  for (const b of scan.blocked) ctx.log.warn(`not pushed: ${b} has an unresolved ${b}.incoming beside it (merge it into ${b}, then delete the .incoming file)`);
+
+  if (dryRun) {
+    for (const e of fileEntries) ctx.log.info(`would push ${e.path} -> ${e.key}${e.size !== undefined ? ` (${formatBytes(e.size)})` : ''}${e.createOnly ? ' [create-only]' : ''}`);
+    if (aggEntry) ctx.log.info(`would ship the aggregate outbox (${outbox!.rows} rows) -> ${deps.workerUrl ? `${deps.workerUrl} (Worker)` : aggEntry.key}`);
+    if (!fileEntries.length && !aggEntry) ctx.log.info('nothing to push');
+    ctx.report({ dryRun: true, plan: planned.map((e) => ({ path: e.path, key: e.key, kind: e.kind, size: e.size, createOnly: !!e.createOnly })), unchanged: scan.unchanged, refused: scan.refused, blocked: scan.blocked });
+    return;
+  }
+
+  let pending = 0;
+  let saving: Promise<void> = Promise.resolve();
+  // Record progress every so often, so a push killed midway does not redo everything.
+  const onRecorded = () => {
+    if (++pending >= 200) {
+      pending = 0;
+      saving = saving.then(() => saveManifest(ctx.stateDir, manifest));
+    }
+  };
+  for (const t of scan.touched) {
+    const rec = manifest.files[t.rel];
+    if (rec) Object.assign(rec, { size: t.size, mtimeMs: t.mtimeMs });
+  }
+  const progress = Progress.for('push', fileEntries.length, ctx.flags);
+  const retry = { retries: deps.options.retries, baseMs: deps.options.retryBaseMs };
+  const up = await uploadPlan(fileEntries, { remote, files, manifest, concurrency: deps.options.concurrency, retry, progress, onRecorded });
+  progress.end();
+  await saving;
+  for (const r of up.refused) ctx.log.warn(`not pushed: ${r.path} ${r.reason}`);
+  for (const c of up.conflicts) ctx.log.warn(`not pushed: ${c.path}: ${remote.url} holds a version of ${c.key} this machine has not seen; run \`snappy run pull\` (it keeps both copies)`);
+
+  let aggregate: Record<string, unknown> = outbox ? {} : { skipped: !deps.aggregate ? 'aggregate plugin not configured' : !ctx.identity.masterKey ? 'no SNAPPY_MASTER_KEY' : 'nothing new' };
+  if (outbox && !aggEntry) aggregate = { skipped: 'dropped from the plan (sync.deny or a beforePush tap)' };
+  if (outbox && aggEntry && !up.failed.length) {
+    const batch = { key: aggEntry.key, ndjson: outbox.ndjson, tenant: ctx.identity.tenant!, masterKey: ctx.identity.masterKey! };
+    if (deps.workerUrl) {
+      await shipToWorker(deps.workerUrl, batch, retry);
+      aggregate = { rows: outbox.rows, batch: batch.key, via: 'worker' };
+    } else {
+      const { created } = await shipToRemote(remote, batch, retry);
+      aggregate = { rows: outbox.rows, batch: batch.key, via: 'remote', created };
+    }
+    manifest.merged[batch.key] = 1;
+    await saveManifest(ctx.stateDir, manifest);
+    await outbox.commit();
+  }
+  // A no-op push writes nothing at all, the manifest included.
+  if (fileEntries.length || scan.touched.length) await saveManifest(ctx.stateDir, manifest);
+
+  const ms = Math.round(performance.now() - t0);
+  ctx.report({
+    files: up.uploaded,
+    bytes: up.bytes,
+    alreadyThere: up.alreadyThere,
+    unchanged: scan.unchanged,
+    refused: [...scan.refused, ...up.refused],
+    conflicts: up.conflicts,
+    blocked: scan.blocked,
+    failed: up.failed,
+    notAttempted: up.notAttempted,
+    aggregate,
+    ms: { scan: Math.round(tScan - t0), total: ms },
+  });
+  if (up.failed.length) {
+    const first = up.failed.slice(0, 5).map((f) => `  ${f.path} -> ${f.key}: ${f.message}`).join('\n');
+    const rest = up.notAttempted ? `, ${up.notAttempted} more not attempted` : '';
+    throw new SnappyError(`push to ${remote.url} failed for ${up.failed.length} of ${fileEntries.length} objects${rest} (the ${up.uploaded} sent are recorded; run push again to finish):\n${first}`, {
+      code: ErrorCode.Remote,
+      details: { failed: up.failed },
+    });
+  }
+  const aggLine = 'rows' in aggregate ? `, aggregate ${aggregate.rows} rows` : '';
+  ctx.log.info(`pushed ${up.uploaded} files (${formatBytes(up.bytes)}) to ${remote.url}, ${scan.unchanged} unchanged${aggLine} in ${ms} ms`);
+}

@@ -1,0 +1,62 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { GlobSet, globToRegExp } from '../../../plugins/sync/glob.ts';
+import { DEFAULT_ALLOW } from '../../../plugins/sync/options.ts';
+import { aggregateBatchTenant, isSafeRel, pullTarget, pushTarget, SyncFilter } from '../../../plugins/sync/paths.ts';
+
+const who = { machine: 'm1', tenant: 'abcdefabcdef' };
+const filter = (allow: string[] = [...DEFAULT_ALLOW], deny: string[] = []) => new SyncFilter(new GlobSet(allow), new GlobSet(deny));
+
+test('globs: * stays in a segment, ** crosses segments, {a,b} alternates, a trailing / means the folder', () => {
+  assert.ok(globToRegExp('skills/*.md').test('skills/a.md'));
+  assert.not.ok(globToRegExp('skills/*.md').test('skills/x/a.md'));
+  assert.ok(globToRegExp('staging/**').test('staging/s/0123456789ab/s.md'));
+  assert.ok(globToRegExp('**/*.md').test('a.md'));
+  assert.ok(globToRegExp('**/*.md').test('x/y/a.md'));
+  assert.ok(globToRegExp('log/{a,b}.txt').test('log/b.txt'));
+  assert.ok(globToRegExp('notes/').test('notes/deep/x'));
+  assert.not.ok(globToRegExp('skills/a.md').test('skills/aXmd'), 'a dot matched any character');
+});
+
+test('the default allow list is the SPEC\'s; deny beats allow; the hard deny beats both, even allow **', () => {
+  const f = filter();
+  for (const p of ['skills/a.md', 'log/evals.aggregate.ndjson', 'log/regen-queue/a.m1.md', 'staging/a/0123456789ab/a.md']) assert.ok(f.allows(p), p);
+  for (const p of ['log/evals.ndjson', 'ready/a.ready', '.snappy/lock', 'notes/x.md', 'canonical/a/a.md']) assert.not.ok(f.allows(p), p);
+  const all = filter(['**'], ['skills/secret-*.md']);
+  for (const p of ['log/evals.ndjson', 'ready/a.ready', '.snappy/sync/x.json', 'skills/secret-1.md', '../x', 'a/../log/evals.ndjson', '/etc/passwd', 'a//b']) {
+    assert.not.ok(all.allows(p), `${p} allowed`);
+  }
+  assert.ok(all.allows('notes/x.md'));
+});
+
+test('paths map to documented keys; invalid names, other machines\' briefs and canonical do not push', () => {
+  assert.equal(pushTarget('skills/foo.md', who), { key: 'snappy-tenants/abcdefabcdef/skills/foo.md', kind: 'page', createOnly: false });
+  assert.equal(pushTarget('log/regen-queue/foo.bar.m1.md', who), { key: 'snappy-briefs/foo.bar.m1.md', kind: 'brief', createOnly: false });
+  assert.equal(pushTarget('staging/foo/0123456789ab/foo.md', who), { key: 'snappy-os-staging/foo/0123456789ab/foo.md', kind: 'staged', createOnly: true });
+  assert.equal(pushTarget('notes/a.md', who)?.key, 'snappy-tenants/abcdefabcdef/files/notes/a.md');
+  assert.is(pushTarget('log/regen-queue/foo.m2.md', who), null);
+  assert.is(pushTarget('staging/foo/not-a-rev/foo.md', who), null);
+  assert.is(pushTarget('staging/.hidden/0123456789ab/x.md', who), null);
+  assert.is(pushTarget('skills/-bad.md', who)?.kind, 'file', 'an invalid skill name is not a page');
+  assert.is(pushTarget('canonical/foo/foo.md', who), null);
+  assert.is(pushTarget('skills/foo.md.incoming', who), null);
+  assert.is(pushTarget('skills/foo.md', { machine: 'm1' }), null, 'pages need a tenant');
+});
+
+test('remote keys map back only to safe local paths', () => {
+  assert.equal(pullTarget('snappy-tenants/abcdefabcdef/skills/foo.md', who), { rel: 'skills/foo.md', kind: 'page' });
+  assert.equal(pullTarget('snappy-briefs/foo.m2.md', who), { rel: 'log/regen-queue/foo.m2.md', kind: 'brief' });
+  assert.is(pullTarget('snappy-briefs/foo.m1.md', who), null, 'own briefs are written here, not pulled');
+  assert.equal(pullTarget('snappy-os/skills/foo/foo.md', who), { rel: 'canonical/foo/foo.md', kind: 'canonical' });
+  assert.is(pullTarget('snappy-tenants/abcdefabcdef/files/log/evals.ndjson', who), null);
+  assert.is(pullTarget('snappy-tenants/abcdefabcdef/files/.snappy/lock', who), null);
+  assert.is(pullTarget('snappy-tenants/ffffffffffff/skills/foo.md', who), null, 'another tenant\'s pages');
+  assert.is(pullTarget('snappy-os-staging/foo/0123456789ab/../../x', who), null);
+  assert.is(pullTarget('snappy-os/skills/../x/y', who), null);
+  assert.is(pullTarget('snappy-briefs/../x.md', who), null);
+  assert.is(aggregateBatchTenant('snappy-agg/abcdefabcdef/0123456789abcdef.ndjson'), 'abcdefabcdef');
+  assert.is(aggregateBatchTenant('snappy-agg/abcdefabcdef/x.ndjson'), null);
+  assert.not.ok(isSafeRel('a/./b'));
+});
+
+test.run();
