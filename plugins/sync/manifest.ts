@@ -24,6 +24,12 @@ export interface Manifest {
   files: Record<string, FileRecord>;
   /** Aggregate batch keys already merged into the local union (or shipped from here). */
   merged: Record<string, 1>;
+  /**
+   * Keys a push had started writing and not yet recorded. A rerun after an interrupted push
+   * rewrites these even when the remote holds other bytes: a server that crashed mid-write
+   * (s3rver writes objects in place) may hold a torn copy of our own write.
+   */
+  inflight?: Record<string, 1>;
 }
 
 /** A content hash of bytes (also how the manifest compares files). */

@@ -79,9 +79,14 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
     const rec = manifest.files[t.rel];
     if (rec) Object.assign(rec, { size: t.size, mtimeMs: t.mtimeMs });
   }
+  const repair = new Set(Object.keys(manifest.inflight ?? {}));
+  if (fileEntries.length) {
+    manifest.inflight = { ...(manifest.inflight ?? {}), ...Object.fromEntries(fileEntries.map((e) => [e.key, 1 as const])) };
+    await saveManifest(ctx.stateDir, manifest);
+  }
   const progress = Progress.for('push', fileEntries.length, ctx.flags);
   const retry = { retries: deps.options.retries, baseMs: deps.options.retryBaseMs };
-  const up = await uploadPlan(fileEntries, { remote, files, manifest, concurrency: deps.options.concurrency, retry, progress, onRecorded });
+  const up = await uploadPlan(fileEntries, { remote, files, manifest, concurrency: deps.options.concurrency, retry, progress, onRecorded, repair });
   progress.end();
   await saving;
   for (const r of up.refused) ctx.log.warn(`not pushed: ${r.path} ${r.reason}`);

@@ -32,7 +32,7 @@ const equalBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Bu
  */
 export async function uploadPlan(
   entries: readonly PlanEntry[],
-  deps: { remote: BlobStore; files: StateFiles; manifest: Manifest; concurrency: number; retry: RetryPolicy; progress: Progress; onRecorded?: () => void },
+  deps: { remote: BlobStore; files: StateFiles; manifest: Manifest; concurrency: number; retry: RetryPolicy; progress: Progress; onRecorded?: () => void; repair?: ReadonlySet<string> },
 ): Promise<UploadResult> {
   const { remote, files, manifest } = deps;
   const res: UploadResult = { uploaded: 0, bytes: 0, alreadyThere: 0, refused: [], conflicts: [], failed: [], notAttempted: 0 };
@@ -50,9 +50,13 @@ export async function uploadPlan(
           throw new Refusal(e.path, (err as Error).message);
         }
         const read = await files.readForUpload(e.path);
-        if (!read) return;
+        if (!read) {
+          if (manifest.inflight) delete manifest.inflight[e.key];
+          return;
+        }
         const hash = contentHash(read.bytes);
-        const outcome = await withRetry(() => putOne(remote, e, read.bytes, manifest), deps.retry);
+        const outcome = await withRetry(() => putOne(remote, e, read.bytes, manifest, deps.repair?.has(e.key) ?? false), deps.retry);
+        if (manifest.inflight) delete manifest.inflight[e.key];
         if (outcome === 'conflict') {
           res.conflicts.push({ path: e.path, key: e.key });
           return;
@@ -66,7 +70,10 @@ export async function uploadPlan(
         manifest.files[e.path] = { size: read.size, mtimeMs: read.mtimeMs, hash, key: e.key, ...(etag ? { etag } : {}), origin: manifest.files[e.path]?.origin === 'pull' && e.kind === 'staged' ? 'pull' : 'push' };
         deps.onRecorded?.();
       } catch (err) {
-        if (err instanceof Refusal) res.refused.push({ path: err.rel, reason: err.reason });
+        if (err instanceof Refusal) {
+          res.refused.push({ path: err.rel, reason: err.reason });
+          if (manifest.inflight) delete manifest.inflight[e.key];
+        }
         else {
           res.failed.push({ path: e.path, key: e.key, message: (err as Error).message ?? String(err) });
           // Retries are spent: the remote is down or refusing. Stop instead of failing every file slowly.
@@ -83,7 +90,7 @@ export async function uploadPlan(
 }
 
 /** One write with the rule for its kind: 'put' (written), 'same' (already there), 'conflict'. */
-async function putOne(remote: BlobStore, e: PlanEntry, bytes: Uint8Array, manifest: Manifest): Promise<'put' | 'same' | 'conflict'> {
+async function putOne(remote: BlobStore, e: PlanEntry, bytes: Uint8Array, manifest: Manifest, repair: boolean): Promise<'put' | 'same' | 'conflict'> {
   let ok: boolean;
   if (e.kind === 'page' || e.kind === 'file') {
     const rec = manifest.files[e.path];
@@ -97,5 +104,12 @@ async function putOne(remote: BlobStore, e: PlanEntry, bytes: Uint8Array, manife
   if (ok) return 'put';
   // Refused by a condition: ours already (a rerun after a crash), or someone else's version.
   const cur = await remote.get(e.key);
-  return cur && equalBytes(cur, bytes) ? 'same' : 'conflict';
+  if (cur && equalBytes(cur, bytes)) return 'same';
+  if (repair) {
+    // This key was in flight when the last push was interrupted: what is there may be a
+    // torn copy of our own write. Write ours over it.
+    await remote.put(e.key, bytes);
+    return 'put';
+  }
+  return 'conflict';
 }
