@@ -95,7 +95,7 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
 
 async function runIngest(cli: Cli): Promise<IngestSummary> {
   const { ingestEvalLog } = await import('./ingest.ts');
-  const res = await ingestEvalLog(cli.stateDir, cli.runner.hooks);
+  const res = await ingestEvalLog(cli.stateDir, cli.runner.hooks, { identity: cli.identity });
   const shown = res.malformed.slice(0, 20);
   for (const m of shown) cli.log.warn(`${path.join(cli.stateDir, 'log/evals.ndjson')}:${m.line}: ${m.reason} (row skipped)`);
   if (res.malformed.length > shown.length) cli.log.warn(`... and ${res.malformed.length - shown.length} more malformed rows skipped`);

@@ -1,5 +1,5 @@
 import { AsyncSeriesHook, AsyncSeriesWaterfallHook } from 'tapable';
-import type { TaskContext } from './plugin.ts';
+import type { Identity, TaskContext } from './plugin.ts';
 import type { BlobStore, KV, Logger } from './ports.ts';
 
 /** One well-formed eval row, normalised, as `afterEval` observers receive it. */
@@ -20,6 +20,8 @@ export interface EvalEvent {
   offset: number;
   /** 1-based line number, for messages. */
   line: number;
+  /** Absolute state dir whose log the row came from (set by the Node ingest). */
+  stateDir?: string;
 }
 
 /** A line of the eval log that was skipped. */
@@ -36,6 +38,12 @@ export interface IngestBatch {
   endOffset: number;
   events: readonly EvalEvent[];
   malformed: readonly MalformedRow[];
+  /** Absolute state dir whose log was ingested (set by the Node ingest). */
+  stateDir?: string;
+  /** Byte offset the chunk starts at (the cursor before it; set by the Node ingest). */
+  startOffset?: number;
+  /** Who ingests (set by the CLI's ingest): lets observers that need the tenant or key act. */
+  identity?: Identity;
 }
 
 /** A `.ready` marker the PID loop dropped. */

@@ -1,5 +1,6 @@
 import { roundCents } from './cents.ts';
 import { parseSkillRef } from './names.ts';
+import { CONTROL_CHAR, scanEvalFields } from './eval-scan.ts';
 
 /** The fields of a well-formed eval row, normalised (SPEC §5). */
 export interface EvalRow {
@@ -22,9 +23,22 @@ const MAX_TS = 8.64e15;
 
 /** Parses one line of `log/evals.ndjson` (without its newline). Never throws. */
 export function parseEvalLine(line: string): ParseResult {
+  return parseEvalSpan(line, 0, line.length, !CONTROL_CHAR.test(line) && !line.includes('\n'));
+}
+
+/**
+ * Parses `text.slice(start, end)` as one eval row without copying it: the field scanner
+ * reads the eight fields the rules need and skips (while validating) everything else; any
+ * shape it does not handle on its own (escapes in a read field, a repeated field, nested
+ * values in a read field, control characters) falls back to JSON.parse. Either way the
+ * result is what JSON.parse + validateEvalRow give. Never throws.
+ */
+export function parseEvalSpan(text: string, start: number, end: number, controlFree = false): ParseResult {
+  const fields = scanEvalFields(text, start, end, controlFree);
+  if (fields) return validateEvalRow(fields);
   let v: unknown;
   try {
-    v = JSON.parse(line);
+    v = JSON.parse(start === 0 && end === text.length ? text : text.slice(start, end));
   } catch {
     return { ok: false, reason: 'not valid JSON' };
   }
@@ -67,10 +81,8 @@ export function validateEvalRow(v: unknown): ParseResult {
   let costCents: number | undefined;
   const cents = o.cost_usd_cents;
   const usd = o.cost_usd;
-  for (const [name, val] of [['cost_usd_cents', cents], ['cost_usd', usd]] as const) {
-    if (val === undefined || val === null) continue;
-    if (typeof val !== 'number' || !Number.isFinite(val) || val < 0) return bad(`"${name}" must be a finite number >= 0`);
-  }
+  if (cents !== undefined && cents !== null && (typeof cents !== 'number' || !Number.isFinite(cents) || cents < 0)) return bad('"cost_usd_cents" must be a finite number >= 0');
+  if (usd !== undefined && usd !== null && (typeof usd !== 'number' || !Number.isFinite(usd) || usd < 0)) return bad('"cost_usd" must be a finite number >= 0');
   try {
     if (typeof cents === 'number') costCents = roundCents(cents, 0);
     else if (typeof usd === 'number') costCents = roundCents(usd, 2);

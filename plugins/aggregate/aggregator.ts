@@ -1,0 +1,201 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { EvalEvent, IngestBatch } from '../../core/hooks.ts';
+import type { AggregateScope } from './service.ts';
+import type { Logger } from '../../core/ports.ts';
+import { State } from '../../domain/state-layout.ts';
+import { CHUNK_BYTES, parseEvalChunk, readIngestCursor } from '../../cli/ingest.ts';
+import { Projector } from './project.ts';
+import { AggStore, rowKey } from './store.ts';
+
+/** Where the aggregate works: a state dir and who owns it. */
+export type AggScope = AggregateScope;
+
+/** What the aggregate did in this process. */
+export interface AggCounts {
+  /** This machine's rows appended to the aggregate. */
+  aggregated: number;
+  /** Rows read back from the eval log because an earlier ingest ran without a key (or before this plugin). */
+  caughtUp: number;
+  /** Rows already in the aggregate (a replaced log read again). */
+  duplicates: number;
+  /** Rows ingested while SNAPPY_MASTER_KEY was unset: left for a run with a key. */
+  skippedNoKey: number;
+}
+
+export const NO_KEY_WARNING = 'SNAPPY_MASTER_KEY is not set: aggregation and aggregate shipping skipped (new eval rows stay queued and are aggregated by the first run with a key)';
+
+/**
+ * This machine's side of the aggregate: turns ingested eval rows into aggregate rows exactly
+ * once. Its cursor (generation, evalOffset) lives in the commit record beside the file's
+ * committed size, so a row is appended and marked done in one atomic step; see store.ts.
+ */
+export class Aggregator {
+  readonly counts: AggCounts = { aggregated: 0, caughtUp: 0, duplicates: 0, skippedNoKey: 0 };
+  /** The last scope seen (from an ingest batch or a task), for service calls that carry none. */
+  scope: AggScope | undefined;
+  private stores = new Map<string, Promise<AggStore>>();
+  private projectors = new Map<string, Projector>();
+  private warned = false;
+
+  constructor(readonly log: Logger) {}
+
+  /** The master key of a scope (the CLI passes its identity; else the environment). */
+  keyOf(scope: AggScope): string | undefined {
+    return scope.identity ? scope.identity.masterKey || undefined : process.env.SNAPPY_MASTER_KEY || undefined;
+  }
+
+  warnNoKey(): void {
+    if (this.warned) return;
+    this.warned = true;
+    this.log.warn(NO_KEY_WARNING);
+  }
+
+  async store(stateDir: string): Promise<AggStore> {
+    let s = this.stores.get(stateDir);
+    if (s && (await s.catch(() => undefined))?.broken) s = undefined;
+    if (!s) {
+      s = AggStore.open(stateDir, (m) => this.log.warn(m));
+      s.catch(() => this.stores.delete(stateDir));
+      this.stores.set(stateDir, s);
+    }
+    return s;
+  }
+
+  private projector(key: string): Projector {
+    let p = this.projectors.get(key);
+    if (!p) this.projectors.set(key, (p = new Projector(key)));
+    return p;
+  }
+
+  /** The afterIngest tap: aggregates one ingest chunk (after catching up on anything skipped). */
+  async onBatch(batch: IngestBatch): Promise<void> {
+    if (!batch.stateDir) return;
+    const scope: AggScope = { stateDir: batch.stateDir, ...(batch.identity ? { identity: batch.identity } : {}) };
+    this.scope = scope;
+    const key = this.keyOf(scope);
+    if (!key) {
+      this.counts.skippedNoKey += batch.events.length;
+      if (batch.events.length > 0) this.warnNoKey();
+      return;
+    }
+    const store = await this.store(scope.stateDir);
+    const c = store.commit;
+    const start = batch.startOffset ?? (batch.events[0]?.offset ?? batch.endOffset);
+    if (c.generation === batch.generation && c.evalOffset >= batch.endOffset) return; // replayed after a crash
+    if (c.generation !== batch.generation || c.evalOffset < start) await this.catchUp(store, key, batch.generation, start);
+    const from = store.commit.evalOffset;
+    const events = batch.events[0] && batch.events[0].offset < from ? batch.events.filter((e) => e.offset >= from) : batch.events;
+    await this.append(store, key, batch.generation, events, batch.endOffset);
+  }
+
+  /** Makes the aggregate of a state dir durable, if this process wrote to it. */
+  async flush(stateDir: string): Promise<void> {
+    const s = this.stores.get(stateDir);
+    const store = s && (await s.catch(() => undefined));
+    if (store && !store.broken) await store.flush();
+  }
+
+  /**
+   * Brings the aggregate up to the ingest cursor: needed when rows were ingested without a
+   * key, before this plugin was configured, or after the aggregate file was rebuilt.
+   */
+  async catchUpToIngest(scope: AggScope): Promise<void> {
+    const key = this.keyOf(scope);
+    if (!key) return;
+    const cursor = await readIngestCursor(scope.stateDir);
+    if (!cursor) return;
+    const store = await this.store(scope.stateDir);
+    const c = store.commit;
+    if (c.generation === cursor.generation && c.evalOffset >= cursor.offset) return;
+    await this.catchUp(store, key, cursor.generation, cursor.offset);
+  }
+
+  /**
+   * Reads the eval log from the aggregate's own cursor up to `target` (same generation), or
+   * from the start when the generation changed (a replaced log, a rebuilt aggregate): then
+   * every row already present is recognised by (tenant, run_id) and skipped.
+   */
+  private async catchUp(store: AggStore, key: string, generation: string, target: number): Promise<void> {
+    const c = store.commit;
+    let from = c.evalOffset;
+    if (c.generation !== generation) {
+      from = 0;
+      const logSize = await fs.stat(path.join(store.stateDir, State.evalLog)).then((s) => s.size, () => 0);
+      // Rows up to the log's present end may be in the aggregate already; later ones are new.
+      const dedupeTo = c.generation === null && c.size === 0 ? 0 : logSize;
+      await store.append('', (n) => Object.assign(n, { generation, evalOffset: 0, dedupeTo }));
+    }
+    if (from >= target) return;
+    const fh = await fs.open(path.join(store.stateDir, State.evalLog), 'r');
+    try {
+      let buf = Buffer.alloc(Math.min(CHUNK_BYTES, target - from));
+      while (from < target) {
+        const want = Math.min(CHUNK_BYTES, target - from);
+        if (buf.length < want) buf = Buffer.alloc(want);
+        const { bytesRead } = await fh.read(buf, 0, want, from);
+        const lastNl = buf.subarray(0, bytesRead).lastIndexOf(10);
+        if (lastNl < 0) {
+          // A line longer than a chunk (the ingest skipped it as malformed): skip it too.
+          const more = await nextLineStart(fh, from + bytesRead, target);
+          await store.append('', (n) => Object.assign(n, { evalOffset: more }));
+          from = more;
+          continue;
+        }
+        const { events } = parseEvalChunk(buf, lastNl + 1, from, 0, generation);
+        const end = from + lastNl + 1;
+        this.counts.caughtUp += events.length;
+        await this.append(store, key, generation, events, end);
+        from = end;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Appends the rows of `events` in one write and commits the cursor `endOffset` with them. */
+  private async append(store: AggStore, key: string, generation: string, events: readonly EvalEvent[], endOffset: number): Promise<void> {
+    const p = this.projector(key);
+    const dedupeTo = store.commit.generation === generation ? store.commit.dedupeTo : 0;
+    const keys = events.length > 0 && events[0]!.offset < dedupeTo ? await store.keySet() : undefined;
+    const known = keys ?? store.loadedKeys();
+    let out = '';
+    let rows = 0;
+    for (const ev of events) {
+      const rid = p.runId(ev.runId);
+      if (known) {
+        const k = rowKey(p.tenant, rid);
+        if (keys && ev.offset < dedupeTo && known.has(k)) {
+          this.counts.duplicates++;
+          continue;
+        }
+        known.add(k);
+      }
+      out += p.line(ev, rid) + '\n';
+      rows++;
+    }
+    await store.append(out, (n, range) => {
+      n.generation = generation;
+      n.evalOffset = endOffset;
+      if (range[1] > range[0]) {
+        const last = n.own[n.own.length - 1];
+        if (last && last[1] === range[0]) n.own[n.own.length - 1] = [last[0], range[1]];
+        else n.own.push(range);
+      }
+    });
+    this.counts.aggregated += rows;
+  }
+}
+
+/** Offset just past the next newline at or after `from` (or `limit`). */
+async function nextLineStart(fh: fs.FileHandle, from: number, limit: number): Promise<number> {
+  const b = Buffer.alloc(1 << 20);
+  for (let pos = from; pos < limit; ) {
+    const { bytesRead } = await fh.read(b, 0, Math.min(b.length, limit - pos), pos);
+    if (bytesRead === 0) break;
+    const i = b.subarray(0, bytesRead).indexOf(10);
+    if (i >= 0) return pos + i + 1;
+    pos += bytesRead;
+  }
+  return limit;
+}

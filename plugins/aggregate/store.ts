@@ -1,0 +1,258 @@
+import { constants, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { readJsonFile, writeJsonAtomic } from '../../adapters/fs.ts';
+import { writeJsonRenamed } from '../../cli/ingest.ts';
+import { checkAggLine } from '../../domain/agg-row.ts';
+import { State } from '../../domain/state-layout.ts';
+
+/**
+ * The commit record `.snappy/aggregate.json`: the truth about `log/evals.aggregate.ndjson`.
+ * Bytes of the file beyond `size` were written by a run that died before committing; the
+ * next writer cuts them off and the rows they held come again (from the replayed ingest, or
+ * from the sync's next merge).
+ */
+export interface AggCommit {
+  v: 1;
+  /** Committed byte size of the aggregate file. */
+  size: number;
+  /** Eval-log generation and byte offset up to which this machine's rows are aggregated. */
+  generation: string | null;
+  evalOffset: number;
+  /**
+   * Rows of this generation before this offset may already be in the file (the log was
+   * replaced or the aggregate rebuilt): they are checked by (tenant, run_id) before appending.
+   */
+  dedupeTo: number;
+  /** Byte ranges [start, end) of this machine's own rows not yet shipped. */
+  own: [number, number][];
+}
+
+const EMPTY: AggCommit = { v: 1, size: 0, generation: null, evalOffset: 0, dedupeTo: 0, own: [] };
+
+/** The commit record of a state dir, read-only (for status), or undefined before the first write. */
+export function readCommit(stateDir: string): Promise<AggCommit | undefined> {
+  return readJsonFile<AggCommit>(path.join(stateDir, State.internal('aggregate.json'))).catch(() => undefined);
+}
+
+/** The aggregate file of one state dir, opened for writing under the state lock. */
+export class AggStore {
+  readonly file: string;
+  readonly commitFile: string;
+  commit: AggCommit = { ...EMPTY, own: [] };
+  private keys: Set<string> | undefined;
+
+  private constructor(readonly stateDir: string, private readonly warn: (msg: string) => void) {
+    this.file = path.join(stateDir, State.aggregate);
+    this.commitFile = path.join(stateDir, State.internal('aggregate.json'));
+  }
+
+  /** Opens the store and undoes whatever an interrupted run left past the committed size. */
+  static async open(stateDir: string, warn: (msg: string) => void): Promise<AggStore> {
+    const s = new AggStore(stateDir, warn);
+    await s.recover();
+    return s;
+  }
+
+  private async recover(): Promise<void> {
+    const saved = await readJsonFile<AggCommit>(this.commitFile).catch(() => {
+      this.warn(`${this.commitFile} is unreadable: rebuilding this machine's rows from ${State.evalLog}`);
+      return undefined;
+    });
+    const size = await fileSize(this.file);
+    if (saved && saved.v === 1 && size >= saved.size) {
+      this.commit = saved;
+      if (size > saved.size) await fs.truncate(this.file, saved.size);
+      return;
+    }
+    // No record, or a file shorter than recorded (edited or deleted by hand): keep its
+    // complete lines and rebuild this machine's rows from the eval log, deduplicated.
+    const keep = await completeLinesSize(this.file, size);
+    if (keep < size) await fs.truncate(this.file, keep);
+    if (saved) this.warn(`${State.aggregate} is shorter than recorded (edited or removed by hand?): rebuilding this machine's rows from ${State.evalLog}`);
+    this.commit = { ...EMPTY, own: [], size: keep };
+    await this.save();
+  }
+
+  async save(commit: AggCommit = this.commit, durable = false): Promise<void> {
+    if (durable) await writeJsonAtomic(this.commitFile, commit);
+    else await writeJsonRenamed(this.commitFile, commit);
+  }
+
+  /**
+   * Makes what is committed durable (fdatasync the file, fsync the record). Appends skip it
+   * (rename alone is atomic against kill -9); tasks call this once at their end and before
+   * shipping. After a power cut without it, recover() finds the file shorter than recorded
+   * and rebuilds this machine's rows from the eval log, deduplicated.
+   */
+  async flush(): Promise<void> {
+    const fh = await fs.open(this.file, 'r').catch(() => undefined);
+    if (fh) {
+      try {
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+    }
+    await this.save(this.commit, true);
+  }
+
+  /**
+   * Writes `text` (complete lines) at the committed size with one write, then commits the
+   * new size together with `update` (atomically, by rename). Returns the byte range written.
+   */
+  async append(text: string, update: (c: AggCommit, range: [number, number]) => void): Promise<[number, number]> {
+    const bytes = Buffer.from(text, 'utf8');
+    const start = this.commit.size;
+    const range: [number, number] = [start, start + bytes.length];
+    const next: AggCommit = { ...this.commit, own: this.commit.own.slice(), size: range[1] };
+    update(next, range);
+    try {
+      if (bytes.length > 0) await this.write(bytes, start);
+      await this.save(next);
+    } catch (err) {
+      // Whether or not the record landed, the next open() settles it; keys added meanwhile may be wrong.
+      this.dropKeys();
+      this.broken = true;
+      throw err;
+    }
+    this.commit = next;
+    return range;
+  }
+
+  /** True after a failed append: the owner must open the store again (recover) before writing. */
+  broken = false;
+
+  private async write(bytes: Buffer, at: number): Promise<void> {
+    await fs.mkdir(path.dirname(this.file), { recursive: true });
+    const fh = await fs.open(this.file, constants.O_RDWR | constants.O_CREAT, 0o644);
+    try {
+      const { bytesWritten } = await fh.write(bytes, 0, bytes.length, at);
+      if (bytesWritten !== bytes.length) {
+        await fh.truncate(at).catch(() => {});
+        throw new Error(`short write to ${this.file}`);
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Forgets the key set (its additions may not have reached the file). */
+  dropKeys(): void {
+    this.keys = undefined;
+  }
+
+  /** Every (tenant, run_id) in the committed file, loaded once and kept up to date by `remember`. */
+  async keySet(): Promise<Set<string>> {
+    if (this.keys) return this.keys;
+    const keys = new Set<string>();
+    await forEachLine(this.file, this.commit.size, (text, s, e) => {
+      const k = keyOfLine(text, s, e);
+      if (k) keys.add(k);
+    });
+    this.keys = keys;
+    return keys;
+  }
+
+  /** The key set if it is loaded (callers add the keys they append to it). */
+  loadedKeys(): Set<string> | undefined {
+    return this.keys;
+  }
+
+  /** Reads the bytes [start, end) of the aggregate file. */
+  async read(start: number, end: number): Promise<Buffer> {
+    const fh = await fs.open(this.file, 'r');
+    try {
+      const b = Buffer.alloc(end - start);
+      const { bytesRead } = await fh.read(b, 0, b.length, start);
+      if (bytesRead !== b.length) throw new Error(`${this.file} is shorter than its commit record says (${start + bytesRead} < ${end})`);
+      return b;
+    } finally {
+      await fh.close();
+    }
+  }
+}
+
+/** The dedupe key of an aggregate row: tenant and run_id. */
+export function rowKey(tenant: string, runId: string): string {
+  return tenant + runId;
+}
+
+const RUN_ID_AT = '"run_id":"';
+const TENANT_AFTER = '","tenant":"';
+
+/**
+ * The key of one line of the aggregate file. Lines this plugin wrote have the run_id and
+ * tenant side by side at fixed widths; anything else is parsed.
+ */
+function keyOfLine(text: string, s: number, e: number): string | undefined {
+  const i = text.indexOf(RUN_ID_AT, s);
+  if (i >= 0 && i < e) {
+    const r = i + RUN_ID_AT.length;
+    if (text.startsWith(TENANT_AFTER, r + 16) && text.charCodeAt(r + 16 + TENANT_AFTER.length + 12) === 34) {
+      return rowKey(text.slice(r + 16 + TENANT_AFTER.length, r + 16 + TENANT_AFTER.length + 12), text.slice(r, r + 16));
+    }
+  }
+  const c = checkAggLine(text.slice(s, e));
+  return c.ok ? rowKey(c.row.tenant, c.row.run_id) : undefined;
+}
+
+async function fileSize(file: string): Promise<number> {
+  try {
+    return (await fs.stat(file)).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+}
+
+/** Size of the file up to and including its last newline. */
+async function completeLinesSize(file: string, size: number): Promise<number> {
+  if (size === 0) return 0;
+  const fh = await fs.open(file, 'r');
+  try {
+    const b = Buffer.alloc(64 * 1024);
+    for (let end = size; end > 0; ) {
+      const start = Math.max(0, end - b.length);
+      const { bytesRead } = await fh.read(b, 0, end - start, start);
+      const nl = b.subarray(0, bytesRead).lastIndexOf(10);
+      if (nl >= 0) return start + nl + 1;
+      end = start;
+    }
+    return 0;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Calls `fn` for each complete line of `file[0, limit)`, in 8 MB chunks. */
+export async function forEachLine(file: string, limit: number, fn: (text: string, start: number, end: number) => void): Promise<void> {
+  if (limit === 0) return;
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    const buf = Buffer.alloc(Math.min(8 << 20, limit));
+    let pos = 0;
+    let carry = '';
+    while (pos < limit) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, limit - pos), pos);
+      if (bytesRead === 0) break;
+      pos += bytesRead;
+      const text = carry + buf.toString('utf8', 0, bytesRead);
+      let s = 0;
+      for (;;) {
+        const nl = text.indexOf('\n', s);
+        if (nl < 0) break;
+        if (nl > s) fn(text, s, nl);
+        s = nl + 1;
+      }
+      carry = text.slice(s);
+    }
+  } finally {
+    await fh.close();
+  }
+}
