@@ -1,0 +1,33 @@
+import { formatPage, parsePage } from '../../domain/frontmatter.ts';
+
+/** A page an agent produced, ready to stage; or why it is not one. */
+export type NewPage = { ok: true; text: string } | { ok: false; reason: string };
+
+/**
+ * Checks what an agent printed and turns it into the revision's bytes: a page must have a
+ * frontmatter block and a body. `base_rev` is set to the page it was made from, and a
+ * `manual_review` gate on the current page is carried over when the agent dropped it (an
+ * agent must not be able to lift the gate by rewriting the page).
+ */
+export function toRevision(printed: string, baseRev: string | null, current: string | null): NewPage {
+  let text = printed.replace(/^\uFEFF/, '');
+  if (text.trim() === '') return { ok: false, reason: 'the regen agent printed nothing' };
+  // Language-model CLIs often wrap their answer in one ```markdown fence: take what is inside.
+  const wrapped = /^\s*(`{3,})[a-zA-Z]*\r?\n([\s\S]*?)\r?\n\1\s*$/.exec(text);
+  if (wrapped) text = `${wrapped[2]}\n`;
+  text = text.replace(/^\s*\n/, '');
+  const page = parsePage(text);
+  if (!page.hasFrontmatter) {
+    const first = JSON.stringify(text.split('\n', 1)[0]!.slice(0, 80));
+    return { ok: false, reason: `the regen agent printed text that is not a skill page: no frontmatter block (a '---' line, key: value lines, a '---' line) at the top; its first line is ${first}` };
+  }
+  if (page.body.trim() === '') return { ok: false, reason: 'the regen agent printed a frontmatter block with an empty body' };
+  const data: Record<string, unknown> = { ...page.data };
+  if (data.manual_review === undefined && current !== null) {
+    const gate = parsePage(current).data.manual_review;
+    if (gate !== undefined && gate !== null && gate !== '' && gate !== false) data.manual_review = gate;
+  }
+  data.base_rev = baseRev;
+  const body = page.body.endsWith('\n') ? page.body : `${page.body}\n`;
+  return { ok: true, text: formatPage(data, body) };
+}
