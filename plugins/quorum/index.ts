@@ -1,0 +1,47 @@
+import { definePlugin } from '../../core/plugin.ts';
+import { Stage } from '../../core/stages.ts';
+import { runTick } from '../../core/tick.ts';
+import { quorumOptions } from './options.ts';
+import { lastPromotion, revStatuses } from './revs.ts';
+import { quorumTick } from './tick.ts';
+
+/**
+ * The quorum plugin (SPEC §11): on every tick, takes in new aggregate batches and promotes
+ * each staged rev a quorum of distinct tenants endorses. Node-free: it runs in the Worker's
+ * `scheduled` handler and in `snappy run tick` alike. Offers the task `tick`.
+ */
+export default definePlugin({
+  name: 'quorum',
+  options: quorumOptions,
+  apply(hooks, ctx) {
+    const opts = ctx.options;
+    hooks.onTick.tapPromise({ name: 'quorum', stage: Stage.DEFAULT }, async (tick) => {
+      tick.results.quorum = await quorumTick(tick, opts);
+    });
+
+    hooks.onStatus.tapPromise({ name: 'quorum', stage: Stage.DEFAULT }, async (req) => {
+      const blobs = await req.ctx.remote();
+      const kv = await req.ctx.kv();
+      const revs = await revStatuses(blobs, opts);
+      const last = await lastPromotion(kv);
+      req.sections.quorum = { revs, last_quorum_promotion: last };
+      const open = revs.filter((r) => r.state !== 'promoted');
+      req.lines.push(`quorum: ${revs.length} staged rev(s), ${open.length} not promoted; last promotion: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
+      for (const r of open) {
+        req.lines.push(`  ${r.skill}:${r.rev} ${r.state}${r.manualReview ? ` (manual_review: ${r.manualReview})` : ''}: ${r.endorsing}/${r.thresholds.minTenants} tenants endorse, ${r.endorsingRuns}/${r.thresholds.minRuns} runs, mean ${r.mean ?? '-'}`);
+      }
+    });
+
+    ctx.defineTask('tick', {
+      describe: "run the Worker's onTick chain (quorum promotion) in Node against --remote",
+      async run(task) {
+        const blobs = await task.remote();
+        const kv = await task.kv();
+        const results = await runTick(task.runner.hooks, { now: Date.now(), budgetMs: opts.budgetMs, blobs, kv, log: task.log });
+        task.report(results);
+        const q = results.quorum as { promoted?: { skill: string; rev_id: string }[]; scan?: { batches: number } } | undefined;
+        if (q && !task.flags.json) task.log.info(`tick: ${q.scan?.batches ?? 0} new batch(es), ${q.promoted?.length ?? 0} promotion(s)${q.promoted?.length ? `: ${q.promoted.map((p) => `${p.skill}:${p.rev_id}`).join(', ')}` : ''}`);
+      },
+    });
+  },
+});

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { isSkillName } from '../../domain/names.ts';
+import type { QuorumRule, Thresholds } from './rule.ts';
+
+const thresholds = {
+  /** Distinct tenants that must endorse (default 3). */
+  minTenants: z.number().int().min(1),
+  /** Runs the endorsing tenants must have made in total (default 5). */
+  minRuns: z.number().int().min(1),
+  /** A tenant endorses when the mean score of its runs is at least this (default 0.85). */
+  minScore: z.number().min(0).max(1),
+};
+
+/** The `quorum` config section. */
+export const quorumOptions = z
+  .object({
+    minTenants: thresholds.minTenants.default(3),
+    minRuns: thresholds.minRuns.default(5),
+    minScore: thresholds.minScore.default(0.85),
+    /** Per-skill thresholds, merged over the ones above. */
+    skills: z
+      .record(z.string().refine(isSkillName, 'expected a skill name'), z.object(thresholds).partial().strict())
+      .default({}),
+    /** Replaces the decision: (progress, thresholds) => { promote, reason }. See docs/worker.md. */
+    rule: z.custom<QuorumRule>((v) => typeof v === 'function', { message: 'expected a function (progress, thresholds) => ({ promote, reason })' }).optional(),
+    /**
+     * Also list every batch key each tick to find batches tenants wrote to the bucket directly
+     * (no Worker). Costs one listing of `snappy-agg/` per tick; turn off when every tenant ships
+     * through the Worker, and the tick's cost depends on new batches only.
+     */
+    discover: z.boolean().default(true),
+    /** Budget of one `snappy run tick` in ms (the Worker's cron has 30 s of CPU). */
+    budgetMs: z.number().int().positive().default(25_000),
+  })
+  .strict();
+
+export type QuorumOptions = z.output<typeof quorumOptions>;
+
+/** The thresholds that apply to `skill`. */
+export function thresholdsFor(opts: QuorumOptions, skill: string): Thresholds {
+  const o = opts.skills[skill] ?? {};
+  return { minTenants: o.minTenants ?? opts.minTenants, minRuns: o.minRuns ?? opts.minRuns, minScore: o.minScore ?? opts.minScore };
+}

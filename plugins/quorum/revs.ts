@@ -1,0 +1,105 @@
+import type { BlobStore, KV } from '../../core/ports.ts';
+import { parsePage } from '../../domain/frontmatter.ts';
+import { Remote } from '../../domain/layout.ts';
+import { isRevId, isSkillName } from '../../domain/names.ts';
+import { readJson } from './json-store.ts';
+import { type QuorumOptions, thresholdsFor } from './options.ts';
+import { KvKeys, type ChangelogRow } from './promote.ts';
+import { decide, defaultRule, progressOf, type Progress, type Thresholds } from './rule.ts';
+import { readTally, type Tally } from './tally.ts';
+
+/** A staged rev named by skill and rev id. */
+export interface RevRef {
+  skill: string;
+  rev: string;
+}
+
+/** A rejection an operator recorded (`snappy ops reject`, /snappy-ops). */
+export interface Rejection {
+  ts: string;
+  by: string;
+  reason: string;
+}
+
+/** Where one staged rev stands, for status, /v1/status and /snappy-ops. */
+export interface RevStatus extends Progress {
+  state: 'pending' | 'gated' | 'promoted' | 'rejected';
+  /** The `manual_review` name from the rev page's frontmatter, if any. */
+  manualReview: string | null;
+  thresholds: Thresholds;
+  /** The rule's verdict on the tallies as they stand. */
+  decision: { promote: boolean; reason: string };
+  promotion: ChangelogRow | null;
+  rejection: Rejection | null;
+  /** Runs per score decile [0-0.1), ..., [0.9-1.0]: the fleet's score distribution for the chart. */
+  histogram: number[];
+}
+
+/** Every staged rev, in key order, from one listing of `snappy-os-staging/`. */
+export async function listStagedRevs(blobs: BlobStore): Promise<RevRef[]> {
+  const out: RevRef[] = [];
+  let last = '';
+  for await (const o of blobs.list(Remote.stagingPrefix)) {
+    const [skill, rev] = o.key.slice(Remote.stagingPrefix.length).split('/');
+    if (!isSkillName(skill) || !isRevId(rev)) continue;
+    const id = `${skill}:${rev}`;
+    if (id !== last) out.push({ skill, rev });
+    last = id;
+  }
+  return out;
+}
+
+/** Which revs are promoted, finished, and rejected: three listings, whatever the history. */
+export async function promotionIndex(blobs: BlobStore): Promise<{ promoted: Set<string>; done: Set<string>; rejected: Set<string> }> {
+  const ids = async (prefix: string) => {
+    const s = new Set<string>();
+    for await (const o of blobs.list(prefix)) {
+      const m = /^([^/]+)\/([0-9a-f]{12})\.json$/.exec(o.key.slice(prefix.length));
+      if (m) s.add(`${m[1]}:${m[2]}`);
+    }
+    return s;
+  };
+  const [promoted, done, rejected] = await Promise.all([ids(Remote.changelogPrefix), ids(Remote.promotionDonePrefix), ids(Remote.rejectionPrefix)]);
+  return { promoted, done, rejected };
+}
+
+/** The `manual_review` name in the staged page's frontmatter, or null. */
+export async function manualReviewOf(blobs: BlobStore, skill: string, rev: string): Promise<string | null> {
+  const page = await blobs.get(Remote.staged(skill, rev));
+  if (!page) return null;
+  const v = parsePage(new TextDecoder().decode(page)).data.manual_review;
+  return v === undefined || v === null || v === '' || v === false ? null : String(v);
+}
+
+export function histogramOf(tally: Tally): number[] {
+  const h = new Array<number>(10).fill(0);
+  for (const runs of Object.values(tally.tenants)) for (const s of Object.values(runs)) h[Math.min(9, Math.floor(s * 10))]!++;
+  return h;
+}
+
+/** The full status of some staged revs (all of them when `only` is absent). */
+export async function revStatuses(blobs: BlobStore, opts: QuorumOptions, only?: readonly RevRef[]): Promise<RevStatus[]> {
+  const [revs, idx] = await Promise.all([only ? Promise.resolve([...only]) : listStagedRevs(blobs), promotionIndex(blobs)]);
+  const out: RevStatus[] = [];
+  for (const { skill, rev } of revs) {
+    const id = `${skill}:${rev}`;
+    const thresholds = thresholdsFor(opts, skill);
+    const [tally, manualReview, promotion, rejection] = await Promise.all([
+      readTally(blobs, skill, rev),
+      manualReviewOf(blobs, skill, rev),
+      idx.promoted.has(id) ? readJson<ChangelogRow>(blobs, Remote.changelog(skill, rev)) : Promise.resolve(null),
+      idx.rejected.has(id) ? readJson<Rejection>(blobs, Remote.rejection(skill, rev)) : Promise.resolve(null),
+    ]);
+    const progress = progressOf(tally, thresholds);
+    const d = decide(opts.rule ?? defaultRule, progress, thresholds);
+    const state = promotion ? 'promoted' : rejection ? 'rejected' : manualReview ? 'gated' : 'pending';
+    out.push({ ...progress, state, manualReview, thresholds, decision: { promote: d.promote, reason: d.reason }, promotion, rejection, histogram: histogramOf(tally) });
+  }
+  return out;
+}
+
+/** KV `last_quorum_promotion`, parsed; null before the first promotion. */
+export async function lastPromotion(kv: KV): Promise<Record<string, unknown> | null> {
+  const v = await kv.get(KvKeys.lastPromotion);
+  return v ? (JSON.parse(v) as Record<string, unknown>) : null;
+}

@@ -1,0 +1,77 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { BlobKV } from '../../../adapters/blob-kv.ts';
+import { Remote } from '../../../domain/layout.ts';
+import { collect, runCli, spawnCli } from '../../helpers/cli.ts';
+import { tmpDir } from '../../helpers/tmp.ts';
+import { fileRemote, listKeys, row, stageRev, tenant, text, writeBatch } from './fleet.ts';
+
+const REVS = 6;
+const FILES = 25;
+
+async function fleetWithQuorums() {
+  const dir = tmpDir('snappy-once-');
+  writeFileSync(path.join(dir, 'snappy.config.json'), JSON.stringify({ builtins: ['quorum'] }));
+  const remote = path.join(dir, 'remote');
+  const blobs = fileRemote(remote);
+  const ts = await Promise.all(['a', 'b', 'c'].map(tenant));
+  const revs: { skill: string; rev: string }[] = [];
+  for (let i = 0; i < REVS; i++) {
+    const skill = `skill-${i}`;
+    const extra = Object.fromEntries(Array.from({ length: FILES }, (_, f) => [`part-${f}.md`, `part ${f} of ${skill}\n`]));
+    await blobs.put(`${Remote.canonicalDir(skill)}stale-${i}.md`, 'stale');
+    revs.push({ skill, rev: await stageRev(blobs, skill, `Page of ${skill}.\n`, extra) });
+  }
+  for (const t of ts) await writeBatch(blobs, t, revs.flatMap(({ skill, rev }) => [row(t, `${skill}:${rev}`, 0.9, `${skill}-1`), row(t, `${skill}:${rev}`, 0.9, `${skill}-2`)]));
+  return { dir, remote, blobs, revs, args: ['run', 'tick', '--remote', `file://${remote}`, '--json'] };
+}
+
+async function assertPromotedOnce(blobs: ReturnType<typeof fileRemote>, revs: { skill: string; rev: string }[]) {
+  for (const { skill, rev } of revs) {
+    assert.equal(await listKeys(blobs, `${Remote.changelogPrefix}${skill}/`), [Remote.changelog(skill, rev)], `${skill}: one changelog row`);
+    const canon = (await listKeys(blobs, Remote.canonicalDir(skill))).map((k) => k.slice(Remote.canonicalDir(skill).length)).sort();
+    const staged = (await listKeys(blobs, Remote.stagedDir(skill, rev))).map((k) => k.slice(Remote.stagedDir(skill, rev).length)).sort();
+    assert.equal(canon, staged, `${skill}: canonical is exactly the rev's folder`);
+    assert.ok(await blobs.head(Remote.promotionDone(skill, rev)), `${skill}: promotion finished`);
+  }
+}
+
+test('ticks killed with -9 at random points and then rerun promote every rev exactly once', async () => {
+  const { dir, blobs, revs, args } = await fleetWithQuorums();
+  const rows = new Map<string, string>();
+  for (let i = 0; i < 6; i++) {
+    const child = spawnCli(args, { cwd: dir });
+    const delay = 300 + Math.floor(Math.random() * 1200);
+    const killer = setTimeout(() => child.kill('SIGKILL'), delay);
+    const r = await collect(child);
+    clearTimeout(killer);
+    for (const { skill, rev } of revs) {
+      const t = await text(blobs, Remote.changelog(skill, rev));
+      if (!t) continue;
+      if (rows.has(skill)) assert.is(t, rows.get(skill), `${skill}: the changelog row is never rewritten (run ${i}, killed after ${delay} ms: ${r.signal})`);
+      rows.set(skill, t);
+    }
+  }
+  const last = await runCli(args, { cwd: dir });
+  assert.is(last.code, 0, last.stderr);
+  const again = await runCli(args, { cwd: dir });
+  assert.equal(JSON.parse(again.stdout).reports.tick.quorum.promoted, [], 'nothing left to promote');
+  await assertPromotedOnce(blobs, revs);
+  for (const { skill, rev } of revs) if (rows.has(skill)) assert.is(await text(blobs, Remote.changelog(skill, rev)), rows.get(skill));
+  const lqp = JSON.parse((await new BlobKV(blobs).get('last_quorum_promotion'))!);
+  assert.ok(revs.some((r) => r.rev === lqp.rev_id));
+});
+
+test('two ticks at once: every promotion is claimed by exactly one of them', async () => {
+  const { dir, blobs, revs, args } = await fleetWithQuorums();
+  const [x, y] = await Promise.all([runCli(args, { cwd: dir }), runCli(args, { cwd: dir })]);
+  assert.is(x.code, 0, x.stderr);
+  assert.is(y.code, 0, y.stderr);
+  const claimed = [x, y].flatMap((r) => JSON.parse(r.stdout).reports.tick.quorum.promoted.map((p: { skill: string }) => p.skill));
+  assert.equal(claimed.sort(), revs.map((r) => r.skill).sort());
+  await assertPromotedOnce(blobs, revs);
+});
+
+test.run();

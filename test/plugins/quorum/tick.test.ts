@@ -1,0 +1,132 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { BlobKV } from '../../../adapters/blob-kv.ts';
+import { Remote } from '../../../domain/layout.ts';
+import { runCli } from '../../helpers/cli.ts';
+import { tmpDir } from '../../helpers/tmp.ts';
+import { fileRemote, listKeys, row, stageRev, tenant, text, writeBatch } from './fleet.ts';
+
+async function setup(config: Record<string, unknown> = {}) {
+  const dir = tmpDir('snappy-quorum-');
+  writeFileSync(path.join(dir, 'snappy.config.json'), JSON.stringify({ builtins: ['quorum'], ...config }));
+  const remote = path.join(dir, 'remote');
+  const blobs = fileRemote(remote);
+  const tick = async (...extra: string[]) => {
+    const r = await runCli(['run', 'tick', '--remote', `file://${remote}`, '--json', ...extra], { cwd: dir });
+    assert.is(r.code, 0, `tick failed: ${r.stderr}`);
+    return JSON.parse(r.stdout).reports.tick.quorum as { promoted: { skill: string; rev_id: string; by: string; tenants: number; runs: number }[]; gated: string[]; scan: { batches: number; invalid: number } };
+  };
+  return { dir, remote, blobs, kv: new BlobKV(blobs), tick };
+}
+
+test('a rev is promoted once 3 tenants endorse with 5 runs, not before; canonical becomes exactly its folder', async () => {
+  const { blobs, kv, tick } = await setup();
+  const [a, b, c] = await Promise.all([tenant('a'), tenant('b'), tenant('c')]);
+  await blobs.put(`${Remote.canonicalDir('summarize')}stale.md`, 'old file');
+  const rev = await stageRev(blobs, 'summarize', '---\nbase_rev: none\n---\nSummarize well.\n', { 'notes.txt': 'n' });
+  await writeBatch(blobs, a, [row(a, `summarize:${rev}`, 0.9, 'r1'), row(a, `summarize:${rev}`, 0.95, 'r2'), row(a, 'summarize', 0.1, 'plain')]);
+  await writeBatch(blobs, b, [row(b, `summarize:${rev}`, 0.86, 'r1')]);
+  let q = await tick();
+  assert.is(q.promoted.length, 0, 'two tenants are not a quorum');
+  await writeBatch(blobs, c, [row(c, `summarize:${rev}`, 0.9, 'r1')]);
+  q = await tick();
+  assert.is(q.promoted.length, 0, 'three tenants with 4 runs: not yet');
+  await writeBatch(blobs, c, [row(c, `summarize:${rev}`, 0.9, 'r1'), row(c, `summarize:${rev}`, 0.88, 'r2')]);
+  q = await tick();
+  assert.is(q.scan.batches, 1);
+  assert.is(q.promoted.length, 1, 'the 5th run completes the quorum');
+  assert.equal({ ...q.promoted[0], ts: undefined, mean: undefined }, { ts: undefined, skill: 'summarize', rev_id: rev, by: 'quorum', tenants: 3, runs: 5, mean: undefined });
+  assert.equal((await listKeys(blobs, Remote.canonicalDir('summarize'))).sort(), [`${Remote.canonicalDir('summarize')}notes.txt`, `${Remote.canonicalDir('summarize')}summarize.md`]);
+  assert.is(await text(blobs, `${Remote.canonicalDir('summarize')}summarize.md`), '---\nbase_rev: none\n---\nSummarize well.\n');
+  const rowText = await text(blobs, Remote.changelog('summarize', rev));
+  const clog = JSON.parse(rowText!);
+  assert.equal(Object.keys(clog), ['ts', 'skill', 'rev_id', 'by', 'tenants', 'runs', 'mean']);
+  assert.is(clog.mean, 0.898);
+  const last = JSON.parse((await kv.get('last_quorum_promotion'))!);
+  assert.equal(last, { ts: clog.ts, skill: 'summarize', rev_id: rev, tenants: 3, runs: 5 });
+  q = await tick();
+  assert.is(q.promoted.length, 0, 'a second tick promotes nothing');
+  assert.is(await text(blobs, Remote.changelog('summarize', rev)), rowText, 'the changelog row is never rewritten');
+});
+
+test('runs are deduped by (tenant, run_id); a tenant below 0.85 does not endorse; rows naming another tenant are ignored', async () => {
+  const { blobs, tick } = await setup();
+  const [a, b, c, d] = await Promise.all([tenant('a'), tenant('b'), tenant('c'), tenant('d')]);
+  const rev = await stageRev(blobs, 'triage', 'Triage.\n');
+  const ref = `triage:${rev}`;
+  // a's same run shipped three times counts once.
+  await writeBatch(blobs, a, [row(a, ref, 0.9, 'r1'), row(a, ref, 0.9, 'r2')]);
+  await writeBatch(blobs, a, [row(a, ref, 0.9, 'r1'), row(a, ref, 0.9, 'r2'), row(a, ref, 0.9, 'r2')]);
+  await writeBatch(blobs, b, [row(b, ref, 0.9, 'r1')]);
+  // c scores low: present but not endorsing.
+  await writeBatch(blobs, c, [row(c, ref, 0.84, 'r1'), row(c, ref, 0.8, 'r2')]);
+  // d's folder holds rows claiming to be b and c: forged, never counted.
+  await writeBatch(blobs, d, [row(b, ref, 1, 'x1'), row(c, ref, 1, 'x2'), row(c, ref, 1, 'x3')]);
+  const q = await tick();
+  assert.is(q.scan.invalid, 3, 'the three forged rows are refused');
+  assert.is(q.promoted.length, 0, `only a and b endorse: ${JSON.stringify(q)}`);
+  const e = await tenant('e');
+  await writeBatch(blobs, e, [row(e, ref, 0.85, 'r1'), row(e, ref, 0.85, 'r2'), row(e, ref, 0.85, 'r3')]);
+  const q2 = await tick();
+  assert.is(q2.promoted.length, 1, 'a mean of exactly 0.85 endorses');
+  assert.is(q2.promoted[0]!.tenants, 3);
+  assert.is(q2.promoted[0]!.runs, 6);
+});
+
+test('thresholds are configurable per skill', async () => {
+  const { blobs, tick } = await setup({ quorum: { minTenants: 2, minRuns: 2, skills: { strict: { minTenants: 3 } } } });
+  const [a, b] = await Promise.all([tenant('a'), tenant('b')]);
+  const easy = await stageRev(blobs, 'easy', 'Easy.\n');
+  const strict = await stageRev(blobs, 'strict', 'Strict.\n');
+  for (const t of [a, b]) await writeBatch(blobs, t, [row(t, `easy:${easy}`, 0.9, 'r'), row(t, `strict:${strict}`, 0.9, 'r')]);
+  const q = await tick();
+  assert.equal(q.promoted.map((p) => p.skill), ['easy']);
+});
+
+test('manual_review gates a rev until `snappy ops approve`, which records who approved', async () => {
+  const { dir, remote, blobs, kv, tick } = await setup();
+  const ts = await Promise.all([tenant('a'), tenant('b'), tenant('c')]);
+  const rev = await stageRev(blobs, 'deploy', '---\nmanual_review: robert\n---\nDeploy carefully.\n');
+  for (const t of ts) await writeBatch(blobs, t, [row(t, `deploy:${rev}`, 0.95, 'r1'), row(t, `deploy:${rev}`, 0.95, 'r2')]);
+  const q = await tick();
+  assert.is(q.promoted.length, 0, 'quorum never promotes a gated rev');
+  assert.equal(q.gated, [`deploy:${rev}`]);
+  assert.is(await text(blobs, Remote.changelog('deploy', rev)), null);
+  const list = await runCli(['ops', 'revs', '--remote', `file://${remote}`, '--json'], { cwd: dir });
+  assert.is(list.code, 0, list.stderr);
+  const revs = JSON.parse(list.stdout).revs;
+  assert.is(revs[0].state, 'gated');
+  assert.is(revs[0].manualReview, 'robert');
+  const bad = await runCli(['ops', 'approve', 'deploy', 'nothex', '--remote', `file://${remote}`], { cwd: dir });
+  assert.is(bad.code, 2);
+  assert.match(bad.stderr, 'rev id "nothex" is not 12 lower-case hex characters');
+  const ok = await runCli(['ops', 'approve', 'deploy', rev, '--remote', `file://${remote}`, '--json'], { cwd: dir });
+  assert.is(ok.code, 0, ok.stderr);
+  const res = JSON.parse(ok.stdout);
+  assert.is(res.promoted, true);
+  assert.is(res.row.by, 'manual:robert', "without --by the approver is the rev's manual_review name");
+  assert.is(JSON.parse((await text(blobs, Remote.changelog('deploy', rev)))!).by, 'manual:robert');
+  assert.is(await text(blobs, `${Remote.canonicalDir('deploy')}deploy.md`), '---\nmanual_review: robert\n---\nDeploy carefully.\n');
+  assert.is(JSON.parse((await kv.get('last_quorum_promotion'))!).rev_id, rev);
+  const again = await runCli(['ops', 'approve', 'deploy', rev, '--by', 'alice', '--remote', `file://${remote}`, '--json'], { cwd: dir });
+  assert.is(JSON.parse(again.stdout).promoted, false, 'a second approval changes nothing');
+  assert.is(JSON.parse((await text(blobs, Remote.changelog('deploy', rev)))!).by, 'manual:robert');
+});
+
+test('a rejected rev is never promoted by quorum', async () => {
+  const { dir, remote, blobs, tick } = await setup();
+  const ts = await Promise.all([tenant('a'), tenant('b'), tenant('c')]);
+  const rev = await stageRev(blobs, 'bad', 'Bad idea.\n');
+  const r = await runCli(['ops', 'reject', 'bad', rev, '--by', 'robert', '--reason', 'unsafe', '--remote', `file://${remote}`], { cwd: dir });
+  assert.is(r.code, 0, r.stderr);
+  for (const t of ts) await writeBatch(blobs, t, [row(t, `bad:${rev}`, 1, 'r1'), row(t, `bad:${rev}`, 1, 'r2')]);
+  const q = await tick();
+  assert.is(q.promoted.length, 0);
+  const missing = await runCli(['ops', 'reject', 'bad', '000000000000', '--remote', `file://${remote}`], { cwd: dir });
+  assert.is(missing.code, 1);
+  assert.match(missing.stderr, 'no staged rev bad:000000000000');
+});
+
+test.run();

@@ -1,0 +1,37 @@
+import path from 'node:path';
+import { Miniflare } from 'miniflare';
+import { ROOT } from '../helpers/cli.ts';
+import { tmpDir } from '../helpers/tmp.ts';
+
+/** Newest compatibility date the installed workerd accepts. */
+export const COMPAT_DATE = '2026-04-26';
+
+/** Builds the Worker with `config` (a file under test/worker/fixtures or absent) into a temp file. */
+export async function buildTestWorker(config?: string): Promise<string> {
+  const { buildWorker } = (await import(path.join(ROOT, 'worker', 'build.mjs'))) as { buildWorker(o: Record<string, unknown>): Promise<{ outfile: string }> };
+  const outfile = path.join(tmpDir('snappy-worker-'), 'worker.js');
+  await buildWorker({ outfile, ...(config ? { config: path.join(ROOT, config) } : { config: path.join(ROOT, 'test/worker/fixtures/empty.config.ts') }), cwd: ROOT });
+  return outfile;
+}
+
+/** Starts the built Worker in real workerd with KV and R2 bindings (in memory). */
+export async function startWorker(scriptPath: string, bindings: Record<string, string> = {}, extra: { port?: number } = {}): Promise<Miniflare> {
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath,
+    modulesRoot: path.dirname(scriptPath),
+    compatibilityDate: COMPAT_DATE,
+    kvNamespaces: ['SNAPPY_KV'],
+    r2Buckets: ['SNAPPY_BUCKET'],
+    bindings,
+    host: '127.0.0.1',
+    ...(extra.port ? { port: extra.port } : {}),
+    // The Worker's console goes to stderr: stdout stays free for --json style output (bench).
+    handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
+      stdout.pipe(process.stderr);
+      stderr.pipe(process.stderr);
+    },
+  });
+  await mf.ready;
+  return mf;
+}

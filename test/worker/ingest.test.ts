@@ -1,0 +1,123 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Miniflare } from 'miniflare';
+import { Remote } from '../../domain/layout.ts';
+import { ndjson, row, tenant, type Tenant } from '../plugins/quorum/fleet.ts';
+import { admit, ingest, ops, OPS_TOKEN } from './client.ts';
+import { buildTestWorker, startWorker } from './helpers.ts';
+
+let mf: Miniflare;
+let a: Tenant;
+let b: Tenant;
+let stranger: Tenant;
+
+test.before(async () => {
+  mf = await startWorker(await buildTestWorker(), { OPS_TOKEN, SNAPPY_INGEST_MAX_BYTES: '20000' });
+  [a, b, stranger] = await Promise.all([tenant('a'), tenant('b'), tenant('stranger')]);
+  await admit(mf, a);
+  await admit(mf, b);
+});
+test.after(async () => {
+  await mf?.dispose();
+});
+
+const batchCount = async () => (await (await mf.getR2Bucket('SNAPPY_BUCKET')).list({ prefix: Remote.aggregatePrefix })).objects.length;
+
+test('a signed batch of an admitted tenant is stored create-only; the same batch again adds nothing', async () => {
+  const body = ndjson([row(a, 'summarize', 0.9, 'r1'), row(a, 'summarize', 0.8, 'r2')]);
+  const first = await ingest(mf, a, body);
+  assert.is(first.status, 201, JSON.stringify(first.body));
+  assert.is(first.body.rows, 2);
+  assert.is(first.body.stored, true);
+  const again = await ingest(mf, a, body);
+  assert.is(again.status, 200);
+  assert.is(again.body.duplicate, true);
+  assert.is(again.body.batch, first.body.batch);
+  assert.is(await batchCount(), 1);
+  const stored = await (await mf.getR2Bucket('SNAPPY_BUCKET')).get(first.body.key as string);
+  assert.is(await stored!.text(), body);
+});
+
+test('auth: no headers 401, unknown tenant 403, wrong key 403, tampered body 403, replayed timestamp 401', async () => {
+  const body = ndjson([row(a, 'summarize', 0.5, 'auth-1')]);
+  const none = await ingest(mf, a, body, { omit: 'x-snappy-signature' });
+  assert.is(none.status, 401);
+  assert.match(none.body.error!, 'missing header(s) x-snappy-signature');
+  const unknown = await ingest(mf, stranger, ndjson([row(stranger, 'summarize', 0.5, 'x')]));
+  assert.is(unknown.status, 403);
+  assert.match(unknown.body.error!, `tenant ${stranger.id} is not admitted`);
+  const wrongKey = await ingest(mf, a, body, { key: 'f'.repeat(64) });
+  assert.is(wrongKey.status, 403);
+  assert.match(wrongKey.body.error!, 'x-snappy-signature does not match');
+  const good = await ingest(mf, a, body);
+  const tampered = await mf.dispatchFetch('http://snappy.test/v1/ingest', { method: 'POST', headers: { 'x-snappy-tenant': a.id, 'x-snappy-timestamp': String(Date.now()), 'x-snappy-signature': 'ab'.repeat(32) }, body });
+  assert.is(tampered.status, 403);
+  await tampered.text();
+  assert.is(good.status, 201);
+  const replay = await ingest(mf, a, ndjson([row(a, 'summarize', 0.5, 'auth-2')]), { ts: Date.now() - 10 * 60_000 });
+  assert.is(replay.status, 401);
+  assert.match(replay.body.error!, 'outside the ±300 s window');
+  const future = await ingest(mf, a, ndjson([row(a, 'summarize', 0.5, 'auth-3')]), { ts: Date.now() + 10 * 60_000 });
+  assert.is(future.status, 401);
+  const badTenant = await ingest(mf, a, body, { tenant: '../../etc' });
+  assert.is(badTenant.status, 401);
+  assert.match(badTenant.body.error!, 'is not a tenant id');
+});
+
+test('a row naming another tenant is refused (403, naming the line) and nothing of the batch is stored', async () => {
+  const before = await batchCount();
+  const body = ndjson([row(a, 'summarize', 0.9, 'f1'), row(a, 'summarize', 0.9, 'f2'), row(b, 'summarize', 1, 'forged')]);
+  const r = await ingest(mf, a, body);
+  assert.is(r.status, 403);
+  assert.match(r.body.error!, `line 3: the row names tenant ${b.id} but the batch is signed by tenant ${a.id}`);
+  assert.is(await batchCount(), before, 'all or nothing');
+});
+
+test('bad rows: unknown key, wrong type, not JSON -> 400 naming line and key; nothing stored', async () => {
+  const before = await batchCount();
+  const good = JSON.stringify(row(a, 'summarize', 0.9, 'b1'));
+  const withExtra = JSON.stringify({ ...row(a, 'summarize', 0.9, 'b2'), machine: 'laptop-7' });
+  let r = await ingest(mf, a, `${good}\n${withExtra}\n`);
+  assert.is(r.status, 400);
+  assert.match(r.body.error!, 'line 2: unknown key "machine"');
+  r = await ingest(mf, a, `${good}\n${JSON.stringify({ ...row(a, 'summarize', 0.9, 'b3'), score: 1.5 })}\n`);
+  assert.is(r.status, 400);
+  assert.match(r.body.error!, 'line 2: "score"');
+  r = await ingest(mf, a, `${good}\n{not json\n`);
+  assert.is(r.status, 400);
+  assert.match(r.body.error!, 'line 2: not valid JSON');
+  r = await ingest(mf, a, '\n\n');
+  assert.is(r.status, 400);
+  assert.match(r.body.error!, 'no rows');
+  assert.is(await batchCount(), before);
+});
+
+test('an oversized body is refused with 413 before anything is stored', async () => {
+  const before = await batchCount();
+  const rows = Array.from({ length: 200 }, (_, i) => row(a, 'summarize', 0.5, `big-${i}`));
+  const r = await ingest(mf, a, ndjson(rows));
+  assert.is(r.status, 413);
+  assert.match(r.body.error!, 'larger than the limit of 20000 bytes');
+  assert.is(await batchCount(), before);
+});
+
+test('/snappy-ops/api needs the ops token: none 401, wrong 403, right 200; the page is served with a CSP', async () => {
+  assert.is((await ops(mf, 'GET', '/tenants', undefined, null)).status, 401);
+  assert.is((await ops(mf, 'GET', '/tenants', undefined, 'wrong')).status, 403);
+  const ok = await ops(mf, 'GET', '/tenants');
+  assert.is(ok.status, 200);
+  assert.equal(ok.body.tenants.map((t: { tenant: string }) => t.tenant).sort(), [a.id, b.id].sort());
+  assert.not.ok(JSON.stringify(ok.body).includes('ingestKey'), 'ingest keys never leave KV');
+  const bad = await ops(mf, 'POST', '/tenants', { tenant: 'ABC', ingestKey: 'x' });
+  assert.is(bad.status, 400);
+  assert.match(bad.body.error, 'tenant "ABC": expected 12 lower-case hex characters');
+  const page = await mf.dispatchFetch('http://snappy.test/snappy-ops');
+  assert.is(page.status, 401);
+  assert.match(page.headers.get('content-security-policy')!, "script-src 'self'");
+  assert.match(await page.text(), '<script src="/snappy-ops/app.js">');
+  const authed = await mf.dispatchFetch('http://snappy.test/snappy-ops', { headers: { authorization: `Bearer ${OPS_TOKEN}` } });
+  assert.is(authed.status, 200);
+  await authed.text();
+});
+
+test.run();

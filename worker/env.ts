@@ -1,0 +1,34 @@
+import type { KVNamespaceLike } from '../adapters/kv-binding.ts';
+import type { R2BucketLike } from '../adapters/r2-blob-store.ts';
+
+/**
+ * The Worker's bindings and variables (worker/wrangler.toml). The bucket is the R2 binding
+ * `SNAPPY_BUCKET`, unless `SNAPPY_S3_BUCKET` is set: then it is that S3 bucket (any
+ * S3-compatible server), so the Worker can share the bucket tenants use.
+ */
+export interface Env {
+  /** KV namespace: tenants, the canonical page cache, last_quorum_promotion. */
+  SNAPPY_KV?: KVNamespaceLike;
+  /** R2 bucket binding. */
+  SNAPPY_BUCKET?: R2BucketLike;
+  /** Key prefix inside the R2 bucket (optional). */
+  SNAPPY_BUCKET_PREFIX?: string;
+  SNAPPY_S3_BUCKET?: string;
+  SNAPPY_S3_PREFIX?: string;
+  SNAPPY_S3_ENDPOINT?: string;
+  SNAPPY_S3_REGION?: string;
+  /** Secrets for the S3 bucket. */
+  AWS_ACCESS_KEY_ID?: string;
+  AWS_SECRET_ACCESS_KEY?: string;
+  /** Secret: the operator's token for /snappy-ops. Unset: /snappy-ops answers 503. */
+  OPS_TOKEN?: string;
+  /** Largest ingest body in bytes (default 1 MiB). */
+  SNAPPY_INGEST_MAX_BYTES?: string;
+  /** Replay window for ingest timestamps, ms (default 300000). */
+  SNAPPY_INGEST_WINDOW_MS?: string;
+}
+
+/** The part of a Worker's ExecutionContext the handlers use. */
+export interface ExecCtx {
+  waitUntil(p: Promise<unknown>): void;
+}

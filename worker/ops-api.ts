@@ -1,0 +1,71 @@
+import type { QuorumOptions } from '../plugins/quorum/options.ts';
+import { OpsError, admitTenant, approveRev, listTenants, rejectRev, revokeTenant } from '../plugins/quorum/ops.ts';
+import { lastPromotion, manualReviewOf, revStatuses } from '../plugins/quorum/revs.ts';
+import { opsRefusal } from './auth.ts';
+import { storesOf } from './bindings.ts';
+import type { Env } from './env.ts';
+import { fail, json, readLimited } from './http.ts';
+
+/**
+ * /snappy-ops/api/...: the operator's JSON API (every route needs the ops token).
+ *   GET    revs                              staged revs with progress, last_quorum_promotion
+ *   POST   revs/<skill>/<rev>/approve        {by?}  promote now; by defaults to the rev's manual_review name
+ *   POST   revs/<skill>/<rev>/reject         {by, reason?}
+ *   GET    tenants                           admitted tenants (without keys)
+ *   POST   tenants                           {tenant, ingestKey, by}
+ *   DELETE tenants/<tenant>
+ */
+export async function handleOpsApi(req: Request, env: Env, path: string, opts: QuorumOptions): Promise<Response> {
+  const refused = opsRefusal(req, env);
+  if (refused) return refused;
+  const { blobs, kv } = storesOf(env);
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  try {
+    const body = async (): Promise<Record<string, unknown>> => {
+      if (req.method === 'GET' || req.method === 'DELETE') return {};
+      const bytes = await readLimited(req, 64 * 1024);
+      if (!bytes) throw new OpsError('request body larger than 64 KiB', 400);
+      if (!bytes.length) return {};
+      try {
+        const v = JSON.parse(new TextDecoder().decode(bytes));
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+        return v as Record<string, unknown>;
+      } catch {
+        throw new OpsError('request body must be a JSON object', 400);
+      }
+    };
+    const str = (v: unknown, name: string, required = true): string | undefined => {
+      if (v === undefined || v === null || v === '') {
+        if (required) throw new OpsError(`"${name}" is required`, 400);
+        return undefined;
+      }
+      if (typeof v !== 'string') throw new OpsError(`"${name}" must be a string`, 400);
+      return v;
+    };
+    if (parts[0] === 'revs' && parts.length === 1 && req.method === 'GET') {
+      return json({ ok: true, revs: await revStatuses(blobs, opts), last_quorum_promotion: await lastPromotion(kv) });
+    }
+    if (parts[0] === 'revs' && parts.length === 4 && req.method === 'POST') {
+      const [, skill, rev, action] = parts as [string, string, string, string];
+      const b = await body();
+      if (action === 'approve') {
+        const by = str(b.by, 'by', false) ?? (await manualReviewOf(blobs, skill, rev).catch(() => null)) ?? str(b.fallbackBy, 'fallbackBy', false) ?? 'operator';
+        return json({ ok: true, ...(await approveRev(blobs, kv, skill, rev, by)) });
+      }
+      if (action === 'reject') return json({ ok: true, rejection: await rejectRev(blobs, skill, rev, str(b.by, 'by')!, str(b.reason, 'reason', false) ?? '') });
+    }
+    if (parts[0] === 'tenants' && parts.length === 1) {
+      if (req.method === 'GET') return json({ ok: true, tenants: await listTenants(kv) });
+      if (req.method === 'POST') {
+        const b = await body();
+        const tenant = str(b.tenant, 'tenant')!;
+        return json({ ok: true, tenant: { tenant, ...(await admitTenant(kv, tenant, str(b.ingestKey, 'ingestKey')!, str(b.by, 'by', false) ?? 'operator')), ingestKey: undefined } });
+      }
+    }
+    if (parts[0] === 'tenants' && parts.length === 2 && req.method === 'DELETE') return json({ ok: true, revoked: await revokeTenant(kv, parts[1]!) });
+    return fail(404, `no ops route ${req.method} /snappy-ops/api/${parts.join('/')}`);
+  } catch (err) {
+    if (err instanceof OpsError) return fail(err.status, err.message);
+    throw err;
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * /snappy-ops: the operator page. The HTML holds no data; /snappy-ops/app.js asks for the ops
+ * token (kept in sessionStorage), loads /snappy-ops/api/revs with it and builds the DOM with
+ * textContent and createElementNS only, so no skill name or page text is ever parsed as HTML.
+ * The CSP (worker/http.ts) allows scripts and styles from this origin only.
+ */
+export const OPS_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>snappy ops</title>
+<link rel="stylesheet" href="/snappy-ops/app.css">
+</head>
+<body>
+<header><h1>snappy ops</h1><span id="last"></span></header>
+<form id="login">
+  <label>Ops token <input id="token" type="password" autocomplete="current-password" required></label>
+  <label>Your name <input id="me" type="text" pattern="[A-Za-z0-9._@+-]{1,64}" placeholder="recorded as approver"></label>
+  <button type="submit" id="load">Load</button>
+</form>
+<p id="msg" role="status"></p>
+<section><h2>Staged revisions</h2>
+<table id="revs"><thead><tr><th>skill</th><th>rev</th><th>state</th><th>tenants</th><th>runs</th><th>mean</th><th>scores</th><th></th></tr></thead><tbody></tbody></table>
+</section>
+<section><h2>Tenants</h2>
+<ul id="tenants"></ul>
+<form id="admit">
+  <input id="tenant" placeholder="tenant id (12 hex)" pattern="[0-9a-f]{12}" required>
+  <input id="ingestKey" placeholder="ingest key (64 hex)" pattern="[0-9a-f]{64}" required>
+  <button type="submit">Admit</button>
+</form>
+</section>
+<script src="/snappy-ops/app.js"></script>
+</body>
+</html>
+`;
+
+export const OPS_CSS = `body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#222}
+header{display:flex;gap:1rem;align-items:baseline}#last{color:#555}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:middle}
+.gated{color:#a60}.promoted{color:#070}.rejected{color:#a00}#msg{min-height:1.2em;color:#036}
+form{margin:.5rem 0;display:flex;gap:.5rem;flex-wrap:wrap}input{font:inherit}button{font:inherit;cursor:pointer}
+svg rect{fill:#48c}svg line{stroke:#c33}
+`;
+
+export const OPS_JS = `'use strict';
+(function () {
+  var $ = function (id) { return document.getElementById(id); };
+  var SVG = 'http://www.w3.org/2000/svg';
+  function token() { return sessionStorage.getItem('snappy-ops-token') || ''; }
+  function say(t) { $('msg').textContent = t; }
+  function el(tag, text, cls) { var e = document.createElement(tag); if (text !== undefined) e.textContent = String(text); if (cls) e.className = cls; return e; }
+  function api(method, path, body) {
+    return fetch('/snappy-ops/api' + path, { method: method, headers: Object.assign({ authorization: 'Bearer ' + token() }, body ? { 'content-type': 'application/json' } : {}), body: body ? JSON.stringify(body) : undefined })
+      .then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error('HTTP ' + r.status + ': ' + (j.error || '')); return j; }); });
+  }
+  function chart(hist, min) {
+    var w = 120, h = 30, max = Math.max.apply(null, hist.concat([1]));
+    var s = document.createElementNS(SVG, 'svg'); s.setAttribute('width', w); s.setAttribute('height', h); s.setAttribute('viewBox', '0 0 ' + w + ' ' + h);
+    var t = document.createElementNS(SVG, 'title'); t.textContent = 'runs per score decile: ' + hist.join(', '); s.appendChild(t);
+    hist.forEach(function (n, i) { var r = document.createElementNS(SVG, 'rect'); var bh = Math.round((n / max) * (h - 2)); r.setAttribute('x', i * 12); r.setAttribute('y', h - bh); r.setAttribute('width', 10); r.setAttribute('height', bh); s.appendChild(r); });
+    var l = document.createElementNS(SVG, 'line'); l.setAttribute('x1', min * w); l.setAttribute('x2', min * w); l.setAttribute('y1', 0); l.setAttribute('y2', h); s.appendChild(l);
+    return s;
+  }
+  function act(r, action) {
+    var me = $('me').value.trim();
+    var body = action === 'approve' ? (me ? { by: me } : {}) : { by: me || 'operator', reason: prompt('Reason for rejecting ' + r.skill + ':' + r.rev + '?') || '' };
+    say(action + ' ' + r.skill + ':' + r.rev + '...');
+    api('POST', '/revs/' + encodeURIComponent(r.skill) + '/' + encodeURIComponent(r.rev) + '/' + action, body)
+      .then(function (j) { say(action === 'approve' ? (j.promoted ? 'promoted ' + r.skill + ':' + r.rev + ' (by ' + j.row.by + ')' : 'already promoted') : 'rejected ' + r.skill + ':' + r.rev); load(); })
+      .catch(function (e) { say(e.message); });
+  }
+  function render(data) {
+    var lp = data.last_quorum_promotion;
+    $('last').textContent = lp ? 'last promotion: ' + lp.skill + ':' + lp.rev_id + ' at ' + lp.ts : 'no promotion yet';
+    var tb = $('revs').tBodies[0]; tb.textContent = '';
+    data.revs.forEach(function (r) {
+      var tr = document.createElement('tr'); tr.setAttribute('data-rev', r.skill + ':' + r.rev);
+      tr.appendChild(el('td', r.skill)); tr.appendChild(el('td', r.rev));
+      tr.appendChild(el('td', r.state + (r.manualReview ? ' (manual_review: ' + r.manualReview + ')' : '') + (r.promotion ? ' by ' + r.promotion.by : ''), r.state));
+      tr.appendChild(el('td', r.endorsing + '/' + r.thresholds.minTenants + ' endorse (' + r.tenants.length + ' scored)'));
+      tr.appendChild(el('td', r.endorsingRuns + '/' + r.thresholds.minRuns));
+      tr.appendChild(el('td', r.mean === null ? '-' : r.mean));
+      var c = el('td'); c.appendChild(chart(r.histogram, r.thresholds.minScore)); tr.appendChild(c);
+      var b = el('td');
+      if (r.state !== 'promoted') {
+        var ap = el('button', 'Approve'); ap.className = 'approve'; ap.addEventListener('click', function () { act(r, 'approve'); }); b.appendChild(ap);
+        if (r.state !== 'rejected') { var rj = el('button', 'Reject'); rj.className = 'reject'; rj.addEventListener('click', function () { act(r, 'reject'); }); b.appendChild(rj); }
+      }
+      tr.appendChild(b); tb.appendChild(tr);
+    });
+    if (!data.revs.length) { var tr = document.createElement('tr'); var td = el('td', 'no staged revisions'); td.colSpan = 8; tr.appendChild(td); tb.appendChild(tr); }
+  }
+  function load() {
+    return Promise.all([api('GET', '/revs'), api('GET', '/tenants')]).then(function (res) {
+      render(res[0]);
+      var ul = $('tenants'); ul.textContent = '';
+      res[1].tenants.forEach(function (t) { ul.appendChild(el('li', t.tenant + ' admitted ' + t.admittedAt + ' by ' + t.by)); });
+      document.body.setAttribute('data-loaded', String(Date.now()));
+    }).catch(function (e) { say(e.message); });
+  }
+  $('login').addEventListener('submit', function (ev) { ev.preventDefault(); sessionStorage.setItem('snappy-ops-token', $('token').value); say('loading...'); load().then(function () { if (!/HTTP/.test($('msg').textContent)) say('loaded'); }); });
+  $('admit').addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    api('POST', '/tenants', { tenant: $('tenant').value.trim(), ingestKey: $('ingestKey').value.trim(), by: $('me').value.trim() || 'operator' })
+      .then(function () { say('admitted ' + $('tenant').value); load(); }).catch(function (e) { say(e.message); });
+  });
+  if (token()) load();
+})();
+`;

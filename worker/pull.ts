@@ -1,0 +1,84 @@
+import { Remote } from '../domain/layout.ts';
+import { isSkillName } from '../domain/names.ts';
+import type { QuorumOptions } from '../plugins/quorum/options.ts';
+import { KvKeys } from '../plugins/quorum/promote.ts';
+import { lastPromotion, revStatuses } from '../plugins/quorum/revs.ts';
+import { INDEX_KEY, listIndexAfter, trailKey } from '../plugins/quorum/index-scan.ts';
+import { INDEX_SKEW_MS } from '../plugins/quorum/scan.ts';
+import { storesOf } from './bindings.ts';
+import type { Env } from './env.ts';
+import { fail, json } from './http.ts';
+
+const MAX_PULL_BYTES = 4 * 1024 * 1024;
+const MAX_PULL_BATCHES = 500;
+
+/**
+ * GET /v1/aggregate?after=<cursor>: rows of every tenant's batches stored through the Worker
+ * since the cursor, as ndjson, in the order they arrived. Headers: `x-snappy-cursor` (pass it
+ * as `after` next time; it trails the newest batch by 30 s, so a late write is not missed and
+ * a batch may come twice: merge by (tenant, run_id)) and `x-snappy-more: 1` when more remain.
+ */
+export async function pullAggregate(url: URL, env: Env): Promise<Response> {
+  const { blobs } = storesOf(env);
+  const after = url.searchParams.get('after') ?? '';
+  if (after && !/^snappy-agg-index\/[0-9a-f/-]+$/.test(after)) return fail(400, `after: ${JSON.stringify(after)} is not a cursor this route returned`);
+  let out = '';
+  let last = after;
+  let more = false;
+  let n = 0;
+  for await (const o of listIndexAfter(blobs, after, Date.now())) {
+    if (n >= MAX_PULL_BATCHES || out.length >= MAX_PULL_BYTES) {
+      more = true;
+      break;
+    }
+    const m = INDEX_KEY.exec(o.key);
+    if (!m) continue;
+    const b = await blobs.get(Remote.aggregateBatch(m[1]!, m[2]!));
+    if (b) out += new TextDecoder().decode(b);
+    last = o.key;
+    n++;
+  }
+  const trail = trailKey(Date.now() - INDEX_SKEW_MS);
+  const cursor = more ? last : [after, last < trail ? last : trail].reduce((a, b) => (a > b ? a : b));
+  return new Response(out, { headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'x-snappy-cursor': cursor, 'x-snappy-more': more ? '1' : '0', 'x-snappy-batches': String(n), 'cache-control': 'no-store' } });
+}
+
+/** GET /v1/canonical/<skill>: the promoted folder as JSON, cached in KV `canonical:<skill>` until the next promotion. */
+export async function pullCanonical(skill: string, env: Env): Promise<Response> {
+  if (!isSkillName(skill)) return fail(400, `skill ${JSON.stringify(skill)} is not a valid skill name`);
+  const { blobs, kv } = storesOf(env);
+  const cached = await kv.get(KvKeys.canonical(skill));
+  if (cached) return new Response(cached, { headers: { 'content-type': 'application/json; charset=utf-8', 'x-snappy-cache': 'hit' } });
+  const dir = Remote.canonicalDir(skill);
+  const files: Record<string, string> = {};
+  for await (const o of blobs.list(dir)) {
+    const b = await blobs.get(o.key);
+    if (b) files[o.key.slice(dir.length)] = new TextDecoder().decode(b);
+  }
+  if (!Object.keys(files).length) return fail(404, `no canonical pages for skill ${skill}`);
+  const rows: { ts: string; rev_id: string; by: string }[] = [];
+  for await (const o of blobs.list(`${Remote.changelogPrefix}${skill}/`)) {
+    const b = await blobs.get(o.key);
+    if (b) rows.push(JSON.parse(new TextDecoder().decode(b)));
+  }
+  rows.sort((a, b) => (a.ts < b.ts ? -1 : 1));
+  const latest = rows[rows.length - 1];
+  const body = JSON.stringify({ skill, rev_id: latest?.rev_id ?? null, promoted: latest ?? null, files });
+  await kv.put(KvKeys.canonical(skill), body);
+  return new Response(body, { headers: { 'content-type': 'application/json; charset=utf-8', 'x-snappy-cache': 'miss' } });
+}
+
+/** GET /v1/canonical: the skills that have canonical pages. */
+export async function listCanonical(env: Env): Promise<Response> {
+  const { blobs } = storesOf(env);
+  const skills = new Set<string>();
+  for await (const o of blobs.list(Remote.canonicalPrefix)) skills.add(o.key.slice(Remote.canonicalPrefix.length).split('/')[0]!);
+  return json({ ok: true, skills: [...skills] });
+}
+
+/** GET /v1/status: staged revs not yet promoted with their quorum progress, and the last promotion. */
+export async function status(env: Env, opts: QuorumOptions): Promise<Response> {
+  const { blobs, kv } = storesOf(env);
+  const revs = (await revStatuses(blobs, opts)).filter((r) => r.state !== 'promoted');
+  return json({ ok: true, staged: revs.map(({ histogram: _h, ...r }) => r), last_quorum_promotion: await lastPromotion(kv) });
+}

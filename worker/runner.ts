@@ -1,0 +1,45 @@
+import { configSchema, resolveConfig, type ResolvedConfig, type SnappyConfig } from '../core/config.ts';
+import { ErrorCode, SnappyError } from '../core/errors.ts';
+import { isPluginDefinition, type PluginInstance, type PluginDefinition } from '../core/plugin.ts';
+import type { Logger } from '../core/ports.ts';
+import { createRunner, type Runner } from '../core/runner.ts';
+import { formatIssues, issuesOf } from '../core/validate.ts';
+import { WORKER_BUILTINS } from './builtins.ts';
+
+/** Where Worker messages go: the Worker's console (wrangler tail, miniflare's output). */
+export const consoleLogger: Logger = {
+  info: (m) => console.log(m),
+  warn: (m) => console.warn(m),
+  error: (m) => console.error(m),
+  debug: () => {},
+};
+
+/**
+ * Builds the Worker's runner from the bundled config. Must run at module top level: applying
+ * plugins taps hooks and the runner compiles them, which workerd allows only then.
+ */
+export function createWorkerRunner(raw: SnappyConfig, log: Logger = consoleLogger): { runner: Runner; config: ResolvedConfig } {
+  const parsed = configSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new SnappyError(`bundled config is invalid:\n${formatIssues(issuesOf(parsed.error))}`, { code: ErrorCode.Config });
+  // The Worker is no tenant and no machine: only the base config applies.
+  const config = resolveConfig(parsed.data, {});
+  const plugins: PluginInstance[] = [];
+  const wanted = config.builtins ?? (Object.keys(WORKER_BUILTINS) as (keyof typeof WORKER_BUILTINS)[]);
+  for (const name of wanted) {
+    const plugin = WORKER_BUILTINS[name as keyof typeof WORKER_BUILTINS];
+    // aggregate, regen and sync work on a machine's state dir: they have no place in the Worker.
+    if (!plugin) continue;
+    plugins.push({ plugin, options: (config as Record<string, unknown>)[name] ?? {} });
+  }
+  for (const [i, ref] of (config.plugins ?? []).entries()) plugins.push(instanceOf(ref, i));
+  const runner = createRunner({ plugins, config: config as Record<string, unknown>, log, env: 'worker', tapTimeoutMs: config.timeouts ?? {} });
+  return { runner, config };
+}
+
+function instanceOf(ref: unknown, i: number): PluginInstance {
+  if (isPluginDefinition(ref)) return { plugin: ref };
+  if (ref && typeof ref === 'object' && !Array.isArray(ref) && isPluginDefinition((ref as { plugin: unknown }).plugin)) {
+    return { plugin: (ref as { plugin: PluginDefinition }).plugin, options: (ref as { options?: unknown }).options };
+  }
+  throw new SnappyError(`plugins[${i}]: the Worker cannot import plugin modules at run time; import the plugin in snappy.config.ts and list the object (definePlugin result) instead of its specifier`, { code: ErrorCode.Config });
+}
