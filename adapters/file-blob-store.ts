@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { assertSafeKey, toBytes, type BlobInfo, type BlobStore, type PutOptions } from '../core/ports.ts';
 
@@ -34,8 +34,13 @@ export class FileBlobStore implements BlobStore {
   }
 
   async head(key: string): Promise<BlobInfo | null> {
-    const bytes = await this.get(key);
-    return bytes ? { key, size: bytes.length, etag: etagOf(bytes) } : null;
+    try {
+      const st = await fs.stat(this.file(key), { bigint: true });
+      return st.isFile() ? { key, size: Number(st.size), etag: etagOfStat(st) } : null;
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
   }
 
   async put(key: string, body: Uint8Array | string, opts: PutOptions = {}): Promise<boolean> {
@@ -69,7 +74,7 @@ export class FileBlobStore implements BlobStore {
   }
 
   async *list(prefix: string, opts: { startAfter?: string } = {}): AsyncIterable<BlobInfo> {
-    const keys: { key: string; size: number }[] = [];
+    const keys: { key: string; size: number; etag: string }[] = [];
     // Walk only the directory that can hold the prefix.
     const slash = prefix.lastIndexOf('/');
     const dirKey = slash >= 0 ? prefix.slice(0, slash) : '';
@@ -79,10 +84,7 @@ export class FileBlobStore implements BlobStore {
     for (const k of keys) {
       if (!k.key.startsWith(prefix)) continue;
       if (opts.startAfter !== undefined && k.key <= opts.startAfter) continue;
-      // The etag (a content hash, as head gives) lets a reader tell what changed from one listing.
-      const bytes = await fs.readFile(this.file(k.key)).catch(() => null);
-      if (!bytes) continue;
-      yield { key: k.key, size: bytes.length, etag: etagOf(bytes) };
+      yield { key: k.key, size: k.size, etag: k.etag };
     }
   }
 
@@ -133,7 +135,7 @@ export class FileBlobStore implements BlobStore {
   }
 }
 
-async function walk(dir: string, keyPrefix: string, out: { key: string; size: number }[], top: boolean): Promise<void> {
+async function walk(dir: string, keyPrefix: string, out: { key: string; size: number; etag: string }[], top: boolean): Promise<void> {
   let entries;
   try {
     entries = await fs.readdir(dir, { withFileTypes: true });
@@ -147,14 +149,19 @@ async function walk(dir: string, keyPrefix: string, out: { key: string; size: nu
     const full = path.join(dir, e.name);
     if (e.isDirectory()) await walk(full, key, out, false);
     else if (e.isFile()) {
-      const st = await fs.stat(full).catch(() => null);
-      if (st) out.push({ key, size: st.size });
+      const st = await fs.stat(full, { bigint: true }).catch(() => null);
+      if (st) out.push({ key, size: Number(st.size), etag: etagOfStat(st) });
     }
   }
 }
 
-export function etagOf(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex').slice(0, 32);
+/**
+ * The file store's etag: inode, size and mtime in nanoseconds. Every write is a rename of a
+ * fresh temp file (a new inode), so every write changes it and it never returns to an old
+ * value; and listing or HEAD cost a stat, not a read.
+ */
+export function etagOfStat(st: BigIntStats): string {
+  return `${st.ino.toString(36)}-${st.size.toString(36)}-${st.mtimeNs.toString(36)}`;
 }
 
 function isNotFound(err: unknown): boolean {

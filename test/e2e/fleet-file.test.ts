@@ -1,0 +1,122 @@
+// The whole loop on the embedded default (a file remote, `snappy run tick` in Node): three
+// tenants, one of them with two machines, driven through the real CLI as processes. It checks
+// each item of the design note's "How to verify it's working".
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { tmpDir } from '../helpers/tmp.ts';
+import { CANARY, aggregateLines, makeMachine, readTree, rows, writeFleetConfig, type Machine } from './fleet.ts';
+
+const root = tmpDir('snappy-fleet-');
+const remoteDir = path.join(root, 'remote');
+const remote = `file://${remoteDir}`;
+const config = writeFleetConfig(root);
+const agentEnv = { FLEET_AGENT_MANUAL: 'billing' };
+const a1 = makeMachine({ root, name: 'a1', key: 'tenant-A-secret', machine: 'a-laptop', config, remote, env: agentEnv, skills: ['summarize', 'triage', 'billing'] });
+const a2 = makeMachine({ root, name: 'a2', key: 'tenant-A-secret', machine: 'a-ci', config, remote, env: agentEnv });
+const b = makeMachine({ root, name: 'b', key: 'tenant-B-secret', machine: 'b-box', config, remote, env: agentEnv });
+const c = makeMachine({ root, name: 'c', key: 'tenant-C-secret', machine: 'c-box', config, remote, env: agentEnv });
+const tenants = [a1, b, c];
+const stagedRevs = (skill: string) => {
+  try {
+    return readdirSync(path.join(remoteDir, 'snappy-os-staging', skill));
+  } catch {
+    return [];
+  }
+};
+let rev = '';
+
+test('a degrading skill drops a marker, the regen agent writes a revision, and the push stages it', async () => {
+  a1.log(rows('summarize', Array(12).fill(0.95), 'A-sum'));
+  a1.log(rows('triage', [0.92, 0.9, 0.91, 0.5, 0.48, 0.5, 0.52, 0.49, 0.5, 0.47, 0.5, 0.5], 'A-tri'));
+  const out = await a1.json(['run', 'push', '--auto']);
+  assert.ok(out.ok);
+  assert.not.ok(existsSync(path.join(a1.state, 'ready', 'summarize.ready')), 'a healthy skill gets no marker');
+  const revs = stagedRevs('triage');
+  assert.is(revs.length, 1, `one staged rev of triage in the remote, got ${revs}`);
+  rev = revs[0]!;
+  assert.match(rev, /^[0-9a-f]{12}$/);
+  const page = readFileSync(path.join(remoteDir, 'snappy-os-staging', 'triage', rev, 'triage.md'), 'utf8');
+  assert.match(page, `base_rev:`);
+  assert.not.ok(existsSync(path.join(a1.state, 'ready', 'triage.ready')), 'the marker is removed once the rev is staged');
+  assert.ok(existsSync(path.join(a1.state, 'log', 'regen-queue', 'triage.a-laptop.md')), 'the brief is in the regen queue');
+});
+
+test('other tenants pull the staged revision, evaluate it, and each push grows the aggregate with their runs', async () => {
+  for (const m of [b, c, a2]) {
+    await m.run(['run', 'pull']);
+    assert.ok(existsSync(path.join(m.state, 'staging', 'triage', rev, 'triage.md')), `${m.name} pulled the staged rev`);
+    const status = await m.json(['status']);
+    assert.match(JSON.stringify(status), rev, `${m.name}'s status lists the rev waiting for evaluation`);
+  }
+  for (const m of tenants) {
+    const before = aggregateLines(m).filter((l) => l.includes(`triage:${rev}`)).length;
+    m.log(rows(`triage:${rev}`, [0.9, 0.93], `${m.name}-rev`));
+    await m.run(['run', 'push', '--auto']);
+    const after = aggregateLines(m).filter((l) => l.includes(`triage:${rev}`));
+    assert.ok(after.length >= before + 2, `${m.name}: evals.aggregate.ndjson gained the new runs (${before} -> ${after.length})`);
+  }
+});
+
+test('the tick promotes the revision once a quorum of three tenants agrees, exactly once', async () => {
+  const op = a1;
+  await op.run(['run', 'tick']);
+  const canonical = path.join(remoteDir, 'snappy-os', 'skills', 'triage', 'triage.md');
+  assert.ok(existsSync(canonical), 'the rev is canonical');
+  assert.is(readFileSync(canonical, 'utf8'), readFileSync(path.join(remoteDir, 'snappy-os-staging', 'triage', rev, 'triage.md'), 'utf8'));
+  const kv = readTree(path.join(remoteDir, 'snappy-kv'));
+  const last = [...kv.entries()].find(([k]) => k.includes('last_quorum_promotion'));
+  assert.ok(last, 'KV last_quorum_promotion is set');
+  const promo = JSON.parse(last![1].toString('utf8'));
+  assert.is(promo.skill, 'triage');
+  assert.is(promo.rev_id, rev);
+  assert.ok(promo.tenants >= 3);
+  assert.ok(promo.runs >= 5);
+  await op.run(['run', 'tick']);
+  const changelog = readTree(path.join(remoteDir, 'snappy-os', 'changelog'));
+  const rowsFor = [...changelog.values()].map((b) => b.toString('utf8')).filter((t) => t.includes(rev));
+  assert.is(rowsFor.length, 1, 'one changelog row for the promotion, after two ticks');
+});
+
+test("every tenant's next pull brings the canonical page", async () => {
+  for (const m of [...tenants, a2]) {
+    await m.run(['run', 'pull']);
+    const f = path.join(m.state, 'canonical', 'triage', 'triage.md');
+    assert.ok(existsSync(f), `${m.name} has the canonical page`);
+  }
+});
+
+test('a revision asking for manual review stays gated whatever the quorum, until approved', async () => {
+  a1.log(rows('billing', Array(12).fill(0.3), 'A-bill'));
+  await a1.run(['run', 'push', '--auto']);
+  const revs = stagedRevs('billing');
+  assert.is(revs.length, 1);
+  const billRev = revs[0]!;
+  assert.match(readFileSync(path.join(remoteDir, 'snappy-os-staging', 'billing', billRev, 'billing.md'), 'utf8'), 'manual_review: robert');
+  for (const m of tenants) {
+    await m.run(['run', 'pull']);
+    m.log(rows(`billing:${billRev}`, [0.97, 0.96], `${m.name}-bill`));
+    await m.run(['run', 'push', '--auto']);
+  }
+  await a1.run(['run', 'tick']);
+  assert.not.ok(existsSync(path.join(remoteDir, 'snappy-os', 'skills', 'billing')), 'gated: not promoted by quorum');
+  await a1.run(['ops', 'approve', 'billing', billRev], {});
+  assert.ok(existsSync(path.join(remoteDir, 'snappy-os', 'skills', 'billing', 'billing.md')), 'promoted once approved');
+  const changelog = [...readTree(path.join(remoteDir, 'snappy-os', 'changelog')).values()].map((x) => x.toString('utf8')).filter((t) => t.includes(billRev));
+  assert.is(changelog.length, 1);
+  assert.match(changelog[0]!, 'manual:');
+});
+
+test('no byte of any raw eval log is anywhere in the remote', async () => {
+  const tree = readTree(remoteDir);
+  assert.ok(tree.size > 5, 'the remote holds the synced files');
+  for (const [key, bytes] of tree) {
+    const text = bytes.toString('latin1');
+    assert.not.ok(text.includes(CANARY), `${key} carries the private canary`);
+    assert.not.ok(text.includes('someone@example.com'), `${key} carries a private field`);
+    assert.not.ok(/\b[A-Za-z0-9]+-(tri|sum|bill|rev)-\d+\b/.test(text), `${key} carries a raw run id`);
+  }
+});
+
+test.run();
