@@ -23,7 +23,7 @@ export const watchCommand: CommandModule<GlobalFlags, WatchArgs> = {
     const { State } = await import('../../domain/state-layout.ts');
     const { messageOf } = await import('../../core/errors.ts');
     // Unattended: a failed regen is reported and watching goes on.
-    const cli = await createCli({ ...argv, auto: true });
+    let cli = await createCli({ ...argv, auto: true });
     const logDir = path.join(cli.stateDir, 'log');
     const readyDir = path.join(cli.stateDir, State.readyDir);
     await fs.mkdir(logDir, { recursive: true });
@@ -35,7 +35,7 @@ export const watchCommand: CommandModule<GlobalFlags, WatchArgs> = {
       const release = await acquireLock(lockFile, { what: `state dir ${cli.stateDir}` });
       try {
         // A fresh ingest every pass: the task context's ingest() runs once per process.
-        const res = await ingestEvalLog(cli.stateDir, cli.runner.hooks);
+        const res = await ingestEvalLog(cli.stateDir, cli.runner.hooks, { identity: cli.identity });
         for (const m of res.malformed.slice(0, 20)) cli.log.warn(`${path.join(cli.stateDir, State.evalLog)}:${m.line}: ${m.reason} (row skipped)`);
         if (res.restarted) cli.log.warn(`${State.evalLog} was truncated or replaced: read again from the start`);
         totals.rows += res.rows;
@@ -76,7 +76,30 @@ export const watchCommand: CommandModule<GlobalFlags, WatchArgs> = {
       timer = setTimeout(kick, Math.max(0, argv.debounce));
     };
 
+    // The config reloads when its file changes; a broken edit is reported and the last good
+    // config stays in force.
+    const reload = async () => {
+      try {
+        const next = await createCli({ ...argv, auto: true });
+        if (next.stateDir !== cli.stateDir) throw new Error(`the state dir would change to ${next.stateDir}; restart watch for that`);
+        cli = next;
+        cli.log.info(`watch: reloaded ${cli.configFile ?? 'the config'}`);
+        schedule();
+      } catch (err) {
+        cli.log.error(`watch: config not reloaded, keeping the previous one: ${messageOf(err)}`);
+      }
+    };
+    let reloadTimer: NodeJS.Timeout | undefined;
+    const configWatcher = cli.configFile
+      ? watch(path.dirname(cli.configFile), (_ev, name) => {
+          if (name && name !== path.basename(cli.configFile!)) return;
+          if (reloadTimer) clearTimeout(reloadTimer);
+          reloadTimer = setTimeout(() => void reload(), Math.max(50, argv.debounce));
+        })
+      : undefined;
+
     const watchers = [
+      ...(configWatcher ? [configWatcher] : []),
       watch(logDir, (_ev, name) => {
         if (!name || name === 'evals.ndjson') schedule();
       }),
@@ -113,6 +136,7 @@ export const watchCommand: CommandModule<GlobalFlags, WatchArgs> = {
         cli.log.info(`watch: ${sig} received, finishing the current pass`);
         for (const w of watchers) w.close();
         if (timer) clearTimeout(timer);
+        if (reloadTimer) clearTimeout(reloadTimer);
         if (poller) clearInterval(poller);
         process.off('SIGINT', onInt);
         process.off('SIGTERM', onTerm);
