@@ -1,11 +1,11 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { randomBytes, createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { mkdirSync, promises as fs, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { EvalEvent, MalformedRow, SnappyHooks } from '../core/hooks.ts';
 import type { Identity, IngestSummary } from '../core/plugin.ts';
-import { MAX_LINE_BYTES, parseEvalSpan, type ParseResult } from '../domain/eval-row.ts';
-import { CONTROL_CHAR } from '../domain/eval-scan.ts';
+import { MAX_LINE_BYTES, parseEvalBytes, parseEvalSpan, type EvalRow } from '../domain/eval-row.ts';
+import { CONTROL_CHAR, EvalFields } from '../domain/eval-scan.ts';
 import { State } from '../domain/state-layout.ts';
 import { readJsonFile } from '../adapters/fs.ts';
 
@@ -54,6 +54,8 @@ export async function ingestEvalLog(
   // With no afterEval tap, skip the per-row await (a million of them cost ~100 ms).
   const perRow = (hooks.afterEval as unknown as { taps: unknown[] }).taps.length > 0;
   let fh: fs.FileHandle;
+  // The next chunk is read while this one's hooks run (its start is known once it is parsed).
+  let ahead: { at: number; want: number; buf: Buffer; read: Promise<{ bytesRead: number }> } | undefined;
   try {
     fh = await fs.open(logFile, 'r');
   } catch (err) {
@@ -77,11 +79,22 @@ export async function ingestEvalLog(
     if (cursor.offset === 0) cursor.head = head;
     if (!saved || cursor !== saved) await writeJsonRenamed(cursorFile, cursor);
 
-    let buf = Buffer.alloc(Math.min(chunkBytes, Math.max(size - cursor.offset, 1)));
+    let buf: Buffer = Buffer.alloc(Math.min(chunkBytes, Math.max(size - cursor.offset, 1)));
+    let spare: Buffer = Buffer.alloc(0);
     while (cursor.offset < size) {
       const want = Math.min(chunkBytes, size - cursor.offset);
-      if (buf.length < want) buf = Buffer.alloc(want);
-      const { bytesRead } = await fh.read(buf, 0, want, cursor.offset);
+      let bytesRead: number;
+      if (ahead && ahead.at === cursor.offset && ahead.want === want) {
+        spare = buf;
+        buf = ahead.buf;
+        bytesRead = (await ahead.read).bytesRead;
+        ahead = undefined;
+      } else {
+        if (ahead) await ahead.read.catch(() => undefined);
+        ahead = undefined;
+        if (buf.length < want) buf = Buffer.alloc(want);
+        bytesRead = (await fh.read(buf, 0, want, cursor.offset)).bytesRead;
+      }
       if (bytesRead === 0) break;
       const lastNl = buf.lastIndexOf(10, bytesRead - 1);
       if (lastNl < 0) {
@@ -96,8 +109,15 @@ export async function ingestEvalLog(
         continue;
       }
       const { events, malformed, line } = parseEvalChunk(buf, lastNl + 1, cursor.offset, cursor.line, cursor.generation, stateDir);
-      if (perRow) for (const ev of events) await hooks.afterEval.promise(ev);
       const endOffset = cursor.offset + lastNl + 1;
+      const nextWant = Math.min(chunkBytes, size - endOffset);
+      if (nextWant > 0) {
+        if (spare.length < nextWant) spare = Buffer.alloc(nextWant);
+        const b = spare;
+        ahead = { at: endOffset, want: nextWant, buf: b, read: fh.read(b, 0, nextWant, endOffset) };
+        ahead.read.catch(() => undefined); // awaited (and thrown) when used
+      }
+      if (perRow) for (const ev of events) await hooks.afterEval.promise(ev);
       await hooks.afterIngest.promise({
         generation: cursor.generation,
         startOffset: cursor.offset,
@@ -114,6 +134,7 @@ export async function ingestEvalLog(
       for (const m of malformed) summary.malformed.push(m);
     }
   } finally {
+    if (ahead) await ahead.read.catch(() => undefined);
     await fh.close();
   }
   return summary;
@@ -126,51 +147,51 @@ export function readIngestCursor(stateDir: string): Promise<IngestCursor | undef
 
 /**
  * Parses `buf[0, bytes)`, which ends with a newline, into rows. `baseOffset` is the byte
- * offset of `buf[0]` in the log and `baseLine` the number of lines before it. The chunk is
- * read as Latin-1, so a string index is a byte offset and no UTF-8 decoding is paid for the
- * (ASCII) bulk of it; a line holding any byte >= 0x80 is checked for valid UTF-8 and decoded
- * on its own.
+ * offset of `buf[0]` in the log and `baseLine` the number of lines before it. Rows are read
+ * from the bytes as they are (no string copy of the chunk); a line the byte scanner cannot
+ * vouch for (any byte >= 0x80, escapes in a read field, anything malformed) is checked for
+ * valid UTF-8, decoded on its own and parsed by the string path, which decides.
  */
 export function parseEvalChunk(buf: Buffer, bytes: number, baseOffset: number, baseLine: number, generation: string, stateDir?: string): ParsedChunk {
   const events: EvalEvent[] = [];
   const malformed: MalformedRow[] = [];
-  const chunk = buf.subarray(0, bytes);
-  const text = chunk.toString('latin1', 0, bytes);
-  const allAscii = isAscii(chunk);
-  const controlFree = !CONTROL_CHAR.test(text);
-  let nextHigh = allAscii ? Infinity : -1;
+  const fields = chunkFields;
   let line = baseLine;
   for (let s = 0; s < bytes; ) {
-    const nl = text.indexOf('\n', s);
-    if (nl < 0) break;
     line++;
     const offset = baseOffset + s;
+    let r: EvalRow | string | undefined;
+    let nl: number;
+    if (buf[s] === 123 /* { */) {
+      r = parseEvalBytes(buf, s, bytes, fields);
+      // The scanner stops at the newline only when it vouches for the whole line.
+      nl = r === undefined ? buf.indexOf(10, s) : fields.end;
+    } else nl = buf.indexOf(10, s);
+    if (nl < 0 || nl >= bytes) {
+      line--; // cannot happen (the chunk ends with a newline), but never count a line not read
+      break;
+    }
     const len = nl - s;
-    if (len > MAX_LINE_BYTES) malformed.push({ line, offset, reason: `line longer than ${MAX_LINE_BYTES} bytes` });
-    else if (len > 0) {
-      if (nextHigh < s) {
-        NON_ASCII.lastIndex = s;
-        nextHigh = NON_ASCII.exec(text)?.index ?? Infinity;
-      }
-      let r: ParseResult | undefined;
-      if (nextHigh < nl) {
-        const raw = chunk.subarray(s, nl);
-        if (!isUtf8(raw)) malformed.push({ line, offset, reason: 'invalid UTF-8' });
-        else {
-          const decoded = raw.toString('utf8');
-          if (decoded.trim() !== '') r = parseEvalSpan(decoded, 0, decoded.length, !CONTROL_CHAR.test(decoded));
-        }
-      } else if (text.charCodeAt(s) === 123 /* { */ || text.slice(s, nl).trim() !== '') r = parseEvalSpan(text, s, nl, controlFree);
-      if (r !== undefined) {
-        if (r.ok) {
-          // The row object becomes the event: one allocation less per row.
-          const ev = r.row as EvalEvent;
-          ev.generation = generation;
-          ev.offset = offset;
-          ev.line = line;
-          if (stateDir !== undefined) ev.stateDir = stateDir;
-          events.push(ev);
-        } else malformed.push({ line, offset, reason: r.reason });
+    if (len > MAX_LINE_BYTES) {
+      malformed.push({ line, offset, reason: `line longer than ${MAX_LINE_BYTES} bytes` });
+      r = undefined;
+    } else if (r === undefined && len > 0) r = parseLineSlow(buf, s, nl);
+    if (r !== undefined) {
+      if (typeof r === 'string') malformed.push({ line, offset, reason: r });
+      else if (stateDir !== undefined) {
+        events.push(r.rev === undefined
+          ? r.costCents === undefined
+            ? { skill: r.skill, ts: r.ts, score: r.score, runId: r.runId, ok: r.ok, generation, offset, line, stateDir }
+            : { skill: r.skill, ts: r.ts, score: r.score, runId: r.runId, ok: r.ok, costCents: r.costCents, generation, offset, line, stateDir }
+          : r.costCents === undefined
+            ? { skill: r.skill, ts: r.ts, score: r.score, runId: r.runId, ok: r.ok, rev: r.rev, generation, offset, line, stateDir }
+            : { skill: r.skill, ts: r.ts, score: r.score, runId: r.runId, ok: r.ok, rev: r.rev, costCents: r.costCents, generation, offset, line, stateDir });
+      } else {
+        const ev = r as EvalEvent;
+        ev.generation = generation;
+        ev.offset = offset;
+        ev.line = line;
+        events.push(ev);
       }
     }
     s = nl + 1;
@@ -178,23 +199,41 @@ export function parseEvalChunk(buf: Buffer, bytes: number, baseOffset: number, b
   return { events, malformed, line };
 }
 
-const NON_ASCII = /[^\x00-\x7f]/g;
+const chunkFields = new EvalFields();
+
+/**
+ * The string path for one line `buf[s, nl)`: not valid UTF-8 is malformed; blank lines are
+ * ignored (undefined); anything else goes through the string scanner and JSON.parse.
+ */
+function parseLineSlow(buf: Buffer, s: number, nl: number): EvalRow | string | undefined {
+  const raw = buf.subarray(s, nl);
+  if (!isAscii(raw) && !isUtf8(raw)) return 'invalid UTF-8';
+  const text = raw.toString('utf8');
+  if (text.trim() === '') return undefined;
+  const p = parseEvalSpan(text, 0, text.length, !CONTROL_CHAR.test(text));
+  return p.ok ? p.row : p.reason;
+}
+
 
 /**
  * Replaces a small JSON file by rename, without fsync: atomic against a killed process, which
  * is all exactly-once needs (an fsync per 2 MB chunk cost 4x the parsing on a busy disk). After
  * a power cut an unreadable cursor counts as a restart, and consumers recognise re-read rows.
+ * The calls are synchronous on purpose: a few tens of microseconds each, where each async
+ * step meant a wake-up of the event loop, and on a busy machine every wake-up waits for a
+ * time slice (a full build spent more time waiting for those than computing).
  */
 export async function writeJsonRenamed(file: string, value: unknown): Promise<void> {
   const tmp = `${file}.${process.pid}.tmp`;
+  const text = JSON.stringify(value);
   try {
-    await fs.writeFile(tmp, JSON.stringify(value));
+    writeFileSync(tmp, text);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    await fs.writeFile(tmp, JSON.stringify(value));
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(tmp, text);
   }
-  await fs.rename(tmp, file);
+  renameSync(tmp, file);
 }
 
 function fresh(head: string): IngestCursor {

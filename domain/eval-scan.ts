@@ -18,6 +18,10 @@ export class EvalFields {
   ok: unknown = undefined;
   cost_usd: unknown = undefined;
   cost_usd_cents: unknown = undefined;
+  /** Set (not NaN) by the byte scanner when `ts` was a plain `...T..Z` string: its epoch ms. */
+  tsMs = Number.NaN;
+  /** Set by the byte scanner: index of the newline (or limit) ending the row it read. */
+  end = -1;
 }
 
 const enum Key {

@@ -5,7 +5,8 @@ import type { AggregateScope } from './service.ts';
 import type { Logger } from '../../core/ports.ts';
 import { State } from '../../domain/state-layout.ts';
 import { CHUNK_BYTES, parseEvalChunk, readIngestCursor } from '../../cli/ingest.ts';
-import { Projector } from './project.ts';
+import { HmacPool } from './hmac-pool.ts';
+import { maxLineBytes, Projector } from './project.ts';
 import { AggStore, rowKey } from './store.ts';
 
 /** Where the aggregate works: a state dir and who owns it. */
@@ -23,6 +24,9 @@ export interface AggCounts {
   skippedNoKey: number;
 }
 
+/** Batches smaller than this are hashed on the main thread (a worker costs ~30 ms to start). */
+const POOL_MIN_ROWS = 4096;
+
 export const NO_KEY_WARNING = 'SNAPPY_MASTER_KEY is not set: aggregation and aggregate shipping skipped (new eval rows stay queued and are aggregated by the first run with a key)';
 
 /**
@@ -36,6 +40,7 @@ export class Aggregator {
   scope: AggScope | undefined;
   private stores = new Map<string, Promise<AggStore>>();
   private projectors = new Map<string, Projector>();
+  private pools = new Map<string, HmacPool>();
   private warned = false;
 
   constructor(readonly log: Logger) {}
@@ -60,6 +65,12 @@ export class Aggregator {
       this.stores.set(stateDir, s);
     }
     return s;
+  }
+
+  private pool(key: string): HmacPool {
+    let p = this.pools.get(key);
+    if (!p) this.pools.set(key, (p = new HmacPool(key)));
+    return p;
   }
 
   private projector(key: string): Projector {
@@ -159,22 +170,39 @@ export class Aggregator {
     const dedupeTo = store.commit.generation === generation ? store.commit.dedupeTo : 0;
     const keys = events.length > 0 && events[0]!.offset < dedupeTo ? await store.keySet() : undefined;
     const known = keys ?? store.loadedKeys();
-    let out = '';
+    let out = Buffer.allocUnsafe(Math.max(4096, events.length * 200));
+    let pos = 0;
     let rows = 0;
-    for (const ev of events) {
-      const rid = p.runId(ev.runId);
+    // A large batch without dedupe: the HMACs of its last rows are computed on a second
+    // thread meanwhile (see HmacPool); the split keeps both threads about equally busy.
+    const split = !known && events.length >= POOL_MIN_ROWS ? Math.floor(events.length * 0.4) : events.length;
+    const ahead = split < events.length ? this.pool(key).hex16(events.slice(split).map((e) => e.runId)).catch(() => undefined) : undefined;
+    let hex: Uint8Array | undefined;
+    for (let i = 0; i < events.length; i++) {
+      const ev = events[i]!;
+      const need = maxLineBytes(ev);
+      if (pos + need > out.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, pos + need));
+        out.copy(bigger, 0, 0, pos);
+        out = bigger;
+      }
       if (known) {
+        const rid = p.runId(ev.runId);
         const k = rowKey(p.tenant, rid);
         if (keys && ev.offset < dedupeTo && known.has(k)) {
           this.counts.duplicates++;
           continue;
         }
         known.add(k);
+        pos += out.write(p.line(ev, rid) + '\n', pos, 'utf8');
+      } else if (i < split) pos = p.write(ev, out, pos);
+      else {
+        if (i === split) hex = await ahead; // undefined when the worker failed: hash here instead
+        pos = p.write(ev, out, pos, hex, (i - split) * 16);
       }
-      out += p.line(ev, rid) + '\n';
       rows++;
     }
-    await store.append(out, (n, range) => {
+    await store.append(out.subarray(0, pos), (n, range) => {
       n.generation = generation;
       n.evalOffset = endOffset;
       if (range[1] > range[0]) {

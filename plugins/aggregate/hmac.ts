@@ -1,6 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 
-const K = new Int32Array([
+export const K = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
   0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
   0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
@@ -10,6 +10,7 @@ const K = new Int32Array([
 ]);
 
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+export const HEX_BYTE = new Uint8Array(Array.from('0123456789abcdef', (c) => c.charCodeAt(0)));
 
 /**
  * HMAC-SHA256 truncated to 16 hex chars, with the key's inner and outer SHA-256 states
@@ -40,8 +41,32 @@ export class RunIdHmac {
 
   /** First 16 hex chars of HMAC-SHA256(key, message). */
   hex16(message: string): string {
+    if (!this.digest(message)) return createHmac('sha256', this.key).update(message).digest('hex').slice(0, 16);
+    const s = this.s;
+    const a = s[0]!;
+    const c = s[1]!;
+    return HEX[(a >>> 24) & 255]! + HEX[(a >>> 16) & 255]! + HEX[(a >>> 8) & 255]! + HEX[a & 255]! + HEX[(c >>> 24) & 255]! + HEX[(c >>> 16) & 255]! + HEX[(c >>> 8) & 255]! + HEX[c & 255]!;
+  }
+
+  /** Writes the 16 hex chars of `hex16(message)` as ASCII bytes at `out[pos]`; returns pos + 16. */
+  writeHex16(message: string, out: Uint8Array, pos: number): number {
+    if (!this.digest(message)) {
+      const h = this.hex16(message);
+      for (let i = 0; i < 16; i++) out[pos + i] = h.charCodeAt(i);
+      return pos + 16;
+    }
+    const s = this.s;
+    for (let k = 0; k < 2; k++) {
+      const word = s[k]!;
+      for (let j = 0; j < 8; j++) out[pos++] = HEX_BYTE[(word >>> (28 - 4 * j)) & 15]!;
+    }
+    return pos;
+  }
+
+  /** Leaves the HMAC of an ASCII message in `this.s`; false (nothing done) for non-ASCII. */
+  private digest(message: string): boolean {
     const n = message.length;
-    for (let i = 0; i < n; i++) if (message.charCodeAt(i) > 0x7f) return createHmac('sha256', this.key).update(message).digest('hex').slice(0, 16);
+    for (let i = 0; i < n; i++) if (message.charCodeAt(i) > 0x7f) return false;
     const s = this.s;
     const w = this.w;
     s.set(this.inner);
@@ -72,13 +97,11 @@ export class RunIdHmac {
     w[15] = (64 + 32) * 8;
     s.set(this.outer);
     compress(s, w);
-    const a = s[0]!;
-    const c = s[1]!;
-    return HEX[(a >>> 24) & 255]! + HEX[(a >>> 16) & 255]! + HEX[(a >>> 8) & 255]! + HEX[a & 255]! + HEX[(c >>> 24) & 255]! + HEX[(c >>> 16) & 255]! + HEX[(c >>> 8) & 255]! + HEX[c & 255]!;
+    return true;
   }
 }
 
-function compress(s: Int32Array, w: Int32Array): void {
+export function compress(s: Int32Array, w: Int32Array): void {
   for (let i = 16; i < 64; i++) {
     const x = w[i - 15]!;
     const y = w[i - 2]!;

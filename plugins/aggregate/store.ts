@@ -1,4 +1,4 @@
-import { constants, promises as fs } from 'node:fs';
+import { closeSync, constants, ftruncateSync, mkdirSync, openSync, promises as fs, writeSync } from 'node:fs';
 import path from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../../adapters/fs.ts';
 import { writeJsonRenamed } from '../../cli/ingest.ts';
@@ -97,11 +97,12 @@ export class AggStore {
   }
 
   /**
-   * Writes `text` (complete lines) at the committed size with one write, then commits the
-   * new size together with `update` (atomically, by rename). Returns the byte range written.
+   * Writes `text` (complete lines; given as bytes, they are written as they are) at the
+   * committed size with one write, then commits the new size together with `update`
+   * (atomically, by rename). Returns the byte range written.
    */
-  async append(text: string, update: (c: AggCommit, range: [number, number]) => void): Promise<[number, number]> {
-    const bytes = Buffer.from(text, 'utf8');
+  async append(text: string | Uint8Array, update: (c: AggCommit, range: [number, number]) => void): Promise<[number, number]> {
+    const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
     const start = this.commit.size;
     const range: [number, number] = [start, start + bytes.length];
     const next: AggCommit = { ...this.commit, own: this.commit.own.slice(), size: range[1] };
@@ -122,17 +123,28 @@ export class AggStore {
   /** True after a failed append: the owner must open the store again (recover) before writing. */
   broken = false;
 
-  private async write(bytes: Buffer, at: number): Promise<void> {
-    await fs.mkdir(path.dirname(this.file), { recursive: true });
-    const fh = await fs.open(this.file, constants.O_RDWR | constants.O_CREAT, 0o644);
+  // Synchronous like writeJsonRenamed (cli/ingest.ts): no event-loop wake-ups per chunk.
+  private async write(bytes: Uint8Array, at: number): Promise<void> {
+    let fd: number;
     try {
-      const { bytesWritten } = await fh.write(bytes, 0, bytes.length, at);
-      if (bytesWritten !== bytes.length) {
-        await fh.truncate(at).catch(() => {});
+      fd = openSync(this.file, constants.O_RDWR | constants.O_CREAT, 0o644);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      mkdirSync(path.dirname(this.file), { recursive: true });
+      fd = openSync(this.file, constants.O_RDWR | constants.O_CREAT, 0o644);
+    }
+    try {
+      const written = writeSync(fd, bytes, 0, bytes.length, at);
+      if (written !== bytes.length) {
+        try {
+          ftruncateSync(fd, at);
+        } catch {
+          // the next open() cuts it anyway
+        }
         throw new Error(`short write to ${this.file}`);
       }
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   }
 
