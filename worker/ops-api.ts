@@ -19,7 +19,13 @@ export async function handleOpsApi(req: Request, env: Env, path: string, opts: Q
   const refused = opsRefusal(req, env);
   if (refused) return refused;
   const { blobs, kv } = storesOf(env);
-  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  let parts: string[];
+  try {
+    parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    // decodeURIComponent throws on a malformed escape such as `%E0%A4%A`: the caller's mistake, not ours.
+    return fail(400, `malformed percent-encoding in /snappy-ops/api/${path.slice(0, 200)}`);
+  }
   try {
     const body = async (): Promise<Record<string, unknown>> => {
       if (req.method === 'GET' || req.method === 'DELETE') return {};

@@ -26,7 +26,15 @@ export async function route(req: Request, env: Env, ctx: ExecCtx, deps: RouteDep
     if (p === '/v1/status' && m === 'GET') return await status(env, deps.quorum);
     if (p === '/v1/aggregate' && m === 'GET') return await pullAggregate(url, env);
     if (p === '/v1/canonical' && m === 'GET') return await listCanonical(env);
-    if (p.startsWith('/v1/canonical/') && m === 'GET') return await pullCanonical(decodeURIComponent(p.slice('/v1/canonical/'.length)), env);
+    if (p.startsWith('/v1/canonical/') && m === 'GET') {
+      let skill: string;
+      try {
+        skill = decodeURIComponent(p.slice('/v1/canonical/'.length));
+      } catch {
+        return fail(400, `malformed percent-encoding in ${p.slice(0, 200)}`);
+      }
+      return await pullCanonical(skill, env);
+    }
     if (p === '/snappy-ops/app.js') return new Response(OPS_JS, { headers: { 'content-type': 'application/javascript; charset=utf-8', 'x-content-type-options': 'nosniff' } });
     if (p === '/snappy-ops/app.css') return new Response(OPS_CSS, { headers: { 'content-type': 'text/css; charset=utf-8', 'x-content-type-options': 'nosniff' } });
     if (p === '/snappy-ops' || p === '/snappy-ops/') {

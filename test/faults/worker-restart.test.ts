@@ -1,0 +1,130 @@
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Miniflare } from 'miniflare';
+import { R2BlobStore, type R2BucketLike } from '../../adapters/r2-blob-store.ts';
+import { Remote } from '../../domain/layout.ts';
+import { listKeys, ndjson, row, stageRev, tenant, text, type Tenant } from '../plugins/quorum/fleet.ts';
+import { admit, ingest, OPS_TOKEN } from '../worker/client.ts';
+import { buildTestWorker, COMPAT_DATE } from '../worker/helpers.ts';
+import { tmpDir } from '../helpers/tmp.ts';
+import { fuzzSeed, prng } from '../hostile/seed.ts';
+
+// The Worker stopped while batches are being POSTed, started again on the same persisted KV
+// and R2, and the tenants re-push whatever was not acknowledged: nothing lost, nothing doubled,
+// one promotion.
+const seed = fuzzSeed('faults/worker-restart', 0x5eed_0101);
+const rnd = prng(seed);
+const ROUNDS = 6;
+const persist = tmpDir('snappy-mf-persist-');
+let script = '';
+
+function start(): Promise<Miniflare> {
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: script,
+    modulesRoot: path.dirname(script),
+    compatibilityDate: COMPAT_DATE,
+    kvNamespaces: ['SNAPPY_KV'],
+    r2Buckets: ['SNAPPY_BUCKET'],
+    kvPersist: path.join(persist, 'kv'),
+    r2Persist: path.join(persist, 'r2'),
+    bindings: { OPS_TOKEN },
+    host: '127.0.0.1',
+    handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
+      stdout.resume();
+      stderr.resume();
+    },
+  });
+  return mf.ready.then(() => mf);
+}
+
+const blobsOf = async (mf: Miniflare) => new R2BlobStore((await mf.getR2Bucket('SNAPPY_BUCKET')) as unknown as R2BucketLike);
+
+test('the Worker stopped mid-ingest and restarted on the same KV/R2, then a re-push: the stored rows are exactly the good rows, once; one promotion', async () => {
+  script = await buildTestWorker();
+  const fleet = await Promise.all(['wa', 'wb', 'wc'].map(tenant));
+  let mf = await start();
+  for (const t of fleet) await admit(mf, t);
+  const rev = await stageRev(await blobsOf(mf), 'summarize', '---\nbase_rev: x\n---\nSummarize, in two lines.\n', { 'examples.md': 'e' });
+  // 10 batches of 4 good rows per tenant (rev rows endorse it), plus one bad batch each.
+  const batches: { t: Tenant; body: string; good: boolean }[] = [];
+  const expected = new Set<string>();
+  for (const t of fleet) {
+    for (let i = 0; i < 10; i++) {
+      const rows = Array.from({ length: 4 }, (_, j) => row(t, i < 2 ? `summarize:${rev}` : 'triage', 0.9, `run-${i}-${j}`));
+      for (const r of rows) expected.add(`${r.tenant}/${r.run_id}`);
+      batches.push({ t, body: ndjson(rows), good: true });
+    }
+    batches.push({ t, body: `${JSON.stringify({ ...row(t, 'triage', 0.5, 'bad'), machine: 'm1' })}\n`, good: false });
+  }
+  const acked = new Set<number>();
+  let stops = 0;
+  let lost = 0;
+  for (let round = 0; round <= ROUNDS; round++) {
+    if (round > 0) mf = await start();
+    const last = round === ROUNDS;
+    // The last round re-pushes everything, acknowledged or not: acknowledged batches must come back as duplicates.
+    const todo = batches.map((_, i) => i).filter((i) => last || !acked.has(i));
+    const stopAfter = last ? Infinity : Math.floor(rnd() * todo.length);
+    let answered = 0;
+    let stopping: Promise<void> | undefined;
+    const results = await Promise.allSettled(
+      todo.map(async (i, k) => {
+        await new Promise((r) => setTimeout(r, k * 3));
+        const b = batches[i]!;
+        const res = await ingest(mf, b.t, b.body);
+        if (++answered >= stopAfter && !stopping) stopping = mf.dispose();
+        return { i, res };
+      }),
+    );
+    if (stopping) {
+      await stopping;
+      stops++;
+    }
+    lost += results.filter((r) => r.status === 'rejected').length;
+    for (const r of results) {
+      if (r.status !== 'fulfilled') continue;
+      const { i, res } = r.value;
+      const b = batches[i]!;
+      if (b.good) {
+        assert.ok(res.status === 201 || res.status === 200, `round ${round}: good batch ${i} got ${res.status} ${JSON.stringify(res.body)}`);
+        if (last && acked.has(i)) assert.is(res.status, 200, 'an acknowledged batch is a duplicate on re-push');
+        acked.add(i);
+      } else {
+        assert.is(res.status, 400, `round ${round}: bad batch got ${res.status}`);
+        assert.match(res.body.error!, 'line 1: unknown key "machine"');
+      }
+    }
+    if (last) for (const [i, b] of batches.entries()) if (b.good) assert.ok(acked.has(i), `batch ${i} acknowledged in the end`);
+  }
+  assert.ok(stops >= ROUNDS - 1, `the Worker was stopped mid-ingest ${stops} times`);
+  assert.ok(lost > 0, 'some requests were in flight when the Worker stopped');
+  // The cron tick is the backstop for promotions whose background run died with the Worker.
+  assert.is((await (await mf.getWorker()).scheduled({ cron: '* * * * *' })).outcome, 'ok');
+  const blobs = await blobsOf(mf);
+  const stored = await listKeys(blobs, Remote.aggregatePrefix);
+  const seen = new Map<string, number>();
+  for (const k of stored) {
+    for (const l of (await text(blobs, k))!.split('\n').filter(Boolean)) {
+      const r = JSON.parse(l) as { tenant: string; run_id: string };
+      assert.ok(k.startsWith(`${Remote.aggregatePrefix}${r.tenant}/`), `row of ${r.tenant} stored under ${k}`);
+      seen.set(`${r.tenant}/${r.run_id}`, (seen.get(`${r.tenant}/${r.run_id}`) ?? 0) + 1);
+    }
+  }
+  assert.equal([...seen.keys()].sort(), [...expected].sort(), 'the stored rows are exactly the well-formed rows');
+  assert.equal([...seen.values()].filter((n) => n > 1), [], 'no row stored twice');
+  assert.is(stored.length, batches.filter((b) => b.good).length, 'one object per good batch');
+  const indexed = new Set<string>();
+  for (const k of await listKeys(blobs, Remote.aggregateIndexPrefix)) indexed.add((await text(blobs, k))!);
+  for (const k of stored) assert.ok(indexed.has(k), `${k} is indexed (a batch stored just before a stop is indexed on its re-push)`);
+  assert.equal(await listKeys(blobs, `${Remote.changelogPrefix}summarize/`), [Remote.changelog('summarize', rev)], 'one changelog row');
+  assert.ok(await blobs.head(Remote.promotionDone('summarize', rev)), 'the promotion finished');
+  assert.equal((await listKeys(blobs, Remote.canonicalDir('summarize'))).sort(), [`${Remote.canonicalDir('summarize')}examples.md`, `${Remote.canonicalDir('summarize')}summarize.md`]);
+  const lqp = JSON.parse((await (await mf.getKVNamespace('SNAPPY_KV')).get('last_quorum_promotion'))!);
+  assert.is(lqp.rev_id, rev);
+  console.log(`[faults/worker-restart] ${stops} stops, ${lost} requests cut off, ${acked.size} good batches, ${seen.size} rows`);
+  await mf.dispose();
+});
+
+test.run();

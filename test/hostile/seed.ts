@@ -1,0 +1,30 @@
+/**
+ * Seeds for the property suites: fixed by default so every run (and CI) tries the same
+ * cases; SNAPPY_FUZZ_SEED=<n> replays or explores another seed, SNAPPY_FUZZ_SCALE=<x>
+ * multiplies the case counts. The seed is printed so a failure can be replayed.
+ */
+export function fuzzSeed(file: string, fallback: number): number {
+  const env = process.env.SNAPPY_FUZZ_SEED;
+  const seed = env !== undefined && env !== '' ? Number(env) : fallback;
+  if (!Number.isSafeInteger(seed)) throw new Error(`SNAPPY_FUZZ_SEED=${JSON.stringify(env)} is not an integer`);
+  console.log(`[${file}] seed ${seed} (replay: SNAPPY_FUZZ_SEED=${seed})`);
+  return seed;
+}
+
+/** `n` scaled by SNAPPY_FUZZ_SCALE (default 1), at least 1. */
+export function runs(n: number): number {
+  const scale = Number(process.env.SNAPPY_FUZZ_SCALE ?? '1');
+  return Math.max(1, Math.round(n * (Number.isFinite(scale) && scale > 0 ? scale : 1)));
+}
+
+/** A small deterministic PRNG (mulberry32) for choices outside fast-check (kill points, orders). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
