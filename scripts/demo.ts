@@ -1,0 +1,177 @@
+// `npm run demo [-- --keep]`: a three-tenant fleet on the embedded default (a remote folder,
+// `snappy run tick` standing in for the Worker's cron), driven through the real CLI, told as
+// it happens. Deterministic: fixed keys, fixed eval times, a regen agent without a model.
+import { execFile } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tenantIdOf } from '../domain/hash.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = path.join(ROOT, 'bin', 'snappy.js');
+const AGENT = path.join(ROOT, 'examples', 'regen-agent.mjs');
+/** Eval times are fixed so every run of the demo computes the same numbers and rev ids. */
+const T0 = Date.parse('2026-03-02T09:00:00.000Z');
+const SKILL = 'triage';
+
+const keep = process.argv.includes('--keep');
+const dir = mkdtempSync(path.join(os.tmpdir(), 'snappy-demo-'));
+const remoteDir = path.join(dir, 'remote');
+const remote = `file://${remoteDir}`;
+const config = path.join(dir, 'snappy.config.json');
+
+const say = (line = '') => process.stdout.write(`${line}\n`);
+
+/** One machine: its state dir and the environment its `snappy` commands run with. */
+interface Machine {
+  name: string;
+  tenant: string;
+  state: string;
+  env: Record<string, string>;
+}
+
+function snappy(m: Machine | null, args: string[]): Promise<{ stdout: string; stderr: string }> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SNAPPY_') && v !== undefined) env[k] = v;
+  Object.assign(env, { SNAPPY_CONFIG: config, SNAPPY_REMOTE: remote, NO_COLOR: '1' }, m?.env ?? {});
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [BIN, ...args], { cwd: dir, env, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${m?.name ?? 'operator'}: snappy ${args.join(' ')} failed (${err.code}):\n${stdout}${stderr}`));
+      else resolve({ stdout, stderr });
+    });
+  });
+}
+
+async function json(m: Machine | null, args: string[]): Promise<any> {
+  return JSON.parse((await snappy(m, [...args, '--json'])).stdout);
+}
+
+async function machine(name: string, tenant: string, masterKey: string): Promise<Machine> {
+  const state = path.join(dir, name, 'state');
+  mkdirSync(path.join(state, 'skills'), { recursive: true });
+  writeFileSync(path.join(state, 'skills', `${SKILL}.md`), `---\nname: ${SKILL}\ndescription: sort incoming tickets by urgency\n---\n# ${SKILL}\n\nRead the ticket and label it urgent, normal or low.\n`);
+  return { name, tenant, state, env: { SNAPPY_MASTER_KEY: masterKey, SNAPPY_MACHINE_ID: name, SNAPPY_STATE: state } };
+}
+
+/** Appends eval runs to a machine's raw log, as its eval harness would; private fields included. */
+function logRuns(m: Machine, skill: string, scores: number[], from: number): void {
+  mkdirSync(path.join(m.state, 'log'), { recursive: true });
+  const lines = scores.map((score, i) => JSON.stringify({ ts: new Date(from + i * 60_000).toISOString(), skill, score, run_id: `${m.name}-run-${from / 60_000 + i}`, ok: score >= 0.5, cost_usd: 0.012, prompt: 'private prompt text that never leaves this machine' }));
+  appendFileSync(path.join(m.state, 'log', 'evals.ndjson'), `${lines.join('\n')}\n`);
+}
+
+function aggregateRows(m: Machine, skill?: string): number {
+  const f = path.join(m.state, 'log', 'evals.aggregate.ndjson');
+  if (!existsSync(f)) return 0;
+  return readFileSync(f, 'utf8').split('\n').filter((l) => l && (!skill || l.includes(`"skill":"${skill}"`))).length;
+}
+
+function remoteBatches(): number {
+  const base = path.join(remoteDir, 'snappy-agg');
+  if (!existsSync(base)) return 0;
+  return readdirSync(base).reduce((n, t) => n + readdirSync(path.join(base, t)).length, 0);
+}
+
+/** The demo stops with an error when the fleet does not do what the story says. */
+function must(cond: unknown, what: string): asserts cond {
+  if (!cond) throw new Error(what);
+}
+
+const fmt = (x: number | null | undefined) => (typeof x === 'number' ? x.toFixed(3) : '-');
+
+/** Runs the cron's tick and tells where the rev's quorum stands. */
+async function tick(rev: string, names: Record<string, string>): Promise<any> {
+  const t = await json(null, ['run', 'tick']);
+  const promoted = (t.reports.tick.quorum.promoted as { skill: string; rev_id: string }[]).find((p) => p.rev_id === rev);
+  const revs = await json(null, ['ops', 'revs']);
+  const s = revs.revs.find((r: { rev: string }) => r.rev === rev);
+  const per = (s.tenants as { tenant: string; runs: number; mean: number; endorses: boolean }[]).map((x) => `${names[x.tenant] ?? x.tenant} ${x.runs} runs, mean ${fmt(x.mean)}${x.endorses ? ' (endorses)' : ''}`).join('; ');
+  say(`   cron: snappy run tick -> ${SKILL}:${rev} ${s.state}: ${s.endorsing}/${s.thresholds.minTenants} tenants endorse with ${s.endorsingRuns}/${s.thresholds.minRuns} runs${per ? ` [${per}]` : ''}`);
+  return { promoted, revs };
+}
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  writeFileSync(config, JSON.stringify({ regen: { agent: [process.execPath, AGENT] } }, null, 2));
+  const keys = { acme: 'acme-demo-master-key', globex: 'globex-demo-master-key', initech: 'initech-demo-master-key' };
+  const ids = Object.fromEntries(await Promise.all(Object.entries(keys).map(async ([t, k]) => [t, await tenantIdOf(k)])));
+  const laptop = await machine('acme-laptop', 'acme', keys.acme);
+  const ci = await machine('acme-ci', 'acme', keys.acme);
+  const globex = await machine('globex-box', 'globex', keys.globex);
+  const initech = await machine('initech-box', 'initech', keys.initech);
+
+  say('snappy demo: three tenants share one remote folder; no cloud, no model');
+  say(`   remote: ${remote} (the embedded default); \`snappy run tick\` plays the Worker's minute cron`);
+  say(`   tenant acme    (id ${ids.acme}): machines acme-laptop and acme-ci`);
+  say(`   tenant globex  (id ${ids.globex}): machine globex-box`);
+  say(`   tenant initech (id ${ids.initech}): machine initech-box`);
+  say(`   regen agent: examples/regen-agent.mjs (prints a fixed revised page; a real one calls an LLM)`);
+  say();
+
+  say(`1. acme-laptop's eval harness logs 12 runs of "${SKILL}": 0.92, 0.90, 0.91, then it degrades to about 0.50`);
+  logRuns(laptop, SKILL, [0.92, 0.9, 0.91, 0.5, 0.48, 0.5, 0.52, 0.49, 0.5, 0.47, 0.5, 0.5], T0);
+  await snappy(laptop, ['run', 'aggregate']);
+  must(existsSync(path.join(laptop.state, 'ready', `${SKILL}.ready`)), 'the PID loop dropped no marker');
+  const marker = JSON.parse(readFileSync(path.join(laptop.state, 'ready', `${SKILL}.ready`), 'utf8'));
+  say(`   acme-laptop: snappy run aggregate -> the PID loop drops the marker ready/${SKILL}.ready`);
+  say(`      why: ${marker.reason}`);
+  say(`   acme-laptop: evals.aggregate.ndjson now holds ${aggregateRows(laptop)} anonymized rows (hashed run ids, no prompts)`);
+
+  const push = await json(laptop, ['run', 'push', '--auto']);
+  const staged = existsSync(path.join(laptop.state, 'staging', SKILL)) ? readdirSync(path.join(laptop.state, 'staging', SKILL)) : [];
+  must(staged.length === 1, `expected one staged rev of ${SKILL}, found ${staged.length}`);
+  const rev = staged[0]!;
+  const brief = readFileSync(path.join(laptop.state, 'log', 'regen-queue', `${SKILL}.acme-laptop.md`), 'utf8');
+  const outcome = /^outcome:\s*(.+)$/m.exec(brief)?.[1];
+  say(`   acme-laptop: snappy run push --auto -> writes the brief log/regen-queue/${SKILL}.acme-laptop.md and hands it to the regen agent`);
+  say(`      brief outcome: ${outcome}; the agent's page is staged as rev ${rev}`);
+  say(`   acme-laptop: the push sends it to the remote as snappy-os-staging/${SKILL}/${rev}/${SKILL}.md, and ships ${push.reports.push?.aggregate?.rows ?? 0} aggregate rows (${remoteBatches()} batch in the remote)`);
+  must(!existsSync(path.join(laptop.state, 'ready', `${SKILL}.ready`)), 'the marker is still there after the rev was staged');
+  must(existsSync(path.join(remoteDir, 'snappy-os-staging', SKILL, rev, `${SKILL}.md`)), 'the staged rev is not in the remote');
+  say('   the marker is removed: the regen it asked for is done');
+  say();
+
+  const evaluators: [Machine, number[]][] = [
+    [ci, [0.9, 0.93]],
+    [globex, [0.88, 0.92]],
+    [initech, [0.91, 0.9]],
+  ];
+  let promotion: { promoted: any; revs: any } | undefined;
+  for (const [i, [m, scores]] of evaluators.entries()) {
+    say(`${i + 2}. ${m.name} (tenant ${m.tenant}) evaluates the staged rev`);
+    await snappy(m, ['run', 'pull']);
+    must(existsSync(path.join(m.state, 'staging', SKILL, rev, `${SKILL}.md`)), `${m.name}'s pull did not bring the staged rev`);
+    say(`   ${m.name}: snappy run pull -> brings staging/${SKILL}/${rev}/${SKILL}.md; its aggregate has ${aggregateRows(m)} fleet rows`);
+    const before = aggregateRows(m, `${SKILL}:${rev}`);
+    logRuns(m, `${SKILL}:${rev}`, scores, T0 + 3_600_000 * (i + 1));
+    say(`   ${m.name}: the eval harness runs the rev twice and logs skill "${SKILL}:${rev}" with scores ${scores.join(', ')}`);
+    await snappy(m, ['run', 'push', '--auto']);
+    say(`   ${m.name}: snappy run push --auto -> its evals.aggregate.ndjson grows from ${before} to ${aggregateRows(m, `${SKILL}:${rev}`)} rows of the rev; ${remoteBatches()} batches in the remote`);
+    promotion = await tick(rev, Object.fromEntries(Object.entries(ids).map(([name, id]) => [id, name])));
+    say();
+  }
+
+  const row = promotion?.promoted;
+  const last = promotion?.revs.last_quorum_promotion;
+  if (!row || !last || last.rev_id !== rev) throw new Error(`the rev ${rev} was not promoted: ${JSON.stringify(promotion?.revs)}`);
+  const canonical = readFileSync(path.join(remoteDir, 'snappy-os', 'skills', SKILL, `${SKILL}.md`), 'utf8');
+  say(`   the tick wrote the changelog row snappy-os/changelog/${SKILL}/${rev}.json (by ${row.by}, ${row.tenants} tenants, ${row.runs} runs, mean ${fmt(row.mean)})`);
+  say(`   and made snappy-os/skills/${SKILL}/ the rev's folder (${canonical.split('\n').length} lines); every tenant's next pull brings it:`);
+  await snappy(globex, ['run', 'pull']);
+  must(readFileSync(path.join(globex.state, 'canonical', SKILL, `${SKILL}.md`), 'utf8') === canonical, "globex-box's pull did not bring the canonical page");
+  say(`   globex-box: snappy run pull -> canonical/${SKILL}/${SKILL}.md is the promoted page`);
+  say(`   last_quorum_promotion: ${JSON.stringify(last)}`);
+  if (keep) say(`   (kept ${dir}: the remote is in remote/, each machine's state dir in <machine>/state; about ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  say(`promoted ${SKILL}:${rev} by quorum: ${row.tenants} tenants, ${row.runs} runs`);
+}
+
+try {
+  await main();
+} catch (err) {
+  process.stderr.write(`demo failed: ${(err as Error).message}\n`);
+  if (!keep) process.stderr.write(`(rerun with --keep to look at ${dir})\n`);
+  process.exitCode = 1;
+} finally {
+  if (!keep) rmSync(dir, { recursive: true, force: true });
+}
