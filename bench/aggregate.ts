@@ -9,21 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { createRunner } from '../core/runner.ts';
 import { ingestEvalLog } from '../cli/ingest.ts';
 import aggregatePlugin from '../plugins/aggregate/index.ts';
+import { prng } from '../test/helpers/prng.ts';
 
 const KEY = 'bench-master-key';
 const WORDS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet', 'kilo', 'lima', 'mike', 'november'];
-
-/** A seeded PRNG (mulberry32): the same seed always writes the same log. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * One eval row as a line (without newline), carrying long private fields (prompt, output,

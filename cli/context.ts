@@ -7,6 +7,7 @@ import type { BlobStore, KV, Logger } from '../core/ports.ts';
 import { createRunner, type Runner } from '../core/runner.ts';
 import { tenantIdOf } from '../domain/hash.ts';
 import { isMachineId } from '../domain/names.ts';
+import { State } from '../domain/state-layout.ts';
 import { loadConfig } from './config-load.ts';
 import { cliLogger } from './log.ts';
 import { loadPlugins } from './plugins-load.ts';
@@ -93,13 +94,17 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
   return cli;
 }
 
-async function runIngest(cli: Cli): Promise<IngestSummary> {
+/**
+ * One ingest pass with its reporting: each malformed row once as FILE:LINE: reason, a
+ * restarted log, and the counts under `reports.ingest`. `snappy watch` calls it every pass.
+ */
+export async function runIngest(cli: Cli): Promise<IngestSummary> {
   const { ingestEvalLog } = await import('./ingest.ts');
   const res = await ingestEvalLog(cli.stateDir, cli.runner.hooks, { identity: cli.identity });
   const shown = res.malformed.slice(0, 20);
-  for (const m of shown) cli.log.warn(`${path.join(cli.stateDir, 'log/evals.ndjson')}:${m.line}: ${m.reason} (row skipped)`);
+  for (const m of shown) cli.log.warn(`${path.join(cli.stateDir, State.evalLog)}:${m.line}: ${m.reason} (row skipped)`);
   if (res.malformed.length > shown.length) cli.log.warn(`... and ${res.malformed.length - shown.length} more malformed rows skipped`);
-  if (res.restarted) cli.log.warn('log/evals.ndjson was truncated or replaced since the last run: read it again from the start');
+  if (res.restarted) cli.log.warn(`${State.evalLog} was truncated or replaced since the last run: read it again from the start`);
   cli.reports.ingest = { rows: res.rows, malformed: res.malformed.length, bytes: res.bytes, restarted: res.restarted };
   return res;
 }

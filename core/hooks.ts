@@ -1,20 +1,10 @@
 import { AsyncSeriesHook, AsyncSeriesWaterfallHook } from 'tapable';
 import type { Identity, TaskContext } from './plugin.ts';
 import type { BlobStore, KV, Logger } from './ports.ts';
+import type { EvalRow } from '../domain/eval-row.ts';
 
 /** One well-formed eval row, normalised, as `afterEval` observers receive it. */
-export interface EvalEvent {
-  /** Skill name (the part before `:`). */
-  skill: string;
-  /** Set when the row evaluates a staged revision (`<skill>:<rev_id>`). */
-  rev?: string;
-  /** Epoch milliseconds. */
-  ts: number;
-  score: number;
-  runId: string;
-  ok: boolean;
-  /** Integer cents, rounded per the aggregate schema; absent when the row had no cost. */
-  costCents?: number;
+export interface EvalEvent extends EvalRow {
   /** Identity of the row in its log: log generation + byte offset of the line. Stable across reruns. */
   generation: string;
   offset: number;

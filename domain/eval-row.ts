@@ -5,12 +5,16 @@ import { scanEvalBytes } from './eval-scan-bytes.ts';
 
 /** The fields of a well-formed eval row, normalised (SPEC §5). */
 export interface EvalRow {
+  /** Skill name (the part before `:`). */
   skill: string;
+  /** Set when the row evaluates a staged revision (`<skill>:<rev_id>`). */
   rev?: string;
+  /** Epoch milliseconds. */
   ts: number;
   score: number;
   runId: string;
   ok: boolean;
+  /** Integer cents, rounded per the aggregate schema; absent when the row had no cost. */
   costCents?: number;
 }
 

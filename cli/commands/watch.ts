@@ -17,9 +17,8 @@ export const watchCommand: CommandModule<GlobalFlags, WatchArgs> = {
   handler: async (argv) => {
     const { promises: fs, watch } = await import('node:fs');
     const path = (await import('node:path')).default;
-    const { createCli } = await import('../context.ts');
+    const { createCli, runIngest } = await import('../context.ts');
     const { acquireLock } = await import('../../adapters/fs.ts');
-    const { ingestEvalLog } = await import('../ingest.ts');
     const { State } = await import('../../domain/state-layout.ts');
     const { messageOf } = await import('../../core/errors.ts');
     // Unattended: a failed regen is reported and watching goes on.
@@ -35,9 +34,7 @@ export const watchCommand: CommandModule<GlobalFlags, WatchArgs> = {
       const release = await acquireLock(lockFile, { what: `state dir ${cli.stateDir}` });
       try {
         // A fresh ingest every pass: the task context's ingest() runs once per process.
-        const res = await ingestEvalLog(cli.stateDir, cli.runner.hooks, { identity: cli.identity });
-        for (const m of res.malformed.slice(0, 20)) cli.log.warn(`${path.join(cli.stateDir, State.evalLog)}:${m.line}: ${m.reason} (row skipped)`);
-        if (res.restarted) cli.log.warn(`${State.evalLog} was truncated or replaced: read again from the start`);
+        const res = await runIngest(cli);
         totals.rows += res.rows;
         if (res.rows) cli.log.info(`watch: ingested ${res.rows} new row(s)`);
         if (cli.runner.tasks.has('regen')) await cli.runner.runTask('regen', { ...cli.taskContext('regen'), ingest: async () => res });

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { spawn } from 'node:child_process';
 import type { AgentSpec } from './options.ts';
 
@@ -124,11 +125,3 @@ function runArgv(argv: readonly string[], call: AgentCall): Promise<string> {
   });
 }
 
-function isUtf8(b: Buffer): boolean {
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(b);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { cents as reference } from '../plugins/aggregate/reference.ts';
 import { roundCents } from '../../domain/cents.ts';
 
 test('SPEC rounding: decimal, not binary; 0 stays 0; sub-cent rounds up to 1; else half up', () => {
@@ -42,20 +43,6 @@ test('bad costs are refused with the value named', () => {
 });
 
 /** Reference: exact decimal arithmetic on BigInt, from the shortest decimal form of the number. */
-function reference(value: number, shift: number): number {
-  if (value === 0) return 0;
-  const [mant, exp = '0'] = String(value).split('e');
-  const [ip, fp = ''] = mant!.split('.');
-  const digits = BigInt(ip! + fp);
-  const scale = fp.length - Number(exp) - shift; // value * 10^shift = digits / 10^scale
-  if (scale <= 0) return Number(digits * 10n ** BigInt(-scale));
-  const den = 10n ** BigInt(scale);
-  const whole = digits / den;
-  const rem = digits % den;
-  if (whole === 0n && rem > 0n) return 1;
-  return Number(rem * 2n >= den ? whole + 1n : whole);
-}
-
 test('property: roundCents equals exact decimal rounding for cents and dollars', () => {
   const amount = fc.oneof(
     fc.double({ min: 0, max: 1e9, noNaN: true }),

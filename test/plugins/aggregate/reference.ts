@@ -5,7 +5,8 @@ import { createHash, createHmac } from 'node:crypto';
 
 const SKILL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-function cents(value: number, shift: number): number {
+/** Exact decimal cents by BigInt arithmetic: the tests' reference for the rounding rules. */
+export function cents(value: number, shift: number): number {
   if (value === 0) return 0;
   const [mant, exp = '0'] = String(value).split('e');
   const [ip, fp = ''] = mant!.split('.');
