@@ -3,7 +3,7 @@ import path from 'node:path';
 import { resolveConfig, type ResolvedConfig } from '../core/config.ts';
 import { ErrorCode, SnappyError } from '../core/errors.ts';
 import type { Identity, IngestSummary, TaskContext, TaskFlags } from '../core/plugin.ts';
-import type { BlobStore, KV, Logger } from '../core/ports.ts';
+import type { KV, Logger, RemoteStore } from '../core/ports.ts';
 import { createRunner, type Runner } from '../core/runner.ts';
 import { tenantIdOf } from '../domain/hash.ts';
 import { isMachineId } from '../domain/names.ts';
@@ -29,6 +29,8 @@ export interface GlobalFlags {
 export interface Cli {
   stateDir: string;
   remoteUrl: string;
+  /** `worker` when config `worker.url` is set: every push and pull goes through the Worker. */
+  mode: 'direct' | 'worker';
   configFile?: string;
   config: ResolvedConfig;
   identity: Identity;
@@ -51,22 +53,31 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
     throw new SnappyError(`machine id ${JSON.stringify(machine)} is invalid: set SNAPPY_MACHINE_ID to 1-64 characters of [A-Za-z0-9._-]`, { code: ErrorCode.Config });
   }
   const config = resolveConfig(loaded.config, { tenant, machine });
-  const remoteUrl = flags.remote ?? env.SNAPPY_REMOTE ?? config.remote ?? defaultRemote(stateDir);
+  const workerUrl = config.worker?.url;
+  const mode = workerUrl ? 'worker' : 'direct';
+  if (workerUrl) {
+    // Worker mode: the Worker is the only writer of shared state. A bucket named beside it
+    // would be a second way in, so naming one is a mistake, refused before any work.
+    const named = flags.remote ? '--remote' : env.SNAPPY_REMOTE ? 'SNAPPY_REMOTE' : config.remote ? `config "remote"${loaded.file ? ` in ${loaded.file}` : ''}` : undefined;
+    if (named) throw new SnappyError(`${named} names a remote, but config worker.url (${workerUrl}) puts this machine in Worker mode, where every push and pull goes through the Worker: remove one of the two (README "Two modes")`, { code: flags.remote || env.SNAPPY_REMOTE ? ErrorCode.Usage : ErrorCode.Config });
+  }
+  const remoteUrl = workerUrl ?? flags.remote ?? env.SNAPPY_REMOTE ?? config.remote ?? defaultRemote(stateDir);
   const configDir = loaded.file ? path.dirname(loaded.file) : process.cwd();
   const instances = await loadPlugins(config, configDir);
   const runner = createRunner({ plugins: instances, config: config as Record<string, unknown>, log, env: 'node', tapTimeoutMs: config.timeouts ?? {} });
   const identity: Identity = { machine, ...(tenant ? { tenant, masterKey } : {}) };
   const taskFlags: TaskFlags = { auto: !!flags.auto, dryRun: !!flags.dryRun, json: !!flags.json, quiet: !!flags.quiet };
 
-  let remote: Promise<BlobStore> | undefined;
+  let remote: Promise<RemoteStore> | undefined;
   let kv: Promise<KV> | undefined;
   let ingest: Promise<IngestSummary> | undefined;
   const reports: Record<string, Record<string, unknown>> = {};
-  const getRemote = () => (remote ??= openRemote(remoteUrl, config));
+  const getRemote = () => (remote ??= workerUrl ? openWorker(workerUrl, identity, config) : openRemote(remoteUrl, config));
 
   const cli: Cli = {
     stateDir,
     remoteUrl,
+    mode,
     ...(loaded.file ? { configFile: loaded.file } : {}),
     config,
     identity,
@@ -79,12 +90,15 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
       identity,
       flags: taskFlags,
       log,
+      mode,
       remote: getRemote,
-      kv: () =>
-        (kv ??= getRemote().then(async (b) => {
+      kv: () => {
+        if (workerUrl) return Promise.reject(new SnappyError('Worker mode: the KV is the Worker\'s own; ask the Worker (snappy status, snappy ops)', { code: ErrorCode.Usage }));
+        return (kv ??= getRemote().then(async (b) => {
           const { BlobKV } = await import('../adapters/blob-kv.ts');
           return new BlobKV(b);
-        })),
+        }));
+      },
       ingest: () => (ingest ??= runIngest(cli)),
       report: (data) => {
         reports[task] = { ...(reports[task] ?? {}), ...data };
@@ -92,6 +106,17 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
     }),
   };
   return cli;
+}
+
+/** The Worker as this machine's remote: signed with the tenant's key, so a master key is needed. */
+async function openWorker(url: string, identity: Identity, config: ResolvedConfig): Promise<RemoteStore> {
+  if (!identity.tenant || !identity.masterKey) {
+    throw new SnappyError(`Worker mode (worker.url ${url}) needs SNAPPY_MASTER_KEY: the tenant signs every request to the Worker with a key derived from it`, { code: ErrorCode.Usage });
+  }
+  const { WorkerRemote } = await import('../adapters/worker-remote.ts');
+  const { DEFAULT_TIMEOUTS } = await import('../adapters/http-client.ts');
+  const w = config.worker!;
+  return new WorkerRemote(url, { tenant: identity.tenant, masterKey: identity.masterKey }, { connectMs: w.connectTimeoutMs ?? DEFAULT_TIMEOUTS.connectMs, responseMs: w.timeoutMs ?? DEFAULT_TIMEOUTS.responseMs });
 }
 
 /**

@@ -45,8 +45,20 @@ const overridable = {
     })
     .strict()
     .optional(),
-  /** The Worker that ingests aggregate batches; without it they are written to the remote directly. */
-  worker: z.object({ url: z.string().url() }).strict().optional(),
+  /**
+   * The Worker. Set, it puts the machine in Worker mode: every push and pull goes through the
+   * Worker's signed API, and no remote may be named. Unset: direct mode on `remote`.
+   */
+  worker: z
+    .object({
+      url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'expected an http(s):// URL'),
+      /** Connect timeout of every request to the Worker, ms (default 10000). */
+      connectTimeoutMs: z.number().int().positive().max(600_000).optional(),
+      /** Response timeout of every request to the Worker, ms (default 60000). */
+      timeoutMs: z.number().int().positive().max(3_600_000).optional(),
+    })
+    .strict()
+    .optional(),
   /** Which built-in plugins run (default: all four). */
   builtins: z.array(z.enum(BUILTIN_PLUGINS)).optional(),
   /** Third-party (and extra) plugins, applied after the built-ins. */

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { MalformedRow, SnappyHooks } from './hooks.ts';
-import type { BlobStore, KV, Logger } from './ports.ts';
+import type { KV, Logger, RemoteStore } from './ports.ts';
 
 /** Who runs a task: the identity of this machine and its tenant. */
 export interface Identity {
@@ -25,8 +25,13 @@ export interface TaskContext {
   identity: Identity;
   flags: TaskFlags;
   log: Logger;
-  /** The remote, created on first use (so that tasks that never touch it never load its client). */
-  remote(): Promise<BlobStore>;
+  /**
+   * The remote, created on first use (so that tasks that never touch it never load its
+   * client): the bucket in direct mode, the Worker's signed API in Worker mode.
+   */
+  remote(): Promise<RemoteStore>;
+  /** `worker` when config `worker.url` is set: the Worker is then the only writer of shared state. */
+  mode: 'direct' | 'worker';
   /** The KV beside the remote (files under the remote for file:// and s3://). */
   kv(): Promise<KV>;
   /**

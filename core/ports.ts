@@ -32,6 +32,46 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
 }
 
+/** What changed on a remote since a cursor (`RemoteFeatures.changesSince`). */
+export interface ChangeSet {
+  /** The cursor was empty or unknown: list what you need once, then go on from `cursor`. */
+  reset: boolean;
+  /** Objects written since the cursor, with their current size and etag. */
+  objects: BlobInfo[];
+  /** Folders replaced whole (a promotion): their complete listing; anything else under them is gone. */
+  folders: { folder: string; objects: BlobInfo[] }[];
+  cursor: string;
+  /** More changes wait: ask again from `cursor`. */
+  more: boolean;
+}
+
+/** One file of a rev to stage. */
+export interface StageFile {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/**
+ * What a remote may offer beyond objects. The Worker offers all of it: a tenant there cannot
+ * list or write the bucket freely, so pulls follow its change feed, staged revs go in one
+ * checked request each, and aggregate batches go through its ingest. A plain bucket offers
+ * none, and sync falls back to listing and writing objects.
+ */
+export interface RemoteFeatures {
+  changesSince?(cursor: string): Promise<ChangeSet>;
+  /** Stages a rev whole; `created` false when exactly these files were already staged. */
+  stageRev?(skill: string, rev: string, files: readonly StageFile[]): Promise<{ created: boolean }>;
+  /** Aggregate rows stored since the cursor (ndjson), with the next cursor. */
+  aggregateSince?(cursor: string): Promise<{ ndjson: string; cursor: string; more: boolean; batches: number }>;
+  /** Ships this machine's aggregate rows, split to fit the remote's limits; resolves once all are stored. */
+  shipAggregate?(ndjson: string): Promise<{ batches: string[]; rows: number; requests: number }>;
+  /** The fleet's quorum status as this tenant may see it. */
+  fleetStatus?(): Promise<Record<string, unknown>>;
+}
+
+/** A remote: a blob store, and whatever of `RemoteFeatures` it has. */
+export type RemoteStore = BlobStore & RemoteFeatures;
+
 /** Small metadata store (Cloudflare KV in the Worker; files under the remote elsewhere). */
 export interface KV {
   get(key: string): Promise<string | null>;

@@ -1,23 +1,20 @@
 import { hmacSha256Hex, sha256Hex } from './hash.ts';
 
 /**
- * How a tenant ships aggregate batches to the Worker. The master key never leaves the
- * machine: the tenant signs with an ingest key derived from it, which the operator admits.
+ * Aggregate batches to the Worker: `POST {worker}/v1/ingest`, body ndjson rows (schema v1),
+ * stored create-only at Remote.aggregateBatch(tenant, batchIdOf(body)), so a retried batch
+ * adds nothing. Requests are signed v2 (domain/auth.ts).
  *
- *   POST {worker}/v1/ingest            body: aggregate rows, ndjson (schema v1)
- *   x-snappy-tenant:    tenant id (12 hex)
- *   x-snappy-timestamp: epoch ms (the Worker refuses anything outside its replay window)
- *   x-snappy-signature: hex HMAC-SHA256(ingest key, `${tenant}\n${timestamp}\n${sha256hex(body)}`)
- *
- * The batch is stored create-only at Remote.aggregateBatch(tenant, batchIdOf(body)), so a
- * retried batch adds nothing.
+ * Signatures v1, kept only for a fleet moving to v2 (docs/worker.md "Moving from signatures
+ * v1"): headers x-snappy-tenant, x-snappy-timestamp and x-snappy-signature = hex
+ * HMAC-SHA256(ingest key, `${tenant}\n${timestamp}\n${sha256hex(body)}`), where the ingest key
+ * is an HMAC of a fixed string under the master key. It signs neither the method nor the path,
+ * and its key is an HMAC of the same kind as the aggregate's `run_id`: v2 fixes both.
  */
 export const INGEST_PATH = '/v1/ingest';
-export const HEADER_TENANT = 'x-snappy-tenant';
-export const HEADER_TIMESTAMP = 'x-snappy-timestamp';
-export const HEADER_SIGNATURE = 'x-snappy-signature';
+export { HEADER_SIGNATURE, HEADER_TENANT, HEADER_TIMESTAMP } from './auth.ts';
 
-/** The key a tenant hands to the operator for admission (`snappy ops tenants admit`). */
+/** The v1 ingest key (legacy): what tenants admitted before signatures v2 were admitted with. */
 export function ingestKeyOf(masterKey: string): Promise<string> {
   return hmacSha256Hex(masterKey, 'snappy-ingest-v1');
 }

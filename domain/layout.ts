@@ -1,3 +1,13 @@
+/** `YYYYMMDDHH` (UTC) of an epoch-ms time: the hour folders of time-ordered feeds. */
+export function hourOf(ts: number): string {
+  return new Date(Math.max(0, ts)).toISOString().slice(0, 13).replace(/[-T]/g, '');
+}
+
+/** Epoch ms, 13 digits, so that keys sort by time. */
+export function ts13(ts: number): string {
+  return String(Math.max(0, Math.floor(ts))).padStart(13, '0');
+}
+
 /**
  * The remote layout: every object key snappy reads or writes, relative to the remote's prefix.
  * The two `snappy-os*` prefixes are fixed by the design; the rest is ours (README "Remote layout").
@@ -16,9 +26,17 @@ export const Remote = {
   /** Aggregate batches, per tenant, immutable and create-only: `snappy-agg/<tenant>/<batch>.ndjson`. */
   aggregatePrefix: 'snappy-agg/',
   aggregateBatch: (tenant: string, batch: string) => `snappy-agg/${tenant}/${batch}.ndjson`,
-  /** Regen briefs, per machine: `snappy-briefs/<skill>.<machine_id>.md`. */
+  /** Regen briefs, per tenant and machine: `snappy-briefs/<tenant>/<skill>.<machine_id>.md`. */
   briefsPrefix: 'snappy-briefs/',
-  brief: (skill: string, machine: string) => `snappy-briefs/${skill}.${machine}.md`,
+  tenantBriefsPrefix: (tenant: string) => `snappy-briefs/${tenant}/`,
+  brief: (tenant: string, skill: string, machine: string) => `snappy-briefs/${tenant}/${skill}.${machine}.md`,
+  /**
+   * The frozen file manifest of a staged rev (names and SHA-256 of every file), written
+   * create-only when the rev is staged: promotion copies exactly these bytes. Kept beside the
+   * staging folder, not in it, because canonical becomes exactly the staged folder.
+   */
+  manifestPrefix: 'snappy-manifests/',
+  manifest: (skill: string, rev: string) => `snappy-manifests/${skill}/${rev}.json`,
   /** A tenant's own skill pages, shared among its machines. */
   tenantSkillsPrefix: (tenant: string) => `snappy-tenants/${tenant}/skills/`,
   tenantSkill: (tenant: string, skill: string) => `snappy-tenants/${tenant}/skills/${skill}.md`,
@@ -32,9 +50,29 @@ export const Remote = {
    * lists only the recent ones: `snappy-agg-index/<YYYYMMDDHH>/<ts13>-<tenant>-<batch>` (body: the batch key).
    */
   aggregateIndexPrefix: 'snappy-agg-index/',
-  aggregateIndexHour: (ts: number) => `snappy-agg-index/${new Date(Math.max(0, ts)).toISOString().slice(0, 13).replace(/[-T]/g, '')}/`,
-  aggregateIndex: (ts: number, tenant: string, batch: string) =>
-    `snappy-agg-index/${new Date(Math.max(0, ts)).toISOString().slice(0, 13).replace(/[-T]/g, '')}/${String(Math.max(0, Math.floor(ts))).padStart(13, '0')}-${tenant}-${batch}`,
+  aggregateIndexHour: (ts: number) => `snappy-agg-index/${hourOf(ts)}/`,
+  aggregateIndex: (ts: number, tenant: string, batch: string) => `snappy-agg-index/${hourOf(ts)}/${ts13(ts)}-${tenant}-${batch}`,
+  /** Where the Worker keeps, per batch, the index key it first gave it: a retried batch reuses it. */
+  aggregateMeta: (tenant: string, batch: string) => `snappy-agg-meta/${tenant}/${batch}.json`,
+  /**
+   * The Worker's change feed: one entry per write it accepted (pages, briefs, staged revs, a
+   * promotion), in hour folders like the batch index, so a pull asks for what changed since its
+   * cursor instead of listing history: `snappy-feed/<YYYYMMDDHH>/<ts13>-<id>` (body: JSON).
+   */
+  feedPrefix: 'snappy-feed/',
+  feedHour: (ts: number) => `snappy-feed/${hourOf(ts)}/`,
+  feedEntry: (ts: number, id: string) => `snappy-feed/${hourOf(ts)}/${ts13(ts)}-${id}`,
+  /** The tenant registry, written only by the Worker (or the operator in direct mode). */
+  registryPrefix: 'snappy-registry/',
+  registryTenantsPrefix: 'snappy-registry/tenants/',
+  registryTenant: (tenant: string) => `snappy-registry/tenants/${tenant}.json`,
+  /** Append-only audit of admissions, revocations and key changes. */
+  auditPrefix: 'snappy-registry/audit/',
+  audit: (ts: number, id: string) => `snappy-registry/audit/${ts13(ts)}-${id}.json`,
+  /** Answers to signed writes, by signature, so a replay inside the window writes nothing. */
+  replayPrefix: 'snappy-auth/replay/',
+  replayHour: (ts: number) => `snappy-auth/replay/${hourOf(ts)}/`,
+  replay: (ts: number, id: string) => `snappy-auth/replay/${hourOf(ts)}/${id}.json`,
   /** Quorum bookkeeping: per-rev tallies, the batch scan state, finished promotions, rejections. */
   quorumPrefix: 'snappy-quorum/',
   tally: (skill: string, rev: string) => `snappy-quorum/tally/${skill}/${rev}.json`,

@@ -4,6 +4,7 @@ import { runTick } from '../core/tick.ts';
 import { storesOf } from './bindings.ts';
 import type { Env, ExecCtx } from './env.ts';
 import { consoleLogger, createWorkerRunner } from './runner.ts';
+import { DEFAULT_WINDOW_MS, sweepReplays } from './tenant-auth.ts';
 
 /** Cron handlers get 30 s of CPU; leave room to write results. */
 const TICK_BUDGET_MS = 25_000;
@@ -32,6 +33,8 @@ export function createWorkerApp(raw: SnappyConfig): WorkerApp {
     },
     async scheduled(_event, env) {
       await tick(env);
+      // Answers kept for replays outlive the signature window by an hour, then go.
+      await sweepReplays(storesOf(env), Date.now(), Number(env.SNAPPY_INGEST_WINDOW_MS ?? DEFAULT_WINDOW_MS)).catch((err) => log.warn(`sweeping replay records failed: ${(err as Error).message}`));
     },
   };
 }

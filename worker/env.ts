@@ -24,8 +24,23 @@ export interface Env {
   OPS_TOKEN?: string;
   /** Largest ingest body in bytes (default 1 MiB). */
   SNAPPY_INGEST_MAX_BYTES?: string;
-  /** Replay window for ingest timestamps, ms (default 300000). */
+  /** Most rows in one ingest batch (default 10000). */
+  SNAPPY_INGEST_MAX_ROWS?: string;
+  /** Most distinct staged revs one ingest batch may name (default 100). */
+  SNAPPY_INGEST_MAX_REVS?: string;
+  /** Largest page, file or brief a tenant may write, bytes (default 1 MiB). */
+  SNAPPY_OBJECT_MAX_BYTES?: string;
+  /** Window for signed requests' timestamps, ms (default 300000): older or newer is refused. */
   SNAPPY_INGEST_WINDOW_MS?: string;
+  /**
+   * Until when (ISO-8601) signatures v1 are still accepted on ingest, for a fleet moving to
+   * v2 (docs/worker.md "Moving from signatures v1"). Unset: v1 is refused.
+   */
+  SNAPPY_V1_UNTIL?: string;
+  /** Cloudflare Rate Limiting binding for ingest, keyed by tenant (wrangler.toml `[[ratelimits]]`). */
+  SNAPPY_INGEST_LIMITER?: { limit(opts: { key: string }): Promise<{ success: boolean }> };
+  /** The limiter's period in seconds (10 or 60), for Retry-After (default 60). */
+  SNAPPY_INGEST_LIMIT_PERIOD?: string;
 }
 
 /** The part of a Worker's ExecutionContext the handlers use. */

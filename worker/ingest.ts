@@ -1,51 +1,64 @@
 import { checkAggLine } from '../domain/agg-row.ts';
-import { timingSafeEqual } from '../domain/hash.ts';
-import { HEADER_SIGNATURE, HEADER_TENANT, HEADER_TIMESTAMP, batchIdOf, signIngest } from '../domain/ingest-protocol.ts';
+import { batchIdOf } from '../domain/ingest-protocol.ts';
 import { Remote } from '../domain/layout.ts';
-import { isTenantId, parseSkillRef } from '../domain/names.ts';
-import { getTenant } from '../plugins/quorum/ops.ts';
-import { storesOf } from './bindings.ts';
-import type { Env, ExecCtx } from './env.ts';
-import { fail, json, readLimited } from './http.ts';
+import { parseSkillRef } from '../domain/names.ts';
+import type { Stores } from './bindings.ts';
+import type { Env } from './env.ts';
+import { fail, json } from './http.ts';
+import type { AuthedRequest } from './tenant-auth.ts';
 
-export const DEFAULT_MAX_BYTES = 1024 * 1024;
-export const DEFAULT_WINDOW_MS = 5 * 60_000;
+/** Limits of one ingest batch; the client splits its outbox to fit (GET /v1/limits). */
+export interface IngestLimits {
+  bytes: number;
+  rows: number;
+  revs: number;
+}
+
+export const DEFAULT_LIMITS: IngestLimits = { bytes: 1024 * 1024, rows: 10_000, revs: 100 };
+
+export function ingestLimits(env: Env): IngestLimits {
+  const n = (v: string | undefined, d: number) => {
+    const x = Number(v);
+    return Number.isSafeInteger(x) && x > 0 ? x : d;
+  };
+  return { bytes: n(env.SNAPPY_INGEST_MAX_BYTES, DEFAULT_LIMITS.bytes), rows: n(env.SNAPPY_INGEST_MAX_ROWS, DEFAULT_LIMITS.rows), revs: n(env.SNAPPY_INGEST_MAX_REVS, DEFAULT_LIMITS.revs) };
+}
+
+/** The headers that tell a client the limits, on every refusal for size. */
+export function limitHeaders(l: IngestLimits): Record<string, string> {
+  return { 'x-snappy-limit-bytes': String(l.bytes), 'x-snappy-limit-rows': String(l.rows), 'x-snappy-limit-revs': String(l.revs) };
+}
 
 /**
- * POST /v1/ingest (domain/ingest-protocol.ts). Checks, in order: size (413), the auth headers
- * and replay window (401), admission and signature (403), then every line against the locked
- * schema (400) and its tenant (403), all before anything is written. The batch is then stored
- * create-only under its content id, so a retry adds nothing; the revs it touches are
- * evaluated at once in the background (the cron tick is the backstop).
+ * The rate limit of one tenant's ingest (Cloudflare's Rate Limiting binding, when bound):
+ * over it, 429 with Retry-After of the binding's period (the longest a client need wait).
  */
-export async function handleIngest(req: Request, env: Env, ctx: ExecCtx, evaluate: (only: string[]) => Promise<unknown>): Promise<Response> {
-  const max = Number(env.SNAPPY_INGEST_MAX_BYTES ?? DEFAULT_MAX_BYTES);
-  const windowMs = Number(env.SNAPPY_INGEST_WINDOW_MS ?? DEFAULT_WINDOW_MS);
-  const declared = Number(req.headers.get('content-length') ?? '0');
-  if (declared > max) return fail(413, `body of ${declared} bytes is larger than the limit of ${max} bytes: ship smaller batches`);
-  const tenant = req.headers.get(HEADER_TENANT);
-  const tsText = req.headers.get(HEADER_TIMESTAMP);
-  const signature = req.headers.get(HEADER_SIGNATURE);
-  const missing = [!tenant && HEADER_TENANT, !tsText && HEADER_TIMESTAMP, !signature && HEADER_SIGNATURE].filter(Boolean);
-  if (missing.length) return fail(401, `missing header(s) ${missing.join(', ')}: sign the batch with the ingest key (see docs/worker.md)`);
-  if (!isTenantId(tenant)) return fail(401, `${HEADER_TENANT}: ${JSON.stringify(tenant)} is not a tenant id (12 lower-case hex)`);
-  const ts = Number(tsText);
-  if (!/^\d{1,16}$/.test(tsText!) || !Number.isSafeInteger(ts)) return fail(401, `${HEADER_TIMESTAMP}: ${JSON.stringify(tsText)} is not epoch milliseconds`);
-  const skew = Date.now() - ts;
-  if (Math.abs(skew) > windowMs) return fail(401, `${HEADER_TIMESTAMP} is ${Math.round(skew / 1000)} s off the Worker's clock, outside the ±${windowMs / 1000} s window: a replayed request, or this machine's clock is wrong`);
-  const { blobs, kv } = storesOf(env);
-  const admitted = await getTenant(kv, tenant);
-  if (!admitted) return fail(403, `tenant ${tenant} is not admitted: hand \`snappy ops key\` output to the operator (snappy ops tenants admit)`);
-  const bytes = await readLimited(req, max);
-  if (!bytes) return fail(413, `body is larger than the limit of ${max} bytes: ship smaller batches`);
+export async function rateLimited(env: Env, tenant: string): Promise<Response | null> {
+  const limiter = env.SNAPPY_INGEST_LIMITER;
+  if (!limiter) return null;
+  const { success } = await limiter.limit({ key: tenant });
+  if (success) return null;
+  const period = Number(env.SNAPPY_INGEST_LIMIT_PERIOD ?? 60);
+  const retry = Number.isFinite(period) && period > 0 ? Math.ceil(period) : 60;
+  return fail(429, `tenant ${tenant} sends batches faster than this Worker's ingest limit; retry after ${retry} s`, { 'retry-after': String(retry) });
+}
+
+/**
+ * POST /v1/ingest, once authenticated (worker/tenant-auth.ts): every line against the locked
+ * schema (400) and its tenant (403), the row and rev limits (413), all before anything is
+ * written. The batch is stored create-only under its content id and indexed once: its index
+ * key is fixed the first time (`snappy-agg-meta/`), so a retried batch adds nothing. The revs it
+ * touches are evaluated at once in the background (the cron tick is the backstop).
+ */
+export async function handleIngest(auth: AuthedRequest, env: Env, stores: Stores, evaluate: (only: string[]) => Promise<unknown>, waitUntil: (p: Promise<unknown>) => void): Promise<Response> {
+  const limits = ingestLimits(env);
+  const { tenant } = auth;
   let body: string;
   try {
-    body = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    body = new TextDecoder('utf-8', { fatal: true }).decode(auth.body);
   } catch {
     return fail(400, 'body is not valid UTF-8');
   }
-  const expected = await signIngest(admitted.ingestKey, tenant, ts, body);
-  if (!timingSafeEqual(expected, signature!.toLowerCase())) return fail(403, `${HEADER_SIGNATURE} does not match: the batch was not signed with tenant ${tenant}'s admitted ingest key, or it was altered`);
   const lines = body.split('\n');
   const revs = new Set<string>();
   let rows = 0;
@@ -57,13 +70,28 @@ export async function handleIngest(req: Request, env: Env, ctx: ExecCtx, evaluat
     if (c.row.tenant !== tenant) return fail(403, `line ${i + 1}: the row names tenant ${c.row.tenant} but the batch is signed by tenant ${tenant}; nothing was stored`);
     const ref = parseSkillRef(c.row.skill);
     if (ref?.rev) revs.add(`${ref.skill}:${ref.rev}`);
-    rows++;
+    if (++rows > limits.rows) return fail(413, `more than ${limits.rows} rows in one batch: split it (nothing was stored)`, limitHeaders(limits));
+    if (revs.size > limits.revs) return fail(413, `more than ${limits.revs} distinct staged revs in one batch: split it (nothing was stored)`, limitHeaders(limits));
   }
   if (!rows) return fail(400, 'the batch has no rows');
+  const { blobs } = stores;
   const batch = await batchIdOf(body);
-  const stored = await blobs.put(Remote.aggregateBatch(tenant, batch), body, { ifAbsent: true, contentType: 'application/x-ndjson' });
-  // Also on a retry: the first attempt may have died before indexing. The tick's seen-set makes a second entry harmless.
-  await blobs.put(Remote.aggregateIndex(Date.now(), tenant, batch), Remote.aggregateBatch(tenant, batch), { ifAbsent: true });
-  if (revs.size) ctx.waitUntil(evaluate([...revs]).catch((err) => console.error(`ingest-triggered tick failed: ${(err as Error).message}`)));
-  return json({ ok: true, tenant, batch, key: Remote.aggregateBatch(tenant, batch), rows, stored, duplicate: !stored, revs: [...revs] }, stored ? 201 : 200);
+  const key = Remote.aggregateBatch(tenant, batch);
+  // The index key is chosen once per batch, before the batch is stored: a retry after a crash
+  // at any step finds it and writes the same entry, never a second one.
+  const metaKey = Remote.aggregateMeta(tenant, batch);
+  const proposed = Remote.aggregateIndex(Date.now(), tenant, batch);
+  let indexKey = proposed;
+  if (!(await blobs.put(metaKey, JSON.stringify({ index: proposed }), { ifAbsent: true, contentType: 'application/json' }))) {
+    const prior = await blobs.get(metaKey);
+    try {
+      indexKey = (JSON.parse(new TextDecoder().decode(prior ?? new Uint8Array())) as { index: string }).index || proposed;
+    } catch {
+      indexKey = proposed;
+    }
+  }
+  const stored = await blobs.put(key, body, { ifAbsent: true, contentType: 'application/x-ndjson' });
+  await blobs.put(indexKey, key, { ifAbsent: true });
+  if (revs.size) waitUntil(evaluate([...revs]).catch((err) => console.error(`ingest-triggered tick failed: ${(err as Error).message}`)));
+  return json({ ok: true, tenant, batch, key, rows, stored, duplicate: !stored, revs: [...revs] }, stored ? 201 : 200);
 }

@@ -1,5 +1,7 @@
 import type { QuorumOptions } from '../plugins/quorum/options.ts';
-import { OpsError, admitTenant, approveRev, listTenants, rejectRev, revokeTenant } from '../plugins/quorum/ops.ts';
+import { OpsError, approveRev, rejectRev } from '../plugins/quorum/ops.ts';
+import { RegistryError, admitTenant, auditLog, listTenants, revokeTenant } from '../plugins/quorum/registry.ts';
+import { v1Until } from './tenant-auth.ts';
 import { lastPromotion, manualReviewOf, revStatuses } from '../plugins/quorum/revs.ts';
 import { opsRefusal } from './auth.ts';
 import { storesOf } from './bindings.ts';
@@ -11,9 +13,10 @@ import { fail, json, readLimited } from './http.ts';
  *   GET    revs                              staged revs with progress, last_quorum_promotion
  *   POST   revs/<skill>/<rev>/approve        {by?}  promote now; by defaults to the rev's manual_review name
  *   POST   revs/<skill>/<rev>/reject         {by, reason?}
- *   GET    tenants                           admitted tenants (without keys)
- *   POST   tenants                           {tenant, ingestKey, by}
- *   DELETE tenants/<tenant>
+ *   GET    tenants                           every tenant in the registry (public keys only)
+ *   POST   tenants                           {tenant, key, by}  admit (or admit again, or replace the key)
+ *   DELETE tenants/<tenant>                   {by}  revoke
+ *   GET    audit                             admissions, revocations and key changes, newest first
  */
 export async function handleOpsApi(req: Request, env: Env, path: string, opts: QuorumOptions): Promise<Response> {
   const refused = opsRefusal(req, env);
@@ -28,7 +31,7 @@ export async function handleOpsApi(req: Request, env: Env, path: string, opts: Q
   }
   try {
     const body = async (): Promise<Record<string, unknown>> => {
-      if (req.method === 'GET' || req.method === 'DELETE') return {};
+      if (req.method === 'GET') return {};
       const bytes = await readLimited(req, 64 * 1024);
       if (!bytes) throw new OpsError('request body larger than 64 KiB', 400);
       if (!bytes.length) return {};
@@ -61,17 +64,23 @@ export async function handleOpsApi(req: Request, env: Env, path: string, opts: Q
       if (action === 'reject') return json({ ok: true, rejection: await rejectRev(blobs, skill, rev, str(b.by, 'by')!, str(b.reason, 'reason', false) ?? '') });
     }
     if (parts[0] === 'tenants' && parts.length === 1) {
-      if (req.method === 'GET') return json({ ok: true, tenants: await listTenants(kv) });
+      if (req.method === 'GET') return json({ ok: true, tenants: await listTenants(blobs) });
       if (req.method === 'POST') {
         const b = await body();
         const tenant = str(b.tenant, 'tenant')!;
-        return json({ ok: true, tenant: { tenant, ...(await admitTenant(kv, tenant, str(b.ingestKey, 'ingestKey')!, str(b.by, 'by', false) ?? 'operator')), ingestKey: undefined } });
+        // `ingestKey` is the field's name before signatures v2.
+        const key = str(b.key ?? b.ingestKey, 'key')!;
+        return json({ ok: true, tenant: await admitTenant(blobs, tenant, key, str(b.by, 'by', false) ?? 'operator', { v1Open: Date.now() <= v1Until(env) }) });
       }
     }
-    if (parts[0] === 'tenants' && parts.length === 2 && req.method === 'DELETE') return json({ ok: true, revoked: await revokeTenant(kv, parts[1]!) });
+    if (parts[0] === 'tenants' && parts.length === 2 && req.method === 'DELETE') {
+      const b = await body();
+      return json({ ok: true, revoked: await revokeTenant(blobs, parts[1]!, str(b.by, 'by', false) ?? 'operator') });
+    }
+    if (parts[0] === 'audit' && parts.length === 1 && req.method === 'GET') return json({ ok: true, audit: await auditLog(blobs) });
     return fail(404, `no ops route ${req.method} /snappy-ops/api/${parts.join('/')}`);
   } catch (err) {
-    if (err instanceof OpsError) return fail(err.status, err.message);
+    if (err instanceof OpsError || err instanceof RegistryError) return fail(err.status, err.message);
     throw err;
   }
 }

@@ -3,8 +3,8 @@ import { isSkillName } from '../domain/names.ts';
 import type { QuorumOptions } from '../plugins/quorum/options.ts';
 import { KvKeys } from '../plugins/quorum/promote.ts';
 import { lastPromotion, revStatuses } from '../plugins/quorum/revs.ts';
-import { INDEX_KEY, listIndexAfter, trailKey } from '../plugins/quorum/index-scan.ts';
-import { INDEX_SKEW_MS } from '../plugins/quorum/scan.ts';
+import { INDEX_KEY, listIndexAfter } from '../plugins/quorum/index-scan.ts';
+import { nextCursor } from '../domain/feed.ts';
 import { storesOf } from './bindings.ts';
 import type { Env } from './env.ts';
 import { fail, json } from './http.ts';
@@ -38,8 +38,7 @@ export async function pullAggregate(url: URL, env: Env): Promise<Response> {
     last = o.key;
     n++;
   }
-  const trail = trailKey(Date.now() - INDEX_SKEW_MS);
-  const cursor = more ? last : [after, last < trail ? last : trail].reduce((a, b) => (a > b ? a : b));
+  const cursor = nextCursor(Remote.aggregateIndexPrefix, after, last, Date.now(), more);
   return new Response(out, { headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'x-snappy-cursor': cursor, 'x-snappy-more': more ? '1' : '0', 'x-snappy-batches': String(n), 'cache-control': 'no-store' } });
 }
 
@@ -76,9 +75,20 @@ export async function listCanonical(env: Env): Promise<Response> {
   return json({ ok: true, skills: [...skills] });
 }
 
-/** GET /v1/status: staged revs not yet promoted with their quorum progress, and the last promotion. */
-export async function status(env: Env, opts: QuorumOptions): Promise<Response> {
+/**
+ * GET /v1/status, by who asks: anyone gets `last_quorum_promotion` and counts; a tenant's
+ * signed request also gets each staged rev's progress (no per-tenant rows); the operator
+ * (ops token) gets everything /snappy-ops shows.
+ */
+export async function status(env: Env, opts: QuorumOptions, who: 'public' | 'tenant' | 'operator'): Promise<Response> {
   const { blobs, kv } = storesOf(env);
-  const revs = (await revStatuses(blobs, opts)).filter((r) => r.state !== 'promoted');
-  return json({ ok: true, staged: revs.map(({ histogram: _h, ...r }) => r), last_quorum_promotion: await lastPromotion(kv) });
+  const all = await revStatuses(blobs, opts);
+  const counts: Record<string, number> = { staged: all.length };
+  for (const r of all) counts[r.state] = (counts[r.state] ?? 0) + 1;
+  const last = await lastPromotion(kv);
+  if (who === 'public') return json({ ok: true, counts, last_quorum_promotion: last });
+  const open = all.filter((r) => r.state !== 'promoted');
+  if (who === 'operator') return json({ ok: true, counts, staged: open.map(({ histogram: _h, ...r }) => r), last_quorum_promotion: last });
+  const staged = open.map((r) => ({ skill: r.skill, rev: r.rev, state: r.state, manualReview: r.manualReview, thresholds: r.thresholds, scored: r.tenants.length, endorsing: r.endorsing, endorsingRuns: r.endorsingRuns, totalRuns: r.totalRuns, mean: r.mean, decision: r.decision }));
+  return json({ ok: true, counts, staged, last_quorum_promotion: last });
 }

@@ -1,13 +1,19 @@
+import { HEADER_SIGNATURE } from '../domain/auth.ts';
 import { INGEST_PATH } from '../domain/ingest-protocol.ts';
+import { STAGE_LIMITS } from '../domain/staged-rev.ts';
 import type { QuorumOptions } from '../plugins/quorum/options.ts';
+import { RegistryError, rekeyTenant } from '../plugins/quorum/registry.ts';
 import type { Runner } from '../core/runner.ts';
 import { opsRefusal } from './auth.ts';
+import { storesOf } from './bindings.ts';
 import type { Env, ExecCtx } from './env.ts';
-import { fail, html } from './http.ts';
-import { handleIngest } from './ingest.ts';
+import { fail, html, json } from './http.ts';
+import { handleIngest, ingestLimits, rateLimited } from './ingest.ts';
+import { changes, DEFAULT_OBJECT_MAX_BYTES, listObjects, readObject, stage, writeObject } from './objects.ts';
 import { handleOpsApi } from './ops-api.ts';
 import { OPS_CSS, OPS_JS, OPS_PAGE } from './ops-page.ts';
 import { listCanonical, pullAggregate, pullCanonical, status } from './pull.ts';
+import { authenticate, once, type AuthedRequest } from './tenant-auth.ts';
 
 /** What the routes need from the app. */
 export interface RouteDeps {
@@ -21,10 +27,48 @@ export async function route(req: Request, env: Env, ctx: ExecCtx, deps: RouteDep
   const url = new URL(req.url);
   const p = url.pathname;
   const m = req.method;
+  const stores = storesOf(env);
+  /** Runs `handle` for a tenant's signed request, or answers the refusal. */
+  const signed = async (maxBytes: number, handle: (a: AuthedRequest) => Promise<Response>, allowV1 = false): Promise<Response> => {
+    const a = await authenticate(req, env, stores, { maxBytes, allowV1 });
+    return a instanceof Response ? a : handle(a);
+  };
   try {
-    if (p === INGEST_PATH) return m === 'POST' ? await handleIngest(req, env, ctx, (only) => deps.tick(env, only)) : fail(405, `${p} takes POST`, { allow: 'POST' });
-    if (p === '/v1/status' && m === 'GET') return await status(env, deps.quorum);
-    if (p === '/v1/aggregate' && m === 'GET') return await pullAggregate(url, env);
+    if (p === INGEST_PATH) {
+      if (m !== 'POST') return fail(405, `${p} takes POST`, { allow: 'POST' });
+      const limits = ingestLimits(env);
+      const declared = Number(req.headers.get('content-length') ?? '0');
+      if (declared > limits.bytes) return fail(413, `body of ${declared} bytes is larger than the limit of ${limits.bytes} bytes: split the batch`, { 'x-snappy-limit-bytes': String(limits.bytes) });
+      return await signed(
+        limits.bytes,
+        async (a) => (await rateLimited(env, a.tenant)) ?? once(stores, a, () => handleIngest(a, env, stores, (only) => deps.tick(env, only), (x) => ctx.waitUntil(x))),
+        true,
+      );
+    }
+    if (p === '/v1/limits' && m === 'GET') return json({ ok: true, ingest: ingestLimits(env), objectBytes: objectMax(env), stage: STAGE_LIMITS });
+    if (p === '/v1/object') {
+      if (m === 'GET' || m === 'HEAD') return await signed(0, (a) => readObject(req, url, a, stores));
+      if (m === 'PUT') return await signed(objectMax(env), (a) => once(stores, a, () => writeObject(url, req, a, stores, objectMax(env))));
+      return fail(405, `${p} takes GET, HEAD or PUT`, { allow: 'GET, HEAD, PUT' });
+    }
+    if (p === '/v1/objects' && m === 'GET') return await signed(0, (a) => listObjects(url, a, stores));
+    if (p === '/v1/changes' && m === 'GET') return await signed(0, (a) => changes(url, a, stores));
+    if (p === '/v1/stage' && m === 'POST') return await signed(Math.ceil(STAGE_LIMITS.bytes * 1.4) + 64 * 1024, (a) => once(stores, a, () => stage(a, stores)));
+    if (p === '/v1/tenant/key' && m === 'POST') {
+      // The upgrade path of a tenant admitted with a v1 ingest key: signed v1, it registers its v2 public key.
+      return await signed(4096, (a) => once(stores, a, () => registerKey(a, stores.blobs)), true);
+    }
+    if (p === '/v1/aggregate' && m === 'GET') {
+      // Every tenant's rows: for tenants (signed) and the operator (ops token), never for anyone.
+      if (req.headers.get(HEADER_SIGNATURE)) return await signed(0, () => pullAggregate(url, env));
+      const refused = opsRefusal(req, env);
+      return refused ?? (await pullAggregate(url, env));
+    }
+    if (p === '/v1/status' && m === 'GET') {
+      if (req.headers.get(HEADER_SIGNATURE)) return await signed(0, () => status(env, deps.quorum, 'tenant'));
+      if (req.headers.get('authorization')) return opsRefusal(req, env) ?? (await status(env, deps.quorum, 'operator'));
+      return await status(env, deps.quorum, 'public');
+    }
     if (p === '/v1/canonical' && m === 'GET') return await listCanonical(env);
     if (p.startsWith('/v1/canonical/') && m === 'GET') {
       let skill: string;
@@ -44,10 +88,31 @@ export async function route(req: Request, env: Env, ctx: ExecCtx, deps: RouteDep
       return refused ? new Response(page.body, { status: refused.status, headers: page.headers }) : page;
     }
     if (p.startsWith('/snappy-ops/api/')) return await handleOpsApi(req, env, p.slice('/snappy-ops/api/'.length), deps.quorum);
-    if (p === '/' && m === 'GET') return new Response('snappy Worker: POST /v1/ingest, GET /v1/status, /v1/aggregate, /v1/canonical/<skill>, /snappy-ops\n');
+    if (p === '/' && m === 'GET') return new Response('snappy Worker: POST /v1/ingest, GET /v1/status, /v1/canonical/<skill>, signed tenant routes (docs/worker.md), /snappy-ops\n');
     return fail(404, `no route for ${m} ${p}`);
   } catch (err) {
     console.error(`${m} ${p} failed: ${(err as Error).stack ?? err}`);
     return fail(500, `internal error: ${(err as Error).message}`);
+  }
+}
+
+function objectMax(env: Env): number {
+  const n = Number(env.SNAPPY_OBJECT_MAX_BYTES);
+  return Number.isSafeInteger(n) && n > 0 ? n : DEFAULT_OBJECT_MAX_BYTES;
+}
+
+async function registerKey(a: AuthedRequest, blobs: import('../core/ports.ts').BlobStore): Promise<Response> {
+  let publicKey: unknown;
+  try {
+    publicKey = (JSON.parse(new TextDecoder().decode(a.body)) as { publicKey?: unknown }).publicKey;
+  } catch {
+    return fail(400, 'body must be JSON: {publicKey}');
+  }
+  try {
+    const view = await rekeyTenant(blobs, a.tenant, String(publicKey ?? ''));
+    return json({ ok: true, tenant: view });
+  } catch (err) {
+    if (err instanceof RegistryError) return fail(err.status, err.message);
+    throw err;
   }
 }

@@ -21,8 +21,11 @@ export const consoleLogger: Logger = {
 export function createWorkerRunner(raw: SnappyConfig, log: Logger = consoleLogger): { runner: Runner; config: ResolvedConfig } {
   const parsed = configSchema.safeParse(raw ?? {});
   if (!parsed.success) throw new SnappyError(`bundled config is invalid:\n${formatIssues(issuesOf(parsed.error))}`, { code: ErrorCode.Config });
-  // The Worker is no tenant and no machine: only the base config applies.
-  const config = resolveConfig(parsed.data, {});
+  // The Worker is no tenant and no machine: only the base config applies. In Worker mode only
+  // batches that came through ingest count (no discovering folders), and only from admitted,
+  // unrevoked tenants: the Worker sets both, whatever the config says.
+  const base = resolveConfig(parsed.data, {});
+  const config = { ...base, quorum: { ...((base.quorum as Record<string, unknown>) ?? {}), discover: false, admittedOnly: true } } as ResolvedConfig;
   const plugins: PluginInstance[] = [];
   const wanted = config.builtins ?? (Object.keys(WORKER_BUILTINS) as (keyof typeof WORKER_BUILTINS)[]);
   for (const name of wanted) {

@@ -11,11 +11,15 @@ interface OpsArgs extends GlobalFlags {
 }
 
 const USAGE = `snappy ops <action>:
-  key                                  print this machine's tenant id and ingest key (from SNAPPY_MASTER_KEY), to hand to the operator
+  key                                  print this machine's tenant id and public key (from SNAPPY_MASTER_KEY), to hand to the operator
   revs                                 staged revs with quorum progress, gated and rejected ones, the last promotion
   approve <skill> <rev_id> [--by NAME] promote now, regardless of quorum (by: the rev's manual_review name, else $USER)
   reject <skill> <rev_id> [--by NAME] [--reason TEXT]
-  tenants list | admit <tenant> <ingest-key> | revoke <tenant>`;
+  tenants list | admit <tenant> <public-key> | revoke <tenant>
+  audit                                admissions, revocations and key changes, newest first
+
+In Worker mode (config worker.url) every action but \`key\` goes through the Worker's
+/snappy-ops API with SNAPPY_OPS_TOKEN; in direct mode it acts on the remote itself.`;
 
 /**
  * `snappy ops ...`: the operator's actions. Through the Worker's /snappy-ops API when config
@@ -27,13 +31,13 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
   describe: 'Operator actions: approve/reject staged revs, admit tenants, list revs; `ops key` prints the ingest key to hand over',
   builder: (y: Argv<GlobalFlags>) =>
     y
-      .positional('action', { type: 'string', choices: ['key', 'revs', 'approve', 'reject', 'tenants'], demandOption: true })
+      .positional('action', { type: 'string', choices: ['key', 'revs', 'approve', 'reject', 'tenants', 'audit'], demandOption: true })
       .positional('args', { type: 'string', array: true, default: [] })
       .option('by', { type: 'string', describe: 'who acts (recorded in the changelog row or tenant record)' })
       .option('reason', { type: 'string', describe: 'why a rev is rejected' })
       .usage(USAGE)
       .example('$0 ops approve summarize 3f2a9c1d0e4b --by robert', 'promote a gated rev')
-      .example('$0 ops tenants admit 0123456789ab <64-hex ingest key>', 'let a tenant ship aggregate batches') as unknown as Argv<OpsArgs>,
+      .example('$0 ops tenants admit 0123456789ab <public key>', 'let a tenant in (its `snappy ops key` output)') as unknown as Argv<OpsArgs>,
   handler: async (argv) => {
     const { printJson } = await import('../output.ts');
     const out = (data: Record<string, unknown>, human: string): void => {
@@ -47,24 +51,28 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
       const master = process.env.SNAPPY_MASTER_KEY;
       if (!master) throw new SnappyError('SNAPPY_MASTER_KEY is not set: there is no tenant on this machine', { code: ErrorCode.Usage });
       const { tenantIdOf } = await import('../../domain/hash.ts');
-      const { ingestKeyOf } = await import('../../domain/ingest-protocol.ts');
+      const { tenantSigner } = await import('../../domain/auth.ts');
       const tenant = await tenantIdOf(master);
-      const ingestKey = await ingestKeyOf(master);
-      return out({ tenant, ingestKey }, `tenant ${tenant}\ningest-key ${ingestKey}\n(hand both to the operator: snappy ops tenants admit ${tenant} ${ingestKey})`);
+      const { publicKey } = await tenantSigner(master, tenant);
+      return out({ tenant, publicKey }, `tenant ${tenant}\npublic-key ${publicKey}\n(hand both to the operator: snappy ops tenants admit ${tenant} ${publicKey}; the key is public, the master key never leaves this machine)`);
     }
 
     const { createCli } = await import('../context.ts');
     const cli = await createCli(argv);
+    const token = process.env.SNAPPY_OPS_TOKEN;
+    if (cli.mode === 'worker' && !token) {
+      throw new SnappyError(`Worker mode (worker.url ${cli.remoteUrl}): operator actions go through the Worker's /snappy-ops API; set SNAPPY_OPS_TOKEN to the Worker's ops token`, { code: ErrorCode.Usage });
+    }
     const { quorumOptions } = await import('../../plugins/quorum/options.ts');
     const parsed = quorumOptions.safeParse(cli.config.quorum ?? {});
     if (!parsed.success) throw new SnappyError(`config quorum: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { code: ErrorCode.Config });
-    const { directBackend, workerBackend } = await import('../../plugins/quorum/ops-backend.ts');
-    const token = process.env.SNAPPY_OPS_TOKEN;
-    const viaWorker = !argv.remote && cli.config.worker?.url && token;
+    const { directBackend } = await import('../../plugins/quorum/ops-backend.ts');
+    const { workerBackend } = await import('../../adapters/worker-ops.ts');
     const ctx = cli.taskContext('ops');
-    const backend = viaWorker ? workerBackend(cli.config.worker!.url, token!) : directBackend(await ctx.remote(), await ctx.kv(), parsed.data);
+    const backend = cli.mode === 'worker' ? workerBackend(cli.config.worker!.url, token!, cli.config.worker) : directBackend(await ctx.remote(), await ctx.kv(), parsed.data);
     const me = argv.by ?? (process.env.USER || os.userInfo().username || 'operator');
     const { OpsError } = await import('../../plugins/quorum/ops.ts');
+    const { RegistryError } = await import('../../plugins/quorum/registry.ts');
     try {
       switch (argv.action) {
         case 'revs': {
@@ -87,25 +95,30 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
           const [sub, ...rest] = args;
           if (sub === 'list' || sub === undefined) {
             const t = await backend.tenants();
-            return out({ where: backend.where, tenants: t }, t.map((x) => `${x.tenant}  admitted ${x.admittedAt} by ${x.by}`).join('\n') || 'no tenants admitted');
+            const lines = t.map((x) => `${x.tenant}  ${x.admitted ? 'admitted' : `REVOKED ${x.revokedAt} by ${x.revokedBy}; admitted`} ${x.admittedAt} by ${x.admittedBy}  signatures ${x.signatures.join('+') || '-'}`);
+            return out({ where: backend.where, tenants: t }, lines.join('\n') || 'no tenants admitted');
           }
           if (sub === 'admit') {
-            if (rest.length !== 2) throw usage('ops tenants admit needs <tenant> <ingest-key>');
+            if (rest.length !== 2) throw usage('ops tenants admit needs <tenant> <public-key> (both from `snappy ops key` on a machine of the tenant)');
             const r = await backend.admit(rest[0]!, rest[1]!, me);
-            return out({ where: backend.where, tenant: rest[0], admittedAt: r.admittedAt, by: r.by }, `admitted tenant ${rest[0]} (by ${r.by})`);
+            return out({ where: backend.where, tenant: r }, `admitted tenant ${r.tenant} (by ${r.admittedBy})`);
           }
           if (sub === 'revoke') {
             if (rest.length !== 1) throw usage('ops tenants revoke needs <tenant>');
-            const had = await backend.revoke(rest[0]!);
-            return out({ where: backend.where, tenant: rest[0], revoked: had }, had ? `revoked tenant ${rest[0]}` : `tenant ${rest[0]} was not admitted`);
+            const had = await backend.revoke(rest[0]!, me);
+            return out({ where: backend.where, tenant: rest[0], revoked: had }, had ? `revoked tenant ${rest[0]}: refused from its next request on, its runs no longer count` : `tenant ${rest[0]} was not admitted`);
           }
           throw usage(`unknown tenants action ${JSON.stringify(sub)}`);
+        }
+        case 'audit': {
+          const a = await backend.audit();
+          return out({ where: backend.where, audit: a }, a.map((e) => `${e.ts}  ${e.action.padEnd(7)} ${e.tenant}  by ${e.by}${e.detail ? `  (${e.detail})` : ''}`).join('\n') || 'no admissions yet');
         }
         default:
           throw usage(`unknown ops action ${JSON.stringify(argv.action)}`);
       }
     } catch (err) {
-      if (err instanceof OpsError) throw new SnappyError(err.message, { code: err.status === 400 ? ErrorCode.Usage : ErrorCode.Invalid, step: `ops ${argv.action}` });
+      if (err instanceof OpsError || err instanceof RegistryError) throw new SnappyError(err.message, { code: err.status === 400 ? ErrorCode.Usage : ErrorCode.Invalid, step: `ops ${argv.action}` });
       throw err;
     }
   },

@@ -45,6 +45,9 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
         throw new SnappyError(`unknown task "${t}"; the configured plugins provide: ${known}`, { code: ErrorCode.TaskUnknown });
       }
     }
+    if (cli.mode === 'worker' && tasks.includes('tick')) {
+      throw new SnappyError(`run tick is for direct mode: with worker.url set (${cli.remoteUrl}) the Worker ticks every minute itself`, { code: ErrorCode.Usage });
+    }
     const needsLock = tasks.some((t) => t !== 'tick');
     const release = needsLock && !argv.dryRun ? await acquireLock(path.join(cli.stateDir, '.snappy', 'lock'), { what: `state dir ${cli.stateDir}` }).catch((err) => {
       throw new SnappyError(err.message, { code: ErrorCode.Locked, cause: err });

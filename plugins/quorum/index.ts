@@ -21,6 +21,16 @@ export default definePlugin({
 
     hooks.onStatus.tapPromise({ name: 'quorum', stage: Stage.DEFAULT }, async (req) => {
       const blobs = await req.ctx.remote();
+      if (blobs.fleetStatus) {
+        // Worker mode: the tallies are the Worker's; it says what a tenant may see.
+        const s = await blobs.fleetStatus();
+        const staged = (s.staged ?? []) as { skill: string; rev: string; state: string; manualReview: string | null; endorsing: number; endorsingRuns: number; mean: number | null; thresholds: { minTenants: number; minRuns: number } }[];
+        const last = s.last_quorum_promotion as { skill: string; rev_id: string; ts: string } | null;
+        req.sections.quorum = { revs: staged, last_quorum_promotion: last, via: blobs.url };
+        req.lines.push(`quorum (from ${blobs.url}): ${staged.length} staged rev(s) not promoted; last promotion: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
+        for (const r of staged) req.lines.push(`  ${r.skill}:${r.rev} ${r.state}${r.manualReview ? ` (manual_review: ${r.manualReview})` : ''}: ${r.endorsing}/${r.thresholds.minTenants} tenants endorse, ${r.endorsingRuns}/${r.thresholds.minRuns} runs, mean ${r.mean ?? '-'}`);
+        return;
+      }
       const kv = await req.ctx.kv();
       const revs = await revStatuses(blobs, opts);
       const last = await lastPromotion(kv);

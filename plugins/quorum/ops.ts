@@ -1,6 +1,6 @@
 import type { BlobStore, KV } from '../../core/ports.ts';
 import { Remote } from '../../domain/layout.ts';
-import { isRevId, isSkillName, isTenantId } from '../../domain/names.ts';
+import { isRevId, isSkillName } from '../../domain/names.ts';
 import { readJson } from './json-store.ts';
 import { KvKeys, promote, stagedFiles, type ChangelogRow, type PromoteResult } from './promote.ts';
 import type { Rejection } from './revs.ts';
@@ -15,13 +15,6 @@ export class OpsError extends Error {
   ) {
     super(message);
   }
-}
-
-/** A tenant the operator admitted: KV `tenant:<id>`. */
-export interface TenantRecord {
-  ingestKey: string;
-  admittedAt: string;
-  by: string;
 }
 
 const NAME = /^[A-Za-z0-9._@+-]{1,64}$/;
@@ -59,38 +52,4 @@ export async function rejectRev(blobs: BlobStore, skill: string, rev: string, by
   const rec: Rejection = { ts: new Date(now).toISOString(), by, reason };
   await blobs.put(Remote.rejection(skill, rev), JSON.stringify(rec), { contentType: 'application/json' });
   return rec;
-}
-
-/** Admits a tenant: its ingest batches are accepted when signed with `ingestKey`. */
-export async function admitTenant(kv: KV, tenant: string, ingestKey: string, by: string, now = Date.now()): Promise<TenantRecord> {
-  if (!isTenantId(tenant)) throw new OpsError(`tenant ${JSON.stringify(tenant)}: expected 12 lower-case hex characters (see \`snappy ops key\`)`, 400);
-  if (!/^[0-9a-f]{64}$/.test(ingestKey)) throw new OpsError('ingest key: expected 64 lower-case hex characters (see `snappy ops key`)', 400);
-  checkName(by, 'operator');
-  const rec: TenantRecord = { ingestKey, admittedAt: new Date(now).toISOString(), by };
-  await kv.put(KvKeys.tenant(tenant), JSON.stringify(rec));
-  return rec;
-}
-
-export async function revokeTenant(kv: KV, tenant: string): Promise<boolean> {
-  if (!isTenantId(tenant)) throw new OpsError(`tenant ${JSON.stringify(tenant)}: expected 12 lower-case hex characters`, 400);
-  const had = (await kv.get(KvKeys.tenant(tenant))) !== null;
-  await kv.delete(KvKeys.tenant(tenant));
-  return had;
-}
-
-export async function getTenant(kv: KV, tenant: string): Promise<TenantRecord | null> {
-  if (!isTenantId(tenant)) return null;
-  const v = await kv.get(KvKeys.tenant(tenant));
-  return v ? (JSON.parse(v) as TenantRecord) : null;
-}
-
-/** Admitted tenants, without their keys. */
-export async function listTenants(kv: KV): Promise<{ tenant: string; admittedAt: string; by: string }[]> {
-  const out: { tenant: string; admittedAt: string; by: string }[] = [];
-  for (const k of await kv.list(KvKeys.tenantPrefix)) {
-    const tenant = k.slice(KvKeys.tenantPrefix.length);
-    const rec = await getTenant(kv, tenant);
-    if (rec) out.push({ tenant, admittedAt: rec.admittedAt, by: rec.by });
-  }
-  return out.sort((a, b) => (a.tenant < b.tenant ? -1 : 1));
 }

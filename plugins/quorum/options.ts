@@ -29,6 +29,11 @@ export const quorumOptions = z
      * through the Worker, and the tick's cost depends on new batches only.
      */
     discover: z.boolean().default(true),
+    /**
+     * Count only tenants admitted in the registry (and not revoked) toward a quorum. The Worker
+     * always sets it: in Worker mode only admitted tenants' authenticated batches count.
+     */
+    admittedOnly: z.boolean().default(false),
     /** Budget of one `snappy run tick` in ms (the Worker's cron has 30 s of CPU). */
     budgetMs: z.number().int().positive().default(25_000),
   })

@@ -1,4 +1,5 @@
 import type { BlobStore, KV } from '../../core/ports.ts';
+import { appendFeed } from '../../domain/feed.ts';
 import { Remote } from '../../domain/layout.ts';
 import { readJson } from './json-store.ts';
 
@@ -63,6 +64,8 @@ export async function complete(blobs: BlobStore, kv: KV, row: ChangelogRow): Pro
     for await (const o of blobs.list(canonDir)) if (!keep.has(o.key.slice(canonDir.length))) await blobs.delete(o.key);
     files = staged;
   }
+  // Tenants pulling through the Worker learn of the new folder from its change feed.
+  if (!latest || latest.rev_id === rev) await appendFeed(blobs, { kind: 'canonical', folder: Remote.canonicalDir(skill) });
   await kv.delete(KvKeys.canonical(skill));
   const last = await kv.get(KvKeys.lastPromotion);
   const prevTs = last ? (JSON.parse(last) as { ts?: string }).ts ?? '' : '';

@@ -5,7 +5,8 @@ import { isRevId, isSkillName } from '../../domain/names.ts';
 import { readJson } from './json-store.ts';
 import { type QuorumOptions, thresholdsFor } from './options.ts';
 import { KvKeys, type ChangelogRow } from './promote.ts';
-import { decide, defaultRule, progressOf, type Progress, type Thresholds } from './rule.ts';
+import { decide, defaultRule, progressOf, type Progress, type Standing, type Thresholds } from './rule.ts';
+import { standingsOf } from './registry.ts';
 import { readTally, type Tally } from './tally.ts';
 
 /** A staged rev named by skill and rev id. */
@@ -81,6 +82,7 @@ export function histogramOf(tally: Tally): number[] {
 export async function revStatuses(blobs: BlobStore, opts: QuorumOptions, only?: readonly RevRef[]): Promise<RevStatus[]> {
   const [revs, idx] = await Promise.all([only ? Promise.resolve([...only]) : listStagedRevs(blobs), promotionIndex(blobs)]);
   const out: RevStatus[] = [];
+  const standings = new Map<string, Standing>();
   for (const { skill, rev } of revs) {
     const id = `${skill}:${rev}`;
     const thresholds = thresholdsFor(opts, skill);
@@ -90,7 +92,7 @@ export async function revStatuses(blobs: BlobStore, opts: QuorumOptions, only?: 
       idx.promoted.has(id) ? readJson<ChangelogRow>(blobs, Remote.changelog(skill, rev)) : Promise.resolve(null),
       idx.rejected.has(id) ? readJson<Rejection>(blobs, Remote.rejection(skill, rev)) : Promise.resolve(null),
     ]);
-    const progress = progressOf(tally, thresholds);
+    const progress = progressOf(tally, thresholds, opts.admittedOnly ? await standingsOf(blobs, Object.keys(tally.tenants), standings) : undefined);
     const d = decide(opts.rule ?? defaultRule, progress, thresholds);
     const state = promotion ? 'promoted' : rejection ? 'rejected' : manualReview ? 'gated' : 'pending';
     out.push({ ...progress, state, manualReview, thresholds, decision: { promote: d.promote, reason: d.reason }, promotion, rejection, histogram: histogramOf(tally) });

@@ -14,7 +14,12 @@ export interface TenantProgress {
   mean: number;
   /** Mean score >= minScore. */
   endorses: boolean;
+  /** Why this tenant's runs do not count (kept for audit): revoked, or never admitted. */
+  excluded?: 'revoked' | 'not admitted';
 }
+
+/** Whether a tenant's runs count in decisions, and if not, why. */
+export type Standing = 'ok' | 'revoked' | 'not admitted';
 
 /** Where a staged rev stands: what a rule decides on, and what status and /snappy-ops show. */
 export interface Progress {
@@ -48,7 +53,7 @@ export type QuorumRule = (progress: Progress, thresholds: Thresholds) => Decisio
 // Means are sums of decimals; 3 runs of 0.85 must endorse although 2.55 / 3 > 0.85 is not exact.
 const EPSILON = 1e-9;
 
-export function progressOf(tally: Tally, t: Thresholds): Progress {
+export function progressOf(tally: Tally, t: Thresholds, standing?: ReadonlyMap<string, Standing>): Progress {
   const tenants: TenantProgress[] = [];
   let endorsing = 0;
   let endorsingRuns = 0;
@@ -61,6 +66,11 @@ export function progressOf(tally: Tally, t: Thresholds): Progress {
     const sum = scores.reduce((a, b) => a + b, 0);
     const mean = sum / scores.length;
     const endorses = mean >= t.minScore - EPSILON;
+    const st = standing?.get(tenant) ?? 'ok';
+    if (st !== 'ok') {
+      tenants.push({ tenant, runs: scores.length, mean: round(mean), endorses: false, excluded: st });
+      continue;
+    }
     tenants.push({ tenant, runs: scores.length, mean: round(mean), endorses });
     totalRuns += scores.length;
     totalSum += sum;

@@ -3,6 +3,7 @@ import { checkAggLine, type AggRow } from '../../domain/agg-row.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isTenantId } from '../../domain/names.ts';
 import { readJson, updateJson } from './json-store.ts';
+import { FEED_SKEW_MS } from '../../domain/feed.ts';
 import { INDEX_KEY, listIndexAfter, trailKey } from './index-scan.ts';
 import { applyToTally, groupByRev } from './tally.ts';
 
@@ -19,8 +20,6 @@ export interface ScanState {
   seen: Record<string, string[]>;
 }
 
-/** Index entries written up to this long before the newest one seen may still land: re-list them. */
-export const INDEX_SKEW_MS = 30_000;
 
 export interface ScanResult {
   batches: number;
@@ -95,7 +94,7 @@ export async function scanNewBatches(blobs: BlobStore, opts: { now: number; dead
     }
   }
   // Trail the cursor so an index entry that lands late (clock skew, slow write) is still listed.
-  const trail = trailKey(opts.now - INDEX_SKEW_MS);
+  const trail = trailKey(opts.now - FEED_SKEW_MS);
   const nextCursor = res.partial ? state.cursor : lastIndex < trail ? lastIndex : trail > state.cursor ? trail : state.cursor;
   if (done.length || nextCursor !== state.cursor) {
     await updateJson<ScanState>(blobs, Remote.quorumScan, emptyState, (cur) => {

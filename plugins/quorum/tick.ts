@@ -5,7 +5,8 @@ import { readJson } from './json-store.ts';
 import { type QuorumOptions, thresholdsFor } from './options.ts';
 import { complete, promote, stagedFiles, type ChangelogRow } from './promote.ts';
 import { listStagedRevs, manualReviewOf, promotionIndex, type RevRef } from './revs.ts';
-import { decide, defaultRule, progressOf } from './rule.ts';
+import { decide, defaultRule, progressOf, type Standing } from './rule.ts';
+import { standingsOf } from './registry.ts';
 import { readTally } from './tally.ts';
 import { scanNewBatches, type ScanResult } from './scan.ts';
 
@@ -44,6 +45,7 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
   }
   const revs: RevRef[] = tick.only ? onlyRefs(tick.only) : await listStagedRevs(blobs);
   const rule = opts.rule ?? defaultRule;
+  const standings = new Map<string, Standing>();
   for (const { skill, rev } of revs) {
     const id = `${skill}:${rev}`;
     if (idx.promoted.has(id) || idx.rejected.has(id)) continue;
@@ -52,7 +54,9 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
       break;
     }
     const t = thresholdsFor(opts, skill);
-    const d = decide(rule, progressOf(await readTally(blobs, skill, rev), t), t);
+    const tally = await readTally(blobs, skill, rev);
+    const standing = opts.admittedOnly ? await standingsOf(blobs, Object.keys(tally.tenants), standings) : undefined;
+    const d = decide(rule, progressOf(tally, t, standing), t);
     if (!d.promote) {
       report.pending++;
       continue;

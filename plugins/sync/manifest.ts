@@ -30,6 +30,8 @@ export interface Manifest {
    * (s3rver writes objects in place) may hold a torn copy of our own write.
    */
   inflight?: Record<string, 1>;
+  /** Where the last pull stopped reading a remote's change feeds (Worker mode). */
+  cursors?: { feed?: string; aggregate?: string };
 }
 
 /** A content hash of bytes (also how the manifest compares files). */

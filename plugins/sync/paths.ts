@@ -57,7 +57,7 @@ export function pushTarget(rel: string, who: Who): { key: string; kind: SyncKind
     const name = parts[2]!;
     if (!name.endsWith(suffix)) return null;
     const skill = name.slice(0, -suffix.length);
-    return isSkillName(skill) ? { key: Remote.brief(skill, who.machine), kind: 'brief', createOnly: false } : null;
+    return isSkillName(skill) && who.tenant ? { key: Remote.brief(who.tenant, skill, who.machine), kind: 'brief', createOnly: false } : null;
   }
   if (parts[0] === 'staging') {
     if (parts.length < 4 || !isSkillName(parts[1]) || !isRevId(parts[2])) return null;
@@ -84,8 +84,10 @@ export function pullTarget(key: string, who: Who): { rel: string; kind: SyncKind
     }
   }
   if (key.startsWith(Remote.briefsPrefix)) {
-    const name = key.slice(Remote.briefsPrefix.length);
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*\.md$/.test(name) || name.endsWith(`.${who.machine}.md`)) return null;
+    // snappy-briefs/<tenant>/<skill>.<machine>.md -> log/regen-queue/<skill>.<machine>.md. A brief
+    // named with this machine's id is never pulled over this machine's own (whichever tenant wrote it).
+    const [tenant, name, ...extra] = key.slice(Remote.briefsPrefix.length).split('/');
+    if (extra.length || !isTenantId(tenant) || !name || !/^[A-Za-z0-9][A-Za-z0-9._-]*\.md$/.test(name) || name.endsWith(`.${who.machine}.md`)) return null;
     return { rel: `${State.regenQueueDir}${name}`, kind: 'brief' };
   }
   if (key.startsWith(Remote.stagingPrefix)) {

@@ -16,7 +16,6 @@ export const syncPlugin = definePlugin({
   apply(hooks, ctx) {
     const options = ctx.options;
     const filter = new SyncFilter(new GlobSet(options.allow), new GlobSet(options.deny));
-    const workerUrl = (ctx.config.worker as { url?: string } | undefined)?.url;
     // The aggregate plugin is optional: without it, no batches are shipped or merged.
     const aggregate = (): AggregateService | undefined => {
       try {
@@ -28,7 +27,7 @@ export const syncPlugin = definePlugin({
     hooks.beforePush.tapPromise({ name: ctx.name, stage: Stage.FILTER }, async (plan) => filterPlan(plan, filter, ctx.log));
     ctx.defineTask('push', {
       describe: 'send what changed (pages, briefs, own staged revs) to the remote and ship the aggregate outbox',
-      run: (t) => runPush(t, { options, filter, hooks, ...opt('aggregate', aggregate()), ...opt('workerUrl', workerUrl) }),
+      run: (t) => runPush(t, { options, filter, hooks, ...opt('aggregate', aggregate()) }),
     });
     ctx.defineTask('pull', {
       describe: 'fetch what changed on the remote (pages, briefs, staged revs, canonical) and merge new aggregate batches',

@@ -1,8 +1,9 @@
 import PQueue from 'p-queue';
 import { ErrorCode, SnappyError } from '../../core/errors.ts';
 import type { TaskContext } from '../../core/plugin.ts';
-import type { BlobInfo, BlobStore } from '../../core/ports.ts';
+import type { BlobInfo, BlobStore, RemoteStore } from '../../core/ports.ts';
 import { Remote } from '../../domain/layout.ts';
+import { isSkillName } from '../../domain/names.ts';
 import { State } from '../../domain/state-layout.ts';
 import type { AggregateService } from '../aggregate/service.ts';
 import { Refusal, StateFiles } from './local.ts';
@@ -46,23 +47,30 @@ export async function runPull(ctx: TaskContext, deps: PullDeps): Promise<void> {
 
   const prefixes = [...(who.tenant ? [Remote.tenantSkillsPrefix(who.tenant), Remote.tenantFilesPrefix(who.tenant)] : []), Remote.briefsPrefix, Remote.stagingPrefix, Remote.canonicalPrefix];
   const wanted: { info: BlobInfo; rel: string; kind: SyncKind }[] = [];
+  /** Canonical folders (local, `canonical/<skill>/`) listed whole this time: what is not in them is gone. */
+  const wholeCanonical = new Set<string>();
   const canonicalListed = new Set<string>();
   const counts: PullCounts = { files: 0, bytes: 0, unchanged: 0, conflicts: [], adopted: [], removed: [], refused: [] };
-  for (const prefix of prefixes) {
-    for (const info of await listAll(remote, prefix, retry)) {
-      const t = pullTarget(info.key, who);
-      if (!t) continue;
-      // canonical/ is pull-only and outside the allow list; the deny lists still apply.
-      if (t.kind === 'canonical' ? deps.filter.denies(t.rel) : !deps.filter.allows(t.rel)) continue;
-      if (t.kind === 'canonical') canonicalListed.add(t.rel);
-      const rec = manifest.files[t.rel];
-      if (rec && rec.key === info.key && info.etag && rec.etag === info.etag) {
-        counts.unchanged++;
-        continue;
-      }
-      wanted.push({ info, rel: t.rel, kind: t.kind });
+  const consider = (info: BlobInfo) => {
+    const t = pullTarget(info.key, who);
+    if (!t) return;
+    // canonical/ is pull-only and outside the allow list; the deny lists still apply.
+    if (t.kind === 'canonical' ? deps.filter.denies(t.rel) : !deps.filter.allows(t.rel)) return;
+    if (t.kind === 'canonical') canonicalListed.add(t.rel);
+    const rec = manifest.files[t.rel];
+    if (rec && rec.key === info.key && info.etag && rec.etag === info.etag) {
+      counts.unchanged++;
+      return;
     }
+    wanted.push({ info, rel: t.rel, kind: t.kind });
+  };
+  const feed = await changedObjects(remote, manifest, prefixes, retry);
+  for (const info of feed.objects) consider(info);
+  for (const f of feed.folders) {
+    const parts = f.slice(Remote.canonicalPrefix.length).split('/');
+    if (f.startsWith(Remote.canonicalPrefix) && isSkillName(parts[0])) wholeCanonical.add(`canonical/${parts[0]}/`);
   }
+  if (feed.all) wholeCanonical.add('canonical/');
   // Pages first, canonical after: a promotion may then adopt over the freshly pulled page.
   wanted.sort((a, b) => Number(a.kind === 'canonical') - Number(b.kind === 'canonical'));
 
@@ -101,6 +109,7 @@ export async function runPull(ctx: TaskContext, deps: PullDeps): Promise<void> {
   // Canonical mirrors the promoted folder exactly: files no longer there go (unless edited here).
   for (const [rel, rec] of Object.entries(manifest.files)) {
     if (!rel.startsWith('canonical/') || canonicalListed.has(rel) || failed.length) continue;
+    if (![...wholeCanonical].some((f) => rel.startsWith(f))) continue;
     const local = await files.readLocal(rel);
     if (!local || (local.bytes && contentHash(local.bytes) === rec.hash)) {
       await files.remove(rel);
@@ -111,6 +120,8 @@ export async function runPull(ctx: TaskContext, deps: PullDeps): Promise<void> {
   if (deps.options.adoptCanonical === 'when-unchanged') await adoptCanonical(files, manifest, changedCanonical, counts);
 
   const aggregate = deps.aggregate && deps.filter.allows(State.aggregate) ? await mergeBatches(remote, manifest, deps.aggregate, retry, ctx) : { skipped: deps.aggregate ? 'denied by sync config' : 'aggregate plugin not configured' };
+  // The feed cursor moves only once everything it pointed at is saved.
+  if (feed.cursor !== undefined && !failed.length) (manifest.cursors ??= {}).feed = feed.cursor;
   await saveManifest(ctx.stateDir, manifest);
 
   for (const r of counts.refused) ctx.log.warn(`not pulled: ${r.path} ${r.reason}`);
@@ -123,6 +134,37 @@ export async function runPull(ctx: TaskContext, deps: PullDeps): Promise<void> {
   }
   const merged = 'batches' in aggregate ? `, merged ${aggregate.batches} aggregate batches (+${aggregate.added} rows)` : '';
   ctx.log.info(`pulled ${counts.files} files (${formatBytes(counts.bytes)}) from ${remote.url}, ${counts.unchanged} unchanged${merged} in ${ms} ms`);
+}
+
+/**
+ * What may have changed since the last pull. A remote with a change feed (the Worker) is asked
+ * for the changes since the saved cursor, paging until it has no more; a plain bucket, or a
+ * first pull, is listed whole (`all`). `folders` are folders the feed says were replaced whole.
+ */
+async function changedObjects(remote: RemoteStore, manifest: Manifest, prefixes: readonly string[], retry: RetryPolicy): Promise<{ objects: BlobInfo[]; folders: string[]; all: boolean; cursor?: string }> {
+  if (remote.changesSince) {
+    let cursor = manifest.cursors?.feed ?? '';
+    const objects: BlobInfo[] = [];
+    const folders: string[] = [];
+    for (;;) {
+      const c = await withRetry(() => remote.changesSince!(cursor), retry);
+      if (c.reset) {
+        const all: BlobInfo[] = [];
+        for (const prefix of prefixes) all.push(...(await listAll(remote, prefix, retry)));
+        return { objects: all, folders: [], all: true, cursor: c.cursor };
+      }
+      objects.push(...c.objects);
+      for (const f of c.folders) {
+        folders.push(f.folder);
+        objects.push(...f.objects);
+      }
+      cursor = c.cursor;
+      if (!c.more) return { objects, folders, all: false, cursor };
+    }
+  }
+  const all: BlobInfo[] = [];
+  for (const prefix of prefixes) all.push(...(await listAll(remote, prefix, retry)));
+  return { objects: all, folders: [], all: true };
 }
 
 async function listAll(remote: BlobStore, prefix: string, retry: RetryPolicy): Promise<BlobInfo[]> {
@@ -188,11 +230,30 @@ async function adoptCanonical(files: StateFiles, manifest: Manifest, changed: { 
   }
 }
 
-async function mergeBatches(remote: BlobStore, manifest: Manifest, svc: AggregateService, retry: RetryPolicy, ctx: TaskContext): Promise<Record<string, unknown>> {
+async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: AggregateService, retry: RetryPolicy, ctx: TaskContext): Promise<Record<string, unknown>> {
   const stateDir = ctx.stateDir;
   let batches = 0;
   let added = 0;
   let invalid = 0;
+  if (remote.aggregateSince) {
+    // The Worker sends the rows stored since the cursor; a batch may come twice (the cursor
+    // trails), which the merge's dedupe by (tenant, run_id) absorbs.
+    let cursor = manifest.cursors?.aggregate ?? '';
+    for (;;) {
+      const page = await withRetry(() => remote.aggregateSince!(cursor), retry);
+      if (page.ndjson) {
+        const r = await svc.merge(page.ndjson, `${remote.url} /v1/aggregate`, ctx);
+        added += r.added;
+        invalid += r.invalid.length;
+      }
+      batches += page.batches;
+      cursor = page.cursor;
+      (manifest.cursors ??= {}).aggregate = cursor;
+      await saveManifest(stateDir, manifest);
+      if (!page.more) break;
+    }
+    return { batches, added, invalid };
+  }
   for (const info of await listAll(remote, Remote.aggregatePrefix, retry)) {
     if (manifest.merged[info.key] || !aggregateBatchTenant(info.key)) continue;
     const bytes = await withRetry(() => remote.get(info.key), retry);

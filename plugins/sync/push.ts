@@ -12,8 +12,9 @@ import type { SyncOptions } from './options.ts';
 import type { SyncFilter } from './paths.ts';
 import { scanChanges } from './plan.ts';
 import { formatBytes, Progress } from './progress.ts';
-import { shipToRemote, shipToWorker } from './ship.ts';
+import { shipToRemote } from './ship.ts';
 import { uploadPlan } from './upload.ts';
+import { withRetry } from './retry.ts';
 
 /** What push needs beyond the task context. */
 export interface PushDeps {
@@ -22,7 +23,6 @@ export interface PushDeps {
   hooks: SnappyHooks;
   /** The aggregate service, when the aggregate plugin is configured. */
   aggregate?: AggregateService;
-  workerUrl?: string;
 }
 
 /**
@@ -60,7 +60,7 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
 
   if (dryRun) {
     for (const e of fileEntries) ctx.log.info(`would push ${e.path} -> ${e.key}${e.size !== undefined ? ` (${formatBytes(e.size)})` : ''}${e.createOnly ? ' [create-only]' : ''}`);
-    if (aggEntry) ctx.log.info(`would ship the aggregate outbox (${outbox!.rows} rows) -> ${deps.workerUrl ? `${deps.workerUrl} (Worker)` : aggEntry.key}`);
+    if (aggEntry) ctx.log.info(`would ship the aggregate outbox (${outbox!.rows} rows) -> ${remote.shipAggregate ? `${remote.url} (Worker ingest)` : aggEntry.key}`);
     if (!fileEntries.length && !aggEntry) ctx.log.info('nothing to push');
     ctx.report({ dryRun: true, plan: planned.map((e) => ({ path: e.path, key: e.key, kind: e.kind, size: e.size, createOnly: !!e.createOnly })), unchanged: scan.unchanged, refused: scan.refused, blocked: scan.blocked });
     return;
@@ -95,10 +95,12 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
   let aggregate: Record<string, unknown> = outbox ? {} : { skipped: !deps.aggregate ? 'aggregate plugin not configured' : !ctx.identity.masterKey ? 'no SNAPPY_MASTER_KEY' : 'nothing new' };
   if (outbox && !aggEntry) aggregate = { skipped: 'dropped from the plan (sync.deny or a beforePush tap)' };
   if (outbox && aggEntry && !up.failed.length) {
-    const batch = { key: aggEntry.key, ndjson: outbox.ndjson, tenant: ctx.identity.tenant!, masterKey: ctx.identity.masterKey! };
-    if (deps.workerUrl) {
-      await shipToWorker(deps.workerUrl, batch, retry);
-      aggregate = { rows: outbox.rows, batch: batch.key, via: 'worker' };
+    const batch = { key: aggEntry.key, ndjson: outbox.ndjson, tenant: ctx.identity.tenant! };
+    if (remote.shipAggregate) {
+      // Through the Worker's ingest, split to fit its limits; each piece is its own batch.
+      const shipped = await withRetry(() => remote.shipAggregate!(outbox.ndjson), retry);
+      aggregate = { rows: outbox.rows, batches: shipped.batches, requests: shipped.requests, via: 'worker' };
+      for (const k of shipped.batches) manifest.merged[k] = 1;
     } else {
       const { created } = await shipToRemote(remote, batch, retry);
       aggregate = { rows: outbox.rows, batch: batch.key, via: 'remote', created };

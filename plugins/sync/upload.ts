@@ -1,9 +1,11 @@
 import PQueue from 'p-queue';
 import type { PlanEntry } from '../../core/hooks.ts';
-import { assertSafeKey, type BlobStore } from '../../core/ports.ts';
+import { assertSafeKey, type BlobStore, type RemoteStore } from '../../core/ports.ts';
+import { isRevId, isSkillName } from '../../domain/names.ts';
+import { checkRev, stageRev } from '../../domain/staged-rev.ts';
 import { isHardDenied } from '../../domain/state-layout.ts';
 import { contentHash, type Manifest } from './manifest.ts';
-import { Refusal, type StateFiles } from './local.ts';
+import { Refusal, type LocalRead, type StateFiles } from './local.ts';
 import type { Progress } from './progress.ts';
 import { withRetry, type RetryPolicy } from './retry.ts';
 
@@ -30,17 +32,34 @@ const equalBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Bu
  * only over the version this machine last saw (ifMatch), so another machine's newer page is
  * never silently replaced; staged revs are create-only.
  */
-export async function uploadPlan(
-  entries: readonly PlanEntry[],
-  deps: { remote: BlobStore; files: StateFiles; manifest: Manifest; concurrency: number; retry: RetryPolicy; progress: Progress; onRecorded?: () => void; repair?: ReadonlySet<string> },
-): Promise<UploadResult> {
+/** What an upload needs. */
+export interface UploadDeps {
+  remote: RemoteStore;
+  files: StateFiles;
+  manifest: Manifest;
+  concurrency: number;
+  retry: RetryPolicy;
+  progress: Progress;
+  onRecorded?: () => void;
+  repair?: ReadonlySet<string>;
+}
+
+export async function uploadPlan(entries: readonly PlanEntry[], deps: UploadDeps): Promise<UploadResult> {
   const { remote, files, manifest } = deps;
   const res: UploadResult = { uploaded: 0, bytes: 0, alreadyThere: 0, refused: [], conflicts: [], failed: [], notAttempted: 0 };
   const queue = new PQueue({ concurrency: deps.concurrency });
   const seen = new Set<string>();
+  const revs = new Map<string, PlanEntry[]>();
   for (const e of entries) {
     if (seen.has(e.key)) continue;
     seen.add(e.key);
+    const rev = e.kind === 'staged' ? revFolderOf(e.path) : null;
+    if (rev) {
+      const group = revs.get(rev);
+      if (group) group.push(e);
+      else revs.set(rev, [e]);
+      continue;
+    }
     queue.add(async () => {
       try {
         if (typeof e.path !== 'string' || isHardDenied(e.path)) throw new Refusal(String(e.path), 'is under the hard deny: it never leaves this machine, whatever the plan says');
@@ -85,8 +104,80 @@ export async function uploadPlan(
       }
     });
   }
+  for (const [folder, group] of revs) {
+    queue.add(async () => {
+      try {
+        await stageGroup(folder, group, deps, res);
+      } catch (err) {
+        res.failed.push(...group.map((e) => ({ path: e.path, key: e.key, message: (err as Error).message ?? String(err) })));
+        res.notAttempted += queue.size;
+        queue.clear();
+      } finally {
+        for (const e of group) deps.progress.tick(e.size ?? 0);
+      }
+    });
+  }
   await queue.onIdle();
   return res;
+}
+
+/** `staging/<skill>/<rev>/...` -> `staging/<skill>/<rev>/`, else null. */
+function revFolderOf(rel: string): string | null {
+  const p = rel.split('/');
+  return p.length >= 4 && p[0] === 'staging' && isSkillName(p[1]) && isRevId(p[2]) ? `staging/${p[1]}/${p[2]}/` : null;
+}
+
+/**
+ * Stages one rev whole, in one call: through the remote's own `stageRev` (the Worker checks it
+ * and writes it) or, on a plain bucket, the same checks and create-only writes done here. A rev
+ * is frozen once staged: the same files again change nothing, other files are refused.
+ */
+async function stageGroup(folder: string, group: PlanEntry[], deps: UploadDeps, res: UploadResult): Promise<void> {
+  const { remote, files, manifest } = deps;
+  const [, skill, rev] = folder.split('/') as [string, string, string];
+  const refuse = (reason: string) => {
+    for (const e of group) {
+      res.refused.push({ path: e.path, reason });
+      if (manifest.inflight) delete manifest.inflight[e.key];
+    }
+  };
+  const reads: { e: PlanEntry; name: string; read: LocalRead }[] = [];
+  for (const e of group) {
+    if (isHardDenied(e.path)) return refuse(`${e.path} is under the hard deny: it never leaves this machine, whatever the plan says`);
+    try {
+      assertSafeKey(e.key);
+    } catch (err) {
+      return refuse((err as Error).message);
+    }
+    let read: LocalRead | null;
+    try {
+      read = await files.readForUpload(e.path);
+    } catch (err) {
+      if (err instanceof Refusal) return refuse(`${err.rel} ${err.reason}`);
+      throw err;
+    }
+    if (read) reads.push({ e, name: e.path.slice(folder.length), read });
+  }
+  if (!reads.length) return;
+  const stageFiles = reads.map((r) => ({ name: r.name, bytes: r.read.bytes }));
+  const bad = await checkRev(skill, rev, stageFiles);
+  if (bad) return refuse(`rev ${skill}:${rev} not staged: ${bad}`);
+  let created: boolean;
+  if (remote.stageRev) created = (await withRetry(() => remote.stageRev!(skill, rev, stageFiles), deps.retry)).created;
+  else {
+    const r = await withRetry(() => stageRev(remote, skill, rev, stageFiles), deps.retry);
+    if (!r.ok) return refuse(`rev ${skill}:${rev} not staged: ${r.reason}`);
+    created = r.created;
+  }
+  for (const { e, read } of reads) {
+    if (manifest.inflight) delete manifest.inflight[e.key];
+    if (created) {
+      res.uploaded++;
+      res.bytes += read.bytes.length;
+    } else res.alreadyThere++;
+    manifest.files[e.path] = { size: read.size, mtimeMs: read.mtimeMs, hash: contentHash(read.bytes), key: e.key, origin: manifest.files[e.path]?.origin === 'pull' ? 'pull' : 'push' };
+    deps.onRecorded?.();
+  }
 }
 
 /** One write with the rule for its kind: 'put' (written), 'same' (already there), 'conflict'. */

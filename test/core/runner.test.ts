@@ -182,7 +182,7 @@ test('tasks and services are attributed to their plugin; duplicates are refused'
   });
   assert.equal([...runner.tasks.keys()], ['make', 'use']);
   assert.is(runner.tasks.get('use')!.plugin, 'user');
-  const base = { stateDir: '/x', identity: { machine: 'm' }, flags: { auto: false, dryRun: false, json: false, quiet: false }, log: console, remote: async () => null as never, kv: async () => null as never, ingest: async () => null as never, report: () => {} };
+  const base = { stateDir: '/x', mode: 'direct' as const, identity: { machine: 'm' }, flags: { auto: false, dryRun: false, json: false, quiet: false }, log: console, remote: async () => null as never, kv: async () => null as never, ingest: async () => null as never, report: () => {} };
   try {
     await runner.runTask('use', base);
     assert.unreachable();

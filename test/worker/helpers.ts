@@ -15,7 +15,7 @@ export async function buildTestWorker(config?: string): Promise<string> {
 }
 
 /** Starts the built Worker in real workerd with KV and R2 bindings (in memory). */
-export async function startWorker(scriptPath: string, bindings: Record<string, string> = {}, extra: { port?: number } = {}): Promise<Miniflare> {
+export async function startWorker(scriptPath: string, bindings: Record<string, string> = {}, extra: { port?: number; ratelimits?: Record<string, { simple: { limit: number; period?: 10 | 60 } }> } = {}): Promise<Miniflare> {
   const mf = new Miniflare({
     modules: true,
     scriptPath,
@@ -26,6 +26,7 @@ export async function startWorker(scriptPath: string, bindings: Record<string, s
     bindings,
     host: '127.0.0.1',
     ...(extra.port ? { port: extra.port } : {}),
+    ...(extra.ratelimits ? { ratelimits: extra.ratelimits } : {}),
     // The Worker's console goes to stderr: stdout stays free for --json style output (bench).
     handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
       stdout.pipe(process.stderr);

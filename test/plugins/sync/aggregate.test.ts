@@ -1,7 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -79,54 +76,6 @@ test('without a master key nothing is shipped and sync adds no warning of its ow
   assert.is(out.reports.push.aggregate.skipped, 'no SNAPPY_MASTER_KEY');
   assert.not.match(res.stderr, /\[sync\].*MASTER_KEY/);
   assert.is(Object.keys(readTree(remoteDir)).filter((k) => k.startsWith('snappy-agg/')).length, 0);
-});
-
-test('with worker.url the batch is POSTed signed per the ingest protocol; a refusal fails the push with the Worker\'s message', async () => {
-  const got: { headers: http.IncomingHttpHeaders; body: string }[] = [];
-  let refuse = false;
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      got.push({ headers: req.headers, body });
-      if (refuse) {
-        res.writeHead(400, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: 'line 1: unknown key "secret"' }));
-      } else {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end('{"ok":true}');
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  try {
-    const remoteDir = path.join(tmpDir(), 'r');
-    const m = setup('w1', 'agg-w', `file://${remoteDir}`, { worker: { url } });
-    const t = await tenantOf('agg-w');
-    const rows = row(t, 'fedcba9876543210');
-    writeTree(m.state, { 'outbox.ndjson': rows });
-    const { res, out } = await m.json(['run', 'push']);
-    assert.is(res.code, 0, res.stderr);
-    assert.is(out.reports.push.aggregate.via, 'worker');
-    assert.is(got.length, 1);
-    const h = got[0]!.headers;
-    assert.is(h['x-snappy-tenant'], t);
-    const ingestKey = createHmac('sha256', 'agg-w').update('snappy-ingest-v1').digest('hex');
-    const bodyHash = createHash('sha256').update(rows).digest('hex');
-    const expected = createHmac('sha256', ingestKey).update(`${t}\n${h['x-snappy-timestamp']}\n${bodyHash}`).digest('hex');
-    assert.is(h['x-snappy-signature'], expected);
-    assert.is(got[0]!.body, rows);
-    assert.is(Object.keys(readTree(remoteDir)).filter((k) => k.startsWith('snappy-agg/')).length, 0);
-    refuse = true;
-    writeTree(m.state, { 'outbox.ndjson': rows });
-    const bad = await m.run(['run', 'push']);
-    assert.is(bad.code, 1);
-    assert.match(bad.stderr, /HTTP 400: line 1: unknown key "secret"/);
-    assert.is(readFileSync(path.join(m.state, 'outbox.ndjson'), 'utf8'), rows, 'a refused batch was committed');
-  } finally {
-    server.close();
-  }
 });
 
 test.run();

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCli, type CliResult } from '../../helpers/cli.ts';
@@ -75,11 +76,16 @@ export async function tenantOf(key: string): Promise<string> {
   return tenantIdOf(key);
 }
 
+/** The rev id of a page: first 12 hex of its SHA-256 (a staged rev's folder must be named so). */
+export function revOf(page: string): string {
+  return createHash('sha256').update(page).digest('hex').slice(0, 12);
+}
+
 /** `n` pages plus one staged rev and one brief of machine `k1`: a push with many objects. */
 export function manyFiles(n: number, tag: string): Record<string, string> {
   const files: Record<string, string> = {};
   for (let i = 0; i < n; i++) files[`skills/${tag}${String(i).padStart(4, '0')}.md`] = `page ${i} of ${tag}\n${'x'.repeat(i % 300)}\n`;
-  files['staging/alpha/cccccccccccc/alpha.md'] = 'staged alpha\n';
+  files[`staging/alpha/${revOf('staged alpha\n')}/alpha.md`] = 'staged alpha\n';
   files['log/regen-queue/alpha.k1.md'] = 'brief\n';
   return files;
 }

@@ -31,7 +31,7 @@ test('the default allow list is the SPEC\'s; deny beats allow; the hard deny bea
 
 test('paths map to documented keys; invalid names, other machines\' briefs and canonical do not push', () => {
   assert.equal(pushTarget('skills/foo.md', who), { key: 'snappy-tenants/abcdefabcdef/skills/foo.md', kind: 'page', createOnly: false });
-  assert.equal(pushTarget('log/regen-queue/foo.bar.m1.md', who), { key: 'snappy-briefs/foo.bar.m1.md', kind: 'brief', createOnly: false });
+  assert.equal(pushTarget('log/regen-queue/foo.bar.m1.md', who), { key: 'snappy-briefs/abcdefabcdef/foo.bar.m1.md', kind: 'brief', createOnly: false });
   assert.equal(pushTarget('staging/foo/0123456789ab/foo.md', who), { key: 'snappy-os-staging/foo/0123456789ab/foo.md', kind: 'staged', createOnly: true });
   assert.equal(pushTarget('notes/a.md', who)?.key, 'snappy-tenants/abcdefabcdef/files/notes/a.md');
   assert.is(pushTarget('log/regen-queue/foo.m2.md', who), null);
@@ -41,12 +41,15 @@ test('paths map to documented keys; invalid names, other machines\' briefs and c
   assert.is(pushTarget('canonical/foo/foo.md', who), null);
   assert.is(pushTarget('skills/foo.md.incoming', who), null);
   assert.is(pushTarget('skills/foo.md', { machine: 'm1' }), null, 'pages need a tenant');
+  assert.is(pushTarget('log/regen-queue/foo.m1.md', { machine: 'm1' }), null, 'briefs need a tenant');
 });
 
 test('remote keys map back only to safe local paths', () => {
   assert.equal(pullTarget('snappy-tenants/abcdefabcdef/skills/foo.md', who), { rel: 'skills/foo.md', kind: 'page' });
-  assert.equal(pullTarget('snappy-briefs/foo.m2.md', who), { rel: 'log/regen-queue/foo.m2.md', kind: 'brief' });
-  assert.is(pullTarget('snappy-briefs/foo.m1.md', who), null, 'own briefs are written here, not pulled');
+  assert.equal(pullTarget('snappy-briefs/ffffffffffff/foo.m2.md', who), { rel: 'log/regen-queue/foo.m2.md', kind: 'brief' });
+  assert.is(pullTarget('snappy-briefs/abcdefabcdef/foo.m1.md', who), null, 'own briefs are written here, not pulled');
+  assert.is(pullTarget('snappy-briefs/ffffffffffff/foo.m1.md', who), null, 'nor one that another tenant named with this machine id');
+  assert.is(pullTarget('snappy-briefs/foo.m2.md', who), null, 'a brief key names its tenant');
   assert.equal(pullTarget('snappy-os/skills/foo/foo.md', who), { rel: 'canonical/foo/foo.md', kind: 'canonical' });
   assert.is(pullTarget('snappy-tenants/abcdefabcdef/files/log/evals.ndjson', who), null);
   assert.is(pullTarget('snappy-tenants/abcdefabcdef/files/.snappy/lock', who), null);
@@ -54,6 +57,7 @@ test('remote keys map back only to safe local paths', () => {
   assert.is(pullTarget('snappy-os-staging/foo/0123456789ab/../../x', who), null);
   assert.is(pullTarget('snappy-os/skills/../x/y', who), null);
   assert.is(pullTarget('snappy-briefs/../x.md', who), null);
+  assert.is(pullTarget('snappy-briefs/ffffffffffff/../x.md', who), null);
   assert.is(aggregateBatchTenant('snappy-agg/abcdefabcdef/0123456789abcdef.ndjson'), 'abcdefabcdef');
   assert.is(aggregateBatchTenant('snappy-agg/abcdefabcdef/x.ndjson'), null);
   assert.not.ok(isSafeRel('a/./b'));

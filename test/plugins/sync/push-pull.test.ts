@@ -3,11 +3,11 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tmpDir } from '../../helpers/tmp.ts';
-import { machine, readTree, tenantOf, writeTree } from './fixtures.ts';
+import { machine, readTree, revOf, tenantOf, writeTree } from './fixtures.ts';
 
 const remoteDir = path.join(tmpDir('snappy-remote-'), 'r');
 const remote = `file://${remoteDir}`;
-const REV = 'aaaaaaaaaaaa';
+const REV = revOf('staged foo\n');
 const a1 = machine({ id: 'a1', key: 'tenant-a-key', remote });
 const a2 = machine({ id: 'a2', key: 'tenant-a-key', remote });
 const b1 = machine({ id: 'b1', key: 'tenant-b-key', remote });
@@ -32,7 +32,7 @@ test('push sends pages, own briefs and own staged revs to their documented keys,
   assert.is(res.code, 0, res.stderr);
   assert.is(out.reports.push.files, 4);
   const objects = readTree(remoteDir);
-  assert.equal(Object.keys(objects).sort(), [`snappy-briefs/foo.a1.md`, `snappy-os-staging/foo/${REV}/foo.md`, `snappy-tenants/${ta}/skills/bar.md`, `snappy-tenants/${ta}/skills/foo.md`]);
+  assert.equal(Object.keys(objects).sort(), [`snappy-briefs/${ta}/foo.a1.md`, `snappy-manifests/foo/${REV}.json`, `snappy-os-staging/foo/${REV}/foo.md`, `snappy-tenants/${ta}/skills/bar.md`, `snappy-tenants/${ta}/skills/foo.md`]);
   assert.is(objects[`snappy-tenants/${ta}/skills/foo.md`], '---\nname: foo\n---\nfoo v1\n');
 });
 

@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startS3rver, type S3Server } from '../../helpers/s3rver.ts';
 import { countingProxy } from './counting-proxy.ts';
-import { machine, tenantOf, writeTree } from './fixtures.ts';
+import { machine, tenantOf, writeTree, revOf } from './fixtures.ts';
 import { bucketObjects, s3Env } from './s3-objects.ts';
 
 let srv: S3Server;
@@ -18,7 +18,8 @@ test.after(async () => {
 test('push and pull through s3:// (endpoint and keys from AWS_* variables) under a prefix', async () => {
   const one = machine({ id: 'm1', key: 's3-tenant', remote: 's3://snappy/team/a', env: s3Env(srv) });
   const two = machine({ id: 'm2', key: 's3-tenant', remote: 's3://snappy/team/a', env: s3Env(srv) });
-  const files: Record<string, string> = { 'log/regen-queue/alpha.m1.md': 'brief\n', 'staging/alpha/bbbbbbbbbbbb/alpha.md': 'staged\n' };
+  const rev = revOf('staged\n');
+  const files: Record<string, string> = { 'log/regen-queue/alpha.m1.md': 'brief\n', [`staging/alpha/${rev}/alpha.md`]: 'staged\n' };
   for (let i = 0; i < 30; i++) files[`skills/s${i}.md`] = `page ${i}\n`;
   writeTree(one.state, files);
   const pushed = await one.json(['run', 'push']);
@@ -27,7 +28,7 @@ test('push and pull through s3:// (endpoint and keys from AWS_* variables) under
   const objects = await bucketObjects(srv);
   const t = await tenantOf('s3-tenant');
   assert.is(objects[`team/a/snappy-tenants/${t}/skills/s7.md`], 'page 7\n');
-  assert.is(objects['team/a/snappy-os-staging/alpha/bbbbbbbbbbbb/alpha.md'], 'staged\n');
+  assert.is(objects[`team/a/snappy-os-staging/alpha/${rev}/alpha.md`], 'staged\n');
   const pulled = await two.json(['run', 'pull']);
   assert.is(pulled.res.code, 0, pulled.res.stderr);
   assert.is(readFileSync(path.join(two.state, 'skills/s29.md'), 'utf8'), 'page 29\n');
