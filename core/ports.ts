@@ -67,6 +67,8 @@ export interface RemoteFeatures {
   shipAggregate?(ndjson: string): Promise<{ batches: string[]; rows: number; requests: number }>;
   /** The fleet's quorum status as this tenant may see it. */
   fleetStatus?(): Promise<Record<string, unknown>>;
+  /** Requests made so far, when the remote counts them (the Worker remote does). */
+  readonly requests?: number;
 }
 
 /** A remote: a blob store, and whatever of `RemoteFeatures` it has. */

@@ -13,7 +13,7 @@ import { buildWorker } from './build.mjs';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const port = Number(process.env.PORT ?? 8787);
 const { outfile } = await buildWorker({});
-const pass = ['SNAPPY_S3_BUCKET', 'SNAPPY_S3_ENDPOINT', 'SNAPPY_S3_PREFIX', 'SNAPPY_S3_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'SNAPPY_INGEST_MAX_BYTES', 'SNAPPY_INGEST_WINDOW_MS'];
+const pass = ['SNAPPY_S3_BUCKET', 'SNAPPY_S3_ENDPOINT', 'SNAPPY_S3_PREFIX', 'SNAPPY_S3_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'SNAPPY_INGEST_MAX_BYTES', 'SNAPPY_INGEST_MAX_ROWS', 'SNAPPY_INGEST_MAX_REVS', 'SNAPPY_OBJECT_MAX_BYTES', 'SNAPPY_INGEST_WINDOW_MS', 'SNAPPY_V1_UNTIL'];
 const bindings = { OPS_TOKEN: process.env.OPS_TOKEN ?? 'dev-ops-token' };
 for (const k of pass) if (process.env[k]) bindings[k] = process.env[k];
 const persist = path.join(ROOT, '.snappy-dev');

@@ -24,12 +24,15 @@ export const OPS_PAGE = `<!doctype html>
 <table id="revs"><thead><tr><th>skill</th><th>rev</th><th>state</th><th>tenants</th><th>runs</th><th>mean</th><th>scores</th><th></th></tr></thead><tbody></tbody></table>
 </section>
 <section><h2>Tenants</h2>
-<ul id="tenants"></ul>
+<table id="tenants"><thead><tr><th>tenant</th><th>standing</th><th>admitted</th><th>signatures</th><th></th></tr></thead><tbody></tbody></table>
 <form id="admit">
   <input id="tenant" placeholder="tenant id (12 hex)" pattern="[0-9a-f]{12}" required>
-  <input id="ingestKey" placeholder="ingest key (64 hex)" pattern="[0-9a-f]{64}" required>
+  <input id="key" placeholder="public key (snappy ops key)" pattern="[A-Za-z0-9_-]{43}|[0-9a-f]{64}" required>
   <button type="submit">Admit</button>
 </form>
+</section>
+<section><h2>Audit</h2>
+<ol id="audit"></ol>
 </section>
 <script src="/snappy-ops/app.js"></script>
 </body>
@@ -92,18 +95,39 @@ export const OPS_JS = `'use strict';
     });
     if (!data.revs.length) { var tr = document.createElement('tr'); var td = el('td', 'no staged revisions'); td.colSpan = 8; tr.appendChild(td); tb.appendChild(tr); }
   }
+  function renderTenants(list) {
+    var tb = $('tenants').tBodies[0]; tb.textContent = '';
+    list.forEach(function (t) {
+      var tr = document.createElement('tr'); tr.setAttribute('data-tenant', t.tenant);
+      tr.appendChild(el('td', t.tenant));
+      tr.appendChild(el('td', t.admitted ? 'admitted' : 'revoked ' + t.revokedAt + ' by ' + t.revokedBy, t.admitted ? '' : 'rejected'));
+      tr.appendChild(el('td', t.admittedAt + ' by ' + t.admittedBy));
+      tr.appendChild(el('td', t.signatures.join(', ')));
+      var b = el('td');
+      if (t.admitted) {
+        var rv = el('button', 'Revoke'); rv.className = 'revoke';
+        rv.addEventListener('click', function () {
+          if (!confirm('Revoke tenant ' + t.tenant + '? Its requests are refused at once and its runs stop counting.')) return;
+          api('DELETE', '/tenants/' + encodeURIComponent(t.tenant), { by: $('me').value.trim() || 'operator' }).then(function () { say('revoked ' + t.tenant); load(); }).catch(function (e) { say(e.message); });
+        });
+        b.appendChild(rv);
+      }
+      tr.appendChild(b); tb.appendChild(tr);
+    });
+  }
   function load() {
-    return Promise.all([api('GET', '/revs'), api('GET', '/tenants')]).then(function (res) {
+    return Promise.all([api('GET', '/revs'), api('GET', '/tenants'), api('GET', '/audit')]).then(function (res) {
       render(res[0]);
-      var ul = $('tenants'); ul.textContent = '';
-      res[1].tenants.forEach(function (t) { ul.appendChild(el('li', t.tenant + ' admitted ' + t.admittedAt + ' by ' + t.by)); });
+      renderTenants(res[1].tenants);
+      var ol = $('audit'); ol.textContent = '';
+      res[2].audit.forEach(function (e) { ol.appendChild(el('li', e.ts + ' ' + e.action + ' ' + e.tenant + ' by ' + e.by + (e.detail ? ' (' + e.detail + ')' : ''))); });
       document.body.setAttribute('data-loaded', String(Date.now()));
     }).catch(function (e) { say(e.message); });
   }
   $('login').addEventListener('submit', function (ev) { ev.preventDefault(); sessionStorage.setItem('snappy-ops-token', $('token').value); say('loading...'); load().then(function () { if (!/HTTP/.test($('msg').textContent)) say('loaded'); }); });
   $('admit').addEventListener('submit', function (ev) {
     ev.preventDefault();
-    api('POST', '/tenants', { tenant: $('tenant').value.trim(), ingestKey: $('ingestKey').value.trim(), by: $('me').value.trim() || 'operator' })
+    api('POST', '/tenants', { tenant: $('tenant').value.trim(), key: $('key').value.trim(), by: $('me').value.trim() || 'operator' })
       .then(function () { say('admitted ' + $('tenant').value); load(); }).catch(function (e) { say(e.message); });
   });
   if (token()) load();

@@ -39,6 +39,7 @@ interface PullCounts {
 export async function runPull(ctx: TaskContext, deps: PullDeps): Promise<void> {
   const t0 = performance.now();
   const remote = await ctx.remote();
+  const requests0 = remote.requests;
   const manifest = await loadManifest(ctx.stateDir, remote.url);
   const files = await new StateFiles(ctx.stateDir, deps.filter).init();
   const who = { machine: ctx.identity.machine, ...(ctx.identity.tenant ? { tenant: ctx.identity.tenant } : {}) };
@@ -127,7 +128,7 @@ export async function runPull(ctx: TaskContext, deps: PullDeps): Promise<void> {
   for (const r of counts.refused) ctx.log.warn(`not pulled: ${r.path} ${r.reason}`);
   for (const c of counts.conflicts) ctx.log.warn(`kept your edit of ${c}; the remote's version is beside it as ${c}${INCOMING_SUFFIX}`);
   const ms = Math.round(performance.now() - t0);
-  ctx.report({ files: counts.files, bytes: counts.bytes, unchanged: counts.unchanged, conflicts: counts.conflicts, adopted: counts.adopted, removed: counts.removed, refused: counts.refused, failed, aggregate, ms: { total: ms } });
+  ctx.report({ files: counts.files, bytes: counts.bytes, unchanged: counts.unchanged, conflicts: counts.conflicts, adopted: counts.adopted, removed: counts.removed, refused: counts.refused, failed, aggregate, ms: { total: ms }, ...(requests0 !== undefined ? { requests: remote.requests! - requests0 } : {}) });
   if (failed.length) {
     const first = failed.slice(0, 5).map((f) => `  ${f.key}: ${f.message}`).join('\n');
     throw new SnappyError(`pull from ${remote.url} failed for ${failed.length} objects (the rest are saved; run pull again to finish):\n${first}`, { code: ErrorCode.Remote, details: { failed } });

@@ -35,6 +35,7 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
   const { dryRun } = ctx.flags;
   if (!dryRun) await ctx.ingest();
   const remote = await ctx.remote();
+  const requests0 = remote.requests;
   const manifest = await loadManifest(ctx.stateDir, remote.url);
   const files = await new StateFiles(ctx.stateDir, deps.filter).init();
   const who = { machine: ctx.identity.machine, ...(ctx.identity.tenant ? { tenant: ctx.identity.tenant } : {}) };
@@ -125,6 +126,7 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
     notAttempted: up.notAttempted,
     aggregate,
     ms: { scan: Math.round(tScan - t0), total: ms },
+    ...(requests0 !== undefined ? { requests: remote.requests! - requests0 } : {}),
   });
   if (up.failed.length) {
     const first = up.failed.slice(0, 5).map((f) => `  ${f.path} -> ${f.key}: ${f.message}`).join('\n');

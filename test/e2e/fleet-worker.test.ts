@@ -1,32 +1,30 @@
-// The whole loop against the deployed shape: ONE Worker in real workerd (miniflare), ONE bucket
-// on a real S3 server (s3rver), three tenants (one with two machines) driven through the real
-// CLI as processes. Tenants ship aggregate batches through the Worker's signed ingest
-// (`worker.url`) and sync everything else with `--remote s3://`. It checks each item of the
-// design note's "How to verify it's working".
+// The whole loop in Worker mode, the deployed shape: ONE Worker in real workerd (miniflare) with
+// its R2 bucket and KV, three tenants (one with two machines) driven through the real CLI as
+// processes. A tenant's config holds nothing but `worker.url` (and the regen agent to run); its
+// environment holds its master key and no bucket credentials: every push and pull goes through
+// the Worker's signed API. It checks each item of the design note's "How to verify it's working".
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Miniflare } from 'miniflare';
-import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
+import { R2BlobStore, type R2BucketLike } from '../../adapters/r2-blob-store.ts';
+import { tenantIdOf } from '../../domain/hash.ts';
 import { Remote } from '../../domain/layout.ts';
 import { runCli } from '../helpers/cli.ts';
-import { freePort, startS3rver, type S3Server } from '../helpers/s3rver.ts';
+import { freePort } from '../helpers/s3rver.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import { buildTestWorker, startWorker } from '../worker/helpers.ts';
-import { CANARY, aggregateLines, makeMachine, readTree, rows, until, writeFleetConfig, type Machine } from './fleet.ts';
+import { CANARY, aggregateLines, makeMachine, rows, until, writeFleetConfig, type Machine } from './fleet.ts';
 
 const OPS_TOKEN = 'e2e-ops-token-5c1d0a9e7b3f';
-const BUCKET = 'fleet';
-const PREFIX = 'p';
 const MASTER_KEYS = ['tenant-A-secret', 'tenant-B-secret', 'tenant-C-secret'];
 /** Raw run ids as `rows()` makes them (`a1-rev-0`, `A-tri-3`, ...): none may leave a machine. */
 const RAW_RUN_ID = /\b[A-Za-z0-9]+-(tri|sum|bill|rev)-\d+\b/;
 
 const root = tmpDir('snappy-fleet-worker-');
-let s3: S3Server;
 let mf: Miniflare;
-let blobs: S3BlobStore;
+let blobs: R2BlobStore;
 let workerUrl = '';
 let config = '';
 let a1: Machine, a2: Machine, b: Machine, c: Machine;
@@ -75,38 +73,34 @@ async function ops(args: string[]): Promise<any> {
 }
 
 test.before(async () => {
-  s3 = await startS3rver([BUCKET]);
-  blobs = new S3BlobStore({ bucket: BUCKET, prefix: PREFIX, endpoint: s3.endpoint, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true, env: {} });
   const port = await freePort();
-  mf = await startWorker(
-    await buildTestWorker(),
-    { OPS_TOKEN, SNAPPY_S3_BUCKET: BUCKET, SNAPPY_S3_PREFIX: PREFIX, SNAPPY_S3_ENDPOINT: s3.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' },
-    { port },
-  );
+  mf = await startWorker(await buildTestWorker(), { OPS_TOKEN }, { port });
+  blobs = new R2BlobStore((await mf.getR2Bucket('SNAPPY_BUCKET')) as unknown as R2BucketLike);
   workerUrl = `http://127.0.0.1:${port}`;
-  config = writeFleetConfig(root, { worker: { url: workerUrl }, s3: { endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true } });
-  const remote = `s3://${BUCKET}/${PREFIX}`;
-  const env = { ...s3.env, FLEET_AGENT_MANUAL: 'billing' };
-  a1 = makeMachine({ root, name: 'a1', key: MASTER_KEYS[0]!, machine: 'a-laptop', config, remote, env, skills: ['summarize', 'triage', 'billing'] });
-  a2 = makeMachine({ root, name: 'a2', key: MASTER_KEYS[0]!, machine: 'a-ci', config, remote, env });
-  b = makeMachine({ root, name: 'b', key: MASTER_KEYS[1]!, machine: 'b-box', config, remote, env });
-  c = makeMachine({ root, name: 'c', key: MASTER_KEYS[2]!, machine: 'c-box', config, remote, env });
+  config = writeFleetConfig(root, { worker: { url: workerUrl } });
+  // No remote, no bucket credentials: only the Worker's URL (config) and the master key (env).
+  const env = { FLEET_AGENT_MANUAL: 'billing', AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_ENDPOINT_URL: undefined } as unknown as Record<string, string>;
+  a1 = makeMachine({ root, name: 'a1', key: MASTER_KEYS[0]!, machine: 'a-laptop', config, env, skills: ['summarize', 'triage', 'billing'] });
+  a2 = makeMachine({ root, name: 'a2', key: MASTER_KEYS[0]!, machine: 'a-ci', config, env });
+  b = makeMachine({ root, name: 'b', key: MASTER_KEYS[1]!, machine: 'b-box', config, env });
+  c = makeMachine({ root, name: 'c', key: MASTER_KEYS[2]!, machine: 'c-box', config, env });
   tenants = [a1, b, c];
 });
 
 test.after(async () => {
   await mf?.dispose();
-  await s3?.stop();
 });
 
-test('each tenant hands its ingest key to the operator, who admits it through the Worker', async () => {
+test('each tenant hands its public key to the operator, who admits it through the Worker; the tenants hold no bucket credentials', async () => {
+  assert.equal(Object.keys(JSON.parse(readFileSync(config, 'utf8'))).sort(), ['regen', 'worker'], 'a tenant\'s config: the Worker and the regen agent, nothing else');
+  for (const m of [...tenants, a2]) assert.equal(Object.keys(m.env).filter((k) => /^AWS_|^SNAPPY_REMOTE$/.test(k) && m.env[k] !== undefined), []);
   const keys = await Promise.all(
     tenants.map(async (m) => {
       const k = await m.json(['ops', 'key']);
       assert.match(k.tenant, /^[0-9a-f]{12}$/);
-      const admitted = await ops(['tenants', 'admit', k.tenant, k.ingestKey, '--by', 'robert']);
+      const admitted = await ops(['tenants', 'admit', k.tenant, k.publicKey, '--by', 'robert']);
       assert.is(admitted.where, workerUrl, 'ops acts through the Worker');
-      assert.is(admitted.tenant, k.tenant);
+      assert.is(admitted.tenant.tenant, k.tenant);
       return k;
     }),
   );
@@ -139,7 +133,8 @@ test('1. a degrading skill on tenant A drops a marker, the regen agent writes a 
   assert.not.ok(existsSync(marker), 'the marker is removed once the rev is staged');
   const brief = readFileSync(path.join(a1.state, 'log', 'regen-queue', 'triage.a-laptop.md'), 'utf8');
   assert.match(brief, `rev_id: ${rev}`);
-  assert.ok(await bucketText('snappy-briefs/triage.a-laptop.md'), 'the brief is shared');
+  assert.ok(await bucketText(Remote.brief(await tenantIdOf(MASTER_KEYS[0]!), 'triage', 'a-laptop')), 'the brief is shared, under its tenant');
+  assert.ok(await blobs.head(Remote.manifest('triage', rev)), 'the Worker froze the rev\'s file manifest');
   const batches: string[] = [];
   for await (const o of blobs.list(Remote.aggregatePrefix)) batches.push(o.key);
   assert.is(batches.length, 1, `the Worker stored A's batch in the bucket: ${batches}`);
@@ -177,8 +172,8 @@ test('3. after the third tenant\'s push the revision is canonical within 60 s, l
     return p?.rev_id === rev ? p : null;
   }, 60_000, 50);
   const seen = Date.now();
+  // The 60 s deadline is a contract measured in `npm run bench`, not asserted here.
   console.log(`    promotion latency: ${seen - pushed} ms after the third push returned (${seen - t0} ms after it started; push took ${pushed - t0} ms)`);
-  assert.ok(seen - pushed < 60_000, `canonical within 60 s of the third tenant's push (took ${seen - pushed} ms)`);
   assert.is(promo.skill, 'triage');
   assert.ok(promo.tenants >= 3, `tenants ${promo.tenants}`);
   assert.ok(promo.runs >= 5, `runs ${promo.runs}`);
@@ -190,7 +185,7 @@ test('3. after the third tenant\'s push the revision is canonical within 60 s, l
   assert.is(rowsFor.length, 1, 'one changelog row for the promotion');
   assert.is(JSON.parse(rowsFor[0]!).by, 'quorum');
 
-  const status = JSON.parse((await workerGet('/v1/status')).body);
+  const status = JSON.parse((await workerGet('/v1/status', OPS_TOKEN)).body);
   assert.is(status.last_quorum_promotion.rev_id, rev, '/v1/status reports the promotion');
   assert.not.ok(status.staged.some((s: { rev: string }) => s.rev === rev), 'a promoted rev is no longer listed as staged');
   const canon = JSON.parse((await workerGet('/v1/canonical/triage')).body);
@@ -203,6 +198,15 @@ test('3. after the third tenant\'s push the revision is canonical within 60 s, l
     assert.ok(existsSync(f), `${m.name} has the canonical page`);
     assert.is(readFileSync(f, 'utf8'), canon.files['triage.md']);
   }
+  // Pulls follow the Worker's change feed: with nothing new, a pull asks twice (the feed and
+  // the aggregate) whatever the history; a push with nothing new asks nothing at all.
+  const quietPull = await b.json(['run', 'pull']);
+  assert.is(quietPull.reports.pull.files, 0);
+  assert.is(quietPull.reports.pull.requests, 2, JSON.stringify(quietPull.reports.pull));
+  await b.run(['run', 'push']); // sends the adopted canonical page to the tenant's own copy
+  const quietPush = await b.json(['run', 'push']);
+  assert.is(quietPush.reports.push.files, 0);
+  assert.is(quietPush.reports.push.requests, 0, JSON.stringify(quietPush.reports.push));
 });
 
 test('4. a revision asking for manual review stays gated whatever the quorum, until approved through the ops API', async () => {
@@ -219,7 +223,7 @@ test('4. a revision asking for manual review stays gated whatever the quorum, un
   }
   // The ingest-triggered ticks have tallied every tenant's runs: the quorum is met, yet gated.
   const gated = await until('the billing rev tallied with three endorsing tenants', async () => {
-    const s = JSON.parse((await workerGet('/v1/status')).body);
+    const s = JSON.parse((await workerGet('/v1/status', OPS_TOKEN)).body);
     const r = s.staged.find((x: { rev: string }) => x.rev === billRev);
     return r && r.endorsing >= 3 ? r : null;
   }, 60_000, 100);
@@ -260,7 +264,7 @@ test('5. no byte of any raw eval log is in the bucket, the KV or any Worker resp
   let after = '';
   let pulled = '';
   for (let i = 0; i < 50; i++) {
-    const r = await workerGet(`/v1/aggregate${after ? `?after=${encodeURIComponent(after)}` : ''}`);
+    const r = await workerGet(`/v1/aggregate${after ? `?after=${encodeURIComponent(after)}` : ''}`, OPS_TOKEN);
     assert.is(r.status, 200);
     pulled += r.body;
     const next = r.headers.get('x-snappy-cursor') ?? '';
@@ -277,14 +281,13 @@ test('5. no byte of any raw eval log is in the bucket, the KV or any Worker resp
   await workerGet('/snappy-ops', OPS_TOKEN);
   for (const r of responses) leaks(r.what, r.body);
 
-  // The bucket, object by object through the S3 API, and s3rver's files on disk.
+  // The bucket, object by object through the R2 binding.
   let objects = 0;
   for await (const o of blobs.list('')) {
     objects++;
     leaks(`bucket object ${o.key}`, new TextDecoder('latin1').decode((await blobs.get(o.key))!));
   }
   assert.ok(objects > 10, `the bucket holds the fleet's files (${objects})`);
-  for (const [file, bytes] of readTree(s3.dir)) leaks(`s3rver file ${file}`, bytes.toString('latin1'));
 
   // The Worker's KV.
   const kv = await mf.getKVNamespace('SNAPPY_KV');

@@ -22,7 +22,8 @@ export function writeFleetConfig(dir: string, extra: Record<string, unknown> = {
   return file;
 }
 
-export function makeMachine(opts: { root: string; name: string; key: string; machine: string; config: string; remote: string; env?: Record<string, string>; skills?: string[] }): Machine {
+/** `remote` undefined: the machine names no remote (Worker mode, or the embedded default). */
+export function makeMachine(opts: { root: string; name: string; key: string; machine: string; config: string; remote?: string; env?: Record<string, string>; skills?: string[] }): Machine {
   const state = path.join(opts.root, opts.name, 'state');
   mkdirSync(path.join(state, 'skills'), { recursive: true });
   for (const s of opts.skills ?? ['summarize', 'triage']) {
@@ -33,7 +34,7 @@ export function makeMachine(opts: { root: string; name: string; key: string; mac
       writeFileSync(path.join(state, 'skills', `${s}.md`), `---\nname: ${s}\n---\n# ${s}\n\nDo the ${s} task well.\n`);
     }
   }
-  const env = { SNAPPY_MASTER_KEY: opts.key, SNAPPY_MACHINE_ID: opts.machine, SNAPPY_STATE: state, SNAPPY_REMOTE: opts.remote, SNAPPY_CONFIG: opts.config, ...(opts.env ?? {}) };
+  const env: Record<string, string> = { SNAPPY_MASTER_KEY: opts.key, SNAPPY_MACHINE_ID: opts.machine, SNAPPY_STATE: state, ...(opts.remote ? { SNAPPY_REMOTE: opts.remote } : {}), SNAPPY_CONFIG: opts.config, ...(opts.env ?? {}) };
   const m: Machine = {
     name: opts.name,
     state,

@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Miniflare } from 'miniflare';
 import { formatAggRow } from '../../domain/agg-row.ts';
-import { HEADER_SIGNATURE, HEADER_TENANT, HEADER_TIMESTAMP, ingestKeyOf, signIngest } from '../../domain/ingest-protocol.ts';
+import { AUTH_VERSION, bodyHashOf, HEADER_AUTH, HEADER_SIGNATURE, HEADER_TENANT, HEADER_TIMESTAMP, tenantSigner } from '../../domain/auth.ts';
 import { row, tenant, type Tenant } from '../plugins/quorum/fleet.ts';
 import { admit, BASE, OPS_TOKEN } from '../worker/client.ts';
 import { buildTestWorker, startWorker } from '../worker/helpers.ts';
@@ -19,12 +19,10 @@ let mf: Miniflare;
 let a: Tenant;
 let b: Tenant;
 let stranger: Tenant;
-const keys = new Map<string, string>();
 
 test.before(async () => {
   mf = await startWorker(await buildTestWorker(), { OPS_TOKEN, SNAPPY_INGEST_MAX_BYTES: String(MAX) });
   [a, b, stranger] = await Promise.all([tenant('hostile-a'), tenant('hostile-b'), tenant('hostile-stranger')]);
-  for (const t of [a, b, stranger]) keys.set(t.id, await ingestKeyOf(t.masterKey));
   await admit(mf, a);
   await admit(mf, b);
 });
@@ -174,13 +172,14 @@ function expect(bytes: Uint8Array, sent: Record<string, string>, signedBy: Tenan
   if (bytes.length > MAX) return early ? { ...early, or: 413 } : { status: 413, error: /larger than the limit of 20000 bytes/ };
   if (early) return early;
   const tenantId = h[HEADER_TENANT]!;
+  // The signature covers the body's bytes, so it is checked before the body is read as text.
+  if (signedBy?.id !== tenantId) return { status: 403, error: /x-snappy-signature does not match/ };
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     return { status: 400, error: /not valid UTF-8/ };
   }
-  if (signedBy?.id !== tenantId) return { status: 403, error: /x-snappy-signature does not match/ };
   const lines = text.split('\n');
   let rows = 0;
   for (let i = 0; i < lines.length; i++) {
@@ -218,7 +217,7 @@ interface Sent { bytes: Uint8Array; h: Record<string, string> }
 
 test('property: random bodies, forged tenants, stale and replayed signatures, garbled headers: never 5xx, every refusal names its reason, only valid batches stored', async () => {
   const accepted = new Map<string, Uint8Array>();
-  const replayable: Sent[] = [];
+  const replayable: (Sent & { first: string })[] = [];
   const tally: Record<string, number> = {};
   await fc.assert(
     fc.asyncProperty(body, headers, (g, hk) => one(g, hk).catch((err) => {
@@ -230,18 +229,21 @@ test('property: random bodies, forged tenants, stale and replayed signatures, ga
   );
   async function one(g: Body, hk: Headers): Promise<void> {
       let { bytes, signer, mut, mutLine } = build(g);
-      const text = Buffer.from(bytes).toString('utf8');
       let h: Record<string, string>;
       let signedBy: Tenant | null = signer;
+      let replayOf: string | undefined;
       const now = Date.now();
-      const sign = async (t: Tenant, tenantHeader: string, ts: number) => signIngest(keys.get(t.id)!, tenantHeader, ts, text);
+      const bodyHash = await bodyHashOf(bytes);
+      const sign = async (t: Tenant, tenantHeader: string, ts: number) => (await tenantSigner(t.masterKey, tenantHeader)).sign({ method: 'POST', path: '/v1/ingest', query: '', bodyHash, timestamp: ts });
       if (hk.kind === 'replay' && replayable.length) {
-        ({ bytes, h } = replayable[hk.pick % replayable.length]!);
+        const r = replayable[hk.pick % replayable.length]!;
+        ({ bytes, h } = r);
+        replayOf = r.first;
         signedBy = a.id === h[HEADER_TENANT] ? a : b;
         mut = undefined;
         mutLine = undefined;
       } else {
-        h = { [HEADER_TENANT]: signer.id, [HEADER_TIMESTAMP]: String(now), [HEADER_SIGNATURE]: await sign(signer, signer.id, now) };
+        h = { [HEADER_AUTH]: AUTH_VERSION, [HEADER_TENANT]: signer.id, [HEADER_TIMESTAMP]: String(now), [HEADER_SIGNATURE]: await sign(signer, signer.id, now) };
         if (hk.kind === 'forged') {
           // Claims the peer's tenant with the signer's own key.
           const peer = signer === a ? b : a;
@@ -270,13 +272,18 @@ test('property: random bodies, forged tenants, stale and replayed signatures, ga
       const out = JSON.parse(raw) as { error?: string; duplicate?: boolean; key?: string };
       const id = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
       const key = `snappy-agg/${h[HEADER_TENANT]}/${id}.ndjson`;
-      if (want.status === 201) {
+      if (replayOf !== undefined && want.status === 201) {
+        // The very same signed request again: the first answer, word for word, and nothing written.
+        assert.is(res.headers.get('x-snappy-replay'), '1', where);
+        assert.is(raw, replayOf, where);
+        tally.replayed = (tally.replayed ?? 0) + 1;
+      } else if (want.status === 201) {
         const dup = accepted.has(key);
         assert.is(res.status, dup ? 200 : 201, where);
         assert.is(out.duplicate, dup, where);
         assert.is(out.key, key, where);
         accepted.set(key, bytes);
-        if (hk.kind !== 'replay') replayable.push({ bytes, h });
+        replayable.push({ bytes, h, first: raw });
         tally[dup ? 'duplicate' : 'stored'] = (tally[dup ? 'duplicate' : 'stored'] ?? 0) + 1;
       } else {
         assert.type(out.error, 'string', where);
@@ -324,7 +331,8 @@ test('a streamed body without content-length over the limit: 413 after admission
     },
   });
   const ts = Date.now();
-  const res = await mf.dispatchFetch(`${BASE}/v1/ingest`, { method: 'POST', headers: { [HEADER_TENANT]: a.id, [HEADER_TIMESTAMP]: String(ts), [HEADER_SIGNATURE]: await signIngest(keys.get(a.id)!, a.id, ts, 'x') }, body: stream, duplex: 'half' } as any);
+  const signature = await (await tenantSigner(a.masterKey, a.id)).sign({ method: 'POST', path: '/v1/ingest', query: '', bodyHash: await bodyHashOf('x'), timestamp: ts });
+  const res = await mf.dispatchFetch(`${BASE}/v1/ingest`, { method: 'POST', headers: { [HEADER_AUTH]: AUTH_VERSION, [HEADER_TENANT]: a.id, [HEADER_TIMESTAMP]: String(ts), [HEADER_SIGNATURE]: signature }, body: stream, duplex: 'half' } as any);
   assert.is(res.status, 413);
   assert.match(((await res.json()) as { error: string }).error, 'larger than the limit');
   assert.is((await (await mf.getR2Bucket('SNAPPY_BUCKET')).list({ prefix: 'snappy-agg/' })).objects.length, before);

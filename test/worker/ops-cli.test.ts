@@ -17,7 +17,7 @@ test.after(async () => {
   await mf?.dispose();
 });
 
-test('`snappy ops key` hands over the ingest key; `snappy ops tenants admit|list` and `ops approve` act through the Worker API', async () => {
+test('`snappy ops key` hands over the public key; `snappy ops tenants admit|list|revoke`, `ops audit` and `ops approve` act through the Worker API; Worker mode refuses --remote and run tick', async () => {
   const port = await freePort();
   mf = await startWorker(await buildTestWorker(), { OPS_TOKEN }, { port });
   const dir = tmpDir('snappy-opscli-');
@@ -27,20 +27,24 @@ test('`snappy ops key` hands over the ingest key; `snappy ops tenants admit|list
   assert.is(key.code, 0, key.stderr);
   const k = JSON.parse(key.stdout);
   assert.is(k.tenant, t.id);
-  assert.match(k.ingestKey, /^[0-9a-f]{64}$/);
+  assert.match(k.publicKey, /^[A-Za-z0-9_-]{43}$/);
+  assert.not.ok(key.stdout.includes(t.masterKey), 'the master key is never printed');
   const noKey = await runCli(['ops', 'key'], { cwd: dir });
   assert.is(noKey.code, 2);
   assert.match(noKey.stderr, 'SNAPPY_MASTER_KEY is not set');
 
   assert.is((await ingest(mf, t, ndjson([row(t, 'x', 0.5, '1')]))).status, 403, 'not admitted yet');
-  const wrong = await runCli(['ops', 'tenants', 'admit', k.tenant, k.ingestKey], { cwd: dir, env: { SNAPPY_OPS_TOKEN: 'nope' } });
+  const noToken = await runCli(['ops', 'tenants', 'list'], { cwd: dir });
+  assert.is(noToken.code, 2);
+  assert.match(noToken.stderr, 'set SNAPPY_OPS_TOKEN');
+  const wrong = await runCli(['ops', 'tenants', 'admit', k.tenant, k.publicKey], { cwd: dir, env: { SNAPPY_OPS_TOKEN: 'nope' } });
   assert.is(wrong.code, 1);
   assert.match(wrong.stderr, 'HTTP 403: wrong ops token');
-  const admit = await runCli(['ops', 'tenants', 'admit', k.tenant, k.ingestKey, '--by', 'robert', '--json'], { cwd: dir, env: { SNAPPY_OPS_TOKEN: OPS_TOKEN } });
+  const admit = await runCli(['ops', 'tenants', 'admit', k.tenant, k.publicKey, '--by', 'robert', '--json'], { cwd: dir, env: { SNAPPY_OPS_TOKEN: OPS_TOKEN } });
   assert.is(admit.code, 0, admit.stderr);
   assert.is(JSON.parse(admit.stdout).where, `http://127.0.0.1:${port}`, 'it went through the Worker');
   const list = await runCli(['ops', 'tenants', 'list', '--json'], { cwd: dir, env: { SNAPPY_OPS_TOKEN: OPS_TOKEN } });
-  assert.equal(JSON.parse(list.stdout).tenants.map((x: { tenant: string; by: string }) => [x.tenant, x.by]), [[t.id, 'robert']]);
+  assert.equal(JSON.parse(list.stdout).tenants.map((x: { tenant: string; admittedBy: string; publicKey: string }) => [x.tenant, x.admittedBy, x.publicKey]), [[t.id, 'robert', k.publicKey]]);
   assert.is((await ingest(mf, t, ndjson([row(t, 'x', 0.5, '1')]))).status, 201, 'admitted through the CLI, the tenant can ship');
 
   const blobs = new R2BlobStore((await mf.getR2Bucket('SNAPPY_BUCKET')) as unknown as R2BucketLike);
@@ -49,6 +53,23 @@ test('`snappy ops key` hands over the ingest key; `snappy ops tenants admit|list
   assert.is(approve.code, 0, approve.stderr);
   assert.is(JSON.parse(approve.stdout).row.by, 'manual:robert');
   assert.is(JSON.parse((await text(blobs, Remote.changelog('gated', rev)))!).by, 'manual:robert');
+
+  const withRemote = await runCli(['run', 'pull', '--remote', `file://${dir}/r`], { cwd: dir, env: { SNAPPY_MASTER_KEY: t.masterKey } });
+  assert.is(withRemote.code, 2, 'Worker mode and a remote together are a usage error');
+  assert.match(withRemote.stderr, '--remote names a remote, but config worker.url');
+  const tick = await runCli(['run', 'tick'], { cwd: dir, env: { SNAPPY_MASTER_KEY: t.masterKey } });
+  assert.is(tick.code, 2);
+  assert.match(tick.stderr, 'the Worker ticks every minute itself');
+  const noMaster = await runCli(['status', '--state', dir], { cwd: dir });
+  assert.is(noMaster.code, 2);
+  assert.match(noMaster.stderr, 'needs SNAPPY_MASTER_KEY');
+
+  const revoke = await runCli(['ops', 'tenants', 'revoke', t.id, '--by', 'robert', '--json'], { cwd: dir, env: { SNAPPY_OPS_TOKEN: OPS_TOKEN } });
+  assert.is(revoke.code, 0, revoke.stderr);
+  assert.is(JSON.parse(revoke.stdout).revoked, true);
+  assert.is((await ingest(mf, t, ndjson([row(t, 'x', 0.5, '2')]))).status, 403, 'revoked: refused on the very next request');
+  const audit = await runCli(['ops', 'audit', '--json'], { cwd: dir, env: { SNAPPY_OPS_TOKEN: OPS_TOKEN } });
+  assert.equal(JSON.parse(audit.stdout).audit.map((e: { action: string; by: string }) => `${e.action} by ${e.by}`), ['revoke by robert', 'admit by robert']);
 });
 
 test.run();

@@ -44,7 +44,7 @@ test('the push that completes a quorum promotes at once (ingest evaluates the re
   await blobs.put(`${Remote.canonicalDir('summarize')}old.md`, 'stale');
   assert.is((await ingest(mf, a, ndjson([row(a, `summarize:${rev}`, 0.9, '1'), row(a, `summarize:${rev}`, 0.9, '2')]))).status, 201);
   assert.is((await ingest(mf, b, ndjson([row(b, `summarize:${rev}`, 0.95, '1'), row(b, `summarize:${rev}`, 0.9, '2')]))).status, 201);
-  const status = await (await mf.dispatchFetch('http://snappy.test/v1/status')).json() as { staged: { rev: string; endorsing: number }[] };
+  const status = await (await mf.dispatchFetch('http://snappy.test/v1/status', { headers: { authorization: `Bearer ${OPS_TOKEN}` } })).json() as { staged: { rev: string; endorsing: number }[] };
   assert.is(status.staged.find((s) => s.rev === rev)?.endorsing, 2, '/v1/status shows the progress');
   assert.is(await kv.get('last_quorum_promotion'), null);
   assert.is((await ingest(mf, c, ndjson([row(c, `summarize:${rev}`, 0.86, '1')]))).status, 201);
@@ -65,7 +65,7 @@ test('the push that completes a quorum promotes at once (ingest evaluates the re
   assert.is((await ingest(mf, c, ndjson([row(c, `summarize:${rev}`, 0.86, '1')]))).status, 200);
   assert.is((await (await mf.getWorker()).scheduled({ cron: '* * * * *' })).outcome, 'ok');
   assert.is(await claims('summarize', rev), 1, 'exactly one tick claimed the promotion');
-  const agg = await mf.dispatchFetch('http://snappy.test/v1/aggregate');
+  const agg = await mf.dispatchFetch('http://snappy.test/v1/aggregate', { headers: { authorization: `Bearer ${OPS_TOKEN}` } });
   const rows = (await agg.text()).trim().split('\n');
   assert.ok(rows.length >= 5, 'the aggregate pull returns every tenant\'s rows');
   assert.ok(agg.headers.get('x-snappy-cursor')!.startsWith('snappy-agg-index/'));
@@ -74,10 +74,13 @@ test('the push that completes a quorum promotes at once (ingest evaluates the re
 test('overlapping scheduled events promote once and write one changelog row', async () => {
   const revs: string[] = [];
   for (let i = 0; i < 3; i++) revs.push(await stageRev(blobs, `skill${i}`, `Page ${i}.\n`));
-  // Rows written straight to the bucket (direct mode): only ticks can find them.
+  // Batches and index entries written as ingest writes them, but with no ingest to evaluate
+  // them at once: only the ticks find them.
   for (const t of fleet.slice(0, 3)) {
     const body = ndjson(revs.flatMap((rev, i) => [row(t, `skill${i}:${rev}`, 0.9, `o${i}a`), row(t, `skill${i}:${rev}`, 0.9, `o${i}b`)]));
-    await blobs.put(Remote.aggregateBatch(t.id, `direct${t.id.slice(0, 4)}`), body, { ifAbsent: true });
+    const batch = `d1${t.id}00`;
+    await blobs.put(Remote.aggregateBatch(t.id, batch), body, { ifAbsent: true });
+    await blobs.put(Remote.aggregateIndex(Date.now(), t.id, batch), Remote.aggregateBatch(t.id, batch), { ifAbsent: true });
   }
   const worker = await mf.getWorker();
   const results = await Promise.all(Array.from({ length: 6 }, () => worker.scheduled({ cron: '* * * * *' })));
