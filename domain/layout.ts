@@ -16,9 +16,10 @@ export const Remote = {
   /** Aggregate batches, per tenant, immutable and create-only: `snappy-agg/<tenant>/<batch>.ndjson`. */
   aggregatePrefix: 'snappy-agg/',
   aggregateBatch: (tenant: string, batch: string) => `snappy-agg/${tenant}/${batch}.ndjson`,
-  /** Regen briefs, per machine: `snappy-briefs/<skill>.<machine_id>.md`. */
+  /** Shared regen briefs, per tenant and machine: `snappy-briefs/<tenant>/<skill>.<machine_id>.md`. */
   briefsPrefix: 'snappy-briefs/',
-  brief: (skill: string, machine: string) => `snappy-briefs/${skill}.${machine}.md`,
+  tenantBriefsPrefix: (tenant: string) => `snappy-briefs/${tenant}/`,
+  brief: (tenant: string, skill: string, machine: string) => `snappy-briefs/${tenant}/${skill}.${machine}.md`,
   /** A tenant's own skill pages, shared among its machines. */
   tenantSkillsPrefix: (tenant: string) => `snappy-tenants/${tenant}/skills/`,
   tenantSkill: (tenant: string, skill: string) => `snappy-tenants/${tenant}/skills/${skill}.md`,
