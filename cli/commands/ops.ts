@@ -8,6 +8,7 @@ interface OpsArgs extends GlobalFlags {
   args: string[];
   by?: string;
   reason?: string;
+  allowWeakKey?: boolean;
 }
 
 const USAGE = `snappy ops <action>:
@@ -31,6 +32,7 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
       .positional('args', { type: 'string', array: true, default: [] })
       .option('by', { type: 'string', describe: 'who acts (recorded in the changelog row or tenant record)' })
       .option('reason', { type: 'string', describe: 'why a rev is rejected' })
+      .option('allow-weak-key', { type: 'boolean', describe: 'ops key: derive the ingest key even from a master key under 128 bits (tests only)' })
       .usage(USAGE)
       .example('$0 ops approve summarize 3f2a9c1d0e4b --by robert', 'promote a gated rev')
       .example('$0 ops tenants admit 0123456789ab <64-hex ingest key>', 'let a tenant ship aggregate batches') as unknown as Argv<OpsArgs>,
@@ -46,6 +48,10 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
     if (argv.action === 'key') {
       const master = process.env.SNAPPY_MASTER_KEY;
       if (!master) throw new SnappyError('SNAPPY_MASTER_KEY is not set: there is no tenant on this machine', { code: ErrorCode.Usage });
+      // The tenant id is public, so a weak key can be guessed offline: no ingest key is derived from one.
+      const { keyStrength, weakKeyMessage } = await import('../../domain/key-strength.ts');
+      const strength = keyStrength(master);
+      if (!strength.strong && !argv.allowWeakKey) throw new SnappyError(`${weakKeyMessage(strength)}; then hand over the new key's tenant id and ingest key (--allow-weak-key derives one anyway, for tests only)`, { code: ErrorCode.Usage, step: 'ops key' });
       const { tenantIdOf } = await import('../../domain/hash.ts');
       const { ingestKeyOf } = await import('../../domain/ingest-protocol.ts');
       const tenant = await tenantIdOf(master);
@@ -54,7 +60,7 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
     }
 
     const { createCli } = await import('../context.ts');
-    const cli = await createCli(argv);
+    const cli = await createCli(argv, process.env, { stateWrites: false });
     const { quorumOptions } = await import('../../plugins/quorum/options.ts');
     const parsed = quorumOptions.safeParse(cli.config.quorum ?? {});
     if (!parsed.success) throw new SnappyError(`config quorum: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { code: ErrorCode.Config });
