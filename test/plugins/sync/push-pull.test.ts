@@ -32,7 +32,7 @@ test('push sends pages, own briefs and own staged revs to their documented keys,
   assert.is(res.code, 0, res.stderr);
   assert.is(out.reports.push.files, 4);
   const objects = readTree(remoteDir);
-  assert.equal(Object.keys(objects).sort(), [`snappy-briefs/foo.a1.md`, `snappy-os-staging/foo/${REV}/foo.md`, `snappy-tenants/${ta}/skills/bar.md`, `snappy-tenants/${ta}/skills/foo.md`]);
+  assert.equal(Object.keys(objects).sort(), [`snappy-briefs/${ta}/foo.a1.md`, `snappy-os-staging/foo/${REV}/foo.md`, `snappy-tenants/${ta}/skills/bar.md`, `snappy-tenants/${ta}/skills/foo.md`]);
   assert.is(objects[`snappy-tenants/${ta}/skills/foo.md`], '---\nname: foo\n---\nfoo v1\n');
 });
 
