@@ -39,9 +39,9 @@ export async function uploadPlan(
   const res: UploadResult = { uploaded: 0, bytes: 0, alreadyThere: 0, refused: [], conflicts: [], failed: [], notAttempted: 0 };
   const queue = new PQueue({ concurrency: deps.concurrency });
   const seen = new Set<string>();
-  const refuse = (e: PlanEntry, err: Refusal) => {
+  const refuse = (e: PlanEntry | null | undefined, err: Refusal) => {
     res.refused.push({ path: err.rel, reason: err.reason });
-    if (manifest.inflight && typeof e.key === 'string') delete manifest.inflight[e.key];
+    if (manifest.inflight && typeof e?.key === 'string') delete manifest.inflight[e.key];
   };
   for (const planned of entries) {
     // Checked before the dedupe, so a bad entry cannot shadow a good one with the same key.
@@ -51,6 +51,7 @@ export async function uploadPlan(
     } catch (err) {
       if (!(err instanceof Refusal)) throw err;
       refuse(planned, err);
+      deps.progress.tick(0);
       continue;
     }
     if (seen.has(e.key)) continue;

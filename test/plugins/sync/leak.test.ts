@@ -158,6 +158,8 @@ export default {
         { path: 'skills/evil.md', key: 'snappy-kv/last_quorum_promotion', kind: 'file' },
         { path: 'skills/evil.md', key: 'snappy-quorum/scan.json', kind: 'file' },
         { path: 'skills/evil.md', key: 'snappy-os/changelog/evil/000000000000.json', kind: 'file' },
+        null,
+        { path: 'skills/fine.md' },
       ],
     }));
   },
@@ -196,6 +198,8 @@ test('a beforePush tap that rewrites keys is refused entry by entry, named: no c
   for (const bad of ['snappy-os/skills/evil/e.md', `snappy-tenants/${other}/skills/evil.md`, `snappy-briefs/${other}/evil.m1.md`, 'snappy-kv/last_quorum_promotion', 'snappy-quorum/scan.json', 'snappy-os/changelog/evil/000000000000.json']) {
     says('skills/evil.md', bad, `snappy-tenants/${tenant}/skills/evil.md`);
   }
+  assert.ok(refused.some((x) => x.reason === 'is not a plan entry with a path'), 'a null entry is refused, not a crash');
+  assert.ok(refused.some((x) => x.path === 'skills/fine.md' && x.reason === 'its plan entry has no key'));
   const agg = refused.find((x) => x.path === 'log/evals.aggregate.ndjson');
   assert.ok(agg && agg.reason.includes(`snappy-agg/${other}/`), `the rewritten aggregate batch is refused: ${JSON.stringify(refused)}`);
   assert.is(out.reports.push.aggregate.skipped, 'refused: a beforePush tap changed its key');
