@@ -1,4 +1,3 @@
-import os from 'node:os';
 import path from 'node:path';
 import { resolveConfig, type ResolvedConfig } from '../core/config.ts';
 import { ErrorCode, SnappyError } from '../core/errors.ts';
@@ -6,10 +5,13 @@ import type { Identity, IngestSummary, TaskContext, TaskFlags } from '../core/pl
 import type { KV, Logger, RemoteStore } from '../core/ports.ts';
 import { createRunner, type Runner } from '../core/runner.ts';
 import { tenantIdOf } from '../domain/hash.ts';
+import { keyStrength, weakKeyMessage } from '../domain/key-strength.ts';
 import { isMachineId } from '../domain/names.ts';
 import { State } from '../domain/state-layout.ts';
 import { loadConfig } from './config-load.ts';
 import { cliLogger } from './log.ts';
+import { machineIdFor } from './machine-id.ts';
+import { addJsonWarning } from './output.ts';
 import { loadPlugins } from './plugins-load.ts';
 import { defaultRemote, openRemote } from './remote.ts';
 
@@ -42,15 +44,26 @@ export interface Cli {
   taskContext(task: string): Omit<TaskContext, 'runner'>;
 }
 
-export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env): Promise<Cli> {
+/** How a command uses the state dir. */
+export interface CliOptions {
+  /**
+   * Whether this command writes the state dir (default: unless --dry-run). Only then is a
+   * machine id generated and stored; a read-only command gets a provisional one.
+   */
+  stateWrites?: boolean;
+}
+
+export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env, opts: CliOptions = {}): Promise<Cli> {
   const log = cliLogger({ json: !!flags.json, quiet: !!flags.quiet });
   const stateDir = path.resolve(flags.state ?? env.SNAPPY_STATE ?? 'state');
   const loaded = await loadConfig({ explicit: flags.config ?? env.SNAPPY_CONFIG, dir: process.cwd() });
   const masterKey = env.SNAPPY_MASTER_KEY || undefined;
   const tenant = masterKey ? await tenantIdOf(masterKey) : undefined;
-  const machine = env.SNAPPY_MACHINE_ID || loaded.config.machineId || os.hostname().slice(0, 64);
+  if (masterKey) warnIfWeak(masterKey, log);
+  const machine = env.SNAPPY_MACHINE_ID || loaded.config.machineId || (await generatedMachineId(stateDir, opts.stateWrites ?? !flags.dryRun, log));
   if (!isMachineId(machine)) {
-    throw new SnappyError(`machine id ${JSON.stringify(machine)} is invalid: set SNAPPY_MACHINE_ID to 1-64 characters of [A-Za-z0-9._-]`, { code: ErrorCode.Config });
+    const where = env.SNAPPY_MACHINE_ID ? 'SNAPPY_MACHINE_ID' : `config machineId${loaded.file ? ` in ${loaded.file}` : ''}`;
+    throw new SnappyError(`machine id ${JSON.stringify(machine)} (from ${where}) is invalid: expected 1-64 characters of [A-Za-z0-9._-]`, { code: ErrorCode.Config });
   }
   const config = resolveConfig(loaded.config, { tenant, machine });
   const workerUrl = config.worker?.url;
@@ -117,6 +130,30 @@ async function openWorker(url: string, identity: Identity, config: ResolvedConfi
   const { DEFAULT_TIMEOUTS } = await import('../adapters/http-client.ts');
   const w = config.worker!;
   return new WorkerRemote(url, { tenant: identity.tenant, masterKey: identity.masterKey }, { connectMs: w.connectTimeoutMs ?? DEFAULT_TIMEOUTS.connectMs, responseMs: w.timeoutMs ?? DEFAULT_TIMEOUTS.responseMs });
+}
+
+let warnedWeak = false;
+
+/** A weak master key is named once per run: on stderr, and in the --json object. */
+function warnIfWeak(masterKey: string, log: Logger): void {
+  const s = keyStrength(masterKey);
+  if (s.strong || warnedWeak) return;
+  warnedWeak = true;
+  const msg = weakKeyMessage(s);
+  log.warn(msg);
+  addJsonWarning(msg);
+}
+
+/** The stored pseudonym, generated on first use by a command that writes the state dir. */
+async function generatedMachineId(stateDir: string, write: boolean, log: Logger): Promise<string> {
+  let got;
+  try {
+    got = await machineIdFor(stateDir, { write });
+  } catch (err) {
+    throw new SnappyError((err as Error).message, { code: ErrorCode.Config, cause: err });
+  }
+  if (got.source === 'provisional' && write) log.warn(`no machine id stored yet and ${got.why}: this run uses the provisional pseudonym ${got.id} (set SNAPPY_MACHINE_ID or config machineId to fix one)`);
+  return got.id;
 }
 
 /**

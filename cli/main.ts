@@ -6,7 +6,8 @@ import { reportError } from './output.ts';
 
 const EPILOG = `Environment:
   SNAPPY_MASTER_KEY   the tenant's secret; its SHA-256 names the tenant. Unset: no aggregate is made or shipped
-  SNAPPY_MACHINE_ID   this machine's id (else config machineId, else the host name)
+  SNAPPY_MACHINE_ID   this machine's id, seen by the fleet in brief names (else config machineId, else a
+                      pseudonym generated once and kept in <state>/.snappy/machine-id)
   SNAPPY_STATE        state dir (default ./state)
   SNAPPY_REMOTE       remote: file://DIR or s3://BUCKET[/PREFIX] (default: .snappy-remote/ beside the state dir)
   SNAPPY_CONFIG       config file (default: snappy.config.ts|.mts|.js|.mjs|.json or package.json "snappy" in the current folder)

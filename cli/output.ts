@@ -1,9 +1,22 @@
 import { exitCodeOf, isSnappyError, messageOf } from '../core/errors.ts';
 import type { Timing } from '../core/plugin.ts';
 
+/** Warnings of this run that the --json object carries too (they also go to stderr). */
+const runWarnings: string[] = [];
+
+/** Records a warning for the --json object (once per distinct message). */
+export function addJsonWarning(message: string): void {
+  if (!runWarnings.includes(message)) runWarnings.push(message);
+}
+
 /** Prints one JSON object on stdout: the only thing --json ever prints there. */
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  let out = value;
+  if (runWarnings.length && value && typeof value === 'object' && !Array.isArray(value)) {
+    const own = (value as { warnings?: unknown }).warnings;
+    out = { ...value, warnings: [...(Array.isArray(own) ? own : []), ...runWarnings] };
+  }
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 }
 
 /** The JSON shape of an error. */

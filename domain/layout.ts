@@ -26,7 +26,7 @@ export const Remote = {
   /** Aggregate batches, per tenant, immutable and create-only: `snappy-agg/<tenant>/<batch>.ndjson`. */
   aggregatePrefix: 'snappy-agg/',
   aggregateBatch: (tenant: string, batch: string) => `snappy-agg/${tenant}/${batch}.ndjson`,
-  /** Regen briefs, per tenant and machine: `snappy-briefs/<tenant>/<skill>.<machine_id>.md`. */
+  /** Shared regen briefs, per tenant and machine: `snappy-briefs/<tenant>/<skill>.<machine_id>.md`. */
   briefsPrefix: 'snappy-briefs/',
   tenantBriefsPrefix: (tenant: string) => `snappy-briefs/${tenant}/`,
   brief: (tenant: string, skill: string, machine: string) => `snappy-briefs/${tenant}/${skill}.${machine}.md`,

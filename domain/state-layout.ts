@@ -7,7 +7,10 @@ export const State = {
   /** Anonymized rows of all tenants (union). */
   aggregate: 'log/evals.aggregate.ndjson',
   regenQueueDir: 'log/regen-queue/',
+  /** The shared brief: summaries only, synced to every tenant. */
   brief: (skill: string, machine: string) => `log/regen-queue/${skill}.${machine}.md`,
+  /** The local brief the regen agent works from (worst runs, the page): never synced. */
+  localBrief: (skill: string) => `.snappy/briefs/${skill}.md`,
   readyDir: 'ready/',
   marker: (skill: string) => `ready/${skill}.ready`,
   stagingDir: 'staging/',
@@ -19,11 +22,29 @@ export const State = {
   internal: (name: string) => `.snappy/${name}`,
 } as const;
 
-/** What never leaves the machine, whatever any config or plugin says (SPEC §9). */
-export const HARD_DENY: readonly string[] = ['log/evals.ndjson', 'ready/', '.snappy/'];
+/**
+ * What never leaves the machine, whatever any config or plugin says (SPEC §9), as documentation;
+ * `isHardDenied` is the rule. The raw log is denied under every name its copies get.
+ */
+export const HARD_DENY: readonly string[] = ['log/evals.ndjson', 'log/evals*', '**/evals*ndjson*', 'ready/', '.snappy/'];
 
-/** True when `rel` (relative, POSIX) is under the hard deny. */
+/** True when `rel` (relative, POSIX) is under the hard deny. Case-insensitive: some file systems are. */
 export function isHardDenied(rel: string): boolean {
-  const p = rel.replace(/^\.\//, '');
-  return HARD_DENY.some((d) => (d.endsWith('/') ? p === d.slice(0, -1) || p.startsWith(d) : p === d));
+  const p = rel.replace(/^(\.\/)+/, '').toLowerCase();
+  if (p === 'ready' || p.startsWith(State.readyDir) || p === '.snappy' || p.startsWith(State.internalDir)) return true;
+  return isRawLogName(p);
+}
+
+/**
+ * The raw eval log under any name a rotation, a backup, an editor or a copy gives it:
+ * `log/evals.ndjson.1`, `.2.gz`, `-20261130`, `.bak`, `~`, `log/.evals.ndjson.swp`,
+ * `old/evals.ndjson`... Everything in `log/` whose name starts with `evals` is one, except the
+ * aggregate itself; elsewhere, any `evals…ndjson…` file name that is not an aggregate copy.
+ */
+export function isRawLogName(rel: string): boolean {
+  const p = rel.replace(/^(\.\/)+/, '').toLowerCase();
+  if (p === State.aggregate) return false;
+  if (p.startsWith('log/evals')) return true;
+  const base = p.slice(p.lastIndexOf('/') + 1).replace(/^[.#~]+/, '');
+  return /^evals\b.*ndjson/.test(base) && !base.startsWith('evals.aggregate.');
 }

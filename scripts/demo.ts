@@ -124,7 +124,7 @@ async function main(): Promise<void> {
   const rev = staged[0]!;
   const brief = readFileSync(path.join(laptop.state, 'log', 'regen-queue', `${SKILL}.acme-laptop.md`), 'utf8');
   const outcome = /^outcome:\s*(.+)$/m.exec(brief)?.[1];
-  say(`   acme-laptop: snappy run push --auto -> writes the brief log/regen-queue/${SKILL}.acme-laptop.md and hands it to the regen agent`);
+  say(`   acme-laptop: snappy run push --auto -> hands the local brief .snappy/briefs/${SKILL}.md to the regen agent; shares only its summary, log/regen-queue/${SKILL}.acme-laptop.md`);
   say(`      brief outcome: ${outcome}; the agent's page is staged as rev ${rev}`);
   say(`   acme-laptop: the push sends it to the remote as snappy-os-staging/${SKILL}/${rev}/${SKILL}.md, and ships ${push.reports.push?.aggregate?.rows ?? 0} aggregate rows (${remoteBatches()} batch in the remote)`);
   must(!existsSync(path.join(laptop.state, 'ready', `${SKILL}.ready`)), 'the marker is still there after the rev was staged');

@@ -8,6 +8,7 @@ interface OpsArgs extends GlobalFlags {
   args: string[];
   by?: string;
   reason?: string;
+  allowWeakKey?: boolean;
 }
 
 const USAGE = `snappy ops <action>:
@@ -35,6 +36,7 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
       .positional('args', { type: 'string', array: true, default: [] })
       .option('by', { type: 'string', describe: 'who acts (recorded in the changelog row or tenant record)' })
       .option('reason', { type: 'string', describe: 'why a rev is rejected' })
+      .option('allow-weak-key', { type: 'boolean', describe: 'ops key: derive the ingest key even from a master key under 128 bits (tests only)' })
       .usage(USAGE)
       .example('$0 ops approve summarize 3f2a9c1d0e4b --by robert', 'promote a gated rev')
       .example('$0 ops tenants admit 0123456789ab <public key>', 'let a tenant in (its `snappy ops key` output)') as unknown as Argv<OpsArgs>,
@@ -50,6 +52,10 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
     if (argv.action === 'key') {
       const master = process.env.SNAPPY_MASTER_KEY;
       if (!master) throw new SnappyError('SNAPPY_MASTER_KEY is not set: there is no tenant on this machine', { code: ErrorCode.Usage });
+      // The tenant id is public, so a weak key can be guessed offline: no ingest key is derived from one.
+      const { keyStrength, weakKeyMessage } = await import('../../domain/key-strength.ts');
+      const strength = keyStrength(master);
+      if (!strength.strong && !argv.allowWeakKey) throw new SnappyError(`${weakKeyMessage(strength)}; then hand over the new key's tenant id and ingest key (--allow-weak-key derives one anyway, for tests only)`, { code: ErrorCode.Usage, step: 'ops key' });
       const { tenantIdOf } = await import('../../domain/hash.ts');
       const { tenantSigner } = await import('../../domain/auth.ts');
       const tenant = await tenantIdOf(master);
@@ -58,7 +64,7 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
     }
 
     const { createCli } = await import('../context.ts');
-    const cli = await createCli(argv);
+    const cli = await createCli(argv, process.env, { stateWrites: false });
     const token = process.env.SNAPPY_OPS_TOKEN;
     if (cli.mode === 'worker' && !token) {
       throw new SnappyError(`Worker mode (worker.url ${cli.remoteUrl}): operator actions go through the Worker's /snappy-ops API; set SNAPPY_OPS_TOKEN to the Worker's ops token`, { code: ErrorCode.Usage });

@@ -37,7 +37,8 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
     const { createCli } = await import('../context.ts');
     const { acquireLock } = await import('../../adapters/fs.ts');
     const { printJson, formatTimings } = await import('../output.ts');
-    const cli = await createCli(argv);
+    // A tick alone works on the remote only: it must not create anything in a state dir.
+    const cli = await createCli(argv, process.env, { stateWrites: !argv.dryRun && !argv.task.every((t) => t === 'tick') });
     const tasks = planTasks(argv.task, !!argv.auto, new Set(cli.runner.tasks.keys()));
     for (const t of tasks) {
       if (t !== 'ingest' && !cli.runner.tasks.has(t)) {

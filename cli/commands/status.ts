@@ -8,7 +8,7 @@ export const statusCommand: CommandModule<GlobalFlags, GlobalFlags> = {
   handler: async (argv) => {
     const { createCli } = await import('../context.ts');
     const { printJson } = await import('../output.ts');
-    const cli = await createCli(argv);
+    const cli = await createCli(argv, process.env, { stateWrites: false });
     const ctx = { ...cli.taskContext('status'), runner: cli.runner };
     const request = { ctx, sections: {} as Record<string, unknown>, lines: [] as string[] };
     await cli.runner.hooks.onStatus.promise(request);

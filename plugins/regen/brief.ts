@@ -16,14 +16,17 @@ export interface BriefInput {
   evals: SkillEvals;
   /** The current page's text, or null. */
   page: string | null;
+  /** True when the current page is already shared (canonical, or a staged rev). */
+  pageShared: boolean;
   worstRuns: number;
 }
 
 /**
- * The brief: frontmatter with the facts a regen agent (or a person) needs, body with the
- * current page and the worst recent runs. Briefs are shared with every tenant, so nothing
- * here comes from the raw log beyond what an aggregate row may carry: no run ids, no extra
- * fields, no cost other than whole cents.
+ * The local brief, the one the regen agent works from: frontmatter with the facts an agent
+ * (or a person) needs, body with the current page and the worst recent runs. It stays in
+ * `.snappy/briefs/`, which never syncs; the shared brief (shared-brief.ts) is its summary.
+ * Even here nothing comes from the raw log beyond what an aggregate row may carry: no run
+ * ids, no extra fields, no cost other than whole cents.
  */
 export function formatBrief(b: BriefInput): string {
   const data = {
@@ -69,7 +72,7 @@ function table(runs: readonly BriefRun[]): string {
 }
 
 /** A fence longer than any run of backticks in the page, so the page cannot close it. */
-function fenced(text: string): string {
+export function fenced(text: string): string {
   const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
   const fence = '`'.repeat(longest + 1);
   return `${fence}markdown\n${text.endsWith('\n') ? text : `${text}\n`}${fence}`;

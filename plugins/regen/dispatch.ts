@@ -8,6 +8,7 @@ import { revIdOf } from '../../domain/hash.ts';
 import { State } from '../../domain/state-layout.ts';
 import { AgentFailure, runAgent } from './agent.ts';
 import { formatBrief, recordOutcome, writeBrief } from './brief.ts';
+import { formatSharedBrief, sharedOutcome } from './shared-brief.ts';
 import { fetchEvals } from './evals.ts';
 import { agentFor, type RegenOptions } from './options.ts';
 import { toRevision } from './page.ts';
@@ -64,9 +65,11 @@ export class Dispatcher {
       throw err;
     });
     const baseRev = current === null ? null : await revIdOf(current);
+    // Two briefs: the agent works from the local one, which never syncs; the shared one, which
+    // goes to every tenant, is its summary (see shared-brief.ts for what it may hold).
     const briefRel = State.brief(skill, at.machine);
-    const briefPath = path.join(dir, briefRel);
-    const briefText = formatBrief({
+    const briefs = { shared: path.join(dir, briefRel), local: path.join(dir, State.localBrief(skill)) };
+    const input = {
       skill,
       machine: at.machine,
       baseRev,
@@ -75,14 +78,18 @@ export class Dispatcher {
       snapshot: (ev.snapshot ?? {}) as Record<string, unknown>,
       evals: await fetchEvals(dir, skill, this.opts.worstRuns),
       page: current,
+      pageShared: baseRev !== null && (await isShared(dir, skill, baseRev)),
       worstRuns: this.opts.worstRuns,
-    });
-    await writeBrief(briefPath, briefText);
+    };
+    const briefText = formatBrief(input);
+    await writeBrief(briefs.local, briefText);
+    await writeBrief(briefs.shared, formatSharedBrief(input));
+    const briefPath = briefs.local;
 
     const { agent, timeoutMs } = agentFor(this.opts, skill);
     if (!agent) {
-      await recordOutcome(briefPath, { outcome: 'no-agent' });
-      this.log.info(`${skill}: no regen agent configured (config regen.agent): brief written to ${briefRel}; marker ${found.rel} kept`);
+      await recordOutcomes(briefs, { outcome: 'no-agent' });
+      this.log.info(`${skill}: no regen agent configured (config regen.agent): brief written to ${State.localBrief(skill)} (shared summary: ${briefRel}); marker ${found.rel} kept`);
       return { skill, outcome: 'no-agent', brief: briefRel };
     }
 
@@ -96,7 +103,7 @@ export class Dispatcher {
           const printed = await runAgent(agent, { skill, brief: briefText, briefPath, timeoutMs, maxBytes: this.opts.maxPageBytes });
           const rev = toRevision(printed, baseRev, current);
           if (!rev.ok) throw new AgentFailure(rev.reason, 'output');
-          return await this.stage(at, skill, rev.text, briefPath, briefRel, att);
+          return await this.stage(at, skill, rev.text, briefs, briefRel, att);
         } catch (err) {
           error = err instanceof Error ? err.message : String(err);
           att = { ...att, lastError: error, lastOutcome: 'failed' };
@@ -107,13 +114,13 @@ export class Dispatcher {
         }
       }
       const outcome = att.parked ? 'parked' : 'failed';
-      await recordOutcome(briefPath, { outcome, error, attempts: att.attempts, finished: new Date().toISOString() });
+      await recordOutcomes(briefs, { outcome, error, attempts: att.attempts, finished: new Date().toISOString() });
       if (att.parked) this.log.error(`${skill}: parked after ${att.attempts} failed attempt(s); the marker stays; re-create ${found.rel} or run "snappy run regen-unpark" to try again`);
       return { skill, outcome, brief: briefRel, attempts: att.attempts, error } satisfies RegenOutcome;
     }) as Promise<RegenOutcome>;
   }
 
-  private async stage(at: DispatchTarget, skill: string, text: string, briefPath: string, briefRel: string, att: AttemptRecord): Promise<RegenOutcome> {
+  private async stage(at: DispatchTarget, skill: string, text: string, briefs: Briefs, briefRel: string, att: AttemptRecord): Promise<RegenOutcome> {
     const dir = at.stateDir;
     const rev = await revIdOf(text);
     const rel = State.stagedPage(skill, rev);
@@ -125,8 +132,32 @@ export class Dispatcher {
     await saveRecord(dir, rec);
     await fs.rm(path.join(dir, State.marker(skill)), { force: true });
     await saveAttempts(dir, skill, { markerId: null, attempts: 0, parked: false, lastOutcome: 'staged', lastRev: rev, lastAttempt: att.lastAttempt ?? new Date().toISOString() });
-    await recordOutcome(briefPath, { outcome: 'staged', rev_id: rev, attempts: att.attempts, finished: new Date().toISOString() });
+    await recordOutcomes(briefs, { outcome: 'staged', rev_id: rev, attempts: att.attempts, finished: new Date().toISOString() });
     this.log.info(`${skill}: staged revision ${rev} (${rel}); marker removed`);
     return { skill, outcome: 'staged', brief: briefRel, rev, staged: rel, attempts: att.attempts };
   }
+}
+
+/** The two briefs of one regen: absolute paths. */
+interface Briefs {
+  shared: string;
+  local: string;
+}
+
+/** The outcome goes into both briefs: in full into the local one, coarsened into the shared one. */
+async function recordOutcomes(briefs: Briefs, fields: Record<string, unknown>): Promise<void> {
+  await recordOutcome(briefs.local, fields);
+  await recordOutcome(briefs.shared, sharedOutcome(fields));
+}
+
+/**
+ * Whether the page with this rev id is already shared: it is the canonical page, or a staged
+ * rev present here (each checked by hashing its bytes, not by its name).
+ */
+async function isShared(stateDir: string, skill: string, rev: string): Promise<boolean> {
+  for (const rel of [`${State.canonicalDir(skill)}${skill}.md`, State.stagedPage(skill, rev)]) {
+    const bytes = await fs.readFile(path.join(stateDir, rel)).catch(() => null);
+    if (bytes && (await revIdOf(bytes)) === rev) return true;
+  }
+  return false;
 }

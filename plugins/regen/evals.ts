@@ -3,17 +3,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { checkAggLine } from '../../domain/agg-row.ts';
 import { State } from '../../domain/state-layout.ts';
+import { ScoreDigest, type ScoreSummary, type SharedSummary } from './score-digest.ts';
 import { loadRecord, type RecentRun } from './store.ts';
-
-/** Scores of a set of runs, in numbers. */
-export interface ScoreSummary {
-  runs: number;
-  mean: number | null;
-  min: number | null;
-  max: number | null;
-  /** Share of runs with ok = true. */
-  okRate: number | null;
-}
 
 /** One run as a brief may show it: only fields the aggregate schema carries, and no run id. */
 export interface BriefRun {
@@ -23,11 +14,11 @@ export interface BriefRun {
   cost_usd_cents?: number;
 }
 
-/** What `fetchEvals(skill)` finds. */
+/** What `fetchEvals(skill)` finds: exact figures for the local brief, `shared` ones for the shared brief. */
 export interface SkillEvals {
-  local: { summary: ScoreSummary; recent: BriefRun[] };
+  local: { summary: ScoreSummary; shared: SharedSummary; recent: BriefRun[] };
   /** Aggregate rows of every tenant for the skill's current page (`skill` exactly, no revs). */
-  fleet: { summary: ScoreSummary & { tenants: number }; worst: BriefRun[] };
+  fleet: { summary: ScoreSummary & { tenants: number }; shared: SharedSummary & { tenants: number }; worst: BriefRun[] };
 }
 
 /**
@@ -39,7 +30,8 @@ export async function fetchEvals(stateDir: string, skill: string, keepWorst = 10
   const rec = await loadRecord(stateDir, skill);
   const recent = rec.recent.map(toBriefRun);
   const fleet = await scanAggregate(path.join(stateDir, State.aggregate), skill, keepWorst);
-  return { local: { summary: summarize(recent), recent }, fleet };
+  const local = digest(recent);
+  return { local: { summary: local.summary(), shared: local.shared(), recent }, fleet };
 }
 
 function toBriefRun(r: RecentRun): BriefRun {
@@ -47,7 +39,7 @@ function toBriefRun(r: RecentRun): BriefRun {
 }
 
 async function scanAggregate(file: string, skill: string, keepWorst: number): Promise<SkillEvals['fleet']> {
-  const acc = new Acc();
+  const acc = new ScoreDigest();
   const tenants = new Set<string>();
   const worst: BriefRun[] = [];
   const needle = `"skill":${JSON.stringify(skill)}`;
@@ -62,7 +54,7 @@ async function scanAggregate(file: string, skill: string, keepWorst: number): Pr
       if (!line.includes(needle)) continue;
       const r = checkAggLine(line);
       if (!r.ok || r.row.skill !== skill) continue;
-      acc.add(r.row.score, r.row.ok);
+      acc.add(r.row.score, r.row.ok, r.row.ts);
       tenants.add(r.row.tenant);
       if (keepWorst > 0) {
         const run: BriefRun = { ts: r.row.ts, score: r.row.score, ok: r.row.ok, ...(r.row.cost_usd_cents !== undefined ? { cost_usd_cents: r.row.cost_usd_cents } : {}) };
@@ -73,7 +65,7 @@ async function scanAggregate(file: string, skill: string, keepWorst: number): Pr
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   await done;
-  return { summary: { ...acc.summary(), tenants: tenants.size }, worst };
+  return { summary: { ...acc.summary(), tenants: tenants.size }, shared: { ...acc.shared(), tenants: tenants.size }, worst };
 }
 
 function insertWorst(list: BriefRun[], run: BriefRun, keep: number): void {
@@ -89,28 +81,9 @@ export function worstOf(runs: readonly BriefRun[], n: number): BriefRun[] {
   return [...runs].sort((a, b) => a.score - b.score || (a.ts < b.ts ? 1 : -1)).slice(0, n);
 }
 
-export function summarize(runs: readonly BriefRun[]): ScoreSummary {
-  const acc = new Acc();
-  for (const r of runs) acc.add(r.score, r.ok);
-  return acc.summary();
-}
-
-class Acc {
-  private n = 0;
-  private sum = 0;
-  private ok = 0;
-  private lo = Infinity;
-  private hi = -Infinity;
-  add(score: number, ok: boolean): void {
-    this.n++;
-    this.sum += score;
-    if (ok) this.ok++;
-    if (score < this.lo) this.lo = score;
-    if (score > this.hi) this.hi = score;
-  }
-  summary(): ScoreSummary {
-    const r = (x: number) => Math.round(x * 1e4) / 1e4;
-    if (this.n === 0) return { runs: 0, mean: null, min: null, max: null, okRate: null };
-    return { runs: this.n, mean: r(this.sum / this.n), min: r(this.lo), max: r(this.hi), okRate: r(this.ok / this.n) };
-  }
+/** The digest of a set of runs. */
+export function digest(runs: readonly BriefRun[]): ScoreDigest {
+  const d = new ScoreDigest();
+  for (const r of runs) d.add(r.score, r.ok, r.ts);
+  return d;
 }

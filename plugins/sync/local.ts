@@ -1,7 +1,7 @@
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../../adapters/fs.ts';
-import { isHardDenied, State } from '../../domain/state-layout.ts';
+import { isHardDenied } from '../../domain/state-layout.ts';
 import { isSafeRel, type SyncFilter } from './paths.ts';
 
 /** A file sync will not send or write, with the reason; never retried. */
@@ -24,12 +24,13 @@ export interface LocalRead {
 /**
  * The state dir as sync touches it. Every read for upload re-checks, at that moment, that the
  * path is not hard-denied, that no symlink on it leads out of the state dir or into a denied
- * file, and that the file is not a hard link to the raw eval log. Writes never go through a
+ * file, and that the file is not a hard link to a hard-denied file. Writes never go through a
  * symlinked folder out of the state dir and replace (never follow) a symlink at the target.
  */
 export class StateFiles {
   private realRoot = '';
-  private deniedInodes = new Set<string>();
+  /** `dev:ino` of every hard-denied file in the state dir, to its path; found when first needed. */
+  private deniedInodes: Promise<Map<string, string>> | undefined;
 
   constructor(
     readonly root: string,
@@ -39,8 +40,6 @@ export class StateFiles {
   async init(): Promise<this> {
     await fs.mkdir(this.root, { recursive: true });
     this.realRoot = await fs.realpath(this.root);
-    const st = await fs.stat(path.join(this.root, State.evalLog)).catch(() => null);
-    if (st) this.deniedInodes.add(`${st.dev}:${st.ino}`);
     return this;
   }
 
@@ -59,7 +58,7 @@ export class StateFiles {
   /** Reads a file for upload, after every check. Null when it vanished since the scan. */
   async readForUpload(rel: string): Promise<LocalRead | null> {
     if (!isSafeRel(rel)) throw new Refusal(rel, 'is not a safe relative path inside the state dir');
-    if (isHardDenied(rel)) throw new Refusal(rel, 'is under the hard deny (log/evals.ndjson, ready/, .snappy/): it never leaves this machine');
+    if (isHardDenied(rel)) throw new Refusal(rel, 'is under the hard deny (log/evals.ndjson and every copy of it, ready/, .snappy/): it never leaves this machine');
     const full = this.abs(rel);
     let target: string;
     try {
@@ -81,7 +80,11 @@ export class StateFiles {
     try {
       const st = await fh.stat();
       if (!st.isFile()) throw new Refusal(rel, 'is not a regular file');
-      if (this.deniedInodes.has(`${st.dev}:${st.ino}`)) throw new Refusal(rel, 'is a hard link to log/evals.ndjson (hard deny)');
+      // Only a file with more than one name can be another name of a denied file.
+      if (st.nlink > 1) {
+        const twin = (await (this.deniedInodes ??= deniedInodes(this.realRoot))).get(`${st.dev}:${st.ino}`);
+        if (twin !== undefined) throw new Refusal(rel, `is a hard link to ${twin} (hard deny)`);
+      }
       const bytes = await fh.readFile();
       return { bytes, size: st.size, mtimeMs: st.mtimeMs };
     } finally {
@@ -123,6 +126,24 @@ export class StateFiles {
     if (!isSafeRel(rel) || isHardDenied(rel)) return;
     await fs.rm(this.abs(rel), { force: true });
   }
+}
+
+/** Every hard-denied regular file under `root` (the raw log and its copies, ready/, .snappy/), by `dev:ino`. */
+async function deniedInodes(root: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const visit = async (dir: string, prefix: string): Promise<void> => {
+    const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const rel = prefix + e.name;
+      if (e.isDirectory()) await visit(path.join(dir, e.name), `${rel}/`);
+      else if (e.isFile() && isHardDenied(rel)) {
+        const st = await fs.lstat(path.join(dir, e.name)).catch(() => null);
+        if (st) out.set(`${st.dev}:${st.ino}`, rel);
+      }
+    }
+  };
+  await visit(root, '');
+  return out;
 }
 
 /** Every file and symlink under the state dir, relative and POSIX, skipping the hard-denied folders. */

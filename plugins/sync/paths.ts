@@ -6,7 +6,7 @@ import type { GlobSet } from './glob.ts';
 /** What a synced file is, which decides its remote key and its write rule. */
 export type SyncKind = 'page' | 'brief' | 'staged' | 'file' | 'canonical' | 'aggregate';
 
-/** Who is syncing: keys of pages and files live under the tenant; briefs carry the machine. */
+/** Who is syncing: keys of pages, files and briefs live under the tenant; briefs carry the machine too. */
 export interface Who {
   machine: string;
   tenant?: string;
@@ -53,11 +53,13 @@ export function pushTarget(rel: string, who: Who): { key: string; kind: SyncKind
     if (isSkillName(skill)) return who.tenant ? { key: Remote.tenantSkill(who.tenant, skill), kind: 'page', createOnly: false } : null;
   }
   if (rel.startsWith(State.regenQueueDir) && parts.length === 3) {
+    // A shared brief names its tenant in its key, so nobody can pass one off as another
+    // tenant's; with no master key there is no tenant, and no brief leaves.
     const suffix = `.${who.machine}.md`;
     const name = parts[2]!;
-    if (!name.endsWith(suffix)) return null;
+    if (!who.tenant || !name.endsWith(suffix)) return null;
     const skill = name.slice(0, -suffix.length);
-    return isSkillName(skill) && who.tenant ? { key: Remote.brief(who.tenant, skill, who.machine), kind: 'brief', createOnly: false } : null;
+    return isSkillName(skill) ? { key: Remote.brief(who.tenant, skill, who.machine), kind: 'brief', createOnly: false } : null;
   }
   if (parts[0] === 'staging') {
     if (parts.length < 4 || !isSkillName(parts[1]) || !isRevId(parts[2])) return null;
@@ -84,10 +86,12 @@ export function pullTarget(key: string, who: Who): { rel: string; kind: SyncKind
     }
   }
   if (key.startsWith(Remote.briefsPrefix)) {
-    // snappy-briefs/<tenant>/<skill>.<machine>.md -> log/regen-queue/<skill>.<machine>.md. A brief
-    // named with this machine's id is never pulled over this machine's own (whichever tenant wrote it).
-    const [tenant, name, ...extra] = key.slice(Remote.briefsPrefix.length).split('/');
-    if (extra.length || !isTenantId(tenant) || !name || !/^[A-Za-z0-9][A-Za-z0-9._-]*\.md$/.test(name) || name.endsWith(`.${who.machine}.md`)) return null;
+    // Every tenant's briefs land in the one regen queue. A name this machine writes itself is
+    // never pulled, whoever wrote it: it would take the place of (and be pushed as) our own.
+    const parts = key.slice(Remote.briefsPrefix.length).split('/');
+    if (parts.length !== 2 || !isTenantId(parts[0])) return null;
+    const name = parts[1]!;
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*\.md$/.test(name) || name.endsWith(`.${who.machine}.md`)) return null;
     return { rel: `${State.regenQueueDir}${name}`, kind: 'brief' };
   }
   if (key.startsWith(Remote.stagingPrefix)) {

@@ -6,14 +6,14 @@ import { batchIdOf } from '../../domain/ingest-protocol.ts';
 import { Remote } from '../../domain/layout.ts';
 import { State } from '../../domain/state-layout.ts';
 import type { AggregateService } from '../aggregate/service.ts';
-import { StateFiles } from './local.ts';
+import { Refusal, StateFiles } from './local.ts';
 import { loadManifest, saveManifest } from './manifest.ts';
 import type { SyncOptions } from './options.ts';
 import type { SyncFilter } from './paths.ts';
 import { scanChanges } from './plan.ts';
 import { formatBytes, Progress } from './progress.ts';
 import { shipToRemote } from './ship.ts';
-import { uploadPlan } from './upload.ts';
+import { checkEntry, uploadPlan } from './upload.ts';
 import { withRetry } from './retry.ts';
 
 /** What push needs beyond the task context. */
@@ -47,23 +47,36 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
   const got = deps.aggregate ? await deps.aggregate.outbox(ctx) : null;
   const outbox = got && ctx.identity.tenant && ctx.identity.masterKey ? got : null;
   const entries: PlanEntry[] = [...scan.entries];
-  if (outbox) {
-    const key = Remote.aggregateBatch(ctx.identity.tenant!, await batchIdOf(outbox.ndjson));
-    entries.push({ path: State.aggregate, key, kind: 'aggregate', createOnly: true, size: Buffer.byteLength(outbox.ndjson) });
-  }
+  const aggKey = outbox ? Remote.aggregateBatch(ctx.identity.tenant!, await batchIdOf(outbox.ndjson)) : undefined;
+  if (outbox) entries.push({ path: State.aggregate, key: aggKey!, kind: 'aggregate', createOnly: true, size: Buffer.byteLength(outbox.ndjson) });
   const plan: PushPlan = await deps.hooks.beforePush.promise({ entries }, { dryRun, veto });
   const planned = Array.isArray(plan?.entries) ? plan.entries : [];
-  const aggEntry = outbox ? planned.find((e) => e.kind === 'aggregate' && e.path === State.aggregate) : undefined;
-  const fileEntries = planned.filter((e) => e !== aggEntry && !(e.kind === 'aggregate' && e.path === State.aggregate));
+  const isAgg = (e: PlanEntry) => !!e && e.kind === 'aggregate' && e.path === State.aggregate;
+  // The batch ships only under the key made from its own bytes and tenant, whatever a tap wrote.
+  const aggEntry = outbox ? planned.find((e) => isAgg(e) && e.key === aggKey) : undefined;
+  const aggRefused = planned.filter((e) => isAgg(e) && e.key !== aggKey).map((e) => ({ path: e.path, reason: `plan entry key ${JSON.stringify(e.key)} is not this batch's key (${aggKey ?? 'no batch to ship'}): a beforePush tap may not choose keys` }));
+  const fileEntries = planned.filter((e) => !isAgg(e));
+  for (const r of aggRefused) ctx.log.warn(`not pushed: ${r.path} ${r.reason}`);
 
   for (const r of scan.refused) ctx.log.warn(`not pushed: ${r.path} ${r.reason}`);
   for (const b of scan.blocked) ctx.log.warn(`not pushed: ${b} has an unresolved ${b}.incoming beside it (merge it into ${b}, then delete the .incoming file)`);
 
   if (dryRun) {
-    for (const e of fileEntries) ctx.log.info(`would push ${e.path} -> ${e.key}${e.size !== undefined ? ` (${formatBytes(e.size)})` : ''}${e.createOnly ? ' [create-only]' : ''}`);
+    const refused = [...scan.refused, ...aggRefused];
+    const sendable: PlanEntry[] = [];
+    for (const e of fileEntries) {
+      try {
+        sendable.push(checkEntry(e, who));
+      } catch (err) {
+        if (!(err instanceof Refusal)) throw err;
+        refused.push({ path: err.rel, reason: err.reason });
+        ctx.log.warn(`would not push: ${err.rel} ${err.reason}`);
+      }
+    }
+    for (const e of sendable) ctx.log.info(`would push ${e.path} -> ${e.key}${e.size !== undefined ? ` (${formatBytes(e.size)})` : ''}${e.createOnly ? ' [create-only]' : ''}`);
     if (aggEntry) ctx.log.info(`would ship the aggregate outbox (${outbox!.rows} rows) -> ${remote.shipAggregate ? `${remote.url} (Worker ingest)` : aggEntry.key}`);
-    if (!fileEntries.length && !aggEntry) ctx.log.info('nothing to push');
-    ctx.report({ dryRun: true, plan: planned.map((e) => ({ path: e.path, key: e.key, kind: e.kind, size: e.size, createOnly: !!e.createOnly })), unchanged: scan.unchanged, refused: scan.refused, blocked: scan.blocked });
+    if (!sendable.length && !aggEntry) ctx.log.info('nothing to push');
+    ctx.report({ dryRun: true, plan: [...sendable, ...(aggEntry ? [aggEntry] : [])].map((e) => ({ path: e.path, key: e.key, kind: e.kind, size: e.size, createOnly: !!e.createOnly })), unchanged: scan.unchanged, refused, blocked: scan.blocked });
     return;
   }
 
@@ -82,19 +95,19 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
   }
   const repair = new Set(Object.keys(manifest.inflight ?? {}));
   if (fileEntries.length) {
-    manifest.inflight = { ...(manifest.inflight ?? {}), ...Object.fromEntries(fileEntries.map((e) => [e.key, 1 as const])) };
+    manifest.inflight = { ...(manifest.inflight ?? {}), ...Object.fromEntries(fileEntries.filter((e) => typeof e?.key === 'string').map((e) => [e.key, 1 as const])) };
     await saveManifest(ctx.stateDir, manifest);
   }
   const progress = Progress.for('push', fileEntries.length, ctx.flags);
   const retry = { retries: deps.options.retries, baseMs: deps.options.retryBaseMs };
-  const up = await uploadPlan(fileEntries, { remote, files, manifest, concurrency: deps.options.concurrency, retry, progress, onRecorded, repair });
+  const up = await uploadPlan(fileEntries, { remote, files, manifest, who, concurrency: deps.options.concurrency, retry, progress, onRecorded, repair });
   progress.end();
   await saving;
   for (const r of up.refused) ctx.log.warn(`not pushed: ${r.path} ${r.reason}`);
   for (const c of up.conflicts) ctx.log.warn(`not pushed: ${c.path}: ${remote.url} holds a version of ${c.key} this machine has not seen; run \`snappy run pull\` (it keeps both copies)`);
 
   let aggregate: Record<string, unknown> = outbox ? {} : { skipped: !deps.aggregate ? 'aggregate plugin not configured' : !ctx.identity.masterKey ? 'no SNAPPY_MASTER_KEY' : 'nothing new' };
-  if (outbox && !aggEntry) aggregate = { skipped: 'dropped from the plan (sync.deny or a beforePush tap)' };
+  if (outbox && !aggEntry) aggregate = { skipped: aggRefused.length ? 'refused: a beforePush tap changed its key' : 'dropped from the plan (sync.deny or a beforePush tap)' };
   if (outbox && aggEntry && !up.failed.length) {
     const batch = { key: aggEntry.key, ndjson: outbox.ndjson, tenant: ctx.identity.tenant! };
     if (remote.shipAggregate) {
@@ -119,7 +132,7 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
     bytes: up.bytes,
     alreadyThere: up.alreadyThere,
     unchanged: scan.unchanged,
-    refused: [...scan.refused, ...up.refused],
+    refused: [...scan.refused, ...aggRefused, ...up.refused],
     conflicts: up.conflicts,
     blocked: scan.blocked,
     failed: up.failed,

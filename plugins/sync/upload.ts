@@ -6,6 +6,7 @@ import { checkRev, stageRev } from '../../domain/staged-rev.ts';
 import { isHardDenied } from '../../domain/state-layout.ts';
 import { contentHash, type Manifest } from './manifest.ts';
 import { Refusal, type LocalRead, type StateFiles } from './local.ts';
+import { pushTarget, type Who } from './paths.ts';
 import type { Progress } from './progress.ts';
 import { withRetry, type RetryPolicy } from './retry.ts';
 
@@ -32,11 +33,11 @@ const equalBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Bu
  * only over the version this machine last saw (ifMatch), so another machine's newer page is
  * never silently replaced; staged revs are create-only.
  */
-/** What an upload needs. */
 export interface UploadDeps {
   remote: RemoteStore;
   files: StateFiles;
   manifest: Manifest;
+  who: Who;
   concurrency: number;
   retry: RetryPolicy;
   progress: Progress;
@@ -49,8 +50,22 @@ export async function uploadPlan(entries: readonly PlanEntry[], deps: UploadDeps
   const res: UploadResult = { uploaded: 0, bytes: 0, alreadyThere: 0, refused: [], conflicts: [], failed: [], notAttempted: 0 };
   const queue = new PQueue({ concurrency: deps.concurrency });
   const seen = new Set<string>();
+  const refuse = (e: PlanEntry | null | undefined, err: Refusal) => {
+    res.refused.push({ path: err.rel, reason: err.reason });
+    if (manifest.inflight && typeof e?.key === 'string') delete manifest.inflight[e.key];
+  };
   const revs = new Map<string, PlanEntry[]>();
-  for (const e of entries) {
+  for (const planned of entries) {
+    // Checked before the dedupe, so a bad entry cannot shadow a good one with the same key.
+    let e: PlanEntry;
+    try {
+      e = checkEntry(planned, deps.who);
+    } catch (err) {
+      if (!(err instanceof Refusal)) throw err;
+      refuse(planned, err);
+      deps.progress.tick(0);
+      continue;
+    }
     if (seen.has(e.key)) continue;
     seen.add(e.key);
     const rev = e.kind === 'staged' ? revFolderOf(e.path) : null;
@@ -62,12 +77,6 @@ export async function uploadPlan(entries: readonly PlanEntry[], deps: UploadDeps
     }
     queue.add(async () => {
       try {
-        if (typeof e.path !== 'string' || isHardDenied(e.path)) throw new Refusal(String(e.path), 'is under the hard deny: it never leaves this machine, whatever the plan says');
-        try {
-          assertSafeKey(e.key);
-        } catch (err) {
-          throw new Refusal(e.path, (err as Error).message);
-        }
         const read = await files.readForUpload(e.path);
         if (!read) {
           if (manifest.inflight) delete manifest.inflight[e.key];
@@ -89,10 +98,7 @@ export async function uploadPlan(entries: readonly PlanEntry[], deps: UploadDeps
         manifest.files[e.path] = { size: read.size, mtimeMs: read.mtimeMs, hash, key: e.key, ...(etag ? { etag } : {}), origin: manifest.files[e.path]?.origin === 'pull' && e.kind === 'staged' ? 'pull' : 'push' };
         deps.onRecorded?.();
       } catch (err) {
-        if (err instanceof Refusal) {
-          res.refused.push({ path: err.rel, reason: err.reason });
-          if (manifest.inflight) delete manifest.inflight[e.key];
-        }
+        if (err instanceof Refusal) refuse(e, err);
         else {
           res.failed.push({ path: e.path, key: e.key, message: (err as Error).message ?? String(err) });
           // Retries are spent: the remote is down or refusing. Stop instead of failing every file slowly.
@@ -141,14 +147,9 @@ async function stageGroup(folder: string, group: PlanEntry[], deps: UploadDeps, 
       if (manifest.inflight) delete manifest.inflight[e.key];
     }
   };
+  // Every entry already passed checkEntry (hard deny, the layout's key).
   const reads: { e: PlanEntry; name: string; read: LocalRead }[] = [];
   for (const e of group) {
-    if (isHardDenied(e.path)) return refuse(`${e.path} is under the hard deny: it never leaves this machine, whatever the plan says`);
-    try {
-      assertSafeKey(e.key);
-    } catch (err) {
-      return refuse((err as Error).message);
-    }
     let read: LocalRead | null;
     try {
       read = await files.readForUpload(e.path);
@@ -178,6 +179,27 @@ async function stageGroup(folder: string, group: PlanEntry[], deps: UploadDeps, 
     manifest.files[e.path] = { size: read.size, mtimeMs: read.mtimeMs, hash: contentHash(read.bytes), key: e.key, origin: manifest.files[e.path]?.origin === 'pull' ? 'pull' : 'push' };
     deps.onRecorded?.();
   }
+}
+
+/**
+ * The rules every plan entry meets after the last `beforePush` tap: its path is not under the
+ * hard deny, and its key is exactly the one the remote layout gives that path on this machine.
+ * A tap may add or drop entries, never choose keys: no canonical keys, no other tenant's keys,
+ * no Worker bookkeeping. The entry that goes on carries the layout's kind and write rule.
+ */
+export function checkEntry(e: PlanEntry, who: Who): PlanEntry {
+  if (!e || typeof e.path !== 'string') throw new Refusal(String(e?.path), 'is not a plan entry with a path');
+  if (isHardDenied(e.path)) throw new Refusal(e.path, 'is under the hard deny: it never leaves this machine, whatever the plan says');
+  if (typeof e.key !== 'string') throw new Refusal(e.path, 'its plan entry has no key');
+  try {
+    assertSafeKey(e.key);
+  } catch (err) {
+    throw new Refusal(e.path, (err as Error).message);
+  }
+  const target = pushTarget(e.path, who);
+  if (!target) throw new Refusal(e.path, `has no key in the remote layout for this machine (plan entry key ${JSON.stringify(e.key)} refused)`);
+  if (target.key !== e.key) throw new Refusal(e.path, `plan entry key ${JSON.stringify(e.key)} is not the key the remote layout gives this path (${target.key}): a beforePush tap may add or drop entries, not choose their keys`);
+  return { path: e.path, key: target.key, kind: target.kind, ...(e.size !== undefined ? { size: e.size } : {}), ...(target.createOnly ? { createOnly: true } : {}) };
 }
 
 /** One write with the rule for its kind: 'put' (written), 'same' (already there), 'conflict'. */

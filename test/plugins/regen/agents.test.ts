@@ -55,21 +55,25 @@ test('a good agent: the page lands in staging under its content hash with base_r
   assert.match(pg.body, /A better page for summarize/);
   assert.not.ok(sb.exists('ready/summarize.ready'), 'marker kept after a staged revision');
 
-  const brief = sb.read('log/regen-queue/summarize.m1.md');
-  const bf = parsePage(brief);
-  assert.is(bf.data.outcome, 'staged');
-  assert.is(bf.data.rev_id, rev);
-  assert.is(bf.data.skill, 'summarize');
-  assert.is(bf.data.machine_id, 'm1');
-  assert.is(bf.data.base_rev, sha12(current));
-  assert.ok(bf.data.created && bf.data.controller && bf.data.local && bf.data.fleet, 'frontmatter misses a field');
-  assert.is((bf.data.local as { runs: number }).runs, 6);
-  assert.ok(bf.body.includes('Old page.'), 'the brief body lacks the current page');
-  assert.match(bf.body, /Worst recent runs/);
-  for (const row of evalRows) assert.not.ok(brief.includes((row as unknown as { run_id: string }).run_id), 'a raw run id leaked into the brief');
-  assert.not.ok(brief.includes('TOP-SECRET') || brief.includes('bob@example.com'), 'an extra raw field leaked into the brief');
-  // The agent got the brief on stdin, byte for byte what SNAPPY_BRIEF pointed at then.
+  for (const [rel, local] of [['log/regen-queue/summarize.m1.md', false], ['.snappy/briefs/summarize.md', true]] as const) {
+    const brief = sb.read(rel);
+    const bf = parsePage(brief);
+    assert.is(bf.data.outcome, 'staged', rel);
+    assert.is(bf.data.rev_id, rev);
+    assert.is(bf.data.skill, 'summarize');
+    assert.is(bf.data.machine_id, 'm1');
+    assert.is(bf.data.base_rev, sha12(current));
+    assert.ok(bf.data.created && bf.data.controller && bf.data.local && bf.data.fleet, `${rel}: frontmatter misses a field`);
+    assert.is((bf.data.local as { runs: number }).runs, 6);
+    // The page was never shared: only the local brief carries its text.
+    assert.is(bf.body.includes('Old page.'), local, `${rel}: the current page's text`);
+    assert.is(/Worst recent runs/.test(bf.body), local, `${rel}: the worst runs`);
+    for (const row of evalRows) assert.not.ok(brief.includes((row as unknown as { run_id: string }).run_id), `a raw run id leaked into ${rel}`);
+    assert.not.ok(brief.includes('TOP-SECRET') || brief.includes('bob@example.com'), `an extra raw field leaked into ${rel}`);
+  }
+  // The agent got the local brief on stdin, byte for byte what SNAPPY_BRIEF pointed at then.
   assert.ok(readFileSync(path.join(copyDir, 'summarize.brief.md'), 'utf8').includes('outcome: pending'));
+  assert.is(readFileSync(path.join(copyDir, 'summarize.brief-path'), 'utf8'), path.join(sb.state, '.snappy', 'briefs', 'summarize.md'));
   const report = JSON.parse(r.stdout).reports.regen;
   assert.is(report.outcomes[0].outcome, 'staged');
   assert.is(report.outcomes[0].rev, rev);
@@ -219,15 +223,20 @@ test('with no agent configured: the brief is written (local and fleet summaries)
   expectExit(r, 0, 'regen');
   const said = r.stdout.split('\n').filter((l) => /no regen agent configured/.test(l));
   assert.is(said.length, 1, r.stdout);
-  assert.match(said[0]!, /log\/regen-queue\/lonely\.m1\.md/);
+  assert.match(said[0]!, /\.snappy\/briefs\/lonely\.md \(shared summary: log\/regen-queue\/lonely\.m1\.md\)/);
   assert.ok(sb.exists('ready/lonely.ready'));
-  const brief = parsePage(sb.read('log/regen-queue/lonely.m1.md'));
+  const brief = parsePage(sb.read('.snappy/briefs/lonely.md'));
   assert.is(brief.data.outcome, 'no-agent');
   assert.equal(brief.data.fleet, { runs: 3, mean: 0.6, min: 0.2, max: 1, okRate: 1, tenants: 2 });
   assert.equal((brief.data.local as { runs: number; mean: number }).mean, 0.4);
   assert.match(brief.body, /Worst runs in the fleet aggregate \(3 of 3, 2 tenant\(s\)\)/);
   assert.match(brief.body, /\| 2026-03-01T00:01:00.000Z \| 0.2 \| true \| 2 \|/);
   assert.not.ok(brief.body.includes('aaaa000000000001'), 'an aggregate run id was copied into the brief');
+  // The shared brief: 6 local runs are summarized; 3 fleet runs are too few, only counted.
+  const shared = parsePage(sb.read('log/regen-queue/lonely.m1.md'));
+  assert.is(shared.data.outcome, 'no-agent');
+  assert.equal(shared.data.fleet, { runs: 3, mean: null, p25: null, p50: null, p75: null, okRate: null, from: null, to: null, tenants: 2 });
+  assert.equal(shared.data.local, { runs: 6, mean: 0.4, p25: 0.4, p50: 0.4, p75: 0.4, okRate: 0, from: '2026-03-01', to: '2026-03-01' });
   assert.equal(staged(sb, 'lonely'), []);
 });
 

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GlobSet, globToRegExp } from '../../../plugins/sync/glob.ts';
+import { isHardDenied } from '../../../domain/state-layout.ts';
 import { DEFAULT_ALLOW } from '../../../plugins/sync/options.ts';
 import { aggregateBatchTenant, isSafeRel, pullTarget, pushTarget, SyncFilter } from '../../../plugins/sync/paths.ts';
 
@@ -29,9 +30,29 @@ test('the default allow list is the SPEC\'s; deny beats allow; the hard deny bea
   assert.ok(all.allows('notes/x.md'));
 });
 
+test('the hard deny covers the raw log under every name its copies get, and nothing it should not', () => {
+  const all = filter(['**'], []);
+  const copies = [
+    'log/evals.ndjson', 'log/evals.ndjson.1', 'log/evals.ndjson.2.gz', 'log/evals.ndjson.gz', 'log/evals.ndjson-20261130', 'log/evals.ndjson-20261130.gz',
+    'log/evals.ndjson.bak', 'log/evals.ndjson.old', 'log/evals.ndjson~', 'log/evals.ndjson.orig', 'log/evals.ndjson.save', 'log/evals.ndjson.tmp',
+    'log/evals-20261130.ndjson', 'log/evals.1.ndjson', 'log/.evals.ndjson.swp', 'log/#evals.ndjson#', 'log/EVALS.NDJSON', './log/evals.ndjson.1',
+    'log/old/evals.ndjson', 'backup/evals.ndjson.1', 'notes/evals.ndjson', 'log/evals.ndjson/part-1',
+  ];
+  for (const p of copies) {
+    assert.ok(isHardDenied(p), `${p} is not hard-denied`);
+    assert.not.ok(all.allows(p), `${p} allowed by allow: ['**']`);
+    assert.is(pushTarget(p, who), null, `${p} has a push key`);
+  }
+  for (const p of ['log/evals.aggregate.ndjson', 'log/regen-queue/evals.m1.md', 'skills/evals.md', 'notes/evaluation.md', 'staging/evals/0123456789ab/evals.md']) {
+    assert.not.ok(isHardDenied(p), `${p} is hard-denied`);
+  }
+  assert.ok(filter().allows('log/evals.aggregate.ndjson'), 'the aggregate stays allowed');
+});
+
 test('paths map to documented keys; invalid names, other machines\' briefs and canonical do not push', () => {
   assert.equal(pushTarget('skills/foo.md', who), { key: 'snappy-tenants/abcdefabcdef/skills/foo.md', kind: 'page', createOnly: false });
   assert.equal(pushTarget('log/regen-queue/foo.bar.m1.md', who), { key: 'snappy-briefs/abcdefabcdef/foo.bar.m1.md', kind: 'brief', createOnly: false });
+  assert.is(pushTarget('log/regen-queue/foo.m1.md', { machine: 'm1' }), null, 'briefs need a tenant');
   assert.equal(pushTarget('staging/foo/0123456789ab/foo.md', who), { key: 'snappy-os-staging/foo/0123456789ab/foo.md', kind: 'staged', createOnly: true });
   assert.equal(pushTarget('notes/a.md', who)?.key, 'snappy-tenants/abcdefabcdef/files/notes/a.md');
   assert.is(pushTarget('log/regen-queue/foo.m2.md', who), null);
@@ -41,15 +62,16 @@ test('paths map to documented keys; invalid names, other machines\' briefs and c
   assert.is(pushTarget('canonical/foo/foo.md', who), null);
   assert.is(pushTarget('skills/foo.md.incoming', who), null);
   assert.is(pushTarget('skills/foo.md', { machine: 'm1' }), null, 'pages need a tenant');
-  assert.is(pushTarget('log/regen-queue/foo.m1.md', { machine: 'm1' }), null, 'briefs need a tenant');
 });
 
 test('remote keys map back only to safe local paths', () => {
   assert.equal(pullTarget('snappy-tenants/abcdefabcdef/skills/foo.md', who), { rel: 'skills/foo.md', kind: 'page' });
-  assert.equal(pullTarget('snappy-briefs/ffffffffffff/foo.m2.md', who), { rel: 'log/regen-queue/foo.m2.md', kind: 'brief' });
+  assert.equal(pullTarget('snappy-briefs/abcdefabcdef/foo.m2.md', who), { rel: 'log/regen-queue/foo.m2.md', kind: 'brief' });
+  assert.equal(pullTarget('snappy-briefs/ffffffffffff/foo.m3.md', who), { rel: 'log/regen-queue/foo.m3.md', kind: 'brief' }, "other tenants' briefs");
   assert.is(pullTarget('snappy-briefs/abcdefabcdef/foo.m1.md', who), null, 'own briefs are written here, not pulled');
-  assert.is(pullTarget('snappy-briefs/ffffffffffff/foo.m1.md', who), null, 'nor one that another tenant named with this machine id');
-  assert.is(pullTarget('snappy-briefs/foo.m2.md', who), null, 'a brief key names its tenant');
+  assert.is(pullTarget('snappy-briefs/ffffffffffff/foo.m1.md', who), null, 'a brief under our own local name is never pulled');
+  assert.is(pullTarget('snappy-briefs/foo.m2.md', who), null, 'a brief key without a tenant');
+  assert.is(pullTarget('snappy-briefs/not-a-tenant/foo.m2.md', who), null);
   assert.equal(pullTarget('snappy-os/skills/foo/foo.md', who), { rel: 'canonical/foo/foo.md', kind: 'canonical' });
   assert.is(pullTarget('snappy-tenants/abcdefabcdef/files/log/evals.ndjson', who), null);
   assert.is(pullTarget('snappy-tenants/abcdefabcdef/files/.snappy/lock', who), null);
@@ -57,7 +79,7 @@ test('remote keys map back only to safe local paths', () => {
   assert.is(pullTarget('snappy-os-staging/foo/0123456789ab/../../x', who), null);
   assert.is(pullTarget('snappy-os/skills/../x/y', who), null);
   assert.is(pullTarget('snappy-briefs/../x.md', who), null);
-  assert.is(pullTarget('snappy-briefs/ffffffffffff/../x.md', who), null);
+  assert.is(pullTarget('snappy-briefs/abcdefabcdef/../x.md', who), null);
   assert.is(aggregateBatchTenant('snappy-agg/abcdefabcdef/0123456789abcdef.ndjson'), 'abcdefabcdef');
   assert.is(aggregateBatchTenant('snappy-agg/abcdefabcdef/x.ndjson'), null);
   assert.not.ok(isSafeRel('a/./b'));
