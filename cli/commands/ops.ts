@@ -36,7 +36,7 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
       .positional('args', { type: 'string', array: true, default: [] })
       .option('by', { type: 'string', describe: 'who acts (recorded in the changelog row or tenant record)' })
       .option('reason', { type: 'string', describe: 'why a rev is rejected' })
-      .option('allow-weak-key', { type: 'boolean', describe: 'ops key: derive the ingest key even from a master key under 128 bits (tests only)' })
+      .option('allow-weak-key', { type: 'boolean', describe: 'ops key: derive the signing key even from a master key under 128 bits (tests only)' })
       .usage(USAGE)
       .example('$0 ops approve summarize 3f2a9c1d0e4b --by robert', 'promote a gated rev')
       .example('$0 ops tenants admit 0123456789ab <public key>', 'let a tenant in (its `snappy ops key` output)') as unknown as Argv<OpsArgs>,
@@ -55,7 +55,7 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
       // The tenant id is public, so a weak key can be guessed offline: no ingest key is derived from one.
       const { keyStrength, weakKeyMessage } = await import('../../domain/key-strength.ts');
       const strength = keyStrength(master);
-      if (!strength.strong && !argv.allowWeakKey) throw new SnappyError(`${weakKeyMessage(strength)}; then hand over the new key's tenant id and ingest key (--allow-weak-key derives one anyway, for tests only)`, { code: ErrorCode.Usage, step: 'ops key' });
+      if (!strength.strong && !argv.allowWeakKey) throw new SnappyError(`${weakKeyMessage(strength)}; then hand over the new key's tenant id and public key (--allow-weak-key derives one anyway, for tests only)`, { code: ErrorCode.Usage, step: 'ops key' });
       const { tenantIdOf } = await import('../../domain/hash.ts');
       const { tenantSigner } = await import('../../domain/auth.ts');
       const tenant = await tenantIdOf(master);
