@@ -1,5 +1,5 @@
 // `npm run bench [-- AREA...]`: every benchmark, each against baselines measured in the same
-// run, printed with the machine it ran on. Areas: startup, aggregate, sync, tick.
+// run, printed with the machine it ran on. Areas: startup, aggregate, sync, tick, worker-mode.
 // Sizes: SNAPPY_BENCH_ROWS (aggregate, default 1,000,000), SNAPPY_BENCH_FILES (sync, 10,000).
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -15,6 +15,7 @@ const areas: { name: string; file: string; fn: string; opts: Record<string, unkn
   { name: 'aggregate', file: 'aggregate.ts', fn: 'benchAggregate', opts: { rows: Number(process.env.SNAPPY_BENCH_ROWS ?? 1_000_000), dir } },
   { name: 'sync', file: 'sync.ts', fn: 'benchSync', opts: { files: Number(process.env.SNAPPY_BENCH_FILES ?? 10_000), dir } },
   { name: 'tick', file: 'tick.ts', fn: 'benchTick', opts: { dir } },
+  { name: 'worker-mode', file: 'worker-mode.ts', fn: 'benchWorkerMode', opts: { dir } },
 ];
 
 console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${os.platform()} ${os.release()}`);
