@@ -5,12 +5,15 @@ import type { Tenant } from '../plugins/quorum/fleet.ts';
 export const OPS_TOKEN = 'test-ops-token-0123456789';
 export const BASE = 'http://snappy.test';
 
-/** POSTs a signed batch the way the sync plugin does; `tamper` lets a test break one part. */
-export async function ingest(mf: Miniflare, t: Tenant, body: string, tamper: { ts?: number; tenant?: string; signature?: string; key?: string; omit?: string } = {}) {
+/**
+ * POSTs a signed batch the way the sync plugin does; `tamper` lets a test break one part.
+ * `signedBody`: sign that body and send `body` instead (a batch changed on its way).
+ */
+export async function ingest(mf: Miniflare, t: Tenant, body: string, tamper: { ts?: number; tenant?: string; signature?: string; key?: string; omit?: string; signedBody?: string } = {}) {
   const ts = tamper.ts ?? Date.now();
   const tenant = tamper.tenant ?? t.id;
   const key = tamper.key ?? (await ingestKeyOf(t.masterKey));
-  const headers: Record<string, string> = { 'content-type': 'application/x-ndjson', [HEADER_TENANT]: tenant, [HEADER_TIMESTAMP]: String(ts), [HEADER_SIGNATURE]: tamper.signature ?? (await signIngest(key, tenant, ts, body)) };
+  const headers: Record<string, string> = { 'content-type': 'application/x-ndjson', [HEADER_TENANT]: tenant, [HEADER_TIMESTAMP]: String(ts), [HEADER_SIGNATURE]: tamper.signature ?? (await signIngest(key, tenant, ts, tamper.signedBody ?? body)) };
   if (tamper.omit) delete headers[tamper.omit];
   const res = await mf.dispatchFetch(`${BASE}/v1/ingest`, { method: 'POST', headers, body });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> & { error?: string } };
