@@ -66,7 +66,8 @@ function judge({ report, code, signal, timedOut }) {
   const label = (name) => (name ? `suite "${name}"` : 'the default suite');
   for (const q of report.queued) if (q.only) problems.push(`${label(q.name)} uses .only: ${q.tests} other test(s) did not run`);
   for (const h of report.hookErrors) {
-    const line = `a hook of ${label(h.name)} threw: ${h.message.split('\n')[0]}`;
+    const where = h.test ? `test "${h.test}" of ${label(h.name)} (in an after.each hook)` : `a before/after hook of ${label(h.name)}`;
+    const line = `${where} threw: ${h.message.split('\n')[0]}`;
     if (notPassed) notes.push(line);
     else problems.push(line);
   }

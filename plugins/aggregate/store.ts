@@ -1,6 +1,7 @@
 import { closeSync, constants, ftruncateSync, mkdirSync, openSync, promises as fs, writeSync } from 'node:fs';
 import path from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../../adapters/fs.ts';
+import { checkpoint } from '../../core/checkpoint.ts';
 import { writeJsonRenamed } from '../../cli/ingest.ts';
 import { checkAggLine } from '../../domain/agg-row.ts';
 import { State } from '../../domain/state-layout.ts';
@@ -117,6 +118,7 @@ export class AggStore {
       throw err;
     }
     this.commit = next;
+    checkpoint('aggregate:committed');
     return range;
   }
 

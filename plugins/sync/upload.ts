@@ -1,4 +1,5 @@
 import PQueue from 'p-queue';
+import { checkpoint } from '../../core/checkpoint.ts';
 import type { PlanEntry } from '../../core/hooks.ts';
 import { assertSafeKey, type BlobStore } from '../../core/ports.ts';
 import { isHardDenied } from '../../domain/state-layout.ts';
@@ -69,6 +70,7 @@ export async function uploadPlan(
         const etag = e.kind === 'page' || e.kind === 'file' ? (await withRetry(() => remote.head(e.key), deps.retry))?.etag : undefined;
         manifest.files[e.path] = { size: read.size, mtimeMs: read.mtimeMs, hash, key: e.key, ...(etag ? { etag } : {}), origin: manifest.files[e.path]?.origin === 'pull' && e.kind === 'staged' ? 'pull' : 'push' };
         deps.onRecorded?.();
+        checkpoint('push:object');
       } catch (err) {
         if (err instanceof Refusal) {
           res.refused.push({ path: err.rel, reason: err.reason });

@@ -7,7 +7,7 @@ import { tenantIdOf } from '../../domain/hash.ts';
 import { collect, spawnCli } from '../helpers/cli.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import { CANARY, makeMachine, readTree, rows, writeFleetConfig, type Machine } from '../e2e/fleet.ts';
-import { fuzzSeed, prng } from '../hostile/seed.ts';
+import { fuzzSeed, prng } from '../helpers/seed.ts';
 
 // `snappy run push --auto` (pull, ingest + the real aggregate plugin, regen, push) killed with
 // -9 at seeded instants on three tenants at once, with new rows (good and malformed) arriving

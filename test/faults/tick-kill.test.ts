@@ -7,7 +7,7 @@ import { Remote } from '../../domain/layout.ts';
 import { collect, runCli, spawnCli } from '../helpers/cli.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import { fileRemote, listKeys, row, stageRev, tenant, text, writeBatch } from '../plugins/quorum/fleet.ts';
-import { fuzzSeed, prng } from '../hostile/seed.ts';
+import { fuzzSeed, prng } from '../helpers/seed.ts';
 
 // Complements test/plugins/quorum/exactly-once.test.ts (kills at unseeded times over quorums
 // complete from the start): here the kill points are seeded and many are anchored to the

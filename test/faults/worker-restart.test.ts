@@ -8,7 +8,7 @@ import { listKeys, ndjson, row, stageRev, tenant, text, type Tenant } from '../p
 import { admit, ingest, OPS_TOKEN } from '../worker/client.ts';
 import { buildTestWorker, COMPAT_DATE } from '../worker/helpers.ts';
 import { tmpDir } from '../helpers/tmp.ts';
-import { fuzzSeed, prng } from '../hostile/seed.ts';
+import { fuzzSeed, prng } from '../helpers/seed.ts';
 
 // The Worker stopped while batches are being POSTed, started again on the same persisted KV
 // and R2, and the tenants re-push whatever was not acknowledged: nothing lost, nothing doubled,

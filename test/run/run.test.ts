@@ -30,7 +30,8 @@ const cases: Array<[string, string, RegExp?]> = [
   ['only', 'FAIL test/run/fixtures/only.test.ts  1 passed, 1 failed, 1 skipped', /uses \.only: 1 other test\(s\) did not run/],
   ['no-run', 'FAIL test/run/fixtures/no-run.test.ts  0 passed, 1 failed', /registered 1 test\(s\) but never ran them/],
   ['second-suite-unrun', 'FAIL test/run/fixtures/second-suite-unrun.test.ts  1 passed, 1 failed', /suite "b" registered 1 test\(s\) but never ran them/],
-  ['before-throws', 'FAIL test/run/fixtures/before-throws.test.ts  0 passed, 2 failed', /a hook of suite "setup fails" threw: Error: the server did not start/],
+  ['before-throws', 'FAIL test/run/fixtures/before-throws.test.ts  0 passed, 2 failed', /a before\/after hook of suite "setup fails" threw: Error: the server did not start/],
+  ['odd-error', 'FAIL test/run/fixtures/odd-error.test.ts  1 passed, 1 failed', /the bucket said no/],
   ['exits-early', 'FAIL test/run/fixtures/exits-early.test.ts  0 passed, 1 failed', /never finished: the process exited early/],
 ];
 
@@ -53,7 +54,7 @@ test('a skipped file beside a failing one cannot cancel the failure out', () => 
 
 test('all fixtures at once: the totals are the sums of the files', () => {
   const r = runner();
-  assert.is(r.last, '5 passed, 8 failed, 2 skipped');
+  assert.is(r.last, '6 passed, 9 failed, 2 skipped');
   assert.is(r.code, 1);
   for (const [name, line] of cases) assert.is(r.fileLine(name), line);
 });

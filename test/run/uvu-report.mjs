@@ -28,8 +28,15 @@ globalThis.__snappyUvu = {
   queued(ctx, name) {
     record.queued.push({ name, tests: ctx.tests.length, only: ctx.only.length, skips: ctx.skips });
   },
-  hookError(name, err) {
-    record.hookErrors.push({ name, message: String(err?.stack ?? err) });
+  hookError(name, err, test) {
+    record.hookErrors.push({ name, test: test || null, message: String(err?.stack ?? err) });
+  },
+  format(format, test, err, suite) {
+    try {
+      return format(test, err, suite);
+    } catch {
+      return `  FAIL ${suite ? `${suite} ` : ''}"${test}"\n    ${String(err?.stack ?? err).split('\n').join('\n    ')}\n`;
+    }
   },
   finished(name, passed, total, skipped, only) {
     record.finished.push({ name, passed, total, skipped, only });

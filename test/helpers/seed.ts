@@ -17,4 +17,4 @@ export function runs(n: number): number {
   return Math.max(1, Math.round(n * (Number.isFinite(scale) && scale > 0 ? scale : 1)));
 }
 
-export { prng } from '../helpers/prng.ts';
+export { prng } from './prng.ts';
