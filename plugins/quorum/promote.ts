@@ -1,3 +1,4 @@
+import { checkpoint } from '../../core/checkpoint.ts';
 import type { BlobStore, KV } from '../../core/ports.ts';
 import { Remote } from '../../domain/layout.ts';
 import { readJson } from './json-store.ts';
@@ -40,6 +41,7 @@ export async function promote(blobs: BlobStore, kv: KV, row: ChangelogRow): Prom
   const staged = await stagedFiles(blobs, row.skill, row.rev_id);
   if (!staged.length) throw new Error(`cannot promote ${row.skill}:${row.rev_id}: nothing staged at ${Remote.stagedDir(row.skill, row.rev_id)}`);
   const promoted = await blobs.put(Remote.changelog(row.skill, row.rev_id), `${JSON.stringify(row)}\n`, { ifAbsent: true, contentType: 'application/json' });
+  checkpoint('promote:changelog-written');
   const stored = promoted ? row : ((await readJson<ChangelogRow>(blobs, Remote.changelog(row.skill, row.rev_id))) ?? row);
   const files = await complete(blobs, kv, stored);
   return { promoted, row: stored, files };
@@ -58,17 +60,22 @@ export async function complete(blobs: BlobStore, kv: KV, row: ChangelogRow): Pro
     const stagedDir = Remote.stagedDir(skill, rev);
     const canonDir = Remote.canonicalDir(skill);
     const staged = await stagedFiles(blobs, skill, rev);
-    for (const f of staged) await blobs.copy(stagedDir + f, canonDir + f);
+    for (const f of staged) {
+      await blobs.copy(stagedDir + f, canonDir + f);
+      checkpoint('promote:file-copied');
+    }
     const keep = new Set(staged);
     for await (const o of blobs.list(canonDir)) if (!keep.has(o.key.slice(canonDir.length))) await blobs.delete(o.key);
     files = staged;
   }
+  checkpoint('promote:canonical-replaced');
   await kv.delete(KvKeys.canonical(skill));
   const last = await kv.get(KvKeys.lastPromotion);
   const prevTs = last ? (JSON.parse(last) as { ts?: string }).ts ?? '' : '';
   if (prevTs <= row.ts) {
     await kv.put(KvKeys.lastPromotion, JSON.stringify({ ts: row.ts, skill, rev_id: rev, tenants: row.tenants, runs: row.runs }));
   }
+  checkpoint('promote:kv-updated');
   await blobs.put(Remote.promotionDone(skill, rev), JSON.stringify({ ts: row.ts, completed: new Date().toISOString() }), { ifAbsent: true, contentType: 'application/json' });
   return files;
 }

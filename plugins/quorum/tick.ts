@@ -1,3 +1,4 @@
+import { checkpoint } from '../../core/checkpoint.ts';
 import type { TickContext } from '../../core/hooks.ts';
 import { parseSkillRef } from '../../domain/names.ts';
 import { Remote } from '../../domain/layout.ts';
@@ -34,6 +35,7 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
   const closed = new Set([...idx.promoted, ...idx.rejected]);
   const scan = await scanNewBatches(blobs, { now: tick.now, deadline: tick.deadline - 2_000, discover: opts.discover, closed });
   const report: QuorumTickReport = { scan, promoted: [], completed: [], gated: [], pending: 0, partial: scan.partial };
+  checkpoint('tick:scanned');
   for (const id of idx.promoted) {
     if (idx.done.has(id)) continue;
     const [skill, rev] = id.split(':') as [string, string];
