@@ -2,6 +2,9 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseEvalLine, parseEvalSpan, validateEvalRow } from '../../domain/eval-row.ts';
+import { propertyParams } from '../helpers/seed.ts';
+
+const params = propertyParams('domain/eval-row', 0x5eed_1003);
 
 /** The reference: plain JSON.parse, then the rules. */
 function reference(line: string) {
@@ -70,7 +73,7 @@ const rowArb = fc
   .map((entries) => JSON.stringify(Object.fromEntries(entries)));
 
 test('property: the scanner agrees with JSON.parse + validateEvalRow on random rows', () => {
-  fc.assert(fc.property(rowArb, (line) => same(line)), { numRuns: 3000 });
+  fc.assert(fc.property(rowArb, (line) => same(line)), params(3000));
 });
 
 test('property: ...and on random corruptions of them (a byte dropped, inserted or swapped)', () => {
@@ -80,7 +83,7 @@ test('property: ...and on random corruptions of them (a byte dropped, inserted o
       const i = line.length ? at % line.length : 0;
       same(line.slice(0, i) + ch + line.slice(i + (drop ? 1 : 0)));
     }),
-    { numRuns: 4000 },
+    params(4000),
   );
 });
 
@@ -99,7 +102,7 @@ test('property: well-formed rows with escapes and whitespace parse the same insi
       const text = `junk\n${line}\nmore`;
       assert.equal(parseEvalSpan(text, 5, 5 + line.length), reference(line));
     }),
-    { numRuns: 1500 },
+    params(1500),
   );
 });
 
@@ -114,7 +117,7 @@ test('property: short decimals (the scanner computes them without Number()) equa
       const line = `{"ts":1,"skill":"a","score":${num},"run_id":"r","ok":true,"cost_usd_cents":${num.replace('-', '')}}`;
       same(line);
     }),
-    { numRuns: 5000 },
+    params(5000),
   );
 });
 

@@ -18,3 +18,12 @@ export function runs(n: number): number {
 }
 
 export { prng } from './prng.ts';
+
+/**
+ * fast-check parameters for the property suites of one file: the file's seed (see fuzzSeed)
+ * and `n` runs scaled by SNAPPY_FUZZ_SCALE. A failure prints the seed and the shrunk case.
+ */
+export function propertyParams(file: string, fallback: number): (n: number) => { seed: number; numRuns: number } {
+  const seed = fuzzSeed(file, fallback);
+  return (n) => ({ seed, numRuns: runs(n) });
+}

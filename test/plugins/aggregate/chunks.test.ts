@@ -9,6 +9,9 @@ import { createRunner } from '../../../core/runner.ts';
 import aggregatePlugin from '../../../plugins/aggregate/index.ts';
 import { tmpDir } from '../../helpers/tmp.ts';
 import { referenceAggregate } from './reference.ts';
+import { propertyParams } from '../../helpers/seed.ts';
+
+const params = propertyParams('aggregate/chunks', 0x5eed_1004);
 
 const KEY = 'chunk-key';
 const piece = fc.oneof(
@@ -35,7 +38,7 @@ test('property: any chunk size, any mix of UTF-8, invalid bytes and malformed li
       assert.is(out, ref.lines.join(''));
       assert.is(res.malformed.length, ref.malformed);
     }),
-    { numRuns: 200 },
+    params(200),
   );
 });
 

@@ -19,6 +19,7 @@ import { fileRemote, listKeys, stageRev, text } from './fleet.ts';
 // than one caller would store a row and report `promoted: true`.
 
 let mf: Miniflare | undefined;
+let races = 0;
 test.after(async () => {
   await mf?.dispose();
 });
@@ -33,7 +34,7 @@ async function r2(): Promise<{ blobs: BlobStore; kv: KV }> {
   });
   const bucket = (await mf.getR2Bucket('BUCKET')) as unknown as R2BucketLike;
   // Each race gets its own prefix in the one bucket, so the cases stay apart.
-  const prefix = `race-${Math.random().toString(36).slice(2)}`;
+  const prefix = `race-${++races}`;
   const blobs = new R2BlobStore(bucket, { prefix });
   return { blobs, kv: new KVBinding((await mf.getKVNamespace('KV')) as unknown as KVNamespaceLike) };
 }

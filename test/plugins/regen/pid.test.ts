@@ -3,6 +3,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DEFAULT_PID, afterRegen, initialPidState, stepPid, type PidParams, type PidState } from '../../../plugins/regen/pid.ts';
 import { pidParamsFor, regenOptionsSchema } from '../../../plugins/regen/options.ts';
+import { propertyParams } from '../../helpers/seed.ts';
+
+const params = propertyParams('regen/pid', 0x5eed_1007);
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const MIN = 60_000;
@@ -109,7 +112,7 @@ test('property: the output stays within [outputMin, outputMax] and every term st
       }
       return true;
     }),
-    { numRuns: 300 },
+    params(300),
   );
 });
 
@@ -125,14 +128,14 @@ test('property: a long good run never delays detection of a sustained drop beyon
         return r.markers.every((m) => m > good.length) && first !== undefined && first <= good.length + Math.max(10, DEFAULT_PID.minRuns);
       },
     ),
-    { numRuns: 150 },
+    params(150),
   );
 });
 
 test('property: a constant score above the setpoint never drops a marker', () => {
   fc.assert(
     fc.property(fc.double({ min: DEFAULT_PID.setpoint, max: 1, noNaN: true }), fc.integer({ min: 1, max: 2000 }), gap, (x, n, g) => feed(fill(n, x), DEFAULT_PID, [Math.abs(g)]).markers.length === 0),
-    { numRuns: 200 },
+    params(200),
   );
 });
 
@@ -141,7 +144,7 @@ test('property: one outlier of any score among steady scores >= 0.9 drops no mar
     fc.property(fc.double({ min: 0.9, max: 1, noNaN: true }), score, fc.integer({ min: 0, max: 200 }), (good, bad, at) =>
       feed([...fill(at, good), bad, ...fill(100, good)]).markers.length === 0,
     ),
-    { numRuns: 300 },
+    params(300),
   );
 });
 
@@ -150,7 +153,7 @@ test('property: two outliers in a row among settled scores >= 0.9 (after 30 runs
     fc.property(fc.double({ min: 0.9, max: 1, noNaN: true }), score, score, fc.integer({ min: 30, max: 300 }), (good, b1, b2, at) =>
       feed([...fill(at, good), b1, b2, ...fill(100, good)]).markers.length === 0,
     ),
-    { numRuns: 300 },
+    params(300),
   );
 });
 
