@@ -54,6 +54,7 @@ test('event offsets and line numbers point at the row in the file', async () => 
   const runner = createRunner({ plugins: [{ plugin: probe }] });
   const res = await ingestEvalLog(stateDir, runner.hooks, { chunkBytes: 70 });
   assert.is(res.rows, 2);
+  assert.equal(got.map((e) => e.line), [1, 4], 'afterEval fired once for each well-formed row');
   for (const e of got) assert.is(bytes.subarray(e.offset).toString('utf8').split('\n')[0], rows[e.line - 1]);
   assert.equal(res.malformed.map((m) => m.line), [2]);
 });

@@ -32,10 +32,23 @@ test('steady scores >= 0.9 never drop a marker', () => {
   for (const x of [0.9, 0.92, 0.95, 1]) assert.equal(feed(fill(5000, x)).markers, [], `steady ${x}`);
 });
 
-test('steady scores of 0.5 drop a marker by the 10th run', () => {
-  const { markers } = feed(fill(10, 0.5));
-  assert.ok(markers.length >= 1, 'no marker within 10 runs');
-  assert.ok(markers[0]! <= 10, `first marker at run ${markers[0]}`);
+test('steady scores of 0.5 drop a marker at run 5, as README says (and only once)', () => {
+  assert.equal(feed(fill(10, 0.5)).markers, [5]);
+});
+
+test('the first marker of each case in docs/regen.md\'s table comes at the run the table names', () => {
+  const firstAfter = (before: number, scores: number[]) => feed(scores).markers.map((m) => m - before).find((m) => m > 0);
+  const cases: [string, number[], number, number | undefined][] = [
+    ['steady 0.75', fill(200, 0.75), 0, 33],
+    ['steady 0.7', fill(200, 0.7), 0, 13],
+    ...[0.6, 0.5, 0.3, 0].map((x): [string, number[], number, number] => [`steady ${x}`, fill(200, x), 0, 5]),
+    ['one 0.1 among 0.95s', [...fill(50, 0.95), 0.1, ...fill(50, 0.95)], 0, undefined],
+    ['one 0.0 among 0.9s', [...fill(50, 0.9), 0, ...fill(50, 0.9)], 0, undefined],
+    ['two 0.1 in a row among 0.95s', [...fill(50, 0.95), 0.1, 0.1, ...fill(50, 0.95)], 0, undefined],
+    ['three 0.1 in a row among 0.95s', [...fill(50, 0.95), 0.1, 0.1, 0.1, ...fill(50, 0.95)], 50, 3],
+    ...([[0.5, 6], [0.6, 10], [0.3, 3], [0, 3], [0.7, 25]] as const).map(([x, n]): [string, number[], number, number] => [`1,000 x 0.95, then ${x}`, [...fill(1000, 0.95), ...fill(40, x)], 1000, n]),
+  ];
+  for (const [what, scores, before, want] of cases) assert.is(firstAfter(before, scores), want, what);
 });
 
 test('one run of 0.1 among steady 0.95s drops no marker', () => {
@@ -43,10 +56,8 @@ test('one run of 0.1 among steady 0.95s drops no marker', () => {
   assert.equal(feed([0.1, ...fill(50, 0.95)]).markers, [], 'the outlier as the very first run');
 });
 
-test('1,000 good runs then a sustained drop to 0.5 drops a marker within 10 runs of the drop', () => {
-  const { markers } = feed([...fill(1000, 0.95), ...fill(10, 0.5)]);
-  assert.equal(markers.length, 1, `markers at ${markers}`);
-  assert.ok(markers[0]! > 1000 && markers[0]! <= 1010, `marker at run ${markers[0]}`);
+test('1,000 good runs then a sustained drop to 0.5 drops a marker 6 runs after the drop, as README says', () => {
+  assert.equal(feed([...fill(1000, 0.95), ...fill(10, 0.5)]).markers, [1006]);
 });
 
 test('hysteresis: a marker is dropped once per crossing, and again only after the output fell to `off`', () => {
