@@ -56,20 +56,33 @@ for (const m of chosen) {
   const t0 = Date.now();
   const dir = copyCheckout();
   try {
-    const file = path.join(dir, m.file);
-    let text;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      results.push({ m, verdict: 'STALE', note: `${m.file} does not exist` });
+    // One edit (`file`, `search`, `replace`), or several (`edits`) that make one fault together.
+    const edits = m.edits ?? [{ file: m.file, search: m.search, replace: m.replace }];
+    const stale = [];
+    const texts = new Map();
+    for (const e of edits) {
+      const file = path.join(dir, e.file);
+      let text = texts.get(file);
+      if (text === undefined) {
+        try {
+          text = readFileSync(file, 'utf8');
+        } catch {
+          stale.push(`${e.file} does not exist`);
+          continue;
+        }
+      }
+      const count = text.split(e.search).length - 1;
+      if (count !== 1) {
+        stale.push(`search text found ${count} times in ${e.file} (wanted exactly once): ${JSON.stringify(e.search)}`);
+        continue;
+      }
+      texts.set(file, text.replace(e.search, () => e.replace));
+    }
+    if (stale.length) {
+      results.push({ m, verdict: 'STALE', note: stale.join('; ') });
       continue;
     }
-    const count = text.split(m.search).length - 1;
-    if (count !== 1) {
-      results.push({ m, verdict: 'STALE', note: `search text found ${count} times in ${m.file} (wanted exactly once): ${JSON.stringify(m.search)}` });
-      continue;
-    }
-    writeFileSync(file, text.replace(m.search, () => m.replace));
+    for (const [file, text] of texts) writeFileSync(file, text);
     const { code, out } = await runTests(dir, m.tests);
     const failing = out.split('\n').filter((l) => l.startsWith('FAIL ')).map((l) => l.slice(5).split('  ')[0]);
     const last = out.trimEnd().split('\n').at(-1);

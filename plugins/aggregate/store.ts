@@ -110,6 +110,7 @@ export class AggStore {
     update(next, range);
     try {
       if (bytes.length > 0) await this.write(bytes, start);
+      checkpoint('aggregate:written');
       await this.save(next);
     } catch (err) {
       // Whether or not the record landed, the next open() settles it; keys added meanwhile may be wrong.

@@ -27,7 +27,7 @@ async function completeLines(file: string): Promise<string[]> {
 
 const count = (ps: Pass[], point: string) => ps.filter((p) => p.point === point).length;
 
-test(`kill -9 of snappy run aggregate at ${KILLS} seeded checkpoints of a ${ROWS}-row log (between chunks, before a chunk's write, during it): never a duplicate, finally each row exactly once`, async () => {
+test(`kill -9 of snappy run aggregate at ${KILLS} seeded checkpoints of a ${ROWS}-row log (between chunks, between a chunk's write and its commit, before the write, during it): never a duplicate, finally each row exactly once`, async () => {
   const dir = tmpDir('snappy-agg-crash-');
   await fs.writeFile(path.join(dir, 'snappy.config.json'), JSON.stringify({ builtins: ['aggregate'] }));
   const master = path.join(dir, 'evals.ndjson');
@@ -54,7 +54,7 @@ test(`kill -9 of snappy run aggregate at ${KILLS} seeded checkpoints of a ${ROWS
   assert.ok(chunks >= 5, `the log is read in ${chunks} chunks: too few to kill between`);
 
   const rnd = prng(seed);
-  const landed = { betweenChunks: 0, beforeWrite: 0, duringWrite: 0, afterCommit: 0 };
+  const landed = { betweenChunks: 0, beforeCommit: 0, beforeWrite: 0, duringWrite: 0, afterCommit: 0 };
   let kills = 0;
   let rounds = 0;
   while (kills < KILLS) {
@@ -66,9 +66,17 @@ test(`kill -9 of snappy run aggregate at ${KILLS} seeded checkpoints of a ${ROWS
       const left = Math.max(1, chunks - flushed);
       const pick = rnd();
       const n = 1 + Math.floor(rnd() * left);
-      // Held at a commit: the kill lands between two chunks. Held where a chunk's rows have been
-      // read: before its write. Not held there: wherever the write has got to.
-      const at = attempt >= 6 ? { point: 'never', n: 1, hold: false } : pick < 0.4 ? { point: 'aggregate:committed', n, hold: true } : { point: 'ingest:rows-observed', n, hold: pick < 0.7 };
+      // Held at a commit: the kill lands between two chunks. Held after a chunk's write: between
+      // its bytes and its commit record. Held where a chunk's rows have been read: before its
+      // write. Not held there: wherever the write has got to.
+      const at =
+        attempt >= 6
+          ? { point: 'never', n: 1, hold: false }
+          : pick < 0.3
+            ? { point: 'aggregate:committed', n, hold: true }
+            : pick < 0.55
+              ? { point: 'aggregate:written', n, hold: true }
+              : { point: 'ingest:rows-observed', n, hold: pick < 0.75 };
       const o = await killAt(new CheckpointLog(), start(dir, state), at);
       const lines = await completeLines(agg);
       const seen = new Set<string>();
@@ -82,6 +90,7 @@ test(`kill -9 of snappy run aggregate at ${KILLS} seeded checkpoints of a ${ROWS
         flushed += count(o.passes, 'ingest:chunk-flushed');
         const after = o.passes.slice(o.passes.findIndex((p) => p.point === at.point && p.n === at.n) + 1);
         if (at.point === 'aggregate:committed') landed.betweenChunks++;
+        else if (at.point === 'aggregate:written') landed.beforeCommit++;
         else if (at.hold) landed.beforeWrite++;
         else if (count(after, 'aggregate:committed') === 0) landed.duringWrite++;
         else landed.afterCommit++;
@@ -94,12 +103,12 @@ test(`kill -9 of snappy run aggregate at ${KILLS} seeded checkpoints of a ${ROWS
     }
   }
   // Every kill landed inside the aggregation (a checkpoint of it had passed): none in start-up.
-  assert.is(landed.betweenChunks + landed.beforeWrite + landed.duringWrite + landed.afterCommit, KILLS);
+  assert.is(landed.betweenChunks + landed.beforeCommit + landed.beforeWrite + landed.duringWrite + landed.afterCommit, KILLS);
   const final = await killAt(new CheckpointLog(), start(dir, path.join(dir, `state-${rounds}`)), { point: 'never', n: 1, hold: false });
   assert.is(final.result.code, 0);
   assert.is(count(final.passes, 'aggregate:committed'), 0, 'a rerun committed something');
   assert.equal(await completeLines(path.join(dir, `state-${rounds}`, 'log', 'evals.aggregate.ndjson')), ref, 'a rerun adds nothing');
-  console.log(`[aggregate/crash] ${KILLS} kills over ${rounds} rounds of a ${chunks}-chunk build, all inside the aggregation: ${landed.betweenChunks} between chunks, ${landed.beforeWrite} before a chunk's write, ${landed.duringWrite} during it, ${landed.afterCommit} just after a commit`);
+  console.log(`[aggregate/crash] ${KILLS} kills over ${rounds} rounds of a ${chunks}-chunk build, all inside the aggregation: ${landed.betweenChunks} between chunks, ${landed.beforeCommit} between a chunk's write and its commit, ${landed.beforeWrite} before a chunk's write, ${landed.duringWrite} during it, ${landed.afterCommit} just after a commit`);
 });
 
 test.run();
