@@ -14,7 +14,7 @@ const contexts = [];
 const record = {
   patched: false,
   queued: [], // suites whose .run() was called: { name, tests, only, skips }
-  finished: [], // suites that ran to the end: { name, passed, total, skipped, only, hookError }
+  finished: [], // suites that ran to the end: { name, passed, total, skipped, only }
   hookErrors: [],
 };
 
