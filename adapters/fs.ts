@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
+import { checkpoint } from '../core/checkpoint.ts';
 
 /** Writes a file atomically: a temp file in the same folder, fsync, rename. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
@@ -97,6 +98,7 @@ export async function acquireLock(file: string, opts: { waitMs?: number; what?: 
     if (Date.now() - t0 > waitMs) {
       throw Object.assign(new Error(`${opts.what ?? 'state dir'} is locked by process ${holder} (${file}); waited ${waitMs} ms`), { code: 'E_LOCKED' });
     }
+    checkpoint('lock:busy');
     await new Promise((r) => setTimeout(r, Math.min(20 * 2 ** Math.min(attempt, 5), 500)));
   }
 }

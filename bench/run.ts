@@ -18,6 +18,14 @@ const areas: { name: string; file: string; fn: string; opts: Record<string, unkn
   { name: 'worker-mode', file: 'worker-mode.ts', fn: 'benchWorkerMode', opts: { dir } },
 ];
 
+/** A limit a benchmark's measured value must stay within (`value <= limit`). */
+interface Deadline {
+  what: string;
+  value: number;
+  limit: number;
+}
+const missed: string[] = [];
+
 console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${os.platform()} ${os.release()}`);
 console.log(`date: ${new Date().toISOString()}\n`);
 try {
@@ -31,9 +39,18 @@ try {
     console.log(`## ${a.name}`);
     const mod = await import(file);
     const res = await mod[a.fn](a.opts);
-    for (const [k, v] of Object.entries(res)) console.log(`  ${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`);
+    const { deadlines, ...rest } = res as { deadlines?: Deadline[] };
+    for (const [k, v] of Object.entries(rest)) console.log(`  ${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`);
+    for (const d of deadlines ?? []) {
+      const met = d.value <= d.limit;
+      if (!met) missed.push(`${a.name}: ${d.what}`);
+      console.log(`  deadline ${met ? 'met' : 'MISSED'}: ${d.what}: ${d.value} (limit ${d.limit})`);
+    }
     console.log('');
   }
+  // Durations are checked here, never in `npm test`: a loaded machine slows a test, it does not break the code.
+  console.log(missed.length ? `deadlines missed: ${missed.join('; ')}` : 'every deadline met');
+  process.exitCode = missed.length ? 1 : 0;
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

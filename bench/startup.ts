@@ -30,6 +30,7 @@ export async function benchStartup(opts: { runs?: number } = {}): Promise<Record
     'snappy --help (ms, median)': round(help),
     'ratio --version / bare node': round(version / bare),
     goal: '--version within 1.5x of bare node',
+    deadlines: [{ what: 'snappy --version / bare node (ratio of medians)', value: round(version / bare), limit: 1.5 }],
   };
 }
 

@@ -152,9 +152,13 @@ export async function benchTick(opts: BenchTickOptions = {}): Promise<Record<str
     out[discover ? 'directMode' : 'workerMode'] = { small, large, cpuRatio: Math.round((large.cpuMs / Math.max(0.1, small.cpuMs)) * 100) / 100 };
   }
   if (!opts.noLatency) {
-    const l = await latency(opts.trials ?? 20, log);
-    // The contract (SPEC §11): promoted within 60 s of the completing push; the goal: a median under 5 s.
-    out.latency = { where: 'workerd (miniflare), ingest -> last_quorum_promotion', ...l, goal: 'median < 5000 ms, max < 60000 ms', met: l.medianMs < 5000 && l.maxMs < 60_000 };
+    const lat = await latency(opts.trials ?? 20, log);
+    out.latency = { where: 'workerd (miniflare), ingest -> last_quorum_promotion', ...lat };
+    // The design's promise: a push that completes a quorum is promoted within a minute (and typically seconds).
+    out.deadlines = [
+      { what: 'promotion latency, median (ms)', value: lat.medianMs, limit: 5_000 },
+      { what: 'promotion latency, max (ms)', value: lat.maxMs, limit: 60_000 },
+    ];
   }
   return out;
 }

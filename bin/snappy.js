@@ -11,6 +11,7 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
 } else {
   const { register } = await import('tsx/esm/api');
   register();
+  if (process.env.SNAPPY_TEST_PROGRESS) (await import('../adapters/checkpoint-file.ts')).listenFromEnv(process.env);
   const { main } = await import('../cli/main.ts');
   process.exitCode = await main(args);
 }

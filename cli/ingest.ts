@@ -2,6 +2,7 @@ import { isAscii, isUtf8 } from 'node:buffer';
 import { randomBytes, createHash } from 'node:crypto';
 import { mkdirSync, promises as fs, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { checkpoint } from '../core/checkpoint.ts';
 import type { EvalEvent, MalformedRow, SnappyHooks } from '../core/hooks.ts';
 import type { Identity, IngestSummary } from '../core/plugin.ts';
 import { MAX_LINE_BYTES, parseEvalBytes, parseEvalSpan, type EvalRow } from '../domain/eval-row.ts';
@@ -118,6 +119,7 @@ export async function ingestEvalLog(
         ahead.read.catch(() => undefined); // awaited (and thrown) when used
       }
       if (perRow) for (const ev of events) await hooks.afterEval.promise(ev);
+      checkpoint('ingest:rows-observed');
       await hooks.afterIngest.promise({
         generation: cursor.generation,
         startOffset: cursor.offset,
@@ -127,6 +129,7 @@ export async function ingestEvalLog(
         stateDir,
         ...(opts.identity ? { identity: opts.identity } : {}),
       });
+      checkpoint('ingest:chunk-flushed');
       cursor = { ...cursor, offset: endOffset, line };
       await writeJsonRenamed(cursorFile, cursor);
       summary.rows += events.length;

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
+import { checkpoint } from '../../core/checkpoint.ts';
 import { ErrorCode, SnappyError } from '../../core/errors.ts';
 import { validateEvalRow } from '../../domain/eval-row.ts';
 import { State } from '../../domain/state-layout.ts';
@@ -36,6 +37,7 @@ export const evalCommand: CommandModule<GlobalFlags, EvalArgs> = {
     const cli = await createCli(argv);
     // The append needs no lock (O_APPEND); the ingest that follows does.
     await appendAtomic(path.join(cli.stateDir, State.evalLog), `${JSON.stringify(row)}\n`);
+    checkpoint('eval:appended');
     const release = await acquireLock(path.join(cli.stateDir, '.snappy', 'lock'), { what: `state dir ${cli.stateDir}` });
     try {
       const res = await cli.taskContext('ingest').ingest();

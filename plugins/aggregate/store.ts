@@ -1,6 +1,7 @@
 import { closeSync, constants, ftruncateSync, mkdirSync, openSync, promises as fs, writeSync } from 'node:fs';
 import path from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../../adapters/fs.ts';
+import { checkpoint } from '../../core/checkpoint.ts';
 import { writeJsonRenamed } from '../../cli/ingest.ts';
 import { checkAggLine } from '../../domain/agg-row.ts';
 import { State } from '../../domain/state-layout.ts';
@@ -109,6 +110,7 @@ export class AggStore {
     update(next, range);
     try {
       if (bytes.length > 0) await this.write(bytes, start);
+      checkpoint('aggregate:written');
       await this.save(next);
     } catch (err) {
       // Whether or not the record landed, the next open() settles it; keys added meanwhile may be wrong.
@@ -117,6 +119,7 @@ export class AggStore {
       throw err;
     }
     this.commit = next;
+    checkpoint('aggregate:committed');
     return range;
   }
 

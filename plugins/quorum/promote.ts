@@ -1,3 +1,4 @@
+import { checkpoint } from '../../core/checkpoint.ts';
 import type { BlobStore, KV } from '../../core/ports.ts';
 import { appendFeed } from '../../domain/feed.ts';
 import { Remote } from '../../domain/layout.ts';
@@ -56,6 +57,7 @@ export async function promote(blobs: BlobStore, kv: KV, row: ChangelogRow, opts:
     return { promoted: false, row, files: [], quarantined: await quarantineRev(blobs, row.skill, row.rev_id, v.reason) };
   }
   const promoted = await blobs.put(Remote.changelog(row.skill, row.rev_id), `${JSON.stringify(row)}\n`, { ifAbsent: true, contentType: 'application/json' });
+  checkpoint('promote:changelog-written');
   let stored = row;
   if (!promoted) {
     try {
@@ -92,13 +94,17 @@ export async function complete(blobs: BlobStore, kv: KV, row: ChangelogRow, opts
     }
     const canonDir = Remote.canonicalDir(skill);
     // The verified bytes themselves, not a copy of whatever the staged keys hold by now.
-    for (const f of verified) await blobs.put(canonDir + f.name, f.bytes);
+    for (const f of verified) {
+      await blobs.put(canonDir + f.name, f.bytes);
+      checkpoint('promote:file-copied');
+    }
     const keep = new Set(verified.map((f) => f.name));
     for await (const o of blobs.list(canonDir)) if (!keep.has(o.key.slice(canonDir.length))) await blobs.delete(o.key);
     files = verified.map((f) => f.name);
     // Tenants pulling through the Worker learn of the new folder from its change feed.
     await appendFeed(blobs, { kind: 'canonical', folder: canonDir });
   }
+  checkpoint('promote:canonical-replaced');
   await kv.delete(KvKeys.canonical(skill));
   const last = await kv.get(KvKeys.lastPromotion);
   let prevTs = '';
@@ -110,6 +116,7 @@ export async function complete(blobs: BlobStore, kv: KV, row: ChangelogRow, opts
   if (prevTs <= row.ts) {
     await kv.put(KvKeys.lastPromotion, JSON.stringify({ ts: row.ts, skill, rev_id: rev, tenants: row.tenants, runs: row.runs }));
   }
+  checkpoint('promote:kv-updated');
   await blobs.put(Remote.promotionDone(skill, rev), JSON.stringify({ ts: row.ts, completed: new Date().toISOString() }), { ifAbsent: true, contentType: 'application/json' });
   return { files };
 }

@@ -1,3 +1,4 @@
+import { checkpoint } from '../../core/checkpoint.ts';
 import type { TickContext } from '../../core/hooks.ts';
 import { Remote } from '../../domain/layout.ts';
 import { parseSkillRef } from '../../domain/names.ts';
@@ -62,6 +63,7 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
   const scan = await scanNewBatches(blobs, { now: tick.now, deadline: tick.deadline - 2_000, discover: opts.discover, staged: new Set(revs.map((r) => `${r.skill}:${r.rev}`)), closed, problem });
   const report: QuorumTickReport = { scan, promoted: [], completed: [], gated: [], quarantined: [], pending: 0, revs: [], problems, partial: scan.partial };
   const touched = new Set(scan.touched);
+  checkpoint('tick:scanned');
   for (const id of idx.promoted) {
     if (idx.done.has(id)) continue;
     const [skill, rev] = id.split(':') as [string, string];

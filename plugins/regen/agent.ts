@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { spawn } from 'node:child_process';
+import { checkpoint } from '../../core/checkpoint.ts';
 import type { AgentSpec } from './options.ts';
 
 /** What one agent attempt gets. */
@@ -114,6 +115,7 @@ function runArgv(argv: readonly string[], call: AgentCall): Promise<string> {
     // An agent that never reads its stdin closes it early: that is its right, not an error.
     child.stdin!.on('error', () => {});
     child.stdin!.end(call.brief);
+    checkpoint('regen:agent-started');
     // Once the agent itself exits, whatever it left running in its group is killed; then
     // 'close' drains what is still in the pipes (with a fallback, should something outside
     // the group hold them open).

@@ -1,3 +1,4 @@
+import { checkpoint } from '../../core/checkpoint.ts';
 import type { PlanEntry, PushPlan, SnappyHooks } from '../../core/hooks.ts';
 import { ErrorCode, SnappyError } from '../../core/errors.ts';
 import type { TaskContext } from '../../core/plugin.ts';
@@ -119,6 +120,7 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
       const { created } = await shipToRemote(remote, batch, retry);
       aggregate = { rows: outbox.rows, batch: batch.key, via: 'remote', created };
     }
+    checkpoint('push:batch-shipped');
     manifest.merged[batch.key] = 1;
     await saveManifest(ctx.stateDir, manifest);
     await outbox.commit();

@@ -1,4 +1,5 @@
 import PQueue from 'p-queue';
+import { checkpoint } from '../../core/checkpoint.ts';
 import type { PlanEntry } from '../../core/hooks.ts';
 import { assertSafeKey, type BlobStore, type RemoteStore } from '../../core/ports.ts';
 import { isRevId, isSkillName } from '../../domain/names.ts';
@@ -97,6 +98,7 @@ export async function uploadPlan(entries: readonly PlanEntry[], deps: UploadDeps
         const etag = e.kind === 'page' || e.kind === 'file' ? (await withRetry(() => remote.head(e.key), deps.retry))?.etag : undefined;
         manifest.files[e.path] = { size: read.size, mtimeMs: read.mtimeMs, hash, key: e.key, ...(etag ? { etag } : {}), origin: manifest.files[e.path]?.origin === 'pull' && e.kind === 'staged' ? 'pull' : 'push' };
         deps.onRecorded?.();
+        checkpoint('push:object');
       } catch (err) {
         if (err instanceof Refusal) refuse(e, err);
         else {

@@ -2,6 +2,9 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AGG_KEYS, aggRowSchema, checkAggLine, formatAggRow } from '../../domain/agg-row.ts';
+import { propertyParams } from '../helpers/seed.ts';
+
+const params = propertyParams('domain/agg-row', 0x5eed_1001);
 
 const good = { _v: 1, ts: '2024-05-01T10:00:00.000Z', skill: 'summarize:0123456789ab', score: 0.5, run_id: '0123456789abcdef', tenant: 'abcdef012345', cost_usd_cents: 3, ok: true };
 
@@ -58,7 +61,7 @@ test('property: the fast path and zod always agree', () => {
       assert.is(r.ok, zod.success, line);
       if (r.ok && zod.success) assert.equal(r.row, zod.data);
     }),
-    { numRuns: 3000 },
+    params(3000),
   );
 });
 

@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bodyHashOf, canonicalQuery, canonicalRequest, isPublicKey, signingSeedOf, tenantSigner, verifyRequest } from '../../domain/auth.ts';
 import { ingestKeyOf } from '../../domain/ingest-protocol.ts';
-import { fuzzSeed, runs } from '../hostile/seed.ts';
+import { fuzzSeed, runs } from '../helpers/seed.ts';
 
 const seed = fuzzSeed('domain/auth', 0x5eed_00a7);
 const MASTER = 'a-master-key-for-the-auth-tests-0123456789';

@@ -4,13 +4,14 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tenantIdOf } from '../../domain/hash.ts';
+import { CheckpointLog, killAt } from '../helpers/checkpoints.ts';
 import { collect, spawnCli } from '../helpers/cli.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import { CANARY, makeMachine, readTree, rows, writeFleetConfig, type Machine } from '../e2e/fleet.ts';
-import { fuzzSeed, prng } from '../hostile/seed.ts';
+import { fuzzSeed, prng } from '../helpers/seed.ts';
 
 // `snappy run push --auto` (pull, ingest + the real aggregate plugin, regen, push) killed with
-// -9 at seeded instants on three tenants at once, with new rows (good and malformed) arriving
+// -9 at seeded checkpoints on three tenants at once, with new rows (good and malformed) arriving
 // between the kills; then clean reruns. The remote's aggregate batches, merged by
 // (tenant, run_id), must be exactly the well-formed rows: none lost, none invented.
 const seed = fuzzSeed('faults/push-auto-kill', 0x5eed_0103);
@@ -38,14 +39,24 @@ function malformed(m: Machine, round: number): void {
   );
 }
 
-test(`kill -9 of push --auto at seeded points on 3 tenants (${ROUNDS} rounds), then reruns: remote aggregate = exactly the well-formed rows`, async () => {
+test(`kill -9 of push --auto at seeded checkpoints on 3 tenants (${ROUNDS} rounds), then reruns: remote aggregate = exactly the well-formed rows`, async () => {
   const expected = new Set<string>();
   const ids = await Promise.all(KEYS.map(tenantIdOf));
-  let kills = 0;
-  const delays: number[] = [];
-  const took: number[] = [];
-  let cleanMs = 0;
+  // Every run after round 0 has new rows, so it passes each of these: the ingest has read
+  // the new rows, the aggregate committed rows (a pulled batch's or its own), the batch is
+  // stored and its outbox not yet committed. Held there, or (for the ingest) killed
+  // wherever the aggregation has got to by the time the kill arrives.
+  const pick = () => {
+    const r = rnd();
+    if (r < 0.15) return undefined;
+    if (r < 0.45) return { point: 'ingest:rows-observed', n: 1, hold: rnd() < 0.5 };
+    if (r < 0.7) return { point: 'aggregate:committed', n: 1, hold: true };
+    return { point: 'push:batch-shipped', n: 1, hold: true };
+  };
+  const landed: string[] = [];
+  let planned = 0;
   for (let round = 0; round < ROUNDS; round++) {
+    const plans = fleet.map(() => (round === 0 ? undefined : pick()));
     await Promise.all(
       fleet.map(async (m, i) => {
         const n = 5 + Math.floor(rnd() * 40);
@@ -53,21 +64,25 @@ test(`kill -9 of push --auto at seeded points on 3 tenants (${ROUNDS} rounds), t
         m.log(batch);
         for (const r of batch) expected.add(`${ids[i]}/${opaque(KEYS[i]!, r.run_id as string)}`);
         if (rnd() < 0.5) malformed(m, round);
-        // Round 0 runs clean and measures how long a push takes here; later kills land all along it.
-        const delay = round === 0 ? Infinity : 100 + Math.floor(rnd() * 1.2 * cleanMs);
-        const child = spawnCli(['run', 'push', '--auto', '--quiet'], { cwd: root, env: m.env });
-        const t0 = Date.now();
-        const killer = delay === Infinity ? undefined : setTimeout(() => child.kill('SIGKILL'), delay);
-        const r = await collect(child, { timeoutMs: 120_000 });
-        clearTimeout(killer);
-        if (round === 0) took.push(Date.now() - t0);
-        else delays.push(delay);
-        if (r.signal === 'SIGKILL') kills++;
-        else assert.is(r.code, 0, `${m.name} round ${round}: exit ${r.code}\n${r.stderr}`);
       }),
     );
-    if (round === 0) cleanMs = Math.max(...took);
+    await Promise.all(
+      fleet.map(async (m, i) => {
+        const at = plans[i];
+        const start = (env: Record<string, string>) => spawnCli(['run', 'push', '--auto', '--quiet'], { cwd: root, env: { ...m.env, ...env } });
+        if (!at) {
+          const r = await collect(start({}), { timeoutMs: 120_000 });
+          assert.is(r.code, 0, `${m.name} round ${round}: exit ${r.code}\n${r.stderr}`);
+          return;
+        }
+        planned++;
+        const o = await killAt(new CheckpointLog(), start, at);
+        assert.ok(o.killed, `${m.name} round ${round}: never reached ${at.point} #${at.n} (exit ${o.result.code}): ${o.result.stderr}`);
+        landed.push(`${at.point}${at.hold ? '' : '+'}`);
+      }),
+    );
   }
+  assert.is(landed.length, planned, 'a planned kill did not land');
   // Clean reruns finish the work; a second one finds nothing left.
   for (const m of fleet) await m.run(['run', 'push', '--auto', '--quiet']);
   const before = readTree(remoteDir);
@@ -98,8 +113,8 @@ test(`kill -9 of push --auto at seeded points on 3 tenants (${ROUNDS} rounds), t
   const missing = [...expected].filter((k) => !seen.has(k));
   const extra = [...seen.keys()].filter((k) => !expected.has(k));
   assert.equal({ missing: missing.length, extra: extra.length }, { missing: 0, extra: 0 }, `missing ${missing.slice(0, 5)}; extra ${extra.slice(0, 5)}`);
-  assert.ok(kills >= ROUNDS, `only ${kills} of ${(ROUNDS - 1) * 3} pushes were still running when killed`);
-  console.log(`[faults/push-auto-kill] ${kills} kills of ${(ROUNDS - 1) * 3} runs (a clean push took ${cleanMs} ms; kill delays ${Math.min(...delays)}-${Math.max(...delays)} ms), ${expected.size} good rows, ${rowsInBatches} rows in batches (${rowsInBatches - seen.size} re-sent copies merged away)`);
+  const where = (p: string) => landed.filter((l) => l.startsWith(p)).length;
+  console.log(`[faults/push-auto-kill] ${landed.length} kills of ${(ROUNDS - 1) * 3} runs: ${where('ingest:')} in the ingest (${landed.filter((l) => l.endsWith('+')).length} not held: mid-aggregation), ${where('aggregate:')} at an aggregate commit, ${where('push:')} between storing the batch and committing it; ${expected.size} good rows, ${rowsInBatches} rows in batches (${rowsInBatches - seen.size} re-sent copies merged away)`);
 });
 
 test.run();

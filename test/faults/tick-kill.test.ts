@@ -1,35 +1,25 @@
-import { readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BlobKV } from '../../adapters/blob-kv.ts';
 import { Remote } from '../../domain/layout.ts';
-import { collect, runCli, spawnCli } from '../helpers/cli.ts';
+import { CheckpointLog, killAt } from '../helpers/checkpoints.ts';
+import { runCli, spawnCli } from '../helpers/cli.ts';
+import { fuzzSeed, prng } from '../helpers/seed.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import { fileRemote, listKeys, row, stageRev, tenant, text, writeBatch } from '../plugins/quorum/fleet.ts';
-import { fuzzSeed, prng } from '../hostile/seed.ts';
 
-// Complements test/plugins/quorum/exactly-once.test.ts (kills at unseeded times over quorums
-// complete from the start): here the kill points are seeded and many are anchored to the
-// moment a promotion starts writing (the first new object under snappy-os/), and quorums
-// complete one after another between the kills, as tenants' batches keep arriving.
+// Complements test/plugins/quorum/exactly-once.test.ts (kills that land wherever a write
+// has got to, over quorums complete from the start): here quorums complete one after
+// another, as tenants' batches keep arriving, and each tick is held at a seeded checkpoint
+// of the promotion it is making (or of the scan before it) and killed there, so every kill
+// lands exactly inside the step it names.
 const seed = fuzzSeed('faults/tick-kill', 0x5eed_0102);
-const rnd = prng(seed);
 const REVS = 8;
 const FILES = 30;
 
-/** Every file under `dir`, relative. */
-function files(dir: string, prefix = ''): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(path.join(dir, prefix), { withFileTypes: true }).map((d) => (d.isDirectory() ? `${d.name}/` : d.name));
-  } catch {
-    return [];
-  }
-  return names.flatMap((n) => (n.endsWith('/') ? files(dir, `${prefix}${n}`) : [`${prefix}${n}`]));
-}
-
-test('tick killed with -9 at seeded points (many mid-promotion) while quorums complete one by one, then rerun: each rev promoted exactly once, one changelog row each', async () => {
+test('tick killed with -9 at seeded checkpoints (most mid-promotion) while quorums complete one by one, then rerun: each rev promoted exactly once, one changelog row each', async () => {
   const dir = tmpDir('snappy-tickkill-');
   writeFileSync(path.join(dir, 'snappy.config.json'), JSON.stringify({ builtins: ['quorum'] }));
   const remote = path.join(dir, 'remote');
@@ -42,52 +32,54 @@ test('tick killed with -9 at seeded points (many mid-promotion) while quorums co
     const extra = Object.fromEntries(Array.from({ length: FILES }, (_, f) => [`part-${f}.md`, `part ${f} of ${skill}\n`]));
     revs.push({ skill, rev: await stageRev(blobs, skill, `Page of ${skill}.\n`, extra) });
   }
-  // Two tenants endorse every rev now; the third endorses one more before each tick.
+  // Two tenants endorse every rev now; the third completes one quorum before each tick.
   for (const t of fleet.slice(0, 2)) await writeBatch(blobs, t, revs.flatMap(({ skill, rev }) => [row(t, `${skill}:${rev}`, 0.9, `${skill}-1`), row(t, `${skill}:${rev}`, 0.9, `${skill}-2`)]));
   const args = ['run', 'tick', '--remote', `file://${remote}`, '--json'];
+  const start = (env: Record<string, string>) => spawnCli(args, { cwd: dir, env });
+  const rnd = prng(seed);
+  // A tick whose rev has just reached its quorum passes every one of these points: the
+  // changelog row stored, the n-th file copied into canonical, canonical replaced, KV updated
+  // (or it dies after its scan, before promoting). A tick after one killed mid-promotion
+  // finishes that promotion first: it copies every file again, replaces canonical, updates KV.
+  const anyPoint = (r: number) =>
+    r < 0.15 ? { point: 'tick:scanned', n: 1 } : r < 0.3 ? { point: 'promote:changelog-written', n: 1 } : completionPoint(rnd());
+  const completionPoint = (r: number) =>
+    r < 0.6 ? { point: 'promote:file-copied', n: 1 + Math.floor(rnd() * (FILES + 1)) } : r < 0.8 ? { point: 'promote:canonical-replaced', n: 1 } : { point: 'promote:kv-updated', n: 1 };
   const changelogs = new Map<string, string>();
-  let next = 0;
-  let kills = 0;
-  let anchored = 0;
-  const log: string[] = [];
-  for (let i = 0; next < REVS || i < 14; i++) {
-    if (next < REVS) {
-      const k = next + 1;
-      const t = fleet[2]!;
-      await writeBatch(blobs, t, revs.slice(next, k).flatMap(({ skill, rev }) => [row(t, `${skill}:${rev}`, 0.95, `${skill}-c`)]));
-      next = k;
+  const landed: string[] = [];
+  let planned = 0;
+  let clean = 0;
+  for (let i = 0; i < REVS; i++) {
+    const { skill, rev } = revs[i]!;
+    const t = fleet[2]!;
+    await writeBatch(blobs, t, [row(t, `${skill}:${rev}`, 0.95, `${skill}-c`)]);
+    const r = rnd();
+    const kills = r < 0.15 ? 0 : r < 0.6 ? 1 : 2;
+    for (let k = 0; k < kills; k++) {
+      const started = (await text(blobs, Remote.changelog(skill, rev))) !== null;
+      const at = started ? completionPoint(rnd()) : anyPoint(rnd());
+      planned++;
+      const o = await killAt(new CheckpointLog(), start, { ...at, hold: true });
+      assert.ok(o.killed, `tick for ${skill}: held at ${at.point} #${at.n} but it ended first (exit ${o.result.code}): ${o.result.stderr}`);
+      const last = o.passes.at(-1)!;
+      assert.equal([last.point, last.n], [at.point, at.n], `the tick for ${skill} went past the point it was held at`);
+      landed.push(`${at.point}#${at.n}`);
+      for (const { skill: s } of revs) {
+        const body = await text(blobs, Remote.changelog(s, revs.find((x) => x.skill === s)!.rev));
+        if (!body) continue;
+        if (changelogs.has(s)) assert.is(body, changelogs.get(s), `${s}: the changelog row is never rewritten (after a kill at ${landed.at(-1)})`);
+        changelogs.set(s, body);
+      }
     }
-    const before = new Set(files(remote, 'snappy-os/'));
-    const child = spawnCli(args, { cwd: dir });
-    const pick = rnd();
-    const anchor = pick < 0.5;
-    const clean = pick >= 0.85; // some ticks run to the end, so later quorums meet finished promotions
-    const extra = Math.floor(rnd() * (anchor ? 40 : 1500));
-    let killer: NodeJS.Timeout | undefined;
-    let poll: NodeJS.Timeout | undefined;
-    if (anchor) {
-      // Kill `extra` ms after the promotion's first write appears.
-      poll = setInterval(() => {
-        if (files(remote, 'snappy-os/').some((f) => !before.has(f))) {
-          clearInterval(poll);
-          anchored++;
-          killer = setTimeout(() => child.kill('SIGKILL'), extra);
-        }
-      }, 3);
-    } else if (!clean) killer = setTimeout(() => child.kill('SIGKILL'), 200 + extra);
-    const r = await collect(child);
-    clearInterval(poll);
-    clearTimeout(killer);
-    if (r.signal === 'SIGKILL') kills++;
-    else assert.is(r.code, 0, r.stderr);
-    log.push(clean ? `clean:${r.code}` : `${anchor ? 'anchored' : 'timed'}+${extra}ms:${r.signal ?? r.code}`);
-    for (const { skill, rev } of revs) {
-      const row = await text(blobs, Remote.changelog(skill, rev));
-      if (!row) continue;
-      if (changelogs.has(skill)) assert.is(row, changelogs.get(skill), `${skill}: the changelog row is never rewritten (${log.at(-1)})`);
-      changelogs.set(skill, row);
+    if (kills === 0) {
+      // Some ticks run to the end, so later quorums meet finished promotions too.
+      const res = await runCli(args, { cwd: dir });
+      assert.is(res.code, 0, res.stderr);
+      clean++;
     }
   }
+  const midPromotion = landed.filter((l) => l.startsWith('promote:')).length;
+  assert.is(landed.length, planned, 'a planned kill did not land');
   const last = await runCli(args, { cwd: dir });
   assert.is(last.code, 0, last.stderr);
   const again = await runCli(args, { cwd: dir });
@@ -102,8 +94,7 @@ test('tick killed with -9 at seeded points (many mid-promotion) while quorums co
   }
   const lqp = JSON.parse((await new BlobKV(blobs).get('last_quorum_promotion'))!);
   assert.ok(revs.some((r) => r.rev === lqp.rev_id));
-  assert.ok(kills >= 6, `only ${kills} ticks were killed: ${log.join(' ')}`);
-  console.log(`[faults/tick-kill] ${kills} kills (${anchored} anchored to a promotion's first write) over ${log.length} ticks: ${log.join(' ')}`);
+  console.log(`[faults/tick-kill] ${landed.length} kills over ${REVS} quorums (${clean} ticks ran clean), ${midPromotion} mid-promotion, ${landed.length - midPromotion} after the scan: ${landed.join(' ')}`);
 });
 
 test.run();

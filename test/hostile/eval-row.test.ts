@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseEvalChunk } from '../../cli/ingest.ts';
 import { MAX_LINE_BYTES, parseEvalLine, validateEvalRow, type EvalRow, type ParseResult } from '../../domain/eval-row.ts';
-import { fuzzSeed, runs } from './seed.ts';
+import { fuzzSeed, runs } from '../helpers/seed.ts';
 
 // Hostile input for the eval-row parser (domain/eval-row.ts) and the chunk parser the ingest
 // runs (cli/ingest.ts parseEvalChunk over the field scanner domain/eval-scan.ts).

@@ -8,7 +8,7 @@ import { AUTH_VERSION, bodyHashOf, HEADER_AUTH, HEADER_SIGNATURE, HEADER_TENANT,
 import { row, tenant, type Tenant } from '../plugins/quorum/fleet.ts';
 import { admit, BASE, OPS_TOKEN } from '../worker/client.ts';
 import { buildTestWorker, startWorker } from '../worker/helpers.ts';
-import { fuzzSeed, runs } from './seed.ts';
+import { fuzzSeed, runs } from '../helpers/seed.ts';
 
 // Hostile requests to POST /v1/ingest in real workerd. The oracle below is written from
 // docs/worker.md ("Ingest": checks in order, nothing written unless all pass), and the

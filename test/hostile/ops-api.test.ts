@@ -6,7 +6,7 @@ import { R2BlobStore, type R2BucketLike } from '../../adapters/r2-blob-store.ts'
 import { stageRev } from '../plugins/quorum/fleet.ts';
 import { BASE, OPS_TOKEN } from '../worker/client.ts';
 import { buildTestWorker, startWorker } from '../worker/helpers.ts';
-import { fuzzSeed, runs } from './seed.ts';
+import { fuzzSeed, runs } from '../helpers/seed.ts';
 
 // Hostile requests to /snappy-ops/api/... in real workerd: tokens, names, methods, bodies.
 // Afterwards the bucket and KV are audited: nothing may exist outside the keys the API owns.

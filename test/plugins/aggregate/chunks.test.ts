@@ -9,6 +9,9 @@ import { createRunner } from '../../../core/runner.ts';
 import aggregatePlugin from '../../../plugins/aggregate/index.ts';
 import { tmpDir } from '../../helpers/tmp.ts';
 import { referenceAggregate } from './reference.ts';
+import { propertyParams } from '../../helpers/seed.ts';
+
+const params = propertyParams('aggregate/chunks', 0x5eed_1004);
 
 const KEY = 'chunk-key';
 const piece = fc.oneof(
@@ -35,7 +38,7 @@ test('property: any chunk size, any mix of UTF-8, invalid bytes and malformed li
       assert.is(out, ref.lines.join(''));
       assert.is(res.malformed.length, ref.malformed);
     }),
-    { numRuns: 200 },
+    params(200),
   );
 });
 
@@ -51,6 +54,7 @@ test('event offsets and line numbers point at the row in the file', async () => 
   const runner = createRunner({ plugins: [{ plugin: probe }] });
   const res = await ingestEvalLog(stateDir, runner.hooks, { chunkBytes: 70 });
   assert.is(res.rows, 2);
+  assert.equal(got.map((e) => e.line), [1, 4], 'afterEval fired once for each well-formed row');
   for (const e of got) assert.is(bytes.subarray(e.offset).toString('utf8').split('\n')[0], rows[e.line - 1]);
   assert.equal(res.malformed.map((m) => m.line), [2]);
 });

@@ -16,6 +16,9 @@ import aggregatePlugin from '../../../plugins/aggregate/index.ts';
 import { Dispatcher } from '../../../plugins/regen/dispatch.ts';
 import regenPlugin, { regenOptionsSchema } from '../../../plugins/regen/index.ts';
 import { tmpDir } from '../../helpers/tmp.ts';
+import { propertyParams } from '../../helpers/seed.ts';
+
+const params = propertyParams('aggregate/privacy', 0x5eed_1005);
 
 const KEY = 'privacy-key';
 // Private values are drawn from characters no aggregate row can contain (schema keys, hex,
@@ -55,7 +58,7 @@ test('property: no byte of a non-schema field, and no raw run_id, ever reaches t
         assert.is(JSON.parse(l).run_id, createHmac('sha256', KEY).update(rows[i]!.run_id).digest('hex').slice(0, 16));
       });
     }),
-    { numRuns: 150 },
+    params(150),
   );
 });
 
@@ -128,7 +131,7 @@ test('property: the precomputed HMAC equals node:crypto for any key and message'
     fc.property(fc.string({ minLength: 1, maxLength: 150, unit: 'binary' }), fc.string({ maxLength: 200, unit: 'binary' }), (key, msg) => {
       assert.is(new RunIdHmac(key).hex16(msg), createHmac('sha256', key).update(msg).digest('hex').slice(0, 16));
     }),
-    { numRuns: 3000 },
+    params(3000),
   );
 });
 

@@ -64,29 +64,52 @@ export function referenceAggregate(log: Buffer, key: string): { lines: string[];
   return { lines, malformed };
 }
 
-function project(o: Record<string, unknown>, key: string, tenant: string): string | undefined {
+/** A well-formed eval row's fields by SPEC §5, as the reference reads them. */
+export interface ReferenceEvalRow {
+  skill: string;
+  rev?: string;
+  ts: number;
+  score: number;
+  runId: string;
+  ok: boolean;
+  costCents?: number;
+}
+
+/** SPEC §5's rules on a parsed line: the row's fields, or undefined for a malformed row. */
+export function referenceEvalRow(o: unknown): ReferenceEvalRow | undefined {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return undefined;
+  const r = o as Record<string, unknown>;
   let ts: number;
-  if (typeof o.ts === 'number') ts = o.ts;
-  else if (typeof o.ts === 'string' && /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(o.ts)) ts = Date.parse(o.ts);
+  if (typeof r.ts === 'number') ts = r.ts;
+  else if (typeof r.ts === 'string' && /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(r.ts)) ts = Date.parse(r.ts);
   else return undefined;
   if (!Number.isFinite(ts) || Math.abs(ts) > 8.64e15) return undefined;
-  const raw = o.skill !== undefined ? o.skill : o.verb;
+  const raw = r.skill !== undefined ? r.skill : r.verb;
   if (typeof raw !== 'string' || !skillOk(raw.trim())) return undefined;
-  if (typeof o.score !== 'number' || !(o.score >= 0 && o.score <= 1)) return undefined;
-  if (typeof o.run_id !== 'string' || o.run_id === '') return undefined;
-  if (typeof o.ok !== 'boolean') return undefined;
-  for (const c of [o.cost_usd_cents, o.cost_usd]) if (c != null && (typeof c !== 'number' || !(c >= 0) || !Number.isFinite(c))) return undefined;
+  if (typeof r.score !== 'number' || !(r.score >= 0 && r.score <= 1)) return undefined;
+  if (typeof r.run_id !== 'string' || r.run_id === '') return undefined;
+  if (typeof r.ok !== 'boolean') return undefined;
+  for (const c of [r.cost_usd_cents, r.cost_usd]) if (c != null && (typeof c !== 'number' || !(c >= 0) || !Number.isFinite(c))) return undefined;
+  const [skill, rev] = raw.trim().split(':') as [string, string | undefined];
+  const row: ReferenceEvalRow = { skill, ts, score: r.score, runId: r.run_id, ok: r.ok };
+  if (rev !== undefined) row.rev = rev;
+  if (typeof r.cost_usd_cents === 'number') row.costCents = cents(r.cost_usd_cents, 0);
+  else if (typeof r.cost_usd === 'number') row.costCents = cents(r.cost_usd, 2);
+  return row;
+}
+
+function project(o: Record<string, unknown>, key: string, tenant: string): string | undefined {
+  const row = referenceEvalRow(o);
+  if (!row) return undefined;
   const out: Record<string, unknown> = {
     _v: 1,
-    ts: new Date(ts).toISOString(),
-    skill: raw.trim(),
-    score: o.score,
-    run_id: createHmac('sha256', key).update(o.run_id).digest('hex').slice(0, 16),
+    ts: new Date(row.ts).toISOString(),
+    skill: row.rev === undefined ? row.skill : `${row.skill}:${row.rev}`,
+    score: row.score,
+    run_id: createHmac('sha256', key).update(row.runId).digest('hex').slice(0, 16),
     tenant,
   };
-  if (typeof o.cost_usd_cents === 'number') out.cost_usd_cents = cents(o.cost_usd_cents, 0);
-  else if (typeof o.cost_usd === 'number') out.cost_usd_cents = cents(o.cost_usd, 2);
-  out.ok = o.ok;
+  if (row.costCents !== undefined) out.cost_usd_cents = row.costCents;
+  out.ok = row.ok;
   return JSON.stringify(out);
 }

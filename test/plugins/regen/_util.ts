@@ -51,7 +51,7 @@ export function sandbox(config?: Record<string, unknown> | string, env: Record<s
 let seq = 0;
 /** Eval rows of `skill`, one a minute from `from`, with fresh run ids. */
 export function rows(skill: string, scores: readonly number[], from = T0): object[] {
-  return scores.map((score, i) => ({ ts: new Date(from + i * 60_000).toISOString(), skill, score, run_id: `run-${++seq}-${Math.random().toString(36).slice(2)}`, ok: score >= 0.5, cost_usd: 0.012 }));
+  return scores.map((score, i) => ({ ts: new Date(from + i * 60_000).toISOString(), skill, score, run_id: `run-${++seq}`, ok: score >= 0.5, cost_usd: 0.012 }));
 }
 
 export const fill = (n: number, x: number) => Array<number>(n).fill(x);

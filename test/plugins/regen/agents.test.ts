@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parsePage } from '../../../domain/frontmatter.ts';
 import { AGENTS, expectExit, fill, rows, sandbox, type Sandbox } from './_util.ts';
+import { CheckpointLog } from '../../helpers/checkpoints.ts';
 
 const node = process.execPath;
 const sha12 = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 12);
@@ -92,13 +93,21 @@ test('a good agent: the page lands in staging under its content hash with base_r
 });
 
 test('an agent that hangs is killed at the timeout with its whole process group; no process is left running; the marker stays', async () => {
-  const sb = sandbox({ regen: { agent: ['/bin/sh', path.join(AGENTS, 'hang.sh')], timeoutMs: 1500, retries: 0 } });
+  const sb = sandbox({ regen: { agent: ['/bin/sh', path.join(AGENTS, 'hang.sh')], timeoutMs: 300, retries: 0 } });
   const pids = path.join(sb.cwd, 'pids');
   handMarkers(sb, ['stuck']);
-  const r = await sb.run(['run', 'regen'], { AGENT_PIDS: pids });
+  // snappy is held just after starting the agent until the agent has written its pids (and
+  // started its child): then the timeout, however short, finds both running.
+  const log = new CheckpointLog();
+  const run = sb.run(['run', 'regen'], { AGENT_PIDS: pids, ...log.env({ point: 'regen:agent-started', n: 1 }) });
+  let ended = false;
+  void run.then(() => (ended = true));
+  await log.until(() => existsSync(pids) && readFileSync(pids, 'utf8').endsWith('\n'), () => (ended ? 'regen ended before the agent wrote its pids' : undefined));
+  log.release();
+  const r = await run;
   assert.is(r.code, 1, r.stderr);
   assert.match(r.stderr, /stuck/);
-  assert.match(r.stderr, /timed out after 1500 ms/);
+  assert.match(r.stderr, /timed out after 300 ms/);
   const [shell, child] = readFileSync(pids, 'utf8').trim().split(' ').map(Number);
   assert.ok(shell! > 0 && child! > 0);
   assert.not.ok(running(shell!), `agent ${shell} still running`);

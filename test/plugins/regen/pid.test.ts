@@ -3,6 +3,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DEFAULT_PID, afterRegen, initialPidState, stepPid, type PidParams, type PidState } from '../../../plugins/regen/pid.ts';
 import { pidParamsFor, regenOptionsSchema } from '../../../plugins/regen/options.ts';
+import { propertyParams } from '../../helpers/seed.ts';
+
+const params = propertyParams('regen/pid', 0x5eed_1007);
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const MIN = 60_000;
@@ -29,10 +32,23 @@ test('steady scores >= 0.9 never drop a marker', () => {
   for (const x of [0.9, 0.92, 0.95, 1]) assert.equal(feed(fill(5000, x)).markers, [], `steady ${x}`);
 });
 
-test('steady scores of 0.5 drop a marker by the 10th run', () => {
-  const { markers } = feed(fill(10, 0.5));
-  assert.ok(markers.length >= 1, 'no marker within 10 runs');
-  assert.ok(markers[0]! <= 10, `first marker at run ${markers[0]}`);
+test('steady scores of 0.5 drop a marker at run 5, as README says (and only once)', () => {
+  assert.equal(feed(fill(10, 0.5)).markers, [5]);
+});
+
+test('the first marker of each case in docs/regen.md\'s table comes at the run the table names', () => {
+  const firstAfter = (before: number, scores: number[]) => feed(scores).markers.map((m) => m - before).find((m) => m > 0);
+  const cases: [string, number[], number, number | undefined][] = [
+    ['steady 0.75', fill(200, 0.75), 0, 33],
+    ['steady 0.7', fill(200, 0.7), 0, 13],
+    ...[0.6, 0.5, 0.3, 0].map((x): [string, number[], number, number] => [`steady ${x}`, fill(200, x), 0, 5]),
+    ['one 0.1 among 0.95s', [...fill(50, 0.95), 0.1, ...fill(50, 0.95)], 0, undefined],
+    ['one 0.0 among 0.9s', [...fill(50, 0.9), 0, ...fill(50, 0.9)], 0, undefined],
+    ['two 0.1 in a row among 0.95s', [...fill(50, 0.95), 0.1, 0.1, ...fill(50, 0.95)], 0, undefined],
+    ['three 0.1 in a row among 0.95s', [...fill(50, 0.95), 0.1, 0.1, 0.1, ...fill(50, 0.95)], 50, 3],
+    ...([[0.5, 6], [0.6, 10], [0.3, 3], [0, 3], [0.7, 25]] as const).map(([x, n]): [string, number[], number, number] => [`1,000 x 0.95, then ${x}`, [...fill(1000, 0.95), ...fill(40, x)], 1000, n]),
+  ];
+  for (const [what, scores, before, want] of cases) assert.is(firstAfter(before, scores), want, what);
 });
 
 test('one run of 0.1 among steady 0.95s drops no marker', () => {
@@ -40,10 +56,8 @@ test('one run of 0.1 among steady 0.95s drops no marker', () => {
   assert.equal(feed([0.1, ...fill(50, 0.95)]).markers, [], 'the outlier as the very first run');
 });
 
-test('1,000 good runs then a sustained drop to 0.5 drops a marker within 10 runs of the drop', () => {
-  const { markers } = feed([...fill(1000, 0.95), ...fill(10, 0.5)]);
-  assert.equal(markers.length, 1, `markers at ${markers}`);
-  assert.ok(markers[0]! > 1000 && markers[0]! <= 1010, `marker at run ${markers[0]}`);
+test('1,000 good runs then a sustained drop to 0.5 drops a marker 6 runs after the drop, as README says', () => {
+  assert.equal(feed([...fill(1000, 0.95), ...fill(10, 0.5)]).markers, [1006]);
 });
 
 test('hysteresis: a marker is dropped once per crossing, and again only after the output fell to `off`', () => {
@@ -109,7 +123,7 @@ test('property: the output stays within [outputMin, outputMax] and every term st
       }
       return true;
     }),
-    { numRuns: 300 },
+    params(300),
   );
 });
 
@@ -125,14 +139,14 @@ test('property: a long good run never delays detection of a sustained drop beyon
         return r.markers.every((m) => m > good.length) && first !== undefined && first <= good.length + Math.max(10, DEFAULT_PID.minRuns);
       },
     ),
-    { numRuns: 150 },
+    params(150),
   );
 });
 
 test('property: a constant score above the setpoint never drops a marker', () => {
   fc.assert(
     fc.property(fc.double({ min: DEFAULT_PID.setpoint, max: 1, noNaN: true }), fc.integer({ min: 1, max: 2000 }), gap, (x, n, g) => feed(fill(n, x), DEFAULT_PID, [Math.abs(g)]).markers.length === 0),
-    { numRuns: 200 },
+    params(200),
   );
 });
 
@@ -141,7 +155,7 @@ test('property: one outlier of any score among steady scores >= 0.9 drops no mar
     fc.property(fc.double({ min: 0.9, max: 1, noNaN: true }), score, fc.integer({ min: 0, max: 200 }), (good, bad, at) =>
       feed([...fill(at, good), bad, ...fill(100, good)]).markers.length === 0,
     ),
-    { numRuns: 300 },
+    params(300),
   );
 });
 
@@ -150,7 +164,7 @@ test('property: two outliers in a row among settled scores >= 0.9 (after 30 runs
     fc.property(fc.double({ min: 0.9, max: 1, noNaN: true }), score, score, fc.integer({ min: 30, max: 300 }), (good, b1, b2, at) =>
       feed([...fill(at, good), b1, b2, ...fill(100, good)]).markers.length === 0,
     ),
-    { numRuns: 300 },
+    params(300),
   );
 });
 

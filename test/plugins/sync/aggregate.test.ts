@@ -1,81 +1,106 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { Miniflare } from 'miniflare';
+import { Remote } from '../../../domain/layout.ts';
+import { freePort } from '../../helpers/s3rver.ts';
 import { tmpDir } from '../../helpers/tmp.ts';
-import { machine, readTree, tenantOf, writeTree } from './fixtures.ts';
+import { admit, OPS_TOKEN } from '../../worker/client.ts';
+import { buildTestWorker, startWorker } from '../../worker/helpers.ts';
+import { machine, readTree, tenantOf } from './fixtures.ts';
 
-/**
- * A stand-in aggregate plugin (a real plugin, loaded from a file like any third-party one)
- * that provides the AggregateService: its outbox is `outbox.ndjson` in the state dir, commit
- * empties it, merge appends to `merged.ndjson` with the batch's source.
- */
-const AGG = `
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-export default {
-  name: 'aggregate',
-  apply(hooks, ctx) {
-    const dir = () => process.env.TEST_STATE;
-    ctx.provide('aggregate', {
-      async outbox() {
-        const text = await fs.readFile(path.join(dir(), 'outbox.ndjson'), 'utf8').catch(() => '');
-        if (!text) return null;
-        return { ndjson: text, rows: text.trim().split('\\n').length, commit: () => fs.writeFile(path.join(dir(), 'outbox.ndjson'), '') };
-      },
-      async merge(ndjson, source) {
-        await fs.appendFile(path.join(dir(), 'merged.log'), source + '\\n');
-        return { added: ndjson.trim().split('\\n').length, duplicates: 0, invalid: [] };
-      },
-    });
-  },
-};
-`;
+// Sync ships and merges aggregate batches through the real aggregate plugin, to a file
+// remote or to the real Worker in workerd.
 
 function setup(id: string, key: string | undefined, remote: string, extra: Record<string, unknown> = {}) {
   const dir = tmpDir('snappy-agg-');
-  writeFileSync(path.join(dir, 'agg.mjs'), AGG);
   const config = path.join(dir, 'snappy.config.json');
-  writeFileSync(config, JSON.stringify({ builtins: ['sync'], plugins: ['./agg.mjs'], ...extra }));
+  writeFileSync(config, JSON.stringify({ builtins: ['aggregate', 'sync'], ...extra }));
   const m = machine({ id, key, remote, config, dir });
-  m.env.TEST_STATE = m.state;
-  return m;
+  mkdirSync(path.join(m.state, 'log'), { recursive: true });
+  const log = (runs: string[]) => writeFileSync(path.join(m.state, 'log/evals.ndjson'), runs.map((r, i) => `${JSON.stringify({ ts: 1_700_000_000_000 + i, skill: 'foo', score: 0.9, run_id: r, ok: true })}\n`).join(''), { flag: 'a' });
+  const aggregate = () => readFileSync(path.join(m.state, 'log/evals.aggregate.ndjson'), 'utf8');
+  return { ...m, log, aggregate };
 }
 
-const row = (tenant: string, run: string) => `{"_v":1,"ts":"2026-01-01T00:00:00.000Z","skill":"foo","score":0.9,"run_id":"${run}","tenant":"${tenant}","ok":true}\n`;
+const batchesOf = (tree: Record<string, string>) => Object.keys(tree).filter((k) => k.startsWith(Remote.aggregatePrefix));
 
-test('push ships the outbox as one create-only batch, then commits; pull merges other batches once', async () => {
+test('push ships the outbox as one create-only batch, then commits it; another machine\'s pull merges it once; the shipper never merges its own back', async () => {
   const remoteDir = path.join(tmpDir(), 'r');
   const a = setup('a1', 'agg-a', `file://${remoteDir}`);
   const b = setup('b1', 'agg-b', `file://${remoteDir}`);
   const ta = await tenantOf('agg-a');
-  const rows = row(ta, '0123456789abcdef');
-  writeTree(a.state, { 'outbox.ndjson': rows });
+  a.log(['run-1', 'run-2']);
   const { res, out } = await a.json(['run', 'push']);
   assert.is(res.code, 0, res.stderr);
   const key = out.reports.push.aggregate.batch as string;
   assert.match(key, new RegExp(`^snappy-agg/${ta}/[0-9a-f]{16}\\.ndjson$`));
-  assert.is(readTree(remoteDir)[key], rows);
-  assert.is(readFileSync(path.join(a.state, 'outbox.ndjson'), 'utf8'), '', 'outbox not committed');
+  assert.is(out.reports.push.aggregate.rows, 2);
+  assert.equal(batchesOf(readTree(remoteDir)), [key]);
+  assert.is(readTree(remoteDir)[key], a.aggregate(), 'the batch is exactly this machine\'s aggregate rows');
+  const again = await a.json(['run', 'push']);
+  assert.is(again.out.reports.push.aggregate.skipped, 'nothing new', 'the outbox was not committed after shipping');
+
   const p1 = await b.json(['run', 'pull']);
   assert.is(p1.res.code, 0, p1.res.stderr);
-  assert.is(readFileSync(path.join(b.state, 'merged.log'), 'utf8'), `${key}\n`);
-  await b.run(['run', 'pull']);
-  assert.is(readFileSync(path.join(b.state, 'merged.log'), 'utf8'), `${key}\n`, 'a batch was merged twice');
-  // The machine that shipped a batch does not merge it back.
-  await a.run(['run', 'pull']);
-  assert.ok(!existsSync(path.join(a.state, 'merged.log')));
+  assert.equal([p1.out.reports.pull.aggregate.batches, p1.out.reports.pull.aggregate.added], [1, 2]);
+  assert.is(b.aggregate(), a.aggregate());
+  const p2 = await b.json(['run', 'pull']);
+  assert.is(p2.out.reports.pull.aggregate.batches, 0, 'a batch was merged twice');
+  const own = await a.json(['run', 'pull']);
+  assert.is(own.out.reports.pull.aggregate.batches, 0, 'the shipper merged its own batch back');
+
+  // New rows make a second batch with only them.
+  a.log(['run-3']);
+  const second = await a.json(['run', 'push']);
+  assert.is(second.out.reports.push.aggregate.rows, 1);
+  assert.is(batchesOf(readTree(remoteDir)).length, 2);
+  const p3 = await b.json(['run', 'pull']);
+  assert.equal([p3.out.reports.pull.aggregate.batches, p3.out.reports.pull.aggregate.added], [1, 1]);
+  assert.is(b.aggregate(), a.aggregate());
 });
 
 test('without a master key nothing is shipped and sync adds no warning of its own', async () => {
   const remoteDir = path.join(tmpDir(), 'r');
   const m = setup('n1', undefined, `file://${remoteDir}`);
-  writeTree(m.state, { 'outbox.ndjson': row('aaaaaaaaaaaa', '1111111111111111') });
+  m.log(['run-1']);
   const { res, out } = await m.json(['run', 'push']);
   assert.is(res.code, 0, res.stderr);
   assert.is(out.reports.push.aggregate.skipped, 'no SNAPPY_MASTER_KEY');
   assert.not.match(res.stderr, /\[sync\].*MASTER_KEY/);
-  assert.is(Object.keys(readTree(remoteDir)).filter((k) => k.startsWith('snappy-agg/')).length, 0);
+  assert.equal(batchesOf(readTree(remoteDir)), []);
+});
+
+test('with worker.url the batch goes to the Worker in workerd; a refusal (tenant not admitted) fails the push with the Worker\'s message and keeps the outbox; once admitted the same rows arrive once', async () => {
+  let mf: Miniflare | undefined;
+  try {
+    const port = await freePort();
+    mf = await startWorker(await buildTestWorker(), { OPS_TOKEN }, { port });
+    const remoteDir = path.join(tmpDir(), 'r');
+    const m = setup('w1', 'agg-w', `file://${remoteDir}`, { worker: { url: `http://127.0.0.1:${port}` } });
+    const me = { masterKey: 'agg-w', id: await tenantOf('agg-w') };
+    m.log(['run-1', 'run-2']);
+    const refused = await m.run(['run', 'push']);
+    assert.is(refused.code, 1);
+    assert.match(refused.stderr, new RegExp(`HTTP 403: tenant ${me.id} is not admitted`));
+    const bucket = await mf.getR2Bucket('SNAPPY_BUCKET');
+    assert.is((await bucket.list({ prefix: Remote.aggregatePrefix })).objects.length, 0);
+
+    await admit(mf, me);
+    const { res, out } = await m.json(['run', 'push']);
+    assert.is(res.code, 0, res.stderr);
+    assert.is(out.reports.push.aggregate.via, 'worker');
+    assert.is(out.reports.push.aggregate.rows, 2, 'the refused rows were not kept for the next push');
+    const stored = (await bucket.list({ prefix: Remote.aggregatePrefix })).objects.map((o) => o.key);
+    assert.equal(stored, [out.reports.push.aggregate.batch]);
+    assert.is(await (await bucket.get(stored[0]!))!.text(), m.aggregate(), 'the Worker stored exactly the rows shipped');
+    assert.equal(batchesOf(readTree(remoteDir)), [], 'with a Worker the batch does not also go to the remote');
+    const again = await m.json(['run', 'push']);
+    assert.is(again.out.reports.push.aggregate.skipped, 'nothing new');
+  } finally {
+    await mf?.dispose();
+  }
 });
 
 test.run();

@@ -1,58 +1,59 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { collect, spawnCli } from '../../helpers/cli.ts';
+import { CheckpointLog, killAt } from '../../helpers/checkpoints.ts';
+import { fuzzSeed, prng } from '../../helpers/seed.ts';
 import { tmpDir } from '../../helpers/tmp.ts';
 import { machine, manyFiles, readTree, writeTree } from './fixtures.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const seed = fuzzSeed('sync/fault-kill', 20260426);
+const KILLS = 20;
+const ROWS = 400;
 
-/** A seeded generator, so the kill points are the same on every run. */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
+/** A machine with 150 pages, a staged rev, a brief and an eval log, with the real aggregate plugin. */
+function mk(remoteDir: string) {
+  const dir = tmpDir('snappy-kill-');
+  const config = path.join(dir, 'snappy.config.json');
+  writeFileSync(config, JSON.stringify({ builtins: ['aggregate', 'sync'] }));
+  const m = machine({ id: 'k1', key: 'kill-tenant', remote: `file://${remoteDir}`, config, dir });
+  const files = manyFiles(150, 'k');
+  writeTree(m.state, files);
+  mkdirSync(path.join(m.state, 'log'), { recursive: true });
+  writeFileSync(path.join(m.state, 'log/evals.ndjson'), Array.from({ length: ROWS }, (_, i) => `${JSON.stringify({ ts: 1_700_000_000_000 + i * 1000, skill: `s${i % 7}`, score: (i % 10) / 10, run_id: `run-${i}`, ok: true, prompt: 'private' })}\n`).join(''));
+  return { m, files };
 }
 
-test('kill -9 of a push at 20 seeded points, then a rerun: the remote is identical to a clean push', async () => {
-  const AGG = `export default { name: 'aggregate', apply(h, ctx) { ctx.provide('aggregate', {
-    async outbox() { return { ndjson: '{"_v":1,"ts":"2026-01-01T00:00:00.000Z","skill":"a","score":1,"run_id":"00000000000000aa","tenant":"t","ok":true}\\n', rows: 1, commit: async () => {} }; },
-    async merge() { return { added: 0, duplicates: 0, invalid: [] }; } }); } };`;
-  const files = manyFiles(150, 'k');
-  const mk = (remoteDir: string) => {
-    const dir = tmpDir('snappy-kill-');
-    writeFileSync(path.join(dir, 'agg.mjs'), AGG);
-    const config = path.join(dir, 'snappy.config.json');
-    writeFileSync(config, JSON.stringify({ builtins: ['sync'], plugins: ['./agg.mjs'] }));
-    const m = machine({ id: 'k1', key: 'kill-tenant', remote: `file://${remoteDir}`, config, dir });
-    writeTree(m.state, files);
-    return { m, config };
-  };
+test(`kill -9 of a push at ${KILLS} seeded checkpoints (between object writes, after the batch is shipped), then a rerun: the remote is identical to a clean push, one aggregate batch`, async () => {
   const cleanDir = path.join(tmpDir(), 'clean');
   const clean = mk(cleanDir);
-  const t0 = Date.now();
-  const ref = await clean.m.run(['run', 'push']);
-  const pushMs = Date.now() - t0;
+  const cleanLog = new CheckpointLog();
+  const ref = await clean.m.run(['run', 'push'], cleanLog.env());
   assert.is(ref.code, 0, ref.stderr);
+  // What a whole push passes: one checkpoint per object sent, one when the batch is stored.
+  const objects = cleanLog.count('push:object');
+  assert.is(objects, Object.keys(clean.files).length);
+  assert.is(cleanLog.count('push:batch-shipped'), 1);
 
   const killedDir = path.join(tmpDir(), 'killed');
-  const { m, config } = mk(killedDir);
-  const rnd = seeded(20260426);
-  let killed = 0;
-  for (let i = 0; i < 20; i++) {
-    const child = spawnCli(['run', 'push', '--state', m.state, '--remote', `file://${killedDir}`, '--config', config], { env: m.env });
-    const done = collect(child);
-    await sleep(Math.floor(rnd() * pushMs));
-    if (child.exitCode === null) {
-      child.kill('SIGKILL');
-      killed++;
-    }
-    await done;
+  const { m } = mk(killedDir);
+  const rnd = prng(seed);
+  const landed: string[] = [];
+  for (let i = 0; i < KILLS; i++) {
+    const at = rnd() < 0.25 ? { point: 'push:batch-shipped', n: 1 } : { point: 'push:object', n: 1 + Math.floor(rnd() * objects) };
+    const log = new CheckpointLog();
+    const o = await killAt(log, (env) => m.spawn(['run', 'push'], env), { ...at, hold: true });
+    assert.ok(o.killed, `kill ${i} at ${at.point} #${at.n}: the push ended first (exit ${o.result.code}): ${o.result.stderr}`);
+    const last = o.passes.at(-1)!;
+    assert.equal([last.point, last.n], [at.point, at.n], `kill ${i}: the push went past the point it was held at`);
+    landed.push(`${at.point}#${at.n}`);
   }
-  assert.ok(killed >= 10, `only ${killed} of 20 pushes were still running when killed`);
+  // Every kill landed inside the push: between two object writes or between storing the
+  // batch and committing the outbox (the held point is the last one each killed run passed).
+  const mid = landed.filter((l) => l.startsWith('push:object')).length;
+  assert.is(mid + landed.filter((l) => l.startsWith('push:batch-shipped')).length, KILLS);
+  console.log(`[sync/fault-kill] ${KILLS} kills inside the push: ${mid} between object writes, ${KILLS - mid} after the batch was stored: ${landed.join(' ')}`);
+
   const rerun = await m.json(['run', 'push']);
   assert.is(rerun.res.code, 0, rerun.res.stderr);
   // The batch index is keyed by the time of shipping (and a rerun may index a batch again,
@@ -64,7 +65,10 @@ test('kill -9 of a push at 20 seeded points, then a rerun: the remote is identic
   assert.equal(pointed(got), pointed(want));
   assert.equal(Object.keys(got).filter((k) => !isIndex(k)).sort(), Object.keys(want).filter((k) => !isIndex(k)).sort());
   for (const k of Object.keys(want).filter((k) => !isIndex(k))) assert.is(got[k], want[k], `${k} differs`);
-  assert.is(Object.keys(got).filter((k) => k.startsWith('snappy-agg/')).length, 1);
+  const batches = Object.keys(got).filter((k) => k.startsWith('snappy-agg/'));
+  assert.is(batches.length, 1);
+  assert.is(got[batches[0]!]!.split('\n').length - 1, ROWS, 'the one batch holds every row');
+  assert.is((await m.json(['run', 'push'])).out.reports.push.aggregate.skipped, 'nothing new', 'the shipped rows were not committed');
 });
 
 test.run();

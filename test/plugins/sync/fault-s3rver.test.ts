@@ -2,13 +2,14 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { S3BlobStore } from '../../../adapters/s3-blob-store.ts';
+import { CheckpointLog } from '../../helpers/checkpoints.ts';
 import { collect, spawnCli } from '../../helpers/cli.ts';
 import { startS3rver, type S3Server } from '../../helpers/s3rver.ts';
+import { fuzzSeed, prng } from '../../helpers/seed.ts';
 import { machine, manyFiles, writeTree } from './fixtures.ts';
 import { bucketObjects, s3Env } from './s3-objects.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const seed = fuzzSeed('sync/fault-s3rver', 0x53_3e_40);
 
 let srv: S3Server;
 test.before(async () => {
@@ -18,26 +19,28 @@ test.after(async () => {
   await srv?.stop();
 });
 
-test('s3rver killed (kill -9) in the middle of a push, then restarted: the rerun completes, nothing lost or duplicated', async () => {
+test('s3rver killed (kill -9) in the middle of a push (at a seeded object), then restarted: the rerun completes, nothing lost or duplicated', async () => {
   const m = machine({ id: 'k1', key: 'fault-tenant', remote: 's3://snappy/f', env: s3Env(srv) });
   const cfg = path.join(path.dirname(m.state), 'snappy.config.json');
   writeFileSync(cfg, JSON.stringify({ builtins: ['sync'], sync: { concurrency: 4, retries: 1, retryBaseMs: 20 } }));
   const files = manyFiles(200, "p");
   writeTree(m.state, files);
-  const child = spawnCli(['run', 'push', '--state', m.state, '--remote', 's3://snappy/f', '--config', cfg], { env: { ...m.env, ...s3Env(srv) } });
+  const total = Object.keys(files).length;
+  // The push is held right after its k-th object is stored; the server dies while it waits.
+  // At least 5 objects are left then, more than the 4 in flight: some must meet the dead server.
+  const k = 1 + Math.floor(prng(seed)() * (total - 5));
+  const log = new CheckpointLog();
+  const child = spawnCli(['run', 'push', '--state', m.state, '--remote', 's3://snappy/f', '--config', cfg], { env: { ...m.env, ...s3Env(srv), ...log.env({ point: 'push:object', n: k }) } });
   const done = collect(child);
-  const probe = new S3BlobStore({ bucket: 'snappy', endpoint: srv.endpoint, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', maxAttempts: 1 });
-  let seen = 0;
-  for (let i = 0; i < 400 && seen < 30; i++) {
-    seen = 0;
-    for await (const _ of probe.list('f/')) seen++;
-    await sleep(25);
-  }
-  probe.destroy();
-  assert.ok(seen >= 30 && seen < 202, `push had sent ${seen} objects when the server was killed`);
+  let ended = false;
+  void done.then(() => (ended = true));
+  await log.until((ps) => ps.some((p) => p.point === 'push:object' && p.n === k), () => (ended ? 'the push ended before it was held' : undefined));
   await srv.kill();
+  log.release();
   const first = await done;
   await srv.start();
+  assert.ok(log.count('push:object') < total, `the push stored all ${total} objects with its server gone`);
+  console.log(`[sync/fault-s3rver] server killed after object ${k} of ${total}; the push stored ${log.count('push:object')} in all`);
   assert.is(first.code, 1, `the push with its server gone did not fail: ${first.stderr}`);
   assert.match(first.stderr, /failed for \d+ of \d+ objects/);
   const rerun = await m.json(['run', 'push'], s3Env(srv));

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runCli, type CliResult } from '../../helpers/cli.ts';
+import type { ChildProcess } from 'node:child_process';
+import { runCli, spawnCli, type CliResult } from '../../helpers/cli.ts';
 import { tmpDir } from '../../helpers/tmp.ts';
 
 /** Writes files (relative path → content) under `root`. */
@@ -39,6 +40,8 @@ export interface Machine {
   state: string;
   env: Record<string, string | undefined>;
   run(args: string[], extraEnv?: Record<string, string | undefined>): Promise<CliResult>;
+  /** The same process as `run`, started and handed over (to kill it, say). */
+  spawn(args: string[], extraEnv?: Record<string, string | undefined>): ChildProcess;
   json(args: string[], extraEnv?: Record<string, string | undefined>): Promise<{ res: CliResult; out: any }>;
 }
 
@@ -57,6 +60,7 @@ export function machine(opts: { id: string; key?: string; remote: string; config
     state,
     env,
     run,
+    spawn: (args, extraEnv = {}) => spawnCli([...args, ...base], { cwd: dir, env: { ...env, ...extraEnv } }),
     json: async (args, extraEnv) => {
       const res = await run([...args, '--json'], extraEnv);
       let out: any;

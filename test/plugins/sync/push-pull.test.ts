@@ -3,18 +3,20 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tmpDir } from '../../helpers/tmp.ts';
-import { machine, readTree, revOf, tenantOf, writeTree } from './fixtures.ts';
+import { machine, readTree, revOf, tenantOf, writeTree, type Machine } from './fixtures.ts';
 
-const remoteDir = path.join(tmpDir('snappy-remote-'), 'r');
-const remote = `file://${remoteDir}`;
 const REV = revOf('staged foo\n');
-const a1 = machine({ id: 'a1', key: 'tenant-a-key', remote });
-const a2 = machine({ id: 'a2', key: 'tenant-a-key', remote });
-const b1 = machine({ id: 'b1', key: 'tenant-b-key', remote });
-let ta = '';
 
-test.before(async () => {
-  ta = await tenantOf('tenant-a-key');
+/**
+ * A fresh remote and three machines (two of tenant a, one of tenant b), a1 with a state dir
+ * to push: every test builds its own, so none depends on what another left behind.
+ */
+async function world() {
+  const remoteDir = path.join(tmpDir('snappy-remote-'), 'r');
+  const remote = `file://${remoteDir}`;
+  const a1 = machine({ id: 'a1', key: 'tenant-a-key', remote });
+  const a2 = machine({ id: 'a2', key: 'tenant-a-key', remote });
+  const b1 = machine({ id: 'b1', key: 'tenant-b-key', remote });
   writeTree(a1.state, {
     'skills/foo.md': '---\nname: foo\n---\nfoo v1\n',
     'skills/bar.md': 'bar v1\n',
@@ -25,9 +27,17 @@ test.before(async () => {
     'ready/foo.ready': '{}',
     'notes/private.md': 'not in the allow list\n',
   });
-});
+  return { remoteDir, remote, a1, a2, b1, ta: await tenantOf('tenant-a-key') };
+}
+
+/** Runs a step a test builds on; a failure there names the step. */
+async function step(m: Machine, args: string[], what: string): Promise<void> {
+  const r = await m.run(args);
+  if (r.code !== 0) throw new Error(`setup step "${what}" (snappy ${args.join(' ')}) exited ${r.code}: ${r.stderr}`);
+}
 
 test('push sends pages, own briefs and own staged revs to their documented keys, and nothing else', async () => {
+  const { a1, remoteDir, ta } = await world();
   const { res, out } = await a1.json(['run', 'push']);
   assert.is(res.code, 0, res.stderr);
   assert.is(out.reports.push.files, 4);
@@ -37,6 +47,8 @@ test('push sends pages, own briefs and own staged revs to their documented keys,
 });
 
 test('a second push with nothing changed sends nothing', async () => {
+  const { a1 } = await world();
+  await step(a1, ['run', 'push'], 'a1 pushes');
   const { res, out } = await a1.json(['run', 'push']);
   assert.is(res.code, 0, res.stderr);
   assert.is(out.reports.push.files, 0);
@@ -44,6 +56,8 @@ test('a second push with nothing changed sends nothing', async () => {
 });
 
 test('a touched but unchanged file is not sent; an edited one is, alone', async () => {
+  const { a1, remoteDir, ta } = await world();
+  await step(a1, ['run', 'push'], 'a1 pushes');
   const later = new Date(Date.now() + 5000);
   utimesSync(path.join(a1.state, 'skills/bar.md'), later, later);
   writeFileSync(path.join(a1.state, 'skills/foo.md'), 'foo v2\n');
@@ -54,9 +68,11 @@ test('a touched but unchanged file is not sent; an edited one is, alone', async 
 });
 
 test('pull on another machine of the tenant brings its pages, the briefs and the staged revs', async () => {
+  const { a1, a2 } = await world();
+  await step(a1, ['run', 'push'], 'a1 pushes');
   const { res, out } = await a2.json(['run', 'pull']);
   assert.is(res.code, 0, res.stderr);
-  assert.is(readFileSync(path.join(a2.state, 'skills/foo.md'), 'utf8'), 'foo v2\n');
+  assert.is(readFileSync(path.join(a2.state, 'skills/foo.md'), 'utf8'), '---\nname: foo\n---\nfoo v1\n');
   assert.is(readFileSync(path.join(a2.state, 'log/regen-queue/foo.a1.md'), 'utf8'), 'brief of a1\n');
   assert.is(readFileSync(path.join(a2.state, `staging/foo/${REV}/foo.md`), 'utf8'), 'staged foo\n');
   assert.is(out.reports.pull.files, 4);
@@ -65,12 +81,17 @@ test('pull on another machine of the tenant brings its pages, the briefs and the
 });
 
 test('pulled staged revs and other machines\' briefs are not pushed back', async () => {
+  const { a1, a2 } = await world();
+  await step(a1, ['run', 'push'], 'a1 pushes');
+  await step(a2, ['run', 'pull'], 'a2 pulls');
   const { res, out } = await a2.json(['run', 'push']);
   assert.is(res.code, 0, res.stderr);
   assert.is(out.reports.push.files, 0);
 });
 
 test('another tenant gets briefs and staged revs but never the tenant\'s own pages', async () => {
+  const { a1, b1 } = await world();
+  await step(a1, ['run', 'push'], 'a1 pushes');
   const { res } = await b1.json(['run', 'pull']);
   assert.is(res.code, 0, res.stderr);
   assert.ok(!existsSync(path.join(b1.state, 'skills/foo.md')));
@@ -79,6 +100,9 @@ test('another tenant gets briefs and staged revs but never the tenant\'s own pag
 });
 
 test('a local edit is never overwritten by a pull: both are kept, and push waits for the merge', async () => {
+  const { a1, a2, remoteDir, ta } = await world();
+  await step(a1, ['run', 'push'], 'a1 pushes');
+  await step(a2, ['run', 'pull'], 'a2 pulls');
   writeFileSync(path.join(a1.state, 'skills/bar.md'), 'bar edited on a1\n');
   writeFileSync(path.join(a2.state, 'skills/bar.md'), 'bar edited on a2\n');
   assert.is((await a2.run(['run', 'push'])).code, 0);
@@ -100,6 +124,9 @@ test('a local edit is never overwritten by a pull: both are kept, and push waits
 });
 
 test('push refuses to overwrite a remote page it has not seen', async () => {
+  const { a1, a2, remoteDir, ta } = await world();
+  await step(a1, ['run', 'push'], 'a1 pushes');
+  await step(a2, ['run', 'pull'], 'a2 pulls');
   writeFileSync(path.join(a1.state, 'skills/foo.md'), 'foo v3\n');
   assert.is((await a1.run(['run', 'push'])).code, 0);
   writeFileSync(path.join(a2.state, 'skills/foo.md'), 'foo from a2 without pulling\n');
@@ -111,6 +138,10 @@ test('push refuses to overwrite a remote page it has not seen', async () => {
 });
 
 test('pull mirrors canonical pages and adopts a promoted page when the local one is unchanged since the last sync', async () => {
+  const { a1, a2, remoteDir } = await world();
+  await step(a1, ['run', 'push'], 'a1 pushes');
+  await step(a2, ['run', 'pull'], 'a2 pulls');
+  writeFileSync(path.join(a2.state, 'skills/foo.md'), 'foo from a2 without pulling\n');
   writeTree(remoteDir, { 'snappy-os/skills/foo/foo.md': 'canonical foo\n', 'snappy-os/skills/foo/extra.txt': 'x\n' });
   const { res, out } = await a1.json(['run', 'pull']);
   assert.is(res.code, 0, res.stderr);
@@ -142,7 +173,7 @@ test('bad sync options are refused naming the option', async () => {
   const dir = tmpDir();
   const cfg = path.join(dir, 'c.json');
   writeFileSync(cfg, JSON.stringify({ builtins: ['sync'], sync: { concurrency: 0, allow: 'skills' } }));
-  const m = machine({ id: 'c1', key: 'k', remote, config: cfg, dir });
+  const m = machine({ id: 'c1', key: 'k', remote: `file://${path.join(dir, 'r')}`, config: cfg, dir });
   const res = await m.run(['run', 'push']);
   assert.is(res.code, 2);
   assert.match(res.stderr, /sync\.concurrency/);

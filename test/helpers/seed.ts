@@ -17,4 +17,13 @@ export function runs(n: number): number {
   return Math.max(1, Math.round(n * (Number.isFinite(scale) && scale > 0 ? scale : 1)));
 }
 
-export { prng } from '../helpers/prng.ts';
+export { prng } from './prng.ts';
+
+/**
+ * fast-check parameters for the property suites of one file: the file's seed (see fuzzSeed)
+ * and `n` runs scaled by SNAPPY_FUZZ_SCALE. A failure prints the seed and the shrunk case.
+ */
+export function propertyParams(file: string, fallback: number): (n: number) => { seed: number; numRuns: number } {
+  const seed = fuzzSeed(file, fallback);
+  return (n) => ({ seed, numRuns: runs(n) });
+}
