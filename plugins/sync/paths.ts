@@ -15,6 +15,14 @@ export interface Who {
 /** Suffix of the copy a pull writes beside a locally edited file instead of overwriting it. */
 export const INCOMING_SUFFIX = '.incoming';
 
+/**
+ * A temp file an atomic write left behind when it was killed (`<file>.<pid>.<8 hex>.tmp`, see
+ * adapters/fs.ts writeFileAtomic): never synced, or it would ride along with a staged rev.
+ */
+export function isAtomicTemp(rel: string): boolean {
+  return /\.\d+\.[0-9a-f]{8}\.tmp$/.test(rel);
+}
+
 /** True for a relative POSIX path with no empty, `.` or `..` segment, no backslash or NUL. */
 export function isSafeRel(rel: string): boolean {
   if (typeof rel !== 'string' || rel.length === 0 || rel.length > 1024 || rel.startsWith('/') || rel.includes('\\') || rel.includes('\0')) return false;
@@ -45,7 +53,7 @@ export class SyncFilter {
  * tenant's own pages and files need a tenant id.
  */
 export function pushTarget(rel: string, who: Who): { key: string; kind: SyncKind; createOnly: boolean } | null {
-  if (!isSafeRel(rel) || isHardDenied(rel) || rel.endsWith(INCOMING_SUFFIX)) return null;
+  if (!isSafeRel(rel) || isHardDenied(rel) || rel.endsWith(INCOMING_SUFFIX) || isAtomicTemp(rel)) return null;
   const parts = rel.split('/');
   if (parts[0] === 'canonical' || rel === State.aggregate) return null;
   if (parts[0] === 'skills' && parts.length === 2 && parts[1]!.endsWith('.md')) {

@@ -180,6 +180,7 @@ async function stageGroup(folder: string, group: PlanEntry[], deps: UploadDeps, 
     } else res.alreadyThere++;
     manifest.files[e.path] = { size: read.size, mtimeMs: read.mtimeMs, hash: contentHash(read.bytes), key: e.key, origin: manifest.files[e.path]?.origin === 'pull' ? 'pull' : 'push' };
     deps.onRecorded?.();
+    checkpoint('push:object');
   }
 }
 

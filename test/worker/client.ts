@@ -73,8 +73,9 @@ export async function publicKeyOf(t: Tenant): Promise<string> {
   return (await tenantSigner(t.masterKey, t.id)).publicKey;
 }
 
-export async function admit(mf: Miniflare, t: Tenant): Promise<void> {
-  const r = await ops(mf, 'POST', '/tenants', { tenant: t.id, key: await publicKeyOf(t), by: 'test' });
+/** Admits a tenant through the ops API; `by` must match a named token's operator, if the Worker has named tokens. */
+export async function admit(mf: Miniflare, t: Tenant, by = 'test'): Promise<void> {
+  const r = await ops(mf, 'POST', '/tenants', { tenant: t.id, key: await publicKeyOf(t), by });
   if (r.status !== 200) throw new Error(`admit failed: ${JSON.stringify(r.body)}`);
 }
 

@@ -45,8 +45,8 @@ export interface Machine {
   json(args: string[], extraEnv?: Record<string, string | undefined>): Promise<{ res: CliResult; out: any }>;
 }
 
-/** A machine whose state dir lives in a fresh temp folder; `remote` is its --remote. */
-export function machine(opts: { id: string; key?: string; remote: string; config?: string; env?: Record<string, string | undefined>; dir?: string }): Machine {
+/** A machine whose state dir lives in a fresh temp folder; `remote` is its --remote (none in Worker mode). */
+export function machine(opts: { id: string; key?: string; remote?: string; config?: string; env?: Record<string, string | undefined>; dir?: string }): Machine {
   const dir = opts.dir ?? tmpDir('snappy-sync-');
   const state = path.join(dir, 'state');
   mkdirSync(state, { recursive: true });
@@ -54,7 +54,7 @@ export function machine(opts: { id: string; key?: string; remote: string; config
   const config = opts.config ?? path.join(dir, 'snappy.config.json');
   if (!opts.config) writeFileSync(config, JSON.stringify({ builtins: ['sync'] }));
   const env = { SNAPPY_MACHINE_ID: opts.id, SNAPPY_MASTER_KEY: opts.key, ...(opts.env ?? {}) };
-  const base = ['--state', state, '--remote', opts.remote, '--config', config];
+  const base = ['--state', state, ...(opts.remote ? ['--remote', opts.remote] : []), '--config', config];
   const run = (args: string[], extraEnv: Record<string, string | undefined> = {}) => runCli([...args, ...base], { cwd: dir, env: { ...env, ...extraEnv } });
   return {
     state,
