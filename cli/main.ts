@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import yargs from 'yargs';
-import { ErrorCode, SnappyError } from '../core/errors.ts';
+import yargs, { type Argv } from 'yargs';
 import { COMMANDS } from './commands/index.ts';
 import { reportError } from './output.ts';
+import { noCommandError, usageError, type ParserView } from './usage.ts';
 
 const EPILOG = `Environment:
   SNAPPY_MASTER_KEY   the tenant's secret; its SHA-256 names the tenant. Unset: no aggregate is made or shipped
@@ -18,20 +18,20 @@ Docs: README.md`;
 export async function main(args: string[]): Promise<number> {
   const json = args.includes('--json');
   const version = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version as string;
-  let usageError: SnappyError | undefined;
   const parser = yargs(args)
     .scriptName('snappy')
     .usage('snappy keeps a fleet\'s AI-agent skills improving without raw eval data leaving any machine.\n\nUsage: $0 <command> [options]')
-    .option('state', { type: 'string', describe: 'state dir (SNAPPY_STATE; default ./state)', global: true })
-    .option('remote', { type: 'string', describe: 'remote URL: file://DIR or s3://BUCKET[/PREFIX] (SNAPPY_REMOTE)', global: true })
-    .option('config', { type: 'string', describe: 'config file (SNAPPY_CONFIG)', global: true })
+    .option('state', { type: 'string', requiresArg: true, describe: 'state dir (SNAPPY_STATE; default ./state). A dir named here must exist', global: true })
+    .option('remote', { type: 'string', requiresArg: true, describe: 'remote URL: file://DIR or s3://BUCKET[/PREFIX] (SNAPPY_REMOTE)', global: true })
+    .option('config', { type: 'string', requiresArg: true, describe: 'config file (SNAPPY_CONFIG)', global: true })
     .option('json', { type: 'boolean', describe: 'print one JSON object on stdout and nothing else there', global: true })
     .option('quiet', { type: 'boolean', alias: 'q', describe: 'print only warnings and errors', global: true })
     .option('timings', { type: 'boolean', describe: 'print how long each plugin took on each hook (stderr)', global: true })
     .command(COMMANDS)
-    .demandCommand(1, 'Name a command: run, eval, status, ... (see --help)')
+    .demandCommand(1, 'no command')
     .strict()
-    .recommendCommands()
+    // The parser's messages are read by usage.ts: keep them in English whatever the locale.
+    .locale('en')
     .version(version)
     .alias('version', 'V')
     .help()
@@ -39,18 +39,37 @@ export async function main(args: string[]): Promise<number> {
     .epilog(EPILOG)
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)
+    // Throwing here is what stops the parser: a handler that returned would let it run the
+    // command anyway, with the arguments it could not make sense of.
     .fail((msg, err) => {
+      // The parser's own refusals come as a YError (e.g. a flag without its value); others are the command's.
+      if (err && err.name === 'YError') throw usageError(err.message, viewOf(parser), args);
       if (err) throw err;
-      usageError = new SnappyError(msg, { code: ErrorCode.Usage });
+      if (msg === 'no command') throw noCommandError(viewOf(parser), args);
+      throw usageError(msg, viewOf(parser), args);
     });
   try {
     await parser.parseAsync();
-    if (usageError) {
-      if (!json) process.stderr.write(`${await parser.getHelp()}\n\n`);
-      return reportError(usageError, json);
-    }
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (err) {
     return reportError(err, json);
   }
+}
+
+const TOP_COMMANDS = COMMANDS.map((c) => String(c.command).split(' ')[0]!);
+
+/** The command path and flags the parser had reached when it failed. */
+function viewOf(parser: Argv): ParserView {
+  // Both are yargs 18 methods its type definitions leave out.
+  const internal = parser as unknown as {
+    getInternalMethods(): { getContext(): { commands: string[]; fullCommands: string[] } };
+    getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> };
+  };
+  const ctx = internal.getInternalMethods().getContext();
+  const opts = internal.getOptions();
+  const names = new Set<string>([...Object.keys(opts.key), ...Object.values(opts.alias).flat()]);
+  // The parser also files every dashed flag under its camelCase name; suggest the dashed one.
+  const flags = [...names].filter((n) => !/[A-Z]/.test(n) || n.length === 1);
+  const usage = ctx.fullCommands[ctx.fullCommands.length - 1];
+  return { commands: [...ctx.commands], ...(usage ? { usage } : {}), flags, topCommands: TOP_COMMANDS };
 }

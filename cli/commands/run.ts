@@ -37,12 +37,18 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
     const { createCli } = await import('../context.ts');
     const { acquireLock } = await import('../../adapters/fs.ts');
     const { printJson, formatTimings } = await import('../output.ts');
+    const { closest } = await import('../suggest.ts');
     const cli = await createCli(argv);
     const tasks = planTasks(argv.task, !!argv.auto, new Set(cli.runner.tasks.keys()));
+    // Tasks are known only once the config's plugins are loaded: check them all before any runs.
     for (const t of tasks) {
       if (t !== 'ingest' && !cli.runner.tasks.has(t)) {
-        const known = ['ingest', ...cli.runner.tasks.keys()].sort().join(', ');
-        throw new SnappyError(`unknown task "${t}"; the configured plugins provide: ${known}`, { code: ErrorCode.TaskUnknown });
+        const known = ['ingest', ...cli.runner.tasks.keys()].sort();
+        const s = closest(t, known);
+        throw new SnappyError(`unknown task "${t}"; ${s ? `did you mean "${s}"? ` : ''}(the configured plugins provide: ${known.join(', ')})`, {
+          code: ErrorCode.TaskUnknown,
+          details: { task: t, known, ...(s ? { suggestion: s } : {}) },
+        });
       }
     }
     const needsLock = tasks.some((t) => t !== 'tick');
