@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { resolveConfig, type ResolvedConfig } from '../core/config.ts';
-import { ErrorCode, SnappyError } from '../core/errors.ts';
+import { ErrorCode, isSnappyError, SnappyError } from '../core/errors.ts';
 import type { Identity, IngestSummary, TaskContext, TaskFlags } from '../core/plugin.ts';
 import type { BlobStore, KV, Logger } from '../core/ports.ts';
 import { createRunner, type Runner } from '../core/runner.ts';
@@ -11,7 +11,8 @@ import { State } from '../domain/state-layout.ts';
 import { loadConfig } from './config-load.ts';
 import { cliLogger } from './log.ts';
 import { loadPlugins } from './plugins-load.ts';
-import { defaultRemote, openRemote } from './remote.ts';
+import { checkRemote, defaultRemote, openRemote, type RemoteUse } from './remote.ts';
+import { resolveStateDir } from './state-dir.ts';
 
 /** Flags every command accepts. */
 export interface GlobalFlags {
@@ -29,6 +30,10 @@ export interface GlobalFlags {
 export interface Cli {
   stateDir: string;
   remoteUrl: string;
+  /** Where the remote URL came from (`--remote`, `SNAPPY_REMOTE`, the config); undefined for the embedded default. */
+  remoteFrom?: string;
+  /** Refuses, before any work, a file:// remote named explicitly that cannot serve `use`; with `create`, a writer makes the folder. */
+  checkRemote(use: RemoteUse, create?: boolean): Promise<void>;
   configFile?: string;
   config: ResolvedConfig;
   identity: Identity;
@@ -42,7 +47,6 @@ export interface Cli {
 
 export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env): Promise<Cli> {
   const log = cliLogger({ json: !!flags.json, quiet: !!flags.quiet });
-  const stateDir = path.resolve(flags.state ?? env.SNAPPY_STATE ?? 'state');
   const loaded = await loadConfig({ explicit: flags.config ?? env.SNAPPY_CONFIG, dir: process.cwd() });
   const masterKey = env.SNAPPY_MASTER_KEY || undefined;
   const tenant = masterKey ? await tenantIdOf(masterKey) : undefined;
@@ -51,7 +55,11 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
     throw new SnappyError(`machine id ${JSON.stringify(machine)} is invalid: set SNAPPY_MACHINE_ID to 1-64 characters of [A-Za-z0-9._-]`, { code: ErrorCode.Config });
   }
   const config = resolveConfig(loaded.config, { tenant, machine });
-  const remoteUrl = flags.remote ?? env.SNAPPY_REMOTE ?? config.remote ?? defaultRemote(stateDir);
+  // After the config (its errors come first, naming its file), before anything reads the state.
+  const { dir: stateDir } = await resolveStateDir(flags, env);
+  if (flags.remote === '') throw new SnappyError('--remote is empty: give it file://DIR or s3://BUCKET[/PREFIX]', { code: ErrorCode.Usage });
+  const remoteFrom = flags.remote !== undefined ? '--remote' : env.SNAPPY_REMOTE ? 'SNAPPY_REMOTE' : config.remote ? `remote in ${loaded.file ?? 'the config'}` : undefined;
+  const remoteUrl = flags.remote ?? (env.SNAPPY_REMOTE || undefined) ?? config.remote ?? defaultRemote(stateDir);
   const configDir = loaded.file ? path.dirname(loaded.file) : process.cwd();
   const instances = await loadPlugins(config, configDir);
   const runner = createRunner({ plugins: instances, config: config as Record<string, unknown>, log, env: 'node', tapTimeoutMs: config.timeouts ?? {} });
@@ -67,6 +75,8 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
   const cli: Cli = {
     stateDir,
     remoteUrl,
+    ...(remoteFrom ? { remoteFrom } : {}),
+    checkRemote: (use, create) => checkRemote(remoteUrl, remoteFrom, use, create),
     ...(loaded.file ? { configFile: loaded.file } : {}),
     config,
     identity,
@@ -100,11 +110,25 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
  */
 export async function runIngest(cli: Cli): Promise<IngestSummary> {
   const { ingestEvalLog } = await import('./ingest.ts');
-  const res = await ingestEvalLog(cli.stateDir, cli.runner.hooks, { identity: cli.identity });
+  const res = await ingestEvalLog(cli.stateDir, cli.runner.hooks, { identity: cli.identity }).catch((err: unknown) => {
+    throw unreadable(err, path.join(cli.stateDir, State.evalLog), 'ingest');
+  });
   const shown = res.malformed.slice(0, 20);
   for (const m of shown) cli.log.warn(`${path.join(cli.stateDir, State.evalLog)}:${m.line}: ${m.reason} (row skipped)`);
   if (res.malformed.length > shown.length) cli.log.warn(`... and ${res.malformed.length - shown.length} more malformed rows skipped`);
   if (res.restarted) cli.log.warn(`${State.evalLog} was truncated or replaced since the last run: read it again from the start`);
   cli.reports.ingest = { rows: res.rows, malformed: res.malformed.length, bytes: res.bytes, restarted: res.restarted };
   return res;
+}
+
+/**
+ * A file-system error as a step's failure that names the path (a read of an open file
+ * reports none: then it is `fallback`). Errors of other kinds pass unchanged.
+ */
+export function unreadable(err: unknown, fallback: string, step: string): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (isSnappyError(err) || typeof e?.code !== 'string' || typeof e.syscall !== 'string') return err;
+  const file = e.path ?? fallback;
+  const verb = /^(write|rename|unlink|mkdir|link|fsync)$/.test(e.syscall) ? 'write' : 'read';
+  return new SnappyError(`${step}: cannot ${verb} ${file}: ${e.message}`, { code: ErrorCode.Invalid, step, details: { path: file, errno: e.code }, cause: err });
 }

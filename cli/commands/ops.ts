@@ -61,6 +61,7 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
     const { directBackend, workerBackend } = await import('../../plugins/quorum/ops-backend.ts');
     const token = process.env.SNAPPY_OPS_TOKEN;
     const viaWorker = !argv.remote && cli.config.worker?.url && token;
+    if (!viaWorker) await cli.checkRemote('read');
     const ctx = cli.taskContext('ops');
     const backend = viaWorker ? workerBackend(cli.config.worker!.url, token!) : directBackend(await ctx.remote(), await ctx.kv(), parsed.data);
     const me = argv.by ?? (process.env.USER || os.userInfo().username || 'operator');

@@ -51,6 +51,9 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
         });
       }
     }
+    if (tasks.includes('push')) await cli.checkRemote('write', !argv.dryRun);
+    else if (tasks.includes('pull') || tasks.includes('tick')) await cli.checkRemote('read');
+
     const needsLock = tasks.some((t) => t !== 'tick');
     const release = needsLock && !argv.dryRun ? await acquireLock(path.join(cli.stateDir, '.snappy', 'lock'), { what: `state dir ${cli.stateDir}` }).catch((err) => {
       throw new SnappyError(err.message, { code: ErrorCode.Locked, cause: err });
