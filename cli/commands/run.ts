@@ -38,6 +38,7 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
     const { acquireLock } = await import('../../adapters/fs.ts');
     const { printJson, formatTimings } = await import('../output.ts');
     const { closest } = await import('../suggest.ts');
+    const { noKeySkips } = await import('../no-key.ts');
     const cli = await createCli(argv);
     const tasks = planTasks(argv.task, !!argv.auto, new Set(cli.runner.tasks.keys()));
     // Tasks are known only once the config's plugins are loaded: check them all before any runs.
@@ -76,8 +77,9 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
       await release?.();
     }
     const failures = cli.runner.observerFailures();
+    const skipped = noKeySkips(cli);
     if (argv.json) {
-      printJson({ ok: true, tasks: done, stateDir: cli.stateDir, remote: cli.remoteUrl, reports: cli.reports, observerFailures: failures, timings: cli.runner.timings(), ms: Math.round(performance.now() - t0) });
+      printJson({ ok: true, tasks: done, stateDir: cli.stateDir, remote: cli.remoteUrl, reports: cli.reports, skipped, observerFailures: failures, timings: cli.runner.timings(), ms: Math.round(performance.now() - t0) });
     }
     if (argv.timings) process.stderr.write(`${formatTimings(cli.runner.timings())}\n`);
   },

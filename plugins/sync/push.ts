@@ -55,6 +55,8 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
   const aggEntry = outbox ? planned.find((e) => e.kind === 'aggregate' && e.path === State.aggregate) : undefined;
   const fileEntries = planned.filter((e) => e !== aggEntry && !(e.kind === 'aggregate' && e.path === State.aggregate));
 
+  // Said by the host, once, with everything else a run without a key skips.
+  const skipped = scan.needTenant.length ? { skipped: { reason: 'no SNAPPY_MASTER_KEY', paths: scan.needTenant } } : {};
   for (const r of scan.refused) ctx.log.warn(`not pushed: ${r.path} ${r.reason}`);
   for (const b of scan.blocked) ctx.log.warn(`not pushed: ${b} has an unresolved ${b}.incoming beside it (merge it into ${b}, then delete the .incoming file)`);
 
@@ -62,7 +64,7 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
     for (const e of fileEntries) ctx.log.info(`would push ${e.path} -> ${e.key}${e.size !== undefined ? ` (${formatBytes(e.size)})` : ''}${e.createOnly ? ' [create-only]' : ''}`);
     if (aggEntry) ctx.log.info(`would ship the aggregate outbox (${outbox!.rows} rows) -> ${deps.workerUrl ? `${deps.workerUrl} (Worker)` : aggEntry.key}`);
     if (!fileEntries.length && !aggEntry) ctx.log.info('nothing to push');
-    ctx.report({ dryRun: true, plan: planned.map((e) => ({ path: e.path, key: e.key, kind: e.kind, size: e.size, createOnly: !!e.createOnly })), unchanged: scan.unchanged, refused: scan.refused, blocked: scan.blocked });
+    ctx.report({ dryRun: true, plan: planned.map((e) => ({ path: e.path, key: e.key, kind: e.kind, size: e.size, createOnly: !!e.createOnly })), unchanged: scan.unchanged, refused: scan.refused, blocked: scan.blocked, ...skipped });
     return;
   }
 
@@ -122,6 +124,7 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
     failed: up.failed,
     notAttempted: up.notAttempted,
     aggregate,
+    ...skipped,
     ms: { scan: Math.round(tScan - t0), total: ms },
   });
   if (up.failed.length) {
