@@ -41,6 +41,8 @@ export interface Cli {
   log: Logger;
   flags: TaskFlags;
   reports: Record<string, Record<string, unknown>>;
+  /** Given to every task context made after it is set: aborted by Ctrl-C or SIGTERM. */
+  signal?: AbortSignal;
   /** A task context for `task` (its reports land under that name). */
   taskContext(task: string): Omit<TaskContext, 'runner'>;
 }
@@ -99,6 +101,7 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
       report: (data) => {
         reports[task] = { ...(reports[task] ?? {}), ...data };
       },
+      ...(cli.signal ? { signal: cli.signal } : {}),
     }),
   };
   return cli;

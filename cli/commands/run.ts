@@ -35,9 +35,10 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
       .example('$0 run tick --remote file:///srv/fleet', "run the Worker's minute tick in Node against a remote") as unknown as Argv<GlobalFlags & { task: string[] }>,
   handler: async (argv) => {
     const { createCli } = await import('../context.ts');
-    const { acquireLock } = await import('../../adapters/fs.ts');
+    const { acquireLock, releaseLockSync } = await import('../../adapters/fs.ts');
     const { printJson, formatTimings } = await import('../output.ts');
     const { closest } = await import('../suggest.ts');
+    const { Interrupts } = await import('../interrupt.ts');
     const { noKeySkips } = await import('../no-key.ts');
     const cli = await createCli(argv);
     const tasks = planTasks(argv.task, !!argv.auto, new Set(cli.runner.tasks.keys()));
@@ -55,26 +56,40 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
     if (tasks.includes('push')) await cli.checkRemote('write', !argv.dryRun);
     else if (tasks.includes('pull') || tasks.includes('tick')) await cli.checkRemote('read');
 
-    const needsLock = tasks.some((t) => t !== 'tick');
-    const release = needsLock && !argv.dryRun ? await acquireLock(path.join(cli.stateDir, '.snappy', 'lock'), { what: `state dir ${cli.stateDir}` }).catch((err) => {
-      throw new SnappyError(err.message, { code: ErrorCode.Locked, cause: err });
-    }) : undefined;
+    const interrupts = new Interrupts({ json: !!argv.json, quiet: !!argv.quiet }).install();
+    cli.signal = interrupts.signal;
     const t0 = performance.now();
     const done: string[] = [];
     try {
-      for (const t of tasks) {
-        if (t === 'ingest') {
-          if (!argv.dryRun) await cli.taskContext('ingest').ingest();
-        } else {
-          await cli.runner.runTask(t, cli.taskContext(t));
-        }
-        done.push(t);
+      const needsLock = tasks.some((t) => t !== 'tick');
+      const lockFile = path.join(cli.stateDir, '.snappy', 'lock');
+      const release = needsLock && !argv.dryRun ? await acquireLock(lockFile, { what: `state dir ${cli.stateDir}` }).catch((err) => {
+        throw new SnappyError(err.message, { code: ErrorCode.Locked, cause: err });
+      }) : undefined;
+      if (release) interrupts.atExit(() => releaseLockSync(lockFile));
+      if (cli.remoteUrl.startsWith('file://')) {
+        const { removeOwnTempFilesSync } = await import('../../adapters/file-blob-store.ts');
+        const root = path.resolve(cli.remoteUrl.slice('file://'.length));
+        interrupts.atExit(() => removeOwnTempFilesSync(root));
       }
-    } catch (err) {
-      if (err && typeof err === 'object' && !(err as SnappyError).step) Object.assign(err, { step: tasks[done.length] });
-      throw err;
+      try {
+        for (const t of tasks) {
+          if (interrupts.signal.aborted) throw new SnappyError(`stopped before ${t}`, { code: ErrorCode.Interrupted, step: t });
+          if (t === 'ingest') {
+            if (!argv.dryRun) await cli.taskContext('ingest').ingest();
+          } else {
+            await cli.runner.runTask(t, cli.taskContext(t));
+          }
+          done.push(t);
+        }
+      } catch (err) {
+        if (err && typeof err === 'object' && !(err as SnappyError).step) Object.assign(err, { step: tasks[done.length] });
+        throw interrupts.explain(err, done);
+      } finally {
+        await release?.();
+      }
     } finally {
-      await release?.();
+      interrupts.dispose();
     }
     const failures = cli.runner.observerFailures();
     const skipped = noKeySkips(cli);

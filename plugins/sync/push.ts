@@ -88,11 +88,21 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
   }
   const progress = Progress.for('push', fileEntries.length, ctx.flags);
   const retry = { retries: deps.options.retries, baseMs: deps.options.retryBaseMs };
-  const up = await uploadPlan(fileEntries, { remote, files, manifest, concurrency: deps.options.concurrency, retry, progress, onRecorded, repair });
+  const up = await uploadPlan(fileEntries, { remote, files, manifest, concurrency: deps.options.concurrency, retry, progress, onRecorded, repair, ...(ctx.signal ? { signal: ctx.signal } : {}) });
   progress.end();
   await saving;
   for (const r of up.refused) ctx.log.warn(`not pushed: ${r.path} ${r.reason}`);
   for (const c of up.conflicts) ctx.log.warn(`not pushed: ${c.path}: ${remote.url} holds a version of ${c.key} this machine has not seen; run \`snappy run pull\` (it keeps both copies)`);
+  if (ctx.signal?.aborted) {
+    // Record what was sent, so that the next push sends only the rest; the outbox stays for it too.
+    await saveManifest(ctx.stateDir, manifest);
+    const sent = up.uploaded + up.alreadyThere;
+    ctx.report({ files: up.uploaded, bytes: up.bytes, alreadyThere: up.alreadyThere, notAttempted: up.notAttempted, interrupted: true });
+    throw new SnappyError(`push stopped: ${sent} of ${fileEntries.length} files sent and recorded${outbox ? ', the aggregate not shipped' : ''}`, {
+      code: ErrorCode.Interrupted,
+      details: { sent, total: fileEntries.length, notSent: up.notAttempted },
+    });
+  }
 
   let aggregate: Record<string, unknown> = outbox ? {} : { skipped: !deps.aggregate ? 'aggregate plugin not configured' : !ctx.identity.masterKey ? 'no SNAPPY_MASTER_KEY' : 'nothing new' };
   if (outbox && !aggEntry) aggregate = { skipped: 'dropped from the plan (sync.deny or a beforePush tap)' };

@@ -32,7 +32,7 @@ const equalBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Bu
  */
 export async function uploadPlan(
   entries: readonly PlanEntry[],
-  deps: { remote: BlobStore; files: StateFiles; manifest: Manifest; concurrency: number; retry: RetryPolicy; progress: Progress; onRecorded?: () => void; repair?: ReadonlySet<string> },
+  deps: { remote: BlobStore; files: StateFiles; manifest: Manifest; concurrency: number; retry: RetryPolicy; progress: Progress; onRecorded?: () => void; repair?: ReadonlySet<string>; signal?: AbortSignal },
 ): Promise<UploadResult> {
   const { remote, files, manifest } = deps;
   const res: UploadResult = { uploaded: 0, bytes: 0, alreadyThere: 0, refused: [], conflicts: [], failed: [], notAttempted: 0 };
@@ -42,6 +42,13 @@ export async function uploadPlan(
     if (seen.has(e.key)) continue;
     seen.add(e.key);
     queue.add(async () => {
+      // Stopped (Ctrl-C): transfers in flight finish, the rest are left for the next push,
+      // which finds them changed again. Never started, so nothing of theirs needs repair.
+      if (deps.signal?.aborted) {
+        res.notAttempted++;
+        if (manifest.inflight) delete manifest.inflight[e.key];
+        return;
+      }
       try {
         if (typeof e.path !== 'string' || isHardDenied(e.path)) throw new Refusal(String(e.path), 'is under the hard deny: it never leaves this machine, whatever the plan says');
         try {
