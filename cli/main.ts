@@ -5,13 +5,27 @@ import { reportError } from './output.ts';
 import { noCommandError, usageError, type ParserView } from './usage.ts';
 
 const EPILOG = `Environment:
-  SNAPPY_MASTER_KEY   the tenant's secret; its SHA-256 names the tenant. Unset: no aggregate is made or shipped
+  SNAPPY_MASTER_KEY   the tenant's secret; its SHA-256 names the tenant. Unset: no aggregate
+                      is made or shipped and the tenant's pages do not sync (said in one line)
   SNAPPY_MACHINE_ID   this machine's id (else config machineId, else the host name)
-  SNAPPY_STATE        state dir (default ./state)
-  SNAPPY_REMOTE       remote: file://DIR or s3://BUCKET[/PREFIX] (default: .snappy-remote/ beside the state dir)
-  SNAPPY_CONFIG       config file (default: snappy.config.ts|.mts|.js|.mjs|.json or package.json "snappy" in the current folder)
+  SNAPPY_STATE        state dir (default ./state); a dir named here or with --state must exist
+  SNAPPY_REMOTE       remote: file://DIR or s3://BUCKET[/PREFIX] (default: .snappy-remote/
+                      beside the state dir, created by the first push)
+  SNAPPY_CONFIG       config file (default: snappy.config.ts|.mts|.js|.mjs|.json or
+                      package.json "snappy" in the current folder)
 
-Exit codes: 0 done, 1 failed (the message names the step or plugin), 2 usage or config error.
+Exit codes:
+  0    done
+  1    failed: the message names the step or plugin, and the path of an unreadable file
+  2    usage or config error, refused before any work: an unknown command, task or flag (the
+       closest valid one is named), a missing or invalid argument, a state dir or a file://
+       remote named but missing
+  130  stopped by Ctrl-C (143: by SIGTERM) at a safe point: what was done is recorded and
+       said in one line; the same command resumes. A second Ctrl-C quits at once
+
+With --json, stdout holds exactly one JSON object, also on failure:
+  {"ok": false, "exitCode": 2, "error": {"code": "E_USAGE", "message": "...", "details": {...}}}
+  (and "plugin", "hook", "step" when known)
 Docs: README.md`;
 
 /** Runs the CLI on `args`; resolves to the exit code. */
