@@ -10,7 +10,7 @@ const EPILOG = `Environment:
   SNAPPY_MACHINE_ID   this machine's id (else config machineId, else the host name)
   SNAPPY_STATE        state dir (default ./state); a dir named here or with --state must exist
   SNAPPY_REMOTE       remote: file://DIR or s3://BUCKET[/PREFIX] (default: .snappy-remote/
-                      beside the state dir, created by the first push)
+                      beside the state dir, created on first use)
   SNAPPY_CONFIG       config file (default: snappy.config.ts|.mts|.js|.mjs|.json or
                       package.json "snappy" in the current folder)
 

@@ -15,9 +15,9 @@ export type RemoteUse = 'read' | 'write';
 /**
  * Checks a file:// remote before any work. One named explicitly (`from`) must exist, or, for
  * a command that writes, have an existing parent: a typo must neither read as an empty fleet
- * nor scatter folders about. The embedded default reads as empty until a push creates it.
- * With `create`, a writer creates the missing folder now, so that others can read it even
- * when this push had nothing to send. Other remotes answer for themselves.
+ * nor scatter folders about. The embedded default is created by its first write and reads
+ * as empty until then. With `create`, a writer creates a named folder now, so that others can
+ * read it even when this push had nothing to send. Other remotes answer for themselves.
  */
 export async function checkRemote(url: string, from: string | undefined, use: RemoteUse, create = false): Promise<void> {
   if (!url.startsWith('file://') || url === 'file://') return;
@@ -27,10 +27,7 @@ export async function checkRemote(url: string, from: string | undefined, use: Re
   if (here) return;
   const named = from ? ` (from ${from})` : '';
   if (here === false) throw new SnappyError(`remote ${url}${named} is not a folder`, { code: ErrorCode.Usage, details: { path: dir } });
-  if (!from) {
-    if (use === 'write' && create) await fs.mkdir(dir, { recursive: true });
-    return;
-  }
+  if (!from) return;
   if (use === 'read') {
     throw new SnappyError(`remote ${url}${named} does not exist: there is nothing to read there; check the path (a push creates the folder when its parent exists)`, { code: ErrorCode.Usage, details: { path: dir } });
   }
