@@ -10,7 +10,9 @@ import { tmpDir } from '../helpers/tmp.ts';
 
 const KEY = 'interrupt-key';
 const TENANT = createHash('sha256').update(KEY).digest('hex').slice(0, 12);
-const PAGES = 5000;
+const PAGES = 3000;
+/** Enough for the progress line, which shows after a second of transfers, to appear. */
+const TERMINAL_PAGES = 10_000;
 
 /** A state with `pages` skill pages, the sync plugin only, and a file remote. */
 function project(pages: number): { dir: string; state: string; remote: string; args: string[]; env: Record<string, string> } {
@@ -60,7 +62,7 @@ test('SIGTERM during a push: it stops at a safe point, says what was sent in one
   assert.is(r.code, 143, `exit 143 expected, got ${r.code} (${r.signal})\n${r.stderr}`);
   const lines = r.stderr.split('\n').filter(Boolean);
   assert.is(lines.length, 1, r.stderr);
-  const m = /^snappy: SIGTERM: push stopped: (\d+) of 5000 files sent and recorded; run the same command again to resume$/.exec(lines[0]!);
+  const m = new RegExp(`^snappy: SIGTERM: push stopped: (\\d+) of ${PAGES} files sent and recorded; run the same command again to resume$`).exec(lines[0]!);
   assert.ok(m, lines[0]);
   const sent = Number(m![1]);
   assert.ok(sent < PAGES, 'it stopped before the end');
@@ -96,7 +98,7 @@ test('SIGINT during a pull: what was fetched is saved and said; a rerun fetches 
   assert.is(r.code, 130, `exit 130 expected, got ${r.code} (${r.signal})\n${r.stderr}`);
   const lines = r.stderr.split('\n').filter(Boolean);
   assert.is(lines.length, 1, r.stderr);
-  const m = /^snappy: SIGINT: pull stopped: (\d+) files fetched and saved, (\d+) of the 5000 changed not yet; run the same command again to resume$/.exec(lines[0]!);
+  const m = new RegExp(`^snappy: SIGINT: pull stopped: (\\d+) files fetched and saved, (\\d+) of the ${PAGES} changed not yet; run the same command again to resume$`).exec(lines[0]!);
   assert.ok(m, lines[0]);
   const fetched = Number(m![1]);
   assert.ok(Number(m![2]) > 0, 'it stopped before the end');
@@ -151,21 +153,21 @@ test('Ctrl-C typed at a terminal: the notice, the progress line cleared, one lin
     console.log('    SKIPPED: util-linux `script` is not installed; the terminal Ctrl-C test did not run');
     return;
   }
-  const p = project(20_000);
+  const p = project(TERMINAL_PAGES);
   const cmd = [process.execPath, BIN, 'run', 'push', ...p.args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   // `script` gives the CLI a terminal; ^C on it is turned into SIGINT by the terminal itself.
   const child = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: p.dir, env: { ...process.env, ...p.env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let screen = '';
   child.stdout!.on('data', (d) => (screen += d));
   const exit = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  await when(child, () => /push: \d+\/20000/.test(screen), 'the progress line showed');
+  await when(child, () => new RegExp(`push: \\d+/${TERMINAL_PAGES}`).test(screen), 'the progress line showed');
   child.stdin!.write('\x03');
   const code = await exit;
   assert.is(code, 130, screen);
   assert.match(screen, 'stopping after the work in flight (Ctrl-C again to quit at once)');
   const final = screen.lastIndexOf('snappy: SIGINT: push stopped: ');
   assert.ok(final > 0, screen);
-  assert.match(screen.slice(final), /^snappy: SIGINT: push stopped: \d+ of 20000 files sent and recorded; run the same command again to resume\r?\n$/);
+  assert.match(screen.slice(final), new RegExp(`^snappy: SIGINT: push stopped: \\d+ of ${TERMINAL_PAGES} files sent and recorded; run the same command again to resume\r?\n$`));
   const lastDraw = screen.lastIndexOf('push: ');
   assert.ok(lastDraw < final, 'no progress drawn after the last line');
   assert.match(screen.slice(lastDraw, final), /\r\x1b\[K$/, 'the progress line is cleared before the last line');
