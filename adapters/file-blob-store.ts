@@ -1,11 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs, type BigIntStats } from 'node:fs';
+import { promises as fs, readdirSync, rmSync, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { assertSafeKey, toBytes, type BlobInfo, type BlobStore, type PutOptions } from '../core/ports.ts';
 
 const TMP = '.tmp';
 const LOCKS = '.locks';
 const STALE_LOCK_MS = 30_000;
+/** A temp file lives for one write; one this old was left by a killed process. */
+const STALE_TMP_MS = 60 * 60_000;
 
 /**
  * The embedded default remote: a folder. Writes are atomic (temp file + rename); create-only
@@ -15,6 +17,7 @@ const STALE_LOCK_MS = 30_000;
  */
 export class FileBlobStore implements BlobStore {
   readonly url: string;
+  private swept = false;
   constructor(readonly root: string) {
     this.url = `file://${root}`;
   }
@@ -101,6 +104,10 @@ export class FileBlobStore implements BlobStore {
   private async writeTemp(bytes: Uint8Array): Promise<string> {
     const dir = path.join(this.root, TMP);
     await fs.mkdir(dir, { recursive: true });
+    if (!this.swept) {
+      this.swept = true;
+      await sweepStaleTemps(dir);
+    }
     const tmp = path.join(dir, `${process.pid}-${randomBytes(8).toString('hex')}`);
     const fh = await fs.open(tmp, 'wx');
     try {
@@ -133,6 +140,31 @@ export class FileBlobStore implements BlobStore {
       await fs.rm(lock, { recursive: true, force: true });
     }
   }
+}
+
+/** Removes temp files a killed writer left behind (any machine's: the age tells, not the pid). */
+async function sweepStaleTemps(dir: string): Promise<void> {
+  const now = Date.now();
+  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+    const file = path.join(dir, name);
+    const st = await fs.stat(file).catch(() => null);
+    if (st?.isFile() && now - st.mtimeMs > STALE_TMP_MS) await fs.rm(file, { force: true });
+  }
+}
+
+/**
+ * Removes this process's temp files under a file remote `root`, synchronously: for a process
+ * that quits at once in the middle of writes.
+ */
+export function removeOwnTempFilesSync(root: string): void {
+  const dir = path.join(root, TMP);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) if (name.startsWith(`${process.pid}-`)) rmSync(path.join(dir, name), { force: true });
 }
 
 async function walk(dir: string, keyPrefix: string, out: { key: string; size: number; etag: string }[], top: boolean): Promise<void> {

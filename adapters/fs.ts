@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fs } from 'node:fs';
+import { constants, promises as fs, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { checkpoint } from '../core/checkpoint.ts';
 
@@ -101,6 +101,17 @@ export async function acquireLock(file: string, opts: { waitMs?: number; what?: 
     checkpoint('lock:busy');
     await new Promise((r) => setTimeout(r, Math.min(20 * 2 ** Math.min(attempt, 5), 500)));
   }
+}
+
+/** Removes a lock this process holds, synchronously: for a process that must quit at once. */
+export function releaseLockSync(file: string): void {
+  let holder = '';
+  try {
+    holder = readFileSync(file, 'utf8').trim();
+  } catch {
+    return;
+  }
+  if (holder === String(process.pid)) rmSync(file, { force: true });
 }
 
 function isAlive(pid: number): boolean {

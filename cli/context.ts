@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { resolveConfig, type ResolvedConfig } from '../core/config.ts';
-import { ErrorCode, SnappyError } from '../core/errors.ts';
+import { ErrorCode, isSnappyError, SnappyError } from '../core/errors.ts';
 import type { Identity, IngestSummary, TaskContext, TaskFlags } from '../core/plugin.ts';
 import type { KV, Logger, RemoteStore } from '../core/ports.ts';
 import { createRunner, type Runner } from '../core/runner.ts';
@@ -13,7 +13,8 @@ import { cliLogger } from './log.ts';
 import { machineIdFor } from './machine-id.ts';
 import { addJsonWarning } from './output.ts';
 import { loadPlugins } from './plugins-load.ts';
-import { defaultRemote, openRemote } from './remote.ts';
+import { checkRemote, defaultRemote, openRemote, type RemoteUse } from './remote.ts';
+import { resolveStateDir } from './state-dir.ts';
 
 /** Flags every command accepts. */
 export interface GlobalFlags {
@@ -33,6 +34,13 @@ export interface Cli {
   remoteUrl: string;
   /** `worker` when config `worker.url` is set: every push and pull goes through the Worker. */
   mode: 'direct' | 'worker';
+  /** Where the remote URL came from (`--remote`, `SNAPPY_REMOTE`, the config); undefined for the embedded default. */
+  remoteFrom?: string;
+  /**
+   * Refuses, before any work, a file:// remote named explicitly that cannot serve `use`; with
+   * `create`, a writer makes the folder. In Worker mode there is no remote to check.
+   */
+  checkRemote(use: RemoteUse, create?: boolean): Promise<void>;
   configFile?: string;
   config: ResolvedConfig;
   identity: Identity;
@@ -40,6 +48,8 @@ export interface Cli {
   log: Logger;
   flags: TaskFlags;
   reports: Record<string, Record<string, unknown>>;
+  /** Given to every task context made after it is set: aborted by Ctrl-C or SIGTERM. */
+  signal?: AbortSignal;
   /** A task context for `task` (its reports land under that name). */
   taskContext(task: string): Omit<TaskContext, 'runner'>;
 }
@@ -55,8 +65,9 @@ export interface CliOptions {
 
 export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env, opts: CliOptions = {}): Promise<Cli> {
   const log = cliLogger({ json: !!flags.json, quiet: !!flags.quiet });
-  const stateDir = path.resolve(flags.state ?? env.SNAPPY_STATE ?? 'state');
   const loaded = await loadConfig({ explicit: flags.config ?? env.SNAPPY_CONFIG, dir: process.cwd() });
+  // After the config (its errors come first, naming its file), before anything reads the state.
+  const { dir: stateDir } = await resolveStateDir(flags, env);
   const masterKey = env.SNAPPY_MASTER_KEY || undefined;
   const tenant = masterKey ? await tenantIdOf(masterKey) : undefined;
   if (masterKey) warnIfWeak(masterKey, log);
@@ -68,13 +79,14 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
   const config = resolveConfig(loaded.config, { tenant, machine });
   const workerUrl = config.worker?.url;
   const mode = workerUrl ? 'worker' : 'direct';
-  if (workerUrl) {
+  if (flags.remote === '') throw new SnappyError('--remote is empty: give it file://DIR or s3://BUCKET[/PREFIX]', { code: ErrorCode.Usage });
+  const remoteFrom = flags.remote !== undefined ? '--remote' : env.SNAPPY_REMOTE ? 'SNAPPY_REMOTE' : config.remote ? `remote in ${loaded.file ?? 'the config'}` : undefined;
+  if (workerUrl && remoteFrom) {
     // Worker mode: the Worker is the only writer of shared state. A bucket named beside it
     // would be a second way in, so naming one is a mistake, refused before any work.
-    const named = flags.remote ? '--remote' : env.SNAPPY_REMOTE ? 'SNAPPY_REMOTE' : config.remote ? `config "remote"${loaded.file ? ` in ${loaded.file}` : ''}` : undefined;
-    if (named) throw new SnappyError(`${named} names a remote, but config worker.url (${workerUrl}) puts this machine in Worker mode, where every push and pull goes through the Worker: remove one of the two (README "Two modes")`, { code: flags.remote || env.SNAPPY_REMOTE ? ErrorCode.Usage : ErrorCode.Config });
+    throw new SnappyError(`${remoteFrom} names a remote, but config worker.url (${workerUrl}) puts this machine in Worker mode, where every push and pull goes through the Worker: remove one of the two (README "Two modes")`, { code: flags.remote !== undefined || env.SNAPPY_REMOTE ? ErrorCode.Usage : ErrorCode.Config });
   }
-  const remoteUrl = workerUrl ?? flags.remote ?? env.SNAPPY_REMOTE ?? config.remote ?? defaultRemote(stateDir);
+  const remoteUrl = workerUrl ?? flags.remote ?? (env.SNAPPY_REMOTE || undefined) ?? config.remote ?? defaultRemote(stateDir);
   const configDir = loaded.file ? path.dirname(loaded.file) : process.cwd();
   const instances = await loadPlugins(config, configDir);
   const runner = createRunner({ plugins: instances, config: config as Record<string, unknown>, log, env: 'node', tapTimeoutMs: config.timeouts ?? {} });
@@ -91,6 +103,10 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
     stateDir,
     remoteUrl,
     mode,
+    ...(remoteFrom ? { remoteFrom } : {}),
+    checkRemote: async (use, create) => {
+      if (!workerUrl) await checkRemote(remoteUrl, remoteFrom, use, create);
+    },
     ...(loaded.file ? { configFile: loaded.file } : {}),
     config,
     identity,
@@ -116,6 +132,7 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
       report: (data) => {
         reports[task] = { ...(reports[task] ?? {}), ...data };
       },
+      ...(cli.signal ? { signal: cli.signal } : {}),
     }),
   };
   return cli;
@@ -162,11 +179,25 @@ async function generatedMachineId(stateDir: string, write: boolean, log: Logger)
  */
 export async function runIngest(cli: Cli): Promise<IngestSummary> {
   const { ingestEvalLog } = await import('./ingest.ts');
-  const res = await ingestEvalLog(cli.stateDir, cli.runner.hooks, { identity: cli.identity });
+  const res = await ingestEvalLog(cli.stateDir, cli.runner.hooks, { identity: cli.identity }).catch((err: unknown) => {
+    throw unreadable(err, path.join(cli.stateDir, State.evalLog), 'ingest');
+  });
   const shown = res.malformed.slice(0, 20);
   for (const m of shown) cli.log.warn(`${path.join(cli.stateDir, State.evalLog)}:${m.line}: ${m.reason} (row skipped)`);
   if (res.malformed.length > shown.length) cli.log.warn(`... and ${res.malformed.length - shown.length} more malformed rows skipped`);
   if (res.restarted) cli.log.warn(`${State.evalLog} was truncated or replaced since the last run: read it again from the start`);
   cli.reports.ingest = { rows: res.rows, malformed: res.malformed.length, bytes: res.bytes, restarted: res.restarted };
   return res;
+}
+
+/**
+ * A file-system error as a step's failure that names the path (a read of an open file
+ * reports none: then it is `fallback`). Errors of other kinds pass unchanged.
+ */
+export function unreadable(err: unknown, fallback: string, step: string): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (isSnappyError(err) || typeof e?.code !== 'string' || typeof e.syscall !== 'string') return err;
+  const file = e.path ?? fallback;
+  const verb = /^(write|rename|unlink|mkdir|link|fsync)$/.test(e.syscall) ? 'write' : 'read';
+  return new SnappyError(`${step}: cannot ${verb} ${file}: ${e.message}`, { code: ErrorCode.Invalid, step, details: { path: file, errno: e.code }, cause: err });
 }

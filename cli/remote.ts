@@ -1,3 +1,4 @@
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { ResolvedConfig } from '../core/config.ts';
 import { ErrorCode, SnappyError } from '../core/errors.ts';
@@ -6,6 +7,35 @@ import type { BlobStore } from '../core/ports.ts';
 /** The remote used when none is given: `.snappy-remote/` beside the state dir. */
 export function defaultRemote(stateDir: string): string {
   return `file://${path.join(path.dirname(path.resolve(stateDir)), '.snappy-remote')}`;
+}
+
+/** What a command is about to do with the remote: read what is there, or also write to it. */
+export type RemoteUse = 'read' | 'write';
+
+/**
+ * Checks a file:// remote before any work. One named explicitly (`from`) must exist, or, for
+ * a command that writes, have an existing parent: a typo must neither read as an empty fleet
+ * nor scatter folders about. The embedded default is created by its first write and reads
+ * as empty until then. With `create`, a writer creates a named folder now, so that others can
+ * read it even when this push had nothing to send. Other remotes answer for themselves.
+ */
+export async function checkRemote(url: string, from: string | undefined, use: RemoteUse, create = false): Promise<void> {
+  if (!url.startsWith('file://') || url === 'file://') return;
+  const dir = path.resolve(url.slice('file://'.length));
+  const kind = async (p: string) => (await fs.stat(p).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' || err.code === 'ENOTDIR' ? null : Promise.reject(err))))?.isDirectory();
+  const here = await kind(dir);
+  if (here) return;
+  const named = from ? ` (from ${from})` : '';
+  if (here === false) throw new SnappyError(`remote ${url}${named} is not a folder`, { code: ErrorCode.Usage, details: { path: dir } });
+  if (!from) return;
+  if (use === 'read') {
+    throw new SnappyError(`remote ${url}${named} does not exist: there is nothing to read there; check the path (a push creates the folder when its parent exists)`, { code: ErrorCode.Usage, details: { path: dir } });
+  }
+  const parent = path.dirname(dir);
+  if (!(await kind(parent))) {
+    throw new SnappyError(`remote ${url}${named} does not exist, nor does its parent folder ${parent}: check the path, or create it (mkdir -p ${JSON.stringify(dir)})`, { code: ErrorCode.Usage, details: { path: dir } });
+  }
+  if (create) await fs.mkdir(dir).catch((err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? undefined : Promise.reject(err)));
 }
 
 /**

@@ -21,12 +21,18 @@ export const ErrorCode = {
   Malformed: 'E_MALFORMED',
   /** The shared store does not enforce conditional writes, and no single writer was declared. */
   Backend: 'E_BACKEND',
+  /** Stopped by SIGINT or SIGTERM at a safe point; `details.signal` names the signal. */
+  Interrupted: 'E_INTERRUPTED',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** Exit code a CLI maps an error to: 2 for usage/config, 1 for everything else. */
-export function exitCodeOf(err: unknown): 1 | 2 {
+/**
+ * Exit code a CLI maps an error to: 2 for usage/config, 128 + the signal number for an
+ * interruption (130 for SIGINT, 143 for SIGTERM, as shells report them), 1 for everything else.
+ */
+export function exitCodeOf(err: unknown): number {
   const code = isSnappyError(err) ? err.code : undefined;
+  if (code === ErrorCode.Interrupted) return (err as SnappyError & { details?: { signal?: string } }).details?.signal === 'SIGTERM' ? 143 : 130;
   return code === ErrorCode.Config || code === ErrorCode.Usage || code === ErrorCode.PluginOptions || code === ErrorCode.PluginLoad || code === ErrorCode.PluginCycle || code === ErrorCode.PluginMissingDependency || code === ErrorCode.PluginDuplicate ||
     code === ErrorCode.TaskUnknown
     ? 2

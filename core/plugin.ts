@@ -42,6 +42,11 @@ export interface TaskContext {
   ingest(): Promise<IngestSummary>;
   /** Record a summary of what the task did (printed with --json). */
   report(data: Record<string, unknown>): void;
+  /**
+   * Aborted when the user asks to stop (Ctrl-C, SIGTERM). A long task stops at a safe point,
+   * records what it did and throws an `E_INTERRUPTED` error saying so; a short one may ignore it.
+   */
+  signal?: AbortSignal;
   /** The runner, to call hooks or other tasks. */
   runner: RunnerApi;
 }

@@ -41,7 +41,9 @@ export const evalCommand: CommandModule<GlobalFlags, EvalArgs> = {
     const release = await acquireLock(path.join(cli.stateDir, '.snappy', 'lock'), { what: `state dir ${cli.stateDir}` });
     try {
       const res = await cli.taskContext('ingest').ingest();
-      if (argv.json) printJson({ ok: true, row, ingest: { rows: res.rows, malformed: res.malformed.length }, reports: cli.reports, observerFailures: cli.runner.observerFailures() });
+      const { noKeySkips } = await import('../no-key.ts');
+      const skipped = noKeySkips(cli);
+      if (argv.json) printJson({ ok: true, row, ingest: { rows: res.rows, malformed: res.malformed.length }, reports: cli.reports, skipped, observerFailures: cli.runner.observerFailures() });
       else cli.log.info(`logged ${argv.skill} score ${argv.score} (run ${argv.runId}); ingested ${res.rows} new row(s)`);
     } finally {
       await release();

@@ -19,8 +19,9 @@ export const lintCommand: CommandModule<GlobalFlags, LintArgs> = {
   handler: async (argv) => {
     const { formatProblem, lintAggregateFiles } = await import('../../state/lint/aggregate-schema.ts');
     const { printJson } = await import('../output.ts');
-    const files = argv.files?.length ? argv.files : [path.join(argv.state ?? process.env.SNAPPY_STATE ?? 'state', 'log', 'evals.aggregate.ndjson')];
     const named = !!argv.files?.length;
+    if (!named) await (await import('../state-dir.ts')).resolveStateDir(argv);
+    const files = named ? argv.files! : [path.join(argv.state ?? process.env.SNAPPY_STATE ?? 'state', 'log', 'evals.aggregate.ndjson')];
     const found: { file: string; line: number; reason: string }[] = [];
     const res = await lintAggregateFiles(
       named ? files : [],

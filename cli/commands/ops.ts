@@ -75,6 +75,7 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
     if (!parsed.success) throw new SnappyError(`config quorum: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { code: ErrorCode.Config });
     const { directBackend } = await import('../../plugins/quorum/ops-backend.ts');
     const { workerBackend } = await import('../../adapters/worker-ops.ts');
+    if (cli.mode === 'direct') await cli.checkRemote('read');
     const ctx = cli.taskContext('ops');
     // Direct mode: the operator is --by, else the OS user running the command. Through the
     // Worker: --by if given, else the Worker knows the operator from a named token.

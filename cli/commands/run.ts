@@ -35,44 +35,70 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
       .example('$0 run tick --remote file:///srv/fleet', "run the Worker's minute tick in Node against a remote") as unknown as Argv<GlobalFlags & { task: string[] }>,
   handler: async (argv) => {
     const { createCli } = await import('../context.ts');
-    const { acquireLock } = await import('../../adapters/fs.ts');
+    const { acquireLock, releaseLockSync } = await import('../../adapters/fs.ts');
     const { printJson, formatTimings } = await import('../output.ts');
+    const { closest } = await import('../suggest.ts');
+    const { Interrupts } = await import('../interrupt.ts');
+    const { noKeySkips } = await import('../no-key.ts');
     // A tick alone works on the remote only: it must not create anything in a state dir.
     const cli = await createCli(argv, process.env, { stateWrites: !argv.dryRun && !argv.task.every((t) => t === 'tick') });
     const tasks = planTasks(argv.task, !!argv.auto, new Set(cli.runner.tasks.keys()));
+    // Tasks are known only once the config's plugins are loaded: check them all before any runs.
     for (const t of tasks) {
       if (t !== 'ingest' && !cli.runner.tasks.has(t)) {
-        const known = ['ingest', ...cli.runner.tasks.keys()].sort().join(', ');
-        throw new SnappyError(`unknown task "${t}"; the configured plugins provide: ${known}`, { code: ErrorCode.TaskUnknown });
+        const known = ['ingest', ...cli.runner.tasks.keys()].sort();
+        const s = closest(t, known);
+        throw new SnappyError(`unknown task "${t}"; ${s ? `did you mean "${s}"? ` : ''}(the configured plugins provide: ${known.join(', ')})`, {
+          code: ErrorCode.TaskUnknown,
+          details: { task: t, known, ...(s ? { suggestion: s } : {}) },
+        });
       }
     }
     if (cli.mode === 'worker' && tasks.includes('tick')) {
       throw new SnappyError(`run tick is for direct mode: with worker.url set (${cli.remoteUrl}) the Worker ticks every minute itself`, { code: ErrorCode.Usage });
     }
-    const needsLock = tasks.some((t) => t !== 'tick');
-    const release = needsLock && !argv.dryRun ? await acquireLock(path.join(cli.stateDir, '.snappy', 'lock'), { what: `state dir ${cli.stateDir}` }).catch((err) => {
-      throw new SnappyError(err.message, { code: ErrorCode.Locked, cause: err });
-    }) : undefined;
+    if (tasks.includes('push')) await cli.checkRemote('write', !argv.dryRun);
+    else if (tasks.includes('pull') || tasks.includes('tick')) await cli.checkRemote('read');
+
+    const interrupts = new Interrupts({ json: !!argv.json, quiet: !!argv.quiet }).install();
+    cli.signal = interrupts.signal;
     const t0 = performance.now();
     const done: string[] = [];
     try {
-      for (const t of tasks) {
-        if (t === 'ingest') {
-          if (!argv.dryRun) await cli.taskContext('ingest').ingest();
-        } else {
-          await cli.runner.runTask(t, cli.taskContext(t));
-        }
-        done.push(t);
+      const needsLock = tasks.some((t) => t !== 'tick');
+      const lockFile = path.join(cli.stateDir, '.snappy', 'lock');
+      const release = needsLock && !argv.dryRun ? await acquireLock(lockFile, { what: `state dir ${cli.stateDir}` }).catch((err) => {
+        throw new SnappyError(err.message, { code: ErrorCode.Locked, cause: err });
+      }) : undefined;
+      if (release) interrupts.atExit(() => releaseLockSync(lockFile));
+      if (cli.remoteUrl.startsWith('file://')) {
+        const { removeOwnTempFilesSync } = await import('../../adapters/file-blob-store.ts');
+        const root = path.resolve(cli.remoteUrl.slice('file://'.length));
+        interrupts.atExit(() => removeOwnTempFilesSync(root));
       }
-    } catch (err) {
-      if (err && typeof err === 'object' && !(err as SnappyError).step) Object.assign(err, { step: tasks[done.length] });
-      throw err;
+      try {
+        for (const t of tasks) {
+          if (interrupts.signal.aborted) throw new SnappyError(`stopped before ${t}`, { code: ErrorCode.Interrupted, step: t });
+          if (t === 'ingest') {
+            if (!argv.dryRun) await cli.taskContext('ingest').ingest();
+          } else {
+            await cli.runner.runTask(t, cli.taskContext(t));
+          }
+          done.push(t);
+        }
+      } catch (err) {
+        if (err && typeof err === 'object' && !(err as SnappyError).step) Object.assign(err, { step: tasks[done.length] });
+        throw interrupts.explain(err, done);
+      } finally {
+        await release?.();
+      }
     } finally {
-      await release?.();
+      interrupts.dispose();
     }
     const failures = cli.runner.observerFailures();
+    const skipped = noKeySkips(cli);
     if (argv.json) {
-      printJson({ ok: true, tasks: done, stateDir: cli.stateDir, remote: cli.remoteUrl, reports: cli.reports, observerFailures: failures, timings: cli.runner.timings(), ms: Math.round(performance.now() - t0) });
+      printJson({ ok: true, tasks: done, stateDir: cli.stateDir, remote: cli.remoteUrl, reports: cli.reports, skipped, observerFailures: failures, timings: cli.runner.timings(), ms: Math.round(performance.now() - t0) });
     }
     if (argv.timings) process.stderr.write(`${formatTimings(cli.runner.timings())}\n`);
   },

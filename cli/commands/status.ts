@@ -9,10 +9,19 @@ export const statusCommand: CommandModule<GlobalFlags, GlobalFlags> = {
     const { createCli } = await import('../context.ts');
     const { printJson } = await import('../output.ts');
     const cli = await createCli(argv, process.env, { stateWrites: false });
+    // A remote not there yet is worth saying, not worth hiding the local state for.
+    const warnings: string[] = [];
+    await cli.checkRemote('read').catch((err: Error) => {
+      warnings.push(err.message);
+      cli.log.warn(err.message);
+    });
     const ctx = { ...cli.taskContext('status'), runner: cli.runner };
     const request = { ctx, sections: {} as Record<string, unknown>, lines: [] as string[] };
-    await cli.runner.hooks.onStatus.promise(request);
-    if (argv.json) printJson({ ok: true, stateDir: cli.stateDir, remote: cli.remoteUrl, machine: cli.identity.machine, tenant: cli.identity.tenant ?? null, plugins: cli.runner.plugins, ...request.sections });
+    // An unreadable state is a failure of this step, never "nothing there yet".
+    await cli.runner.hooks.onStatus.promise(request).catch((err: unknown) => {
+      throw err && typeof err === 'object' && !(err as { step?: string }).step ? Object.assign(err, { step: 'status' }) : err;
+    });
+    if (argv.json) printJson({ ok: true, stateDir: cli.stateDir, remote: cli.remoteUrl, machine: cli.identity.machine, tenant: cli.identity.tenant ?? null, plugins: cli.runner.plugins, ...request.sections, ...(warnings.length ? { warnings } : {}) });
     else {
       process.stdout.write(`state ${cli.stateDir}  remote ${cli.remoteUrl}  machine ${cli.identity.machine}  tenant ${cli.identity.tenant ?? '(no SNAPPY_MASTER_KEY)'}\n`);
       process.stdout.write(request.lines.length ? `${request.lines.join('\n')}\n` : 'no plugin reported anything\n');

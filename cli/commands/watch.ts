@@ -21,6 +21,7 @@ export const watchCommand: CommandModule<GlobalFlags, WatchArgs> = {
     const { acquireLock } = await import('../../adapters/fs.ts');
     const { State } = await import('../../domain/state-layout.ts');
     const { messageOf } = await import('../../core/errors.ts');
+    const { noKeySkips } = await import('../no-key.ts');
     // Unattended: a failed regen is reported and watching goes on.
     let cli = await createCli({ ...argv, auto: true });
     const logDir = path.join(cli.stateDir, 'log');
@@ -38,6 +39,7 @@ export const watchCommand: CommandModule<GlobalFlags, WatchArgs> = {
         totals.rows += res.rows;
         if (res.rows) cli.log.info(`watch: ingested ${res.rows} new row(s)`);
         if (cli.runner.tasks.has('regen')) await cli.runner.runTask('regen', { ...cli.taskContext('regen'), ingest: async () => res });
+        if (res.rows) noKeySkips(cli);
       } finally {
         await release();
       }

@@ -27,8 +27,6 @@ export interface AggCounts {
 /** Batches smaller than this are hashed on the main thread (a worker costs ~30 ms to start). */
 const POOL_MIN_ROWS = 4096;
 
-export const NO_KEY_WARNING = 'SNAPPY_MASTER_KEY is not set: aggregation and aggregate shipping skipped (new eval rows stay queued and are aggregated by the first run with a key)';
-
 /**
  * This machine's side of the aggregate: turns ingested eval rows into aggregate rows exactly
  * once. Its cursor (generation, evalOffset) lives in the commit record beside the file's
@@ -41,19 +39,12 @@ export class Aggregator {
   private stores = new Map<string, Promise<AggStore>>();
   private projectors = new Map<string, Projector>();
   private pools = new Map<string, HmacPool>();
-  private warned = false;
 
   constructor(readonly log: Logger) {}
 
   /** The master key of a scope (the CLI passes its identity; else the environment). */
   keyOf(scope: AggScope): string | undefined {
     return scope.identity ? scope.identity.masterKey || undefined : process.env.SNAPPY_MASTER_KEY || undefined;
-  }
-
-  warnNoKey(): void {
-    if (this.warned) return;
-    this.warned = true;
-    this.log.warn(NO_KEY_WARNING);
   }
 
   async store(stateDir: string): Promise<AggStore> {
@@ -85,9 +76,10 @@ export class Aggregator {
     const scope: AggScope = { stateDir: batch.stateDir, ...(batch.identity ? { identity: batch.identity } : {}) };
     this.scope = scope;
     const key = this.keyOf(scope);
+    // No key: counted and reported, not warned about here. The host says once, in one line,
+    // everything a run without a key skipped (the CLI also names the pages it did not push).
     if (!key) {
       this.counts.skippedNoKey += batch.events.length;
-      if (batch.events.length > 0) this.warnNoKey();
       return;
     }
     const store = await this.store(scope.stateDir);

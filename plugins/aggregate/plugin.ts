@@ -38,7 +38,6 @@ export const aggregatePlugin = definePlugin({
         const summary = await t.ingest();
         const malformed = summary.malformed.length;
         if (!agg.keyOf(scope)) {
-          agg.warnNoKey();
           t.report({ ok: false, skipped: 'SNAPPY_MASTER_KEY unset', rows: 0, malformed, skippedNoKey: agg.counts.skippedNoKey });
           return;
         }

@@ -17,10 +17,7 @@ export function createAggregateService(agg: Aggregator): AggregateService {
   return {
     async outbox(scope?: AggScope) {
       const sc = scopeOf(scope, 'outbox');
-      if (!agg.keyOf(sc)) {
-        agg.warnNoKey();
-        return null;
-      }
+      if (!agg.keyOf(sc)) return null;
       await agg.catchUpToIngest(sc);
       await agg.flush(sc.stateDir);
       const store = await agg.store(sc.stateDir);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { isRevId, isSkillName } from '../../domain/names.ts';
 import { State } from '../../domain/state-layout.ts';
 import { pidParamsFor, type RegenOptions } from './options.ts';
-import { listMarkers, listRecordedSkills, loadAttempts, loadRecord } from './store.ts';
+import { emptyIfMissing, listMarkers, listRecordedSkills, loadAttempts, loadRecord } from './store.ts';
 
 /** One skill as `snappy status` shows it. */
 export interface SkillStatus {
@@ -64,7 +64,7 @@ export async function regenStatus(stateDir: string, opts: RegenOptions): Promise
   }
   const staged: StagedWaiting[] = [];
   const stagingDir = path.join(stateDir, State.stagingDir);
-  for (const skill of (await fs.readdir(stagingDir).catch(() => [] as string[])).sort()) {
+  for (const skill of (await fs.readdir(stagingDir).catch(emptyIfMissing)).sort()) {
     if (!isSkillName(skill)) continue;
     for (const rev of (await fs.readdir(path.join(stagingDir, skill)).catch(() => [] as string[])).sort()) {
       if (!isRevId(rev)) continue;

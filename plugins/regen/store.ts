@@ -90,15 +90,21 @@ export function saveRecord(stateDir: string, rec: SkillRecord): Promise<void> {
   return writeJsonAtomic(recordFile(stateDir, rec.skill), rec);
 }
 
+/** A folder not made yet reads as empty; one that cannot be read is an error, not "nothing there". */
+export function emptyIfMissing(err: NodeJS.ErrnoException): string[] {
+  if (err?.code === 'ENOENT') return [];
+  throw err;
+}
+
 /** Skills that have a controller record, sorted. */
 export async function listRecordedSkills(stateDir: string): Promise<string[]> {
-  const names = await fs.readdir(path.join(stateDir, State.internal('pid'))).catch(() => [] as string[]);
+  const names = await fs.readdir(path.join(stateDir, State.internal('pid'))).catch(emptyIfMissing);
   return names.filter((n) => n.endsWith('.json') && isSkillName(n.slice(0, -5))).map((n) => n.slice(0, -5)).sort();
 }
 
 /** Skills that have an attempts record (parked or not), sorted. */
 export async function listAttemptSkills(stateDir: string): Promise<string[]> {
-  const names = await fs.readdir(path.join(stateDir, State.internal('regen'))).catch(() => [] as string[]);
+  const names = await fs.readdir(path.join(stateDir, State.internal('regen'))).catch(emptyIfMissing);
   return names.filter((n) => n.endsWith('.json') && isSkillName(n.slice(0, -5))).map((n) => n.slice(0, -5)).sort();
 }
 
@@ -136,7 +142,7 @@ export interface FoundMarker {
 /** Every `ready/<skill>.ready` with a valid skill name; unreadable markers count with empty content. */
 export async function listMarkers(stateDir: string): Promise<{ found: FoundMarker[]; ignored: string[] }> {
   const dir = path.join(stateDir, State.readyDir);
-  const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.ready')).sort();
+  const names = (await fs.readdir(dir).catch(emptyIfMissing)).filter((n) => n.endsWith('.ready')).sort();
   const found: FoundMarker[] = [];
   const ignored: string[] = [];
   for (const name of names) {

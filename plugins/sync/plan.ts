@@ -14,7 +14,12 @@ export interface ScanResult {
   refused: { path: string; reason: string }[];
   /** Files with an unresolved `.incoming` copy beside them: not pushed until it is removed. */
   blocked: string[];
+  /** Pages and tenant files left out because there is no tenant (no SNAPPY_MASTER_KEY): their keys need its id. */
+  needTenant: string[];
 }
+
+/** Stands in for a tenant id to ask whether a file would push with one. */
+const ANY_TENANT = '000000000000';
 
 /**
  * Finds what changed since the last sync: stat every candidate, and hash only those whose size
@@ -23,9 +28,10 @@ export interface ScanResult {
 export async function scanChanges(files: StateFiles, filter: SyncFilter, who: Who, manifest: Manifest): Promise<ScanResult> {
   const all = await walkState(files.root);
   const present = new Set(all);
-  const res: ScanResult = { entries: [], unchanged: 0, touched: [], refused: [], blocked: [] };
+  const res: ScanResult = { entries: [], unchanged: 0, touched: [], refused: [], blocked: [], needTenant: [] };
   const candidates = all.filter((rel) => filter.allows(rel)).flatMap((rel) => {
     const t = pushTarget(rel, who);
+    if (!t && !who.tenant && pushTarget(rel, { ...who, tenant: ANY_TENANT })) res.needTenant.push(rel);
     return t ? [{ rel, ...t }] : [];
   });
   // The fast path is synchronous: stat against the manifest. Only files whose size or mtime

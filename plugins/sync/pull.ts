@@ -88,9 +88,15 @@ export async function runPull(ctx: TaskContext, deps: PullDeps): Promise<void> {
   const changedCanonical: { rel: string; bytes: Uint8Array }[] = [];
   const nonCanonical = wanted.filter((w) => w.kind !== 'canonical');
   const canonical = wanted.filter((w) => w.kind === 'canonical');
+  let notFetched = 0;
   for (const group of [nonCanonical, canonical]) {
     for (const w of group) {
       queue.add(async () => {
+        // Stopped (Ctrl-C): fetches in flight finish; the rest wait for the next pull, which lists them again.
+        if (ctx.signal?.aborted) {
+          notFetched++;
+          return;
+        }
         try {
           const bytes = await withRetry(() => remote.get(w.info.key), retry);
           if (!bytes) return; // deleted since the listing
@@ -126,6 +132,16 @@ export async function runPull(ctx: TaskContext, deps: PullDeps): Promise<void> {
   }
   if (deps.options.adoptCanonical === 'when-unchanged') await adoptCanonical(files, manifest, changedCanonical, counts);
 
+  if (ctx.signal?.aborted) {
+    // What was written (and adopted) is recorded; the aggregate merge waits for the next pull.
+    await saveManifest(ctx.stateDir, manifest);
+    for (const c of counts.conflicts) ctx.log.warn(`kept your edit of ${c}; the remote's version is beside it as ${c}${INCOMING_SUFFIX}`);
+    ctx.report({ files: counts.files, bytes: counts.bytes, unchanged: counts.unchanged, conflicts: counts.conflicts, failed, interrupted: true });
+    throw new SnappyError(`pull stopped: ${counts.files} files fetched and saved, ${notFetched} of the ${wanted.length} changed not yet`, {
+      code: ErrorCode.Interrupted,
+      details: { fetched: counts.files, notFetched, total: wanted.length },
+    });
+  }
   const aggregate = deps.aggregate && deps.filter.allows(State.aggregate) ? await mergeBatches(remote, manifest, deps.aggregate, retry, ctx) : { skipped: deps.aggregate ? 'denied by sync config' : 'aggregate plugin not configured' };
   // The feed cursor moves only once everything it pointed at is saved.
   if (feed.cursor !== undefined && !failed.length) (manifest.cursors ??= {}).feed = feed.cursor;

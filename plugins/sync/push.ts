@@ -59,6 +59,8 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
   const fileEntries = planned.filter((e) => !isAgg(e));
   for (const r of aggRefused) ctx.log.warn(`not pushed: ${r.path} ${r.reason}`);
 
+  // Said by the host, once, with everything else a run without a key skips.
+  const skipped = scan.needTenant.length ? { skipped: { reason: 'no SNAPPY_MASTER_KEY', paths: scan.needTenant } } : {};
   for (const r of scan.refused) ctx.log.warn(`not pushed: ${r.path} ${r.reason}`);
   for (const b of scan.blocked) ctx.log.warn(`not pushed: ${b} has an unresolved ${b}.incoming beside it (merge it into ${b}, then delete the .incoming file)`);
 
@@ -77,7 +79,7 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
     for (const e of sendable) ctx.log.info(`would push ${e.path} -> ${e.key}${e.size !== undefined ? ` (${formatBytes(e.size)})` : ''}${e.createOnly ? ' [create-only]' : ''}`);
     if (aggEntry) ctx.log.info(`would ship the aggregate outbox (${outbox!.rows} rows) -> ${remote.shipAggregate ? `${remote.url} (Worker ingest)` : aggEntry.key}`);
     if (!sendable.length && !aggEntry) ctx.log.info('nothing to push');
-    ctx.report({ dryRun: true, plan: [...sendable, ...(aggEntry ? [aggEntry] : [])].map((e) => ({ path: e.path, key: e.key, kind: e.kind, size: e.size, createOnly: !!e.createOnly })), unchanged: scan.unchanged, refused, blocked: scan.blocked });
+    ctx.report({ dryRun: true, plan: [...sendable, ...(aggEntry ? [aggEntry] : [])].map((e) => ({ path: e.path, key: e.key, kind: e.kind, size: e.size, createOnly: !!e.createOnly })), unchanged: scan.unchanged, refused, blocked: scan.blocked, ...skipped });
     return;
   }
 
@@ -101,11 +103,21 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
   }
   const progress = Progress.for('push', fileEntries.length, ctx.flags);
   const retry = { retries: deps.options.retries, baseMs: deps.options.retryBaseMs };
-  const up = await uploadPlan(fileEntries, { remote, files, manifest, who, concurrency: deps.options.concurrency, retry, progress, onRecorded, repair });
+  const up = await uploadPlan(fileEntries, { remote, files, manifest, who, concurrency: deps.options.concurrency, retry, progress, onRecorded, repair, ...(ctx.signal ? { signal: ctx.signal } : {}) });
   progress.end();
   await saving;
   for (const r of up.refused) ctx.log.warn(`not pushed: ${r.path} ${r.reason}`);
   for (const c of up.conflicts) ctx.log.warn(`not pushed: ${c.path}: ${remote.url} holds a version of ${c.key} this machine has not seen; run \`snappy run pull\` (it keeps both copies)`);
+  if (ctx.signal?.aborted) {
+    // Record what was sent, so that the next push sends only the rest; the outbox stays for it too.
+    await saveManifest(ctx.stateDir, manifest);
+    const sent = up.uploaded + up.alreadyThere;
+    ctx.report({ files: up.uploaded, bytes: up.bytes, alreadyThere: up.alreadyThere, notAttempted: up.notAttempted, interrupted: true });
+    throw new SnappyError(`push stopped: ${sent} of ${fileEntries.length} files sent and recorded${outbox ? ', the aggregate not shipped' : ''}`, {
+      code: ErrorCode.Interrupted,
+      details: { sent, total: fileEntries.length, notSent: up.notAttempted },
+    });
+  }
 
   let aggregate: Record<string, unknown> = outbox ? {} : { skipped: !deps.aggregate ? 'aggregate plugin not configured' : !ctx.identity.masterKey ? 'no SNAPPY_MASTER_KEY' : 'nothing new' };
   if (outbox && !aggEntry) aggregate = { skipped: aggRefused.length ? 'refused: a beforePush tap changed its key' : 'dropped from the plan (sync.deny or a beforePush tap)' };
@@ -140,6 +152,7 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
     failed: up.failed,
     notAttempted: up.notAttempted,
     aggregate,
+    ...skipped,
     ms: { scan: Math.round(tScan - t0), total: ms },
     ...(requests0 !== undefined ? { requests: remote.requests! - requests0 } : {}),
   });

@@ -44,6 +44,8 @@ export interface UploadDeps {
   progress: Progress;
   onRecorded?: () => void;
   repair?: ReadonlySet<string>;
+  /** Aborted by Ctrl-C: transfers in flight finish, nothing new starts. */
+  signal?: AbortSignal;
 }
 
 export async function uploadPlan(entries: readonly PlanEntry[], deps: UploadDeps): Promise<UploadResult> {
@@ -77,6 +79,13 @@ export async function uploadPlan(entries: readonly PlanEntry[], deps: UploadDeps
       continue;
     }
     queue.add(async () => {
+      // Stopped (Ctrl-C): transfers in flight finish, the rest are left for the next push,
+      // which finds them changed again. Never started, so nothing of theirs needs repair.
+      if (deps.signal?.aborted) {
+        res.notAttempted++;
+        if (manifest.inflight) delete manifest.inflight[e.key];
+        return;
+      }
       try {
         const read = await files.readForUpload(e.path);
         if (!read) {
@@ -114,6 +123,11 @@ export async function uploadPlan(entries: readonly PlanEntry[], deps: UploadDeps
   }
   for (const [folder, group] of revs) {
     queue.add(async () => {
+      if (deps.signal?.aborted) {
+        res.notAttempted += group.length;
+        for (const e of group) if (manifest.inflight) delete manifest.inflight[e.key];
+        return;
+      }
       try {
         await stageGroup(folder, group, deps, res);
       } catch (err) {

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -20,6 +20,7 @@ test('--version and a file:// push never load the AWS SDK; an s3:// remote does'
   assert.is(v.code, 0, v.stderr);
   assert.not.match(v.stderr, /LOADED/);
   const state = path.join(dir, 'state');
+  mkdirSync(state);
   const file = await runCli(['run', 'push', '--state', state, '--config', config, '--remote', `file://${path.join(dir, 'r')}`], { env });
   assert.is(file.code, 0, file.stderr);
   assert.not.match(file.stderr, /LOADED/);

@@ -1,9 +1,16 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT, runCli } from '../helpers/cli.ts';
 import { tmpDir } from '../helpers/tmp.ts';
+
+/** A fresh, existing state dir (a state dir named with --state must exist). */
+const newState = () => {
+  const state = path.join(tmpDir(), 'state');
+  mkdirSync(state);
+  return state;
+};
 
 const version = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
 
@@ -26,7 +33,7 @@ test('--version loads neither the S3 client nor the CLI framework', async () => 
     assert.not.ok(loaded.some((l) => l.includes(heavy)), `--version loaded ${heavy}`);
   }
   // The trace does catch them when they load: `status` loads the CLI framework.
-  const s = trace(['status', '--json', '--state', path.join(tmpDir(), 'state')]);
+  const s = trace(['status', '--json', '--state', newState()]);
   assert.ok(s.stderr.includes('yargs'), 'the trace would have seen yargs');
   assert.not.ok(s.stderr.includes('@aws-sdk'), 'status on a file remote must not load the S3 client');
 });
@@ -46,8 +53,7 @@ test('an unknown command is a usage error: exit 2', async () => {
 });
 
 test('an unknown task exits 2 and lists the tasks the configured plugins provide', async () => {
-  const dir = tmpDir();
-  const r = await runCli(['run', 'frobnicate', '--state', path.join(dir, 'state'), '--json'], { env: { SNAPPY_MACHINE_ID: 'm1' } });
+  const r = await runCli(['run', 'frobnicate', '--state', newState(), '--json'], { env: { SNAPPY_MACHINE_ID: 'm1' } });
   assert.is(r.code, 2, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.is(out.ok, false);
@@ -56,15 +62,13 @@ test('an unknown task exits 2 and lists the tasks the configured plugins provide
 });
 
 test('an invalid machine id is a config error', async () => {
-  const dir = tmpDir();
-  const r = await runCli(['status', '--state', path.join(dir, 'state')], { env: { SNAPPY_MACHINE_ID: '../etc' } });
+  const r = await runCli(['status', '--state', newState()], { env: { SNAPPY_MACHINE_ID: '../etc' } });
   assert.is(r.code, 2);
   assert.match(r.stderr, 'SNAPPY_MACHINE_ID');
 });
 
 test('snappy eval refuses a bad row with exit 2 and appends nothing', async () => {
-  const dir = tmpDir();
-  const state = path.join(dir, 'state');
+  const state = newState();
   const r = await runCli(['eval', '--skill', '../x', '--score', '0.5', '--run-id', 'r', '--state', state], { env: { SNAPPY_MACHINE_ID: 'm1' } });
   assert.is(r.code, 2);
   assert.match(r.stderr, 'skill');
@@ -76,8 +80,7 @@ test('snappy eval refuses a bad row with exit 2 and appends nothing', async () =
 });
 
 test('snappy eval appends one well-formed row', async () => {
-  const dir = tmpDir();
-  const state = path.join(dir, 'state');
+  const state = newState();
   const r = await runCli(['eval', '--skill', 'summarize', '--score', '0.75', '--run-id', 'r-1', '--no-ok', '--cost-usd', '0.015', '--state', state, '--json'], { env: { SNAPPY_MACHINE_ID: 'm1' } });
   assert.is(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);

@@ -7,6 +7,7 @@ import { tmpDir } from '../helpers/tmp.ts';
 
 function project(files: Record<string, string>): string {
   const dir = tmpDir('snappy-config-');
+  mkdirSync(path.join(dir, 'state'));
   for (const [name, text] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
     writeFileSync(path.join(dir, name), text);
