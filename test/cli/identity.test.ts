@@ -78,7 +78,9 @@ test('with no machine id set, one pseudonym is generated once, stored in .snappy
 
 test('machines: overrides key on the stored pseudonym', async () => {
   const f = folder({ builtins: ['sync'] });
-  const env = { SNAPPY_MASTER_KEY: STRONG, SNAPPY_REMOTE: `file://${path.join(tmpDir('snappy-identity-remote-'), 'r')}` };
+  const remoteDir = path.join(tmpDir('snappy-identity-remote-'), 'r');
+  mkdirSync(remoteDir);
+  const env = { SNAPPY_MASTER_KEY: STRONG, SNAPPY_REMOTE: `file://${remoteDir}` };
   mkdirSync(path.join(f.state, 'notes'), { recursive: true });
   writeFileSync(path.join(f.state, 'notes', 'n.md'), 'a note\n');
   assert.is((await f.run(['run', 'pull'], env)).code, 0);
@@ -91,7 +93,9 @@ test('machines: overrides key on the stored pseudonym', async () => {
 
 test('a remote-only tick and read-only commands leave a fresh state dir without a machine id file', async () => {
   const f = folder({ builtins: ['quorum'] });
-  const remote = `file://${path.join(tmpDir('snappy-identity-tick-'), 'r')}`;
+  const remoteDir = path.join(tmpDir('snappy-identity-tick-'), 'r');
+  mkdirSync(remoteDir);
+  const remote = `file://${remoteDir}`;
   const tick = await f.run(['run', 'tick', '--remote', remote], {});
   assert.is(tick.code, 0, tick.stderr);
   assert.is((await f.run(['status'], {})).code, 0);

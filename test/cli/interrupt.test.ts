@@ -8,7 +8,7 @@ import path from 'node:path';
 import { BIN, collect, runCli, spawnCli, type CliResult } from '../helpers/cli.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
-const KEY = 'interrupt-key';
+const KEY = 'interrupt-key-4e8a1c7f3b9d2e6a0c5f8b1d7e3a9c2f';
 const TENANT = createHash('sha256').update(KEY).digest('hex').slice(0, 12);
 const PAGES = 3000;
 /** Enough for the progress line, which shows after a second of transfers, to appear. */

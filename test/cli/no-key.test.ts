@@ -54,7 +54,7 @@ test('snappy eval without a key says it once too; with a key nothing is skipped 
   assert.is(keyLines(ev.stderr).length, 1, ev.stderr);
   assert.equal(JSON.parse(ev.stdout).skipped, [{ what: 'aggregate', reason: 'no SNAPPY_MASTER_KEY', rows: 4 }]);
 
-  const r = await runCli(['run', 'push', '--auto', '--json', ...p.args], { cwd: p.dir, env: { SNAPPY_MACHINE_ID: 'm1', SNAPPY_MASTER_KEY: 'no-key-test' } });
+  const r = await runCli(['run', 'push', '--auto', '--json', ...p.args], { cwd: p.dir, env: { SNAPPY_MACHINE_ID: 'm1', SNAPPY_MASTER_KEY: 'no-key-test-5f2c8e1a9b7d3c6e0f4a8b2d1c9e7f3a' } });
   assert.is(r.code, 0, r.stderr);
   assert.is(keyLines(r.stderr).length, 0, r.stderr);
   const out = JSON.parse(r.stdout);

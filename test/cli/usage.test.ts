@@ -15,7 +15,7 @@ function project(): { dir: string; state: string; remote: string; env: Record<st
   writeFileSync(path.join(state, 'skills', 'triage.md'), '---\nname: triage\n---\nTriage.\n');
   const rows = [0.9, 0.8, 0.95].map((score, i) => JSON.stringify({ ts: 1714557600000 + i, skill: 'summarize', score, run_id: `r${i}`, ok: true })).join('\n');
   writeFileSync(path.join(state, 'log', 'evals.ndjson'), `${rows}\n`);
-  return { dir, state, remote: path.join(dir, '.snappy-remote'), env: { SNAPPY_MACHINE_ID: 'm1', SNAPPY_MASTER_KEY: 'usage-key' } };
+  return { dir, state, remote: path.join(dir, '.snappy-remote'), env: { SNAPPY_MACHINE_ID: 'm1', SNAPPY_MASTER_KEY: 'usage-key-7c1e9a3f5b2d8c4e6a0f1b3d5c7e9a2f' } };
 }
 
 /** Every path under `root` with its size and mtime: equal before and after means nothing was written. */

@@ -73,6 +73,7 @@ test('direct mode: `snappy ops tenants admit|list|revoke` and `ops audit` act on
   const remote = `file://${path.join(dir, 'remote')}`;
   const env = { SNAPPY_MASTER_KEY: 'direct-ops-master-key-4f1c9e2b7a6d5c3e8f0a1b2c3d4e5f60', SNAPPY_STATE: path.join(dir, 'state') };
   mkdirSync(env.SNAPPY_STATE, { recursive: true });
+  mkdirSync(path.join(dir, 'remote'));
   const k = JSON.parse((await runCli(['ops', 'key', '--json'], { cwd: dir, env })).stdout);
   const admit = await runCli(['ops', 'tenants', 'admit', k.tenant, k.publicKey, '--by', 'robert', '--remote', remote, '--json'], { cwd: dir, env: { SNAPPY_STATE: env.SNAPPY_STATE } });
   assert.is(admit.code, 0, admit.stderr);
