@@ -2,7 +2,7 @@ import type { KVNamespaceLike } from '../adapters/kv-binding.ts';
 import type { R2BucketLike } from '../adapters/r2-blob-store.ts';
 
 /**
- * The Worker's bindings and variables (worker/wrangler.toml). The bucket is the R2 binding
+ * The Worker's bindings and variables (wrangler.toml). The bucket is the R2 binding
  * `SNAPPY_BUCKET`, unless `SNAPPY_S3_BUCKET` is set: then it is that S3 bucket (any
  * S3-compatible server), so the Worker can share the bucket tenants use.
  */
