@@ -1,5 +1,4 @@
-import type { KVNamespaceLike } from '../adapters/kv-binding.ts';
-import type { R2BucketLike } from '../adapters/r2-blob-store.ts';
+import type { ExecutionContext, KVNamespace, R2Bucket, RateLimit } from '../adapters/workers-types.ts';
 
 /**
  * The Worker's bindings and variables (wrangler.toml). The bucket is the R2 binding
@@ -8,9 +7,9 @@ import type { R2BucketLike } from '../adapters/r2-blob-store.ts';
  */
 export interface Env {
   /** KV namespace: tenants, the canonical page cache, last_quorum_promotion. */
-  SNAPPY_KV?: KVNamespaceLike;
+  SNAPPY_KV?: KVNamespace;
   /** R2 bucket binding. */
-  SNAPPY_BUCKET?: R2BucketLike;
+  SNAPPY_BUCKET?: R2Bucket;
   /** Key prefix inside the R2 bucket (optional). */
   SNAPPY_BUCKET_PREFIX?: string;
   SNAPPY_S3_BUCKET?: string;
@@ -38,12 +37,10 @@ export interface Env {
    */
   SNAPPY_V1_UNTIL?: string;
   /** Cloudflare Rate Limiting binding for ingest, keyed by tenant (wrangler.toml `[[ratelimits]]`). */
-  SNAPPY_INGEST_LIMITER?: { limit(opts: { key: string }): Promise<{ success: boolean }> };
+  SNAPPY_INGEST_LIMITER?: RateLimit;
   /** The limiter's period in seconds (10 or 60), for Retry-After (default 60). */
   SNAPPY_INGEST_LIMIT_PERIOD?: string;
 }
 
 /** The part of a Worker's ExecutionContext the handlers use. */
-export interface ExecCtx {
-  waitUntil(p: Promise<unknown>): void;
-}
+export type ExecCtx = Pick<ExecutionContext, 'waitUntil'>;

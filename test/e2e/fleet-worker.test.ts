@@ -8,13 +8,13 @@ import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Miniflare } from 'miniflare';
-import { R2BlobStore, type R2BucketLike } from '../../adapters/r2-blob-store.ts';
+import { R2BlobStore } from '../../adapters/r2-blob-store.ts';
 import { tenantIdOf } from '../../domain/hash.ts';
 import { Remote } from '../../domain/layout.ts';
 import { runCli } from '../helpers/cli.ts';
 import { freePort } from '../helpers/s3rver.ts';
 import { tmpDir } from '../helpers/tmp.ts';
-import { buildTestWorker, startWorker } from '../worker/helpers.ts';
+import { buildTestWorker, startWorker, r2Of } from '../worker/helpers.ts';
 import { CANARY, RAW_RUN_ID, aggregateLines, assertNothingLeaks, makeMachine, rows, runTimes, until, writeFleetConfig, type Machine } from './fleet.ts';
 
 const OPS_TOKEN = 'e2e-ops-token-5c1d0a9e7b3f';
@@ -74,7 +74,7 @@ async function ops(args: string[]): Promise<any> {
 test.before(async () => {
   const port = await freePort();
   mf = await startWorker(await buildTestWorker(), { OPS_TOKEN }, { port });
-  blobs = new R2BlobStore((await mf.getR2Bucket('SNAPPY_BUCKET')) as unknown as R2BucketLike);
+  blobs = new R2BlobStore(await r2Of(mf));
   workerUrl = `http://127.0.0.1:${port}`;
   config = writeFleetConfig(root, { worker: { url: workerUrl } });
   // No remote, no bucket credentials: only the Worker's URL (config) and the master key (env).
