@@ -12,7 +12,6 @@ import { BlobKV } from '../adapters/blob-kv.ts';
 import { FileBlobStore } from '../adapters/file-blob-store.ts';
 import { KVBinding } from '../adapters/kv-binding.ts';
 import { R2BlobStore } from '../adapters/r2-blob-store.ts';
-import { r2Of, kvOf } from '../test/worker/helpers.ts';
 import { silentLogger } from '../core/ports.ts';
 import { createRunner } from '../core/runner.ts';
 import { runTick } from '../core/tick.ts';
@@ -109,7 +108,7 @@ async function flatCost(historyRows: number, newRows: number, batchRows: number,
 }
 
 async function latency(trials: number, log: (m: string) => void): Promise<{ medianMs: number; maxMs: number; samples: number[] }> {
-  const { buildTestWorker, startWorker } = await import('../test/worker/helpers.ts');
+  const { buildTestWorker, startWorker, r2Of, kvOf } = await import('../test/worker/helpers.ts');
   const { admit, ingest, OPS_TOKEN } = await import('../test/worker/client.ts');
   const mf = await startWorker(await buildTestWorker(), { OPS_TOKEN });
   try {
