@@ -125,8 +125,10 @@ export async function buildWorker({ config, outfile = path.join(ROOT, 'dist', 'w
   } catch (err) {
     const named = await culprits(plan, configFile);
     if (named.length) throw new Error(named.join('\n'));
-    const where = configFile ? ` (the config ${configFile} is bundled whole, with every plugin object it imports: name a Node-only plugin by module specifier instead, so the Worker can leave it out)` : '';
-    throw new Error(`${firstError(err)}${where}`);
+    const first = firstError(err);
+    // Most often a Node-only plugin object the config imports: the config module goes in whole.
+    const hint = configFile && /Could not resolve/.test(first) ? ` (the config ${configFile} is bundled whole, with every plugin object it imports: name a Node-only plugin by package name or path instead, so the Worker can leave it out)` : '';
+    throw new Error(`${first}${hint}`);
   }
   return { outfile, configFile, plugins: [...plan.imports.map((p) => p.name), ...plan.objects], notes: plan.notes };
 }
