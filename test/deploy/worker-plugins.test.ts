@@ -39,12 +39,15 @@ function build(dir: string): Promise<CliResult> {
 
 test('a plugin package named by package name, and a plugin file named by path, are bundled and tick in workerd; a Node-only plugin is left out with a note', async () => {
   const dir = project(
-    `// A tenant fleet's Worker config: plugins by package name, by path, and one for Node only.
+    `// A fleet's Worker config: plugins by package name, by path, and as objects; two for Node only.
+const mark = (name, runtimes) => ({ name, ...(runtimes ? { runtimes } : {}), apply(hooks) { hooks.onTick.tapPromise(name, async (tick) => { await tick.kv.put(name, 'ran'); }); } });
 export default {
   plugins: [
     ['snappy-plugin-tick-stamp', { key: 'stamps' }],
     'snappy-plugin-local-files',
     { plugin: './plugins/by-path.mjs', options: {} },
+    mark('object-for-worker', ['node', 'worker']),
+    mark('object-for-node'),
   ],
 };
 `,
@@ -57,7 +60,8 @@ export default {
   );
   const r = await build(dir);
   assert.is(r.code, 0, `build failed:\n${r.stdout}\n${r.stderr}`);
-  assert.match(r.stdout, /plugins: tick-stamp, by-path/, r.stdout);
+  assert.match(r.stdout, /plugins: tick-stamp, by-path, object-for-worker\)/, r.stdout);
+  assert.match(r.stderr, /note: plugin "object-for-node" \(plugins\[4\]\) does not list 'worker' in its runtimes \(node\): left out of the Worker/, r.stderr);
   assert.match(r.stderr, /note: plugin "local-files" \(plugins\[1\], "snappy-plugin-local-files"\) does not list 'worker' in its runtimes \(node\): left out of the Worker/, r.stderr);
   const bundle = readFileSync(path.join(dir, 'dist', 'worker.js'), 'utf8');
   assert.not.ok(bundle.includes('LOCAL-FILES-PLUGIN-CODE'), 'the Node-only plugin\'s code is not in the bundle');
@@ -72,9 +76,11 @@ export default {
   const kv = await kvOf(mf);
   assert.is(await kv.get('stamps'), '2', 'the package plugin\'s onTick tap ran once per scheduled event, with its options');
   assert.is(await kv.get('by-path'), 'ran', 'the plugin named by path ran too');
+  assert.is(await kv.get('object-for-worker'), 'ran', 'a plugin object that lists worker ran');
+  assert.is(await kv.get('object-for-node'), null, 'a plugin object for Node only was not applied in the Worker');
   const stamp = await (await r2Of(mf)).get('tick-stamp/stamps.json');
   assert.ok(stamp, 'the plugin wrote to the bucket');
-  assert.equal(JSON.parse(await stamp!.text()), { n: 2, env: 'worker', plugins: 3 });
+  assert.equal(JSON.parse(await stamp!.text()), { n: 2, env: 'worker', plugins: 5 });
 });
 
 test('a plugin that says it runs in the Worker but imports node:fs fails the build, naming the plugin and why', async () => {
@@ -84,6 +90,14 @@ test('a plugin that says it runs in the Worker but imports node:fs fails the bui
   assert.match(r.stderr, /plugin "bad-worker" \(plugins\[1\], "snappy-plugin-bad-worker"\) says it runs in the Worker \(runtimes\) but does not bundle for workerd/);
   assert.match(r.stderr, /node:fs/);
   assert.not.match(r.stderr, /"tick-stamp"/, 'the plugin that bundles is not blamed');
+});
+
+test('a Node-only plugin object imported into the config cannot bundle: the build fails and says to name it by package instead', async () => {
+  const dir = project(`import localFiles from 'snappy-plugin-local-files';\nexport default { plugins: [localFiles] };\n`, ['snappy-plugin-local-files']);
+  const r = await build(dir);
+  assert.is(r.code, 1, `the build must fail:\n${r.stdout}\n${r.stderr}`);
+  assert.match(r.stderr, /Could not resolve "node:fs" \(node_modules\/snappy-plugin-local-files\/index\.js/);
+  assert.match(r.stderr, 'is bundled whole, with every plugin object it imports: name a Node-only plugin by package name or path instead');
 });
 
 test('a plugin module the config names but nobody installed fails the build, naming the entry', async () => {
