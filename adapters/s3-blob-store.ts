@@ -38,6 +38,8 @@ export interface S3BlobStoreOptions {
    * then between bytes of its body (default 30000).
    */
   timeoutMs?: number;
+  /** How the keys were given, for the message of a refusal (default: the key id and its source). */
+  keysFrom?: string;
   /** Environment to read AWS_* from (default: process.env). */
   env?: Record<string, string | undefined>;
   /** Gives the caller the client before first use, e.g. to add counting middleware. */
@@ -116,9 +118,9 @@ export class S3BlobStore implements BlobStore {
     if (accessKeyId && secretAccessKey) {
       const sessionToken = opts.sessionToken ?? (opts.accessKeyId ? undefined : env.AWS_SESSION_TOKEN);
       config.credentials = { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
-      this.keysFrom = opts.accessKeyId ? `access key ${accessKeyId} (config s3.accessKeyId)` : `access key ${accessKeyId} (AWS_ACCESS_KEY_ID)`;
+      this.keysFrom = opts.keysFrom ?? (opts.accessKeyId ? `access key ${accessKeyId} (config s3.accessKeyId)` : `access key ${accessKeyId} (AWS_ACCESS_KEY_ID)`);
     } else {
-      this.keysFrom = `the keys of AWS profile "${env.AWS_PROFILE || 'default'}" or the SDK's default chain`;
+      this.keysFrom = opts.keysFrom ?? `the keys of AWS profile "${env.AWS_PROFILE || 'default'}" or the SDK's default chain`;
     }
     this.client = new S3Client(config);
     opts.onClient?.(this.client);
