@@ -34,7 +34,8 @@ export class R2BlobStore implements BlobStore {
   }
 
   async put(key: string, body: Uint8Array | string, opts: PutOptions = {}): Promise<boolean> {
-    const onlyIf = opts.ifAbsent ? { etagDoesNotMatch: '*' } : opts.ifMatch !== undefined ? { etagMatches: opts.ifMatch } : undefined;
+    // R2 wants a bare etag here, without the quotes HTTP puts around one.
+    const onlyIf = opts.ifAbsent ? { etagDoesNotMatch: '*' } : opts.ifMatch !== undefined ? { etagMatches: opts.ifMatch.replace(/^W\//, '').replace(/"/g, '') } : undefined;
     const res = await this.bucket.put(this.k(key), body, {
       ...(onlyIf ? { onlyIf } : {}),
       ...(opts.contentType ? { httpMetadata: { contentType: opts.contentType } } : {}),

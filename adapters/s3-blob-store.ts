@@ -174,14 +174,19 @@ export class S3BlobStore implements BlobStore {
   }
 
   async put(key: string, body: Uint8Array | string, opts: PutOptions = {}): Promise<boolean> {
-    const full = this.full(key);
-    const bytes = toBytes(body);
     if (opts.ifAbsent || opts.ifMatch !== undefined) {
       // Servers that ignore conditional headers (s3rver) still get the check, up to a race.
       const cur = await this.head(key);
       if (opts.ifAbsent && cur) return false;
       if (opts.ifMatch !== undefined && (!cur || !sameEtag(cur.etag, opts.ifMatch))) return false;
     }
+    return this.putUnchecked(key, body, opts);
+  }
+
+  /** The PUT with the conditional headers alone: whether they hold is the server's word. */
+  async putUnchecked(key: string, body: Uint8Array | string, opts: PutOptions = {}): Promise<boolean> {
+    const full = this.full(key);
+    const bytes = toBytes(body);
     try {
       await this.send(
         new PutObjectCommand({

@@ -31,10 +31,10 @@ export function workerBackend(url: string, token: string, timeouts: { connectTim
   return {
     where: base,
     revs: () => call('GET', '/revs'),
-    approve: (skill, rev, by, fallbackBy) => call('POST', `/revs/${enc(skill)}/${enc(rev)}/approve`, { ...(by ? { by } : {}), fallbackBy }),
-    reject: async (skill, rev, by, reason) => (await call<{ rejection: Rejection }>('POST', `/revs/${enc(skill)}/${enc(rev)}/reject`, { by, reason })).rejection,
-    admit: async (tenant, key, by) => (await call<{ tenant: TenantView }>('POST', '/tenants', { tenant, key, by })).tenant,
-    revoke: async (tenant, by) => (await call<{ revoked: boolean }>('DELETE', `/tenants/${enc(tenant)}`, { by })).revoked,
+    approve: (skill, rev, by) => call('POST', `/revs/${enc(skill)}/${enc(rev)}/approve`, by ? { by } : {}),
+    reject: async (skill, rev, by, reason) => (await call<{ rejection: Rejection }>('POST', `/revs/${enc(skill)}/${enc(rev)}/reject`, { ...(by ? { by } : {}), reason })).rejection,
+    admit: async (tenant, key, by) => (await call<{ tenant: TenantView }>('POST', '/tenants', { tenant, key, ...(by ? { by } : {}) })).tenant,
+    revoke: async (tenant, by) => (await call<{ revoked: boolean }>('DELETE', `/tenants/${enc(tenant)}`, by ? { by } : {})).revoked,
     tenants: async () => (await call<{ tenants: TenantView[] }>('GET', '/tenants')).tenants,
     audit: async () => (await call<{ audit: AuditEntry[] }>('GET', '/audit')).audit,
   };

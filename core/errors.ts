@@ -17,6 +17,10 @@ export const ErrorCode = {
   Precondition: 'E_PRECONDITION',
   Invalid: 'E_INVALID',
   Locked: 'E_LOCKED',
+  /** An object in the shared store is not what it should be (torn, hand-written, poisoned). */
+  Malformed: 'E_MALFORMED',
+  /** The shared store does not enforce conditional writes, and no single writer was declared. */
+  Backend: 'E_BACKEND',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -30,6 +30,12 @@ export interface BlobStore {
   list(prefix: string, opts?: { startAfter?: string }): AsyncIterable<BlobInfo>;
   copy(from: string, to: string): Promise<void>;
   delete(key: string): Promise<void>;
+  /**
+   * Writes `key` with the server's own conditions only, bypassing any check the client adds
+   * (the S3 adapter HEADs first for servers that ignore conditions): how a probe learns whether
+   * the server enforces them. Stores without such a check need not offer it.
+   */
+  putUnchecked?(key: string, body: Uint8Array | string, opts: PutOptions): Promise<boolean>;
 }
 
 /** What changed on a remote since a cursor (`RemoteFeatures.changesSince`). */

@@ -81,4 +81,10 @@ export const Remote = {
   promotionDone: (skill: string, rev: string) => `snappy-quorum/done/${skill}/${rev}.json`,
   rejectionPrefix: 'snappy-quorum/rejected/',
   rejection: (skill: string, rev: string) => `snappy-quorum/rejected/${skill}/${rev}.json`,
+  /** Revs the tick will never promote: their bytes no longer match what was endorsed. */
+  quarantinePrefix: 'snappy-quorum/quarantine/',
+  quarantine: (skill: string, rev: string) => `snappy-quorum/quarantine/${skill}/${rev}.json`,
+  /** Per (skill, tenant): a bounded day-by-day summary of plain `<skill>` rows (count, sum, sum of squares). */
+  dailyPrefix: 'snappy-quorum/daily/',
+  daily: (skill: string, tenant: string) => `snappy-quorum/daily/${skill}/${tenant}.json`,
 } as const;

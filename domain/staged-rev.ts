@@ -1,3 +1,4 @@
+import { ErrorCode, SnappyError } from '../core/errors.ts';
 import type { BlobStore } from '../core/ports.ts';
 import { hex, revIdOf } from './hash.ts';
 import { Remote } from './layout.ts';
@@ -96,7 +97,7 @@ export async function readManifest(blobs: BlobStore, skill: string, rev: string)
   } catch {
     // fall through: a torn or forged manifest is treated as none
   }
-  throw new Error(`${Remote.manifest(skill, rev)} is not a valid rev manifest`);
+  throw new SnappyError(`${blobs.url} ${Remote.manifest(skill, rev)}: not a valid rev manifest`, { code: ErrorCode.Malformed, details: { key: Remote.manifest(skill, rev) } });
 }
 
 function sameFiles(a: Record<string, string>, b: Record<string, string>): boolean {
@@ -105,6 +106,6 @@ function sameFiles(a: Record<string, string>, b: Record<string, string>): boolea
   return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a[k] === b[k]);
 }
 
-async function sha256(bytes: Uint8Array): Promise<string> {
+export async function sha256(bytes: Uint8Array): Promise<string> {
   return hex(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
 }

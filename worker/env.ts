@@ -19,8 +19,12 @@ export interface Env {
   /** Secrets for the S3 bucket. */
   AWS_ACCESS_KEY_ID?: string;
   AWS_SECRET_ACCESS_KEY?: string;
-  /** Secret: the operator's token for /snappy-ops. Unset: /snappy-ops answers 503. */
+  /** Secret: one token for /snappy-ops (at least 32 characters); approvals then must name their operator. */
   OPS_TOKEN?: string;
+  /** Secret: named ops tokens `name:token,name:token` (each at least 32 characters); wins over OPS_TOKEN. */
+  OPS_TOKENS?: string;
+  /** Rate Limiting binding for wrong ops tokens, keyed by client. */
+  SNAPPY_OPS_LIMITER?: RateLimit;
   /** Largest ingest body in bytes (default 1 MiB). */
   SNAPPY_INGEST_MAX_BYTES?: string;
   /** Most rows in one ingest batch (default 10000). */

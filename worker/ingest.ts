@@ -50,7 +50,7 @@ export async function rateLimited(env: Env, tenant: string): Promise<Response | 
  * key is fixed the first time (`snappy-agg-meta/`), so a retried batch adds nothing. The revs it
  * touches are evaluated at once in the background (the cron tick is the backstop).
  */
-export async function handleIngest(auth: AuthedRequest, env: Env, stores: Stores, evaluate: (only: string[]) => Promise<unknown>, waitUntil: (p: Promise<unknown>) => void): Promise<Response> {
+export async function handleIngest(auth: AuthedRequest, env: Env, stores: Stores, evaluate: ((only: string[]) => Promise<unknown>) | null, waitUntil: (p: Promise<unknown>) => void): Promise<Response> {
   const limits = ingestLimits(env);
   const { tenant } = auth;
   let body: string;
@@ -92,6 +92,6 @@ export async function handleIngest(auth: AuthedRequest, env: Env, stores: Stores
   }
   const stored = await blobs.put(key, body, { ifAbsent: true, contentType: 'application/x-ndjson' });
   await blobs.put(indexKey, key, { ifAbsent: true });
-  if (revs.size) waitUntil(evaluate([...revs]).catch((err) => console.error(`ingest-triggered tick failed: ${(err as Error).message}`)));
+  if (revs.size && evaluate) waitUntil(evaluate([...revs]).catch((err) => console.error(`ingest-triggered tick failed: ${(err as Error).message}`)));
   return json({ ok: true, tenant, batch, key, rows, stored, duplicate: !stored, revs: [...revs] }, stored ? 201 : 200);
 }

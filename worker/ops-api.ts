@@ -2,8 +2,9 @@ import type { QuorumOptions } from '../plugins/quorum/options.ts';
 import { OpsError, approveRev, rejectRev } from '../plugins/quorum/ops.ts';
 import { RegistryError, admitTenant, auditLog, listTenants, revokeTenant } from '../plugins/quorum/registry.ts';
 import { v1Until } from './tenant-auth.ts';
-import { lastPromotion, manualReviewOf, revStatuses } from '../plugins/quorum/revs.ts';
-import { opsRefusal } from './auth.ts';
+import { assertExactlyOnce } from '../plugins/quorum/probe.ts';
+import { lastPromotion, revStatuses } from '../plugins/quorum/revs.ts';
+import { opsAuth, type Operator } from './auth.ts';
 import { storesOf } from './bindings.ts';
 import type { Env } from './env.ts';
 import { fail, json, readLimited } from './http.ts';
@@ -11,16 +12,16 @@ import { fail, json, readLimited } from './http.ts';
 /**
  * /snappy-ops/api/...: the operator's JSON API (every route needs the ops token).
  *   GET    revs                              staged revs with progress, last_quorum_promotion
- *   POST   revs/<skill>/<rev>/approve        {by?}  promote now; by defaults to the rev's manual_review name
- *   POST   revs/<skill>/<rev>/reject         {by, reason?}
+ *   POST   revs/<skill>/<rev>/approve        {by?}  promote now (by: the named token's operator, or required)
+ *   POST   revs/<skill>/<rev>/reject         {by?, reason?}
  *   GET    tenants                           every tenant in the registry (public keys only)
  *   POST   tenants                           {tenant, key, by}  admit (or admit again, or replace the key)
  *   DELETE tenants/<tenant>                   {by}  revoke
  *   GET    audit                             admissions, revocations and key changes, newest first
  */
 export async function handleOpsApi(req: Request, env: Env, path: string, opts: QuorumOptions): Promise<Response> {
-  const refused = opsRefusal(req, env);
-  if (refused) return refused;
+  const op = await opsAuth(req, env);
+  if (op instanceof Response) return op;
   const { blobs, kv } = storesOf(env);
   let parts: string[];
   try {
@@ -58,10 +59,10 @@ export async function handleOpsApi(req: Request, env: Env, path: string, opts: Q
       const [, skill, rev, action] = parts as [string, string, string, string];
       const b = await body();
       if (action === 'approve') {
-        const by = str(b.by, 'by', false) ?? (await manualReviewOf(blobs, skill, rev).catch(() => null)) ?? str(b.fallbackBy, 'fallbackBy', false) ?? 'operator';
-        return json({ ok: true, ...(await approveRev(blobs, kv, skill, rev, by)) });
+        await assertExactlyOnce(blobs, opts.singleWriter, consoleLog);
+        return json({ ok: true, ...(await approveRev(blobs, kv, skill, rev, operatorName(op, str(b.by, 'by', false)))) });
       }
-      if (action === 'reject') return json({ ok: true, rejection: await rejectRev(blobs, skill, rev, str(b.by, 'by')!, str(b.reason, 'reason', false) ?? '') });
+      if (action === 'reject') return json({ ok: true, rejection: await rejectRev(blobs, skill, rev, operatorName(op, str(b.by, 'by', false)), str(b.reason, 'reason', false) ?? '') });
     }
     if (parts[0] === 'tenants' && parts.length === 1) {
       if (req.method === 'GET') return json({ ok: true, tenants: await listTenants(blobs) });
@@ -70,12 +71,12 @@ export async function handleOpsApi(req: Request, env: Env, path: string, opts: Q
         const tenant = str(b.tenant, 'tenant')!;
         // `ingestKey` is the field's name before signatures v2.
         const key = str(b.key ?? b.ingestKey, 'key')!;
-        return json({ ok: true, tenant: await admitTenant(blobs, tenant, key, str(b.by, 'by', false) ?? 'operator', { v1Open: Date.now() <= v1Until(env) }) });
+        return json({ ok: true, tenant: await admitTenant(blobs, tenant, key, operatorName(op, str(b.by, 'by', false)), { v1Open: Date.now() <= v1Until(env) }) });
       }
     }
     if (parts[0] === 'tenants' && parts.length === 2 && req.method === 'DELETE') {
       const b = await body();
-      return json({ ok: true, revoked: await revokeTenant(blobs, parts[1]!, str(b.by, 'by', false) ?? 'operator') });
+      return json({ ok: true, revoked: await revokeTenant(blobs, parts[1]!, operatorName(op, str(b.by, 'by', false))) });
     }
     if (parts[0] === 'audit' && parts.length === 1 && req.method === 'GET') return json({ ok: true, audit: await auditLog(blobs) });
     return fail(404, `no ops route ${req.method} /snappy-ops/api/${parts.join('/')}`);
@@ -83,4 +84,20 @@ export async function handleOpsApi(req: Request, env: Env, path: string, opts: Q
     if (err instanceof OpsError || err instanceof RegistryError) return fail(err.status, err.message);
     throw err;
   }
+}
+
+const consoleLog = { info: (m: string) => console.log(m), warn: (m: string) => console.warn(m), error: (m: string) => console.error(m), debug: () => {} };
+
+/**
+ * Who acts, as recorded: a named token is its operator (a `by` naming someone else is refused);
+ * with the single OPS_TOKEN the operator must name themself in `by`. Never the page author's
+ * `manual_review` name: authors ask for review, operators give it.
+ */
+function operatorName(op: Operator, by: string | undefined): string {
+  if (op.named) {
+    if (by !== undefined && by !== op.name) throw new OpsError(`by: this token is ${op.name}'s; it acts as ${op.name}, not as ${JSON.stringify(by)}`, 400);
+    return op.name;
+  }
+  if (by === undefined) throw new OpsError('by: name the operator who acts (`--by NAME`); with one shared OPS_TOKEN the Worker cannot tell operators apart (OPS_TOKENS gives each a token)', 400);
+  return by;
 }

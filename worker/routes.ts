@@ -4,7 +4,7 @@ import { STAGE_LIMITS } from '../domain/staged-rev.ts';
 import type { QuorumOptions } from '../plugins/quorum/options.ts';
 import { RegistryError, rekeyTenant } from '../plugins/quorum/registry.ts';
 import type { Runner } from '../core/runner.ts';
-import { opsRefusal } from './auth.ts';
+import { opsAuth } from './auth.ts';
 import { storesOf } from './bindings.ts';
 import type { Env, ExecCtx } from './env.ts';
 import { fail, html, json } from './http.ts';
@@ -41,7 +41,8 @@ export async function route(req: Request, env: Env, ctx: ExecCtx, deps: RouteDep
       if (declared > limits.bytes) return fail(413, `body of ${declared} bytes is larger than the limit of ${limits.bytes} bytes: split the batch`, { 'x-snappy-limit-bytes': String(limits.bytes) });
       return await signed(
         limits.bytes,
-        async (a) => (await rateLimited(env, a.tenant)) ?? once(stores, a, () => handleIngest(a, env, stores, (only) => deps.tick(env, only), (x) => ctx.waitUntil(x))),
+        // With a declared single writer, only the cron ticks: no second tick at ingest to race it.
+        async (a) => (await rateLimited(env, a.tenant)) ?? once(stores, a, () => handleIngest(a, env, stores, deps.quorum.singleWriter ? null : (only) => deps.tick(env, only), (x) => ctx.waitUntil(x))),
         true,
       );
     }
@@ -61,12 +62,15 @@ export async function route(req: Request, env: Env, ctx: ExecCtx, deps: RouteDep
     if (p === '/v1/aggregate' && m === 'GET') {
       // Every tenant's rows: for tenants (signed) and the operator (ops token), never for anyone.
       if (req.headers.get(HEADER_SIGNATURE)) return await signed(0, () => pullAggregate(url, env));
-      const refused = opsRefusal(req, env);
-      return refused ?? (await pullAggregate(url, env));
+      const op = await opsAuth(req, env);
+      return op instanceof Response ? op : await pullAggregate(url, env);
     }
     if (p === '/v1/status' && m === 'GET') {
       if (req.headers.get(HEADER_SIGNATURE)) return await signed(0, () => status(env, deps.quorum, 'tenant'));
-      if (req.headers.get('authorization')) return opsRefusal(req, env) ?? (await status(env, deps.quorum, 'operator'));
+      if (req.headers.get('authorization')) {
+        const op = await opsAuth(req, env);
+        return op instanceof Response ? op : await status(env, deps.quorum, 'operator');
+      }
       return await status(env, deps.quorum, 'public');
     }
     if (p === '/v1/canonical' && m === 'GET') return await listCanonical(env);
@@ -83,9 +87,9 @@ export async function route(req: Request, env: Env, ctx: ExecCtx, deps: RouteDep
     if (p === '/snappy-ops/app.css') return new Response(OPS_CSS, { headers: { 'content-type': 'text/css; charset=utf-8', 'x-content-type-options': 'nosniff' } });
     if (p === '/snappy-ops' || p === '/snappy-ops/') {
       // The page holds no data; without a valid token it still renders (status 401/403) so the operator can enter one.
-      const refused = opsRefusal(req, env);
+      const op = await opsAuth(req, env);
       const page = html(OPS_PAGE);
-      return refused ? new Response(page.body, { status: refused.status, headers: page.headers }) : page;
+      return op instanceof Response ? new Response(page.body, { status: op.status, headers: page.headers }) : page;
     }
     if (p.startsWith('/snappy-ops/api/')) return await handleOpsApi(req, env, p.slice('/snappy-ops/api/'.length), deps.quorum);
     if (p === '/' && m === 'GET') return new Response('snappy Worker: POST /v1/ingest, GET /v1/status, /v1/canonical/<skill>, signed tenant routes (docs/worker.md), /snappy-ops\n');

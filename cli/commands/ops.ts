@@ -14,7 +14,8 @@ interface OpsArgs extends GlobalFlags {
 const USAGE = `snappy ops <action>:
   key                                  print this machine's tenant id and public key (from SNAPPY_MASTER_KEY), to hand to the operator
   revs                                 staged revs with quorum progress, gated and rejected ones, the last promotion
-  approve <skill> <rev_id> [--by NAME] promote now, regardless of quorum (by: the rev's manual_review name, else $USER)
+  approve <skill> <rev_id> [--by NAME] promote now, regardless of quorum (by: the operator; through the Worker,
+                                       a named token's owner, else required; in direct mode, else $USER)
   reject <skill> <rev_id> [--by NAME] [--reason TEXT]
   tenants list | admit <tenant> <public-key> | revoke <tenant>
   audit                                admissions, revocations and key changes, newest first
@@ -75,8 +76,10 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
     const { directBackend } = await import('../../plugins/quorum/ops-backend.ts');
     const { workerBackend } = await import('../../adapters/worker-ops.ts');
     const ctx = cli.taskContext('ops');
-    const backend = cli.mode === 'worker' ? workerBackend(cli.config.worker!.url, token!, cli.config.worker) : directBackend(await ctx.remote(), await ctx.kv(), parsed.data);
+    // Direct mode: the operator is --by, else the OS user running the command. Through the
+    // Worker: --by if given, else the Worker knows the operator from a named token.
     const me = argv.by ?? (process.env.USER || os.userInfo().username || 'operator');
+    const backend = cli.mode === 'worker' ? workerBackend(cli.config.worker!.url, token!, cli.config.worker) : directBackend(await ctx.remote(), await ctx.kv(), parsed.data, me, cli.log);
     const { OpsError } = await import('../../plugins/quorum/ops.ts');
     const { RegistryError } = await import('../../plugins/quorum/registry.ts');
     try {
@@ -89,12 +92,12 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
         }
         case 'approve': {
           if (args.length !== 2) throw usage('ops approve needs <skill> <rev_id>');
-          const r = await backend.approve(args[0]!, args[1]!, argv.by, me);
+          const r = await backend.approve(args[0]!, args[1]!, argv.by);
           return out({ where: backend.where, ...r }, r.promoted ? `promoted ${args[0]}:${args[1]} (by ${r.row.by}); canonical now holds ${r.files.length} file(s)` : `${args[0]}:${args[1]} was already promoted at ${r.row.ts} by ${r.row.by}; nothing changed`);
         }
         case 'reject': {
           if (args.length !== 2) throw usage('ops reject needs <skill> <rev_id>');
-          const r = await backend.reject(args[0]!, args[1]!, me, argv.reason ?? '');
+          const r = await backend.reject(args[0]!, args[1]!, argv.by, argv.reason ?? '');
           return out({ where: backend.where, rejection: r }, `rejected ${args[0]}:${args[1]} (by ${r.by})`);
         }
         case 'tenants': {
@@ -106,12 +109,12 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
           }
           if (sub === 'admit') {
             if (rest.length !== 2) throw usage('ops tenants admit needs <tenant> <public-key> (both from `snappy ops key` on a machine of the tenant)');
-            const r = await backend.admit(rest[0]!, rest[1]!, me);
+            const r = await backend.admit(rest[0]!, rest[1]!, argv.by);
             return out({ where: backend.where, tenant: r }, `admitted tenant ${r.tenant} (by ${r.admittedBy})`);
           }
           if (sub === 'revoke') {
             if (rest.length !== 1) throw usage('ops tenants revoke needs <tenant>');
-            const had = await backend.revoke(rest[0]!, me);
+            const had = await backend.revoke(rest[0]!, argv.by);
             return out({ where: backend.where, tenant: rest[0], revoked: had }, had ? `revoked tenant ${rest[0]}: refused from its next request on, its runs no longer count` : `tenant ${rest[0]} was not admitted`);
           }
           throw usage(`unknown tenants action ${JSON.stringify(sub)}`);

@@ -3,7 +3,7 @@ import { Stage } from '../../core/stages.ts';
 import { runTick } from '../../core/tick.ts';
 import { quorumOptions } from './options.ts';
 import { lastPromotion, revStatuses } from './revs.ts';
-import { quorumTick } from './tick.ts';
+import { quorumTick, type QuorumTickReport } from './tick.ts';
 
 /**
  * The quorum plugin (SPEC §11): on every tick, takes in new aggregate batches and promotes
@@ -39,7 +39,8 @@ export default definePlugin({
       const open = revs.filter((r) => r.state !== 'promoted');
       req.lines.push(`quorum: ${revs.length} staged rev(s), ${open.length} not promoted; last promotion: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
       for (const r of open) {
-        req.lines.push(`  ${r.skill}:${r.rev} ${r.state}${r.manualReview ? ` (manual_review: ${r.manualReview})` : ''}: ${r.endorsing}/${r.thresholds.minTenants} tenants endorse, ${r.endorsingRuns}/${r.thresholds.minRuns} runs, mean ${r.mean ?? '-'}`);
+        if (r.state === 'quarantined') req.lines.push(`  ${r.skill}:${r.rev} quarantined, never to be promoted: ${r.quarantine?.reason ?? ''}`);
+        else req.lines.push(`  ${r.skill}:${r.rev} ${r.state}${r.manualReview ? ` (manual review: ${r.manualReview})` : ''}: ${r.endorsing}/${r.thresholds.minTenants} tenants endorse, ${r.endorsingRuns}/${r.thresholds.minRuns} runs, mean ${r.mean ?? '-'}`);
       }
     });
 
@@ -50,8 +51,13 @@ export default definePlugin({
         const kv = await task.kv();
         const results = await runTick(task.runner.hooks, { now: Date.now(), budgetMs: opts.budgetMs, blobs, kv, log: task.log });
         task.report(results);
-        const q = results.quorum as { promoted?: { skill: string; rev_id: string }[]; scan?: { batches: number } } | undefined;
-        if (q && !task.flags.json) task.log.info(`tick: ${q.scan?.batches ?? 0} new batch(es), ${q.promoted?.length ?? 0} promotion(s)${q.promoted?.length ? `: ${q.promoted.map((p) => `${p.skill}:${p.rev_id}`).join(', ')}` : ''}`);
+        const q = results.quorum as QuorumTickReport | undefined;
+        if (q && !task.flags.json) {
+          const s = q.scan;
+          task.log.info(`tick: ${s.batches} new batch(es) (${s.rows} rows${s.unstaged ? `, ${s.unstaged} of revs not staged, dropped` : ''}${s.invalid ? `, ${s.invalid} invalid` : ''}), ${q.promoted.length} promotion(s)${q.partial ? `; stopped at its deadline, ${s.backlog} batch(es) wait for the next tick` : ''}`);
+          for (const r of q.revs) task.log.info(`  ${r.rev}: ${r.outcome}: ${r.reason}`);
+          for (const p of q.problems) task.log.warn(`  skipped ${p.key}: ${p.reason}`);
+        }
       },
     });
   },

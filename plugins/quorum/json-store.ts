@@ -1,13 +1,34 @@
+import { ErrorCode, SnappyError } from '../../core/errors.ts';
 import type { BlobStore } from '../../core/ports.ts';
 
-export async function readJson<T>(blobs: BlobStore, key: string): Promise<T | null> {
-  const b = await blobs.get(key);
-  if (!b) return null;
-  try {
-    return JSON.parse(new TextDecoder().decode(b)) as T;
-  } catch (err) {
-    throw new Error(`${blobs.url} ${key}: not valid JSON (${(err as Error).message})`);
+/** True when `err` says a stored object was unreadable or malformed (E_MALFORMED). */
+export function isMalformed(err: unknown): err is SnappyError {
+  return err instanceof SnappyError && err.code === ErrorCode.Malformed;
+}
+
+/**
+ * Reads a JSON object. A body that does not parse (or fails `check`) is read once more before
+ * it counts as malformed: s3rver can serve a half-written object to a concurrent read. Then it
+ * throws E_MALFORMED naming the key, which callers report and skip, so one bad object never
+ * stops a tick.
+ */
+export async function readJson<T>(blobs: BlobStore, key: string, check?: (v: unknown) => boolean): Promise<T | null> {
+  let reason = '';
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const b = await blobs.get(key);
+    if (!b) return null;
+    try {
+      const v = JSON.parse(new TextDecoder().decode(b)) as unknown;
+      if (check && !check(v)) {
+        reason = 'not the object expected there';
+        continue;
+      }
+      return v as T;
+    } catch (err) {
+      reason = `not valid JSON (${(err as Error).message})`;
+    }
   }
+  throw new SnappyError(`${blobs.url} ${key}: ${reason}`, { code: ErrorCode.Malformed, details: { key } });
 }
 
 /**
@@ -16,7 +37,8 @@ export async function readJson<T>(blobs: BlobStore, key: string): Promise<T | nu
  * change". Used only for objects that grow monotonically (tallies, the scan state), where
  * reading the etag before the body is safe: content never returns to an older etag.
  */
-export async function updateJson<T>(blobs: BlobStore, key: string, init: () => T, update: (cur: T) => T | null, tries = 30): Promise<T> {
+export async function updateJson<T>(blobs: BlobStore, key: string, init: () => T, update: (cur: T) => T | null, opts: { tries?: number; check?: (v: unknown) => boolean } = {}): Promise<T> {
+  const tries = opts.tries ?? 30;
   for (let i = 0; i < tries; i++) {
     const info = await blobs.head(key);
     if (!info) {
@@ -24,7 +46,7 @@ export async function updateJson<T>(blobs: BlobStore, key: string, init: () => T
       if (next === null) return init();
       if (await blobs.put(key, JSON.stringify(next), { ifAbsent: true, contentType: 'application/json' })) return next;
     } else {
-      const cur = await readJson<T>(blobs, key);
+      const cur = await readJson<T>(blobs, key, opts.check);
       if (cur !== null) {
         const next = update(cur);
         if (next === null) return cur;

@@ -34,12 +34,33 @@ export const quorumOptions = z
      * always sets it: in Worker mode only admitted tenants' authenticated batches count.
      */
     admittedOnly: z.boolean().default(false),
+    /**
+     * Skills whose revs always wait for an operator, whatever their pages say (globs on skill
+     * names: `*` any characters, `?` one). A rev is also gated when its page's frontmatter has
+     * a non-empty `manual_review`.
+     */
+    manualReview: z.array(z.string().min(1).max(200)).default([]),
+    /**
+     * Declares that one tick runner is the only writer of the store, for a store that does not
+     * enforce conditional writes (s3rver, some S3-compatible servers): the tick then goes on
+     * with a warning instead of refusing, and the Worker stops evaluating revs at ingest.
+     */
+    singleWriter: z.boolean().default(false),
     /** Budget of one `snappy run tick` in ms (the Worker's cron has 30 s of CPU). */
     budgetMs: z.number().int().positive().default(25_000),
   })
   .strict();
 
 export type QuorumOptions = z.output<typeof quorumOptions>;
+
+/** True when config `manualReview` gates every rev of `skill`. */
+export function isGatedSkill(opts: QuorumOptions, skill: string): boolean {
+  return opts.manualReview.some((g) => skillGlob(g).test(skill));
+}
+
+function skillGlob(glob: string): RegExp {
+  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\/]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+}
 
 /** The thresholds that apply to `skill`. */
 export function thresholdsFor(opts: QuorumOptions, skill: string): Thresholds {

@@ -2,12 +2,13 @@ import type { BlobStore, KV } from '../../core/ports.ts';
 import { parsePage } from '../../domain/frontmatter.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isRevId, isSkillName } from '../../domain/names.ts';
-import { readJson } from './json-store.ts';
-import { type QuorumOptions, thresholdsFor } from './options.ts';
+import { isMalformed, readJson } from './json-store.ts';
+import { isGatedSkill, type QuorumOptions, thresholdsFor } from './options.ts';
 import { KvKeys, type ChangelogRow } from './promote.ts';
 import { decide, defaultRule, progressOf, type Progress, type Standing, type Thresholds } from './rule.ts';
 import { standingsOf } from './registry.ts';
-import { readTally, type Tally } from './tally.ts';
+import { emptyTally, readTally, type Tally } from './tally.ts';
+import { quarantineOf, type Quarantine } from './verify.ts';
 
 /** A staged rev named by skill and rev id. */
 export interface RevRef {
@@ -24,9 +25,11 @@ export interface Rejection {
 
 /** Where one staged rev stands, for status, /v1/status and /snappy-ops. */
 export interface RevStatus extends Progress {
-  state: 'pending' | 'gated' | 'promoted' | 'rejected';
-  /** The `manual_review` name from the rev page's frontmatter, if any. */
+  state: 'pending' | 'gated' | 'promoted' | 'rejected' | 'quarantined' | 'unreadable';
+  /** Why the rev is gated: the `manual_review` name from its page's frontmatter, or the config glob. */
   manualReview: string | null;
+  /** Why the rev was quarantined (its bytes no longer match its manifest, ...). */
+  quarantine: Quarantine | null;
   thresholds: Thresholds;
   /** The rule's verdict on the tallies as they stand. */
   decision: { promote: boolean; reason: string };
@@ -50,8 +53,8 @@ export async function listStagedRevs(blobs: BlobStore): Promise<RevRef[]> {
   return out;
 }
 
-/** Which revs are promoted, finished, and rejected: three listings, whatever the history. */
-export async function promotionIndex(blobs: BlobStore): Promise<{ promoted: Set<string>; done: Set<string>; rejected: Set<string> }> {
+/** Which revs are promoted, finished, rejected and quarantined: four listings, whatever the history. */
+export async function promotionIndex(blobs: BlobStore): Promise<{ promoted: Set<string>; done: Set<string>; rejected: Set<string>; quarantined: Set<string> }> {
   const ids = async (prefix: string) => {
     const s = new Set<string>();
     for await (const o of blobs.list(prefix)) {
@@ -60,16 +63,21 @@ export async function promotionIndex(blobs: BlobStore): Promise<{ promoted: Set<
     }
     return s;
   };
-  const [promoted, done, rejected] = await Promise.all([ids(Remote.changelogPrefix), ids(Remote.promotionDonePrefix), ids(Remote.rejectionPrefix)]);
-  return { promoted, done, rejected };
+  const [promoted, done, rejected, quarantined] = await Promise.all([ids(Remote.changelogPrefix), ids(Remote.promotionDonePrefix), ids(Remote.rejectionPrefix), ids(Remote.quarantinePrefix)]);
+  return { promoted, done, rejected, quarantined };
 }
 
-/** The `manual_review` name in the staged page's frontmatter, or null. */
+/** The `manual_review` name in the staged page's frontmatter (a non-empty string), or null. */
 export async function manualReviewOf(blobs: BlobStore, skill: string, rev: string): Promise<string | null> {
   const page = await blobs.get(Remote.staged(skill, rev));
   if (!page) return null;
   const v = parsePage(new TextDecoder().decode(page)).data.manual_review;
-  return v === undefined || v === null || v === '' || v === false ? null : String(v);
+  return typeof v === 'string' && v.trim() ? v.trim() : null;
+}
+
+/** Why a rev is gated: its page's `manual_review`, or the config's manual-review globs; null when it is not. */
+export async function gateOf(blobs: BlobStore, opts: QuorumOptions, skill: string, rev: string): Promise<string | null> {
+  return (await manualReviewOf(blobs, skill, rev).catch(() => null)) ?? (isGatedSkill(opts, skill) ? 'config quorum.manualReview' : null);
 }
 
 export function histogramOf(tally: Tally): number[] {
@@ -86,16 +94,20 @@ export async function revStatuses(blobs: BlobStore, opts: QuorumOptions, only?: 
   for (const { skill, rev } of revs) {
     const id = `${skill}:${rev}`;
     const thresholds = thresholdsFor(opts, skill);
-    const [tally, manualReview, promotion, rejection] = await Promise.all([
-      readTally(blobs, skill, rev),
-      manualReviewOf(blobs, skill, rev),
-      idx.promoted.has(id) ? readJson<ChangelogRow>(blobs, Remote.changelog(skill, rev)) : Promise.resolve(null),
-      idx.rejected.has(id) ? readJson<Rejection>(blobs, Remote.rejection(skill, rev)) : Promise.resolve(null),
+    // A malformed object is shown as such; it never hides the other revs.
+    const soft = <T,>(p: Promise<T | null>): Promise<T | null> => p.catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
+    const [tally, manualReview, promotion, rejection, quarantine] = await Promise.all([
+      readTally(blobs, skill, rev).catch((err) => (isMalformed(err) ? null : Promise.reject(err))),
+      gateOf(blobs, opts, skill, rev),
+      idx.promoted.has(id) ? soft(readJson<ChangelogRow>(blobs, Remote.changelog(skill, rev))) : Promise.resolve(null),
+      idx.rejected.has(id) ? soft(readJson<Rejection>(blobs, Remote.rejection(skill, rev))) : Promise.resolve(null),
+      idx.quarantined.has(id) ? quarantineOf(blobs, skill, rev) : Promise.resolve(null),
     ]);
-    const progress = progressOf(tally, thresholds, opts.admittedOnly ? await standingsOf(blobs, Object.keys(tally.tenants), standings) : undefined);
+    const t = tally ?? emptyTally(skill, rev);
+    const progress = progressOf(t, thresholds, opts.admittedOnly ? await standingsOf(blobs, Object.keys(t.tenants), standings) : undefined);
     const d = decide(opts.rule ?? defaultRule, progress, thresholds);
-    const state = promotion ? 'promoted' : rejection ? 'rejected' : manualReview ? 'gated' : 'pending';
-    out.push({ ...progress, state, manualReview, thresholds, decision: { promote: d.promote, reason: d.reason }, promotion, rejection, histogram: histogramOf(tally) });
+    const state = idx.promoted.has(id) ? 'promoted' : quarantine ? 'quarantined' : rejection ? 'rejected' : !tally ? 'unreadable' : manualReview ? 'gated' : 'pending';
+    out.push({ ...progress, state, manualReview, quarantine, thresholds, decision: { promote: d.promote, reason: d.reason }, promotion, rejection, histogram: histogramOf(t) });
   }
   return out;
 }

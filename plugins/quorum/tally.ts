@@ -19,8 +19,15 @@ export interface Tally {
 
 export const emptyTally = (skill: string, rev: string): Tally => ({ v: 1, skill, rev, tenants: {} });
 
+/** A tally as the tick writes it: anything else in its place is malformed (E_MALFORMED). */
+export function isTally(v: unknown): boolean {
+  const t = v as Tally;
+  if (!t || typeof t !== 'object' || t.v !== 1 || typeof t.tenants !== 'object' || t.tenants === null || Array.isArray(t.tenants)) return false;
+  return Object.values(t.tenants).every((runs) => runs && typeof runs === 'object' && !Array.isArray(runs) && Object.values(runs).every((s) => typeof s === 'number' && s >= 0 && s <= 1));
+}
+
 export async function readTally(blobs: BlobStore, skill: string, rev: string): Promise<Tally> {
-  return (await readJson<Tally>(blobs, Remote.tally(skill, rev))) ?? emptyTally(skill, rev);
+  return (await readJson<Tally>(blobs, Remote.tally(skill, rev), isTally)) ?? emptyTally(skill, rev);
 }
 
 /** Groups rows of staged revs by `skill:rev`; rows of plain skills do not count toward any quorum. */
@@ -49,6 +56,6 @@ export async function applyToTally(blobs: BlobStore, skill: string, rev: string,
       added++;
     }
     return added ? cur : null;
-  });
+  }, { check: isTally });
   return added;
 }

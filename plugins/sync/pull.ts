@@ -2,6 +2,7 @@ import PQueue from 'p-queue';
 import { ErrorCode, SnappyError } from '../../core/errors.ts';
 import type { TaskContext } from '../../core/plugin.ts';
 import type { BlobInfo, BlobStore, RemoteStore } from '../../core/ports.ts';
+import { revIdOf } from '../../domain/hash.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isSkillName } from '../../domain/names.ts';
 import { State } from '../../domain/state-layout.ts';
@@ -93,6 +94,11 @@ export async function runPull(ctx: TaskContext, deps: PullDeps): Promise<void> {
         try {
           const bytes = await withRetry(() => remote.get(w.info.key), retry);
           if (!bytes) return; // deleted since the listing
+          if (w.kind === 'staged') {
+            // A staged page must hash to its rev id: anything else is not the rev, whoever put it there.
+            const [, skill, rev, ...name] = w.rel.split('/');
+            if (name.join('/') === `${skill}.md` && (await revIdOf(bytes)) !== rev) throw new Refusal(w.rel, `does not hash to its rev id ${rev}: not the staged rev (skipped)`);
+          }
           const written = await applyIncoming(files, manifest, w.rel, w.info, bytes, counts);
           if (written && w.kind === 'canonical') changedCanonical.push({ rel: w.rel, bytes });
         } catch (err) {

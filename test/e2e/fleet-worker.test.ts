@@ -17,7 +17,7 @@ import { tmpDir } from '../helpers/tmp.ts';
 import { buildTestWorker, startWorker, r2Of } from '../worker/helpers.ts';
 import { CANARY, RAW_RUN_ID, aggregateLines, assertNothingLeaks, makeMachine, rows, runTimes, until, writeFleetConfig, type Machine } from './fleet.ts';
 
-const OPS_TOKEN = 'e2e-ops-token-5c1d0a9e7b3f';
+const OPS_TOKEN = 'e2e-ops-token-5c1d0a9e7b3f-8a2e4c6b0d1f3a5c';
 // Strong keys (256 bits of base64url), as `ops key` demands: fixed, so runs are comparable.
 const MASTER_KEYS = ['tenant-A-5Qm0c8ZrT2vX9kLp4HwB7nJd1sGy6fEa3UuRiOoP', 'tenant-B-Vb2N8xK4qW7eR1tY5uI9oP3aS6dF0gHjLzXcMnQw', 'tenant-C-Hs6Gd3Fa9Jk2Lq5Wz8Xc1Vb4Nm7Qe0RtYuIoPaSd'];
 
@@ -73,7 +73,8 @@ async function ops(args: string[]): Promise<any> {
 
 test.before(async () => {
   const port = await freePort();
-  mf = await startWorker(await buildTestWorker(), { OPS_TOKEN }, { port });
+  // A named token: the Worker knows the operator, and an approval records robert without --by.
+  mf = await startWorker(await buildTestWorker(), { OPS_TOKENS: `robert:${OPS_TOKEN}` }, { port });
   blobs = new R2BlobStore(await r2Of(mf));
   workerUrl = `http://127.0.0.1:${port}`;
   config = writeFleetConfig(root, { worker: { url: workerUrl } });

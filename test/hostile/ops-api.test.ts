@@ -69,6 +69,7 @@ const body = fc.option(
 
 test('property: tokens, ../ and NUL and over-long names, unknown methods: never 5xx, never 200 without the token, 4xx names the problem, no write outside the API\'s keys', async () => {
   const tally: Record<string, number> = {};
+  let client = 0;
   await fc.assert(
     fc.asyncProperty(route, method, token, body, (parts, m, tok, b) => one(parts, m, tok, b).catch((err) => {
       console.error(`case failed: ${(err as Error).message}`);
@@ -77,12 +78,14 @@ test('property: tokens, ../ and NUL and over-long names, unknown methods: never 
     { seed, numRuns: runs(500), endOnFailure: true },
   );
   async function one(parts: readonly string[], m: string, tok: { kind: string; h: string }, b: string | null): Promise<void> {
+      // Each case as its own client: the lockout after ten wrong tokens has a test of its own.
+      const from = { 'cf-connecting-ip': `10.0.${(++client >> 8) & 255}.${client & 255}` };
       const path = parts.map((p) => (p === 'REV' ? rev : p)).join('/');
       const url = `${BASE}/snappy-ops/api/${path}`;
       const hasBody = b !== null && m !== 'GET' && m !== 'HEAD';
       let res: Awaited<ReturnType<typeof mf.dispatchFetch>>;
       try {
-        res = await mf.dispatchFetch(url, { method: m, headers: tok.h ? { authorization: tok.h } : {}, ...(hasBody ? { body: b } : {}) });
+        res = await mf.dispatchFetch(url, { method: m, headers: { ...from, ...(tok.h ? { authorization: tok.h } : {}) }, ...(hasBody ? { body: b } : {}) });
       } catch (err) {
         // A refusal sent before a large body is fully uploaded can reset the upload (an HTTP
         // race, seen with bodies over 64 KiB): allowed, as long as the Worker stays healthy.
@@ -116,7 +119,7 @@ test('property: tokens, ../ and NUL and over-long names, unknown methods: never 
   assert.ok((tally['right:200'] ?? 0) > 0 && (tally['right:400'] ?? 0) > 0 && (tally['right:404'] ?? 0) > 0, `the cases reach the API: ${JSON.stringify(tally)}`);
 
   // The audit: new bucket keys only from promoting or rejecting the one staged rev.
-  const allowed = [`snappy-os/skills/summarize/`, `snappy-os/changelog/summarize/${rev}.json`, `snappy-quorum/done/summarize/${rev}.json`, `snappy-quorum/rejected/summarize/${rev}.json`, `snappy-os/changelog.ndjson`];
+  const allowed = [`snappy-os/skills/summarize/`, `snappy-os/changelog/summarize/${rev}.json`, `snappy-quorum/done/summarize/${rev}.json`, `snappy-quorum/rejected/summarize/${rev}.json`, `snappy-os/changelog.ndjson`, `snappy-manifests/summarize/${rev}.json`, 'snappy-feed/', 'snappy-registry/'];
   for (const k of await bucketKeys()) {
     if (before.has(k)) continue;
     assert.ok(allowed.some((p) => k === p || (p.endsWith('/') && k.startsWith(p))), `unexpected bucket key ${JSON.stringify(k)}`);

@@ -3,7 +3,7 @@ import { AUTH_VERSION, bodyHashOf, HEADER_AUTH, HEADER_SIGNATURE, HEADER_TENANT,
 import { ingestKeyOf, signIngest } from '../../domain/ingest-protocol.ts';
 import type { Tenant } from '../plugins/quorum/fleet.ts';
 
-export const OPS_TOKEN = 'test-ops-token-0123456789';
+export const OPS_TOKEN = 'test-ops-token-0123456789abcdef0123456789';
 export const BASE = 'http://snappy.test';
 
 /** What a test may break in a signed request. */

@@ -122,7 +122,7 @@ test('/snappy-ops/api needs the ops token: none 401, wrong 403, right 200; the p
   assert.is(ok.status, 200);
   assert.equal(ok.body.tenants.map((t: { tenant: string }) => t.tenant).sort(), [a.id, b.id].sort());
   assert.ok(ok.body.tenants.every((t: { publicKey?: string; v1Key?: string }) => typeof t.publicKey === 'string' && !('v1Key' in t)), 'only public keys');
-  const bad = await ops(mf, 'POST', '/tenants', { tenant: 'ABC', key: 'x' });
+  const bad = await ops(mf, 'POST', '/tenants', { tenant: 'ABC', key: 'x', by: 'robert' });
   assert.is(bad.status, 400);
   assert.match(bad.body.error, 'tenant "ABC": expected 12 lower-case hex characters');
   const page = await mf.dispatchFetch('http://snappy.test/snappy-ops');

@@ -49,10 +49,14 @@ test('`snappy ops key` hands over the public key; `snappy ops tenants admit|list
 
   const blobs = new R2BlobStore(await r2Of(mf));
   const rev = await stageRev(blobs, 'gated', '---\nmanual_review: robert\n---\nGated.\n');
-  const approve = await runCli(['ops', 'approve', 'gated', rev, '--json'], { cwd: dir, env: { SNAPPY_OPS_TOKEN: OPS_TOKEN } });
+  // One shared OPS_TOKEN cannot tell operators apart: the approver must name themself.
+  const anonymous = await runCli(['ops', 'approve', 'gated', rev], { cwd: dir, env: { SNAPPY_OPS_TOKEN: OPS_TOKEN } });
+  assert.is(anonymous.code, 2, anonymous.stderr);
+  assert.match(anonymous.stderr, 'by: name the operator who acts');
+  const approve = await runCli(['ops', 'approve', 'gated', rev, '--by', 'alice', '--json'], { cwd: dir, env: { SNAPPY_OPS_TOKEN: OPS_TOKEN } });
   assert.is(approve.code, 0, approve.stderr);
-  assert.is(JSON.parse(approve.stdout).row.by, 'manual:robert');
-  assert.is(JSON.parse((await text(blobs, Remote.changelog('gated', rev)))!).by, 'manual:robert');
+  assert.is(JSON.parse(approve.stdout).row.by, 'manual:alice', 'the operator, not the page author (robert)');
+  assert.is(JSON.parse((await text(blobs, Remote.changelog('gated', rev)))!).by, 'manual:alice');
 
   const withRemote = await runCli(['run', 'pull', '--remote', `file://${dir}/r`], { cwd: dir, env: { SNAPPY_MASTER_KEY: t.masterKey } });
   assert.is(withRemote.code, 2, 'Worker mode and a remote together are a usage error');

@@ -107,9 +107,9 @@ test('manual_review gates a rev; approving it through /snappy-ops/api promotes i
   assert.is(ok.body.promoted, true);
   assert.is(JSON.parse((await text(blobs, Remote.changelog('deploy', rev)))!).by, 'manual:robert');
   assert.is(JSON.parse((await kv.get('last_quorum_promotion'))!).rev_id, rev);
-  const missing = await ops(mf, 'POST', '/revs/deploy/000000000000/approve', {});
+  const missing = await ops(mf, 'POST', '/revs/deploy/000000000000/approve', { by: 'robert' });
   assert.is(missing.status, 404);
-  const bad = await ops(mf, 'POST', '/revs/..%2Fx/000000000000/approve', {});
+  const bad = await ops(mf, 'POST', '/revs/..%2Fx/000000000000/approve', { by: 'robert' });
   assert.is(bad.status, 400);
 });
 

@@ -102,17 +102,19 @@ test('manual_review gates a rev until `snappy ops approve`, which records who ap
   const bad = await runCli(['ops', 'approve', 'deploy', 'nothex', '--remote', `file://${remote}`], { cwd: dir });
   assert.is(bad.code, 2);
   assert.match(bad.stderr, 'rev id "nothex" is not 12 lower-case hex characters');
-  const ok = await runCli(['ops', 'approve', 'deploy', rev, '--remote', `file://${remote}`, '--json'], { cwd: dir });
+  // The page's author asked for review as "robert"; the operator who approves is someone else,
+  // and the record names the operator (here the OS user, as no --by is given), never the author.
+  const ok = await runCli(['ops', 'approve', 'deploy', rev, '--remote', `file://${remote}`, '--json'], { cwd: dir, env: { USER: 'carol' } });
   assert.is(ok.code, 0, ok.stderr);
   const res = JSON.parse(ok.stdout);
   assert.is(res.promoted, true);
-  assert.is(res.row.by, 'manual:robert', "without --by the approver is the rev's manual_review name");
-  assert.is(JSON.parse((await text(blobs, Remote.changelog('deploy', rev)))!).by, 'manual:robert');
+  assert.is(res.row.by, 'manual:carol', "the approver is the operator, not the page's manual_review name");
+  assert.is(JSON.parse((await text(blobs, Remote.changelog('deploy', rev)))!).by, 'manual:carol');
   assert.is(await text(blobs, `${Remote.canonicalDir('deploy')}deploy.md`), '---\nmanual_review: robert\n---\nDeploy carefully.\n');
   assert.is(JSON.parse((await kv.get('last_quorum_promotion'))!).rev_id, rev);
   const again = await runCli(['ops', 'approve', 'deploy', rev, '--by', 'alice', '--remote', `file://${remote}`, '--json'], { cwd: dir });
   assert.is(JSON.parse(again.stdout).promoted, false, 'a second approval changes nothing');
-  assert.is(JSON.parse((await text(blobs, Remote.changelog('deploy', rev)))!).by, 'manual:robert');
+  assert.is(JSON.parse((await text(blobs, Remote.changelog('deploy', rev)))!).by, 'manual:carol');
 });
 
 test('a rejected rev is never promoted by quorum', async () => {

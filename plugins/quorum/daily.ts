@@ -1,0 +1,53 @@
+import type { BlobStore } from '../../core/ports.ts';
+import type { AggRow } from '../../domain/agg-row.ts';
+import { Remote } from '../../domain/layout.ts';
+import { updateJson } from './json-store.ts';
+
+/**
+ * Per (skill, tenant), a day-by-day summary of the tenant's plain `<skill>` rows: count, sum and
+ * sum of squares of scores, by UTC day of the row's `ts`. Bounded: the newest `MAX_DAYS` days
+ * are kept. A later comparison of a page before and after its promotion reads these, never the
+ * rows. Exactly once per batch: the batches applied are remembered (the newest `MAX_BATCHES`),
+ * so a batch read again after a killed tick adds nothing.
+ */
+export interface DailySummary {
+  v: 1;
+  skill: string;
+  tenant: string;
+  /** YYYY-MM-DD -> [count, sum, sum of squares] */
+  days: Record<string, [number, number, number]>;
+  batches: string[];
+}
+
+export const MAX_DAYS = 400;
+const MAX_BATCHES = 2000;
+
+function isDaily(v: unknown): boolean {
+  const d = v as DailySummary;
+  return !!d && d.v === 1 && typeof d.days === 'object' && d.days !== null && Array.isArray(d.batches);
+}
+
+/** Adds one batch's plain rows of `skill` by `tenant` to its summary. */
+export async function applyToDaily(blobs: BlobStore, skill: string, tenant: string, batch: string, rows: readonly AggRow[]): Promise<void> {
+  await updateJson<DailySummary>(
+    blobs,
+    Remote.daily(skill, tenant),
+    () => ({ v: 1, skill, tenant, days: {}, batches: [] }),
+    (cur) => {
+      if (cur.batches.includes(batch)) return null;
+      for (const r of rows) {
+        const day = r.ts.slice(0, 10);
+        const d = (cur.days[day] ??= [0, 0, 0]);
+        d[0]++;
+        d[1] += r.score;
+        d[2] += r.score * r.score;
+      }
+      const days = Object.keys(cur.days).sort();
+      for (const old of days.slice(0, Math.max(0, days.length - MAX_DAYS))) delete cur.days[old];
+      cur.batches.push(batch);
+      if (cur.batches.length > MAX_BATCHES) cur.batches.splice(0, cur.batches.length - MAX_BATCHES);
+      return cur;
+    },
+    { check: isDaily },
+  );
+}
