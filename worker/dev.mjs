@@ -2,7 +2,7 @@
 // `npm run worker:dev`: builds the Worker and runs it in local workerd (miniflare) on
 // http://127.0.0.1:8787 with its minute cron, KV and R2 kept in .snappy-dev/.
 // GET /cdn-cgi/handler/scheduled (the route `wrangler dev` has too) or /__scheduled fires the
-// tick at once. Env: PORT, OPS_TOKEN (default: the one in .dev.vars, else .dev.vars.example),
+// tick at once. Env: PORT, OPS_TOKEN / OPS_TOKENS (default: those in .dev.vars, else .dev.vars.example),
 // SNAPPY_S3_BUCKET / SNAPPY_S3_ENDPOINT / SNAPPY_S3_PREFIX / AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
 // to use an S3 bucket (e.g. s3rver) instead of the local R2 bucket.
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,14 +16,20 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const port = Number(process.env.PORT ?? 8787);
 const { outfile } = await buildWorker({});
 const pass = ['SNAPPY_S3_BUCKET', 'SNAPPY_S3_ENDPOINT', 'SNAPPY_S3_PREFIX', 'SNAPPY_S3_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'SNAPPY_INGEST_MAX_BYTES', 'SNAPPY_INGEST_MAX_ROWS', 'SNAPPY_INGEST_MAX_REVS', 'SNAPPY_OBJECT_MAX_BYTES', 'SNAPPY_INGEST_WINDOW_MS', 'SNAPPY_V1_UNTIL'];
-/** OPS_TOKEN from a dotenv-style file (`wrangler dev` reads the same .dev.vars). */
-function tokenIn(file) {
+/** The ops tokens of a dotenv-style file (`wrangler dev` reads the same .dev.vars). */
+function tokensIn(file) {
   if (!existsSync(file)) return undefined;
-  const m = /^OPS_TOKEN\s*=\s*"?([^"\n]*)"?\s*$/m.exec(readFileSync(file, 'utf8'));
-  return m?.[1] || undefined;
+  const text = readFileSync(file, 'utf8');
+  const out = {};
+  for (const name of ['OPS_TOKEN', 'OPS_TOKENS']) {
+    const m = new RegExp(`^${name}\\s*=\\s*"?([^"\\n]*)"?\\s*$`, 'm').exec(text);
+    if (m?.[1]) out[name] = m[1];
+  }
+  return Object.keys(out).length ? out : undefined;
 }
-const tokenFrom = process.env.OPS_TOKEN ? 'OPS_TOKEN' : tokenIn(path.join(ROOT, '.dev.vars')) ? '.dev.vars' : '.dev.vars.example';
-const bindings = { OPS_TOKEN: process.env.OPS_TOKEN || tokenIn(path.join(ROOT, '.dev.vars')) || tokenIn(path.join(ROOT, '.dev.vars.example')) };
+const fromEnv = process.env.OPS_TOKEN || process.env.OPS_TOKENS ? Object.fromEntries(['OPS_TOKEN', 'OPS_TOKENS'].filter((k) => process.env[k]).map((k) => [k, process.env[k]])) : undefined;
+const [tokenFrom, tokens] = fromEnv ? ['the environment', fromEnv] : tokensIn(path.join(ROOT, '.dev.vars')) ? ['.dev.vars', tokensIn(path.join(ROOT, '.dev.vars'))] : ['.dev.vars.example', tokensIn(path.join(ROOT, '.dev.vars.example')) ?? {}];
+const bindings = { ...tokens };
 for (const k of pass) if (process.env[k]) bindings[k] = process.env[k];
 const persist = path.join(ROOT, '.snappy-dev');
 const mf = new Miniflare({
@@ -62,7 +68,7 @@ const server = http.createServer(async (req, res) => {
     res.writeHead(500).end(String(err));
   }
 });
-server.listen(port, '127.0.0.1', () => process.stdout.write(`snappy Worker on http://127.0.0.1:${port} (ops token from ${tokenFrom}); cron every minute; state in ${persist}\n`));
+server.listen(port, '127.0.0.1', () => process.stdout.write(`snappy Worker on http://127.0.0.1:${port} (ops tokens from ${tokenFrom}); cron every minute; state in ${persist}\n`));
 const timer = setInterval(() => tick().catch((e) => process.stderr.write(`tick failed: ${e.message}\n`)), 60_000);
 const stop = async () => {
   clearInterval(timer);
