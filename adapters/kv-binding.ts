@@ -1,16 +1,9 @@
 import type { KV } from '../core/ports.ts';
-
-/** The part of Cloudflare's `KVNamespace` binding this adapter uses. */
-export interface KVNamespaceLike {
-  get(key: string): Promise<string | null>;
-  put(key: string, value: string): Promise<void>;
-  delete(key: string): Promise<void>;
-  list(opts: { prefix?: string; cursor?: string; limit?: number }): Promise<{ keys: { name: string }[]; list_complete: boolean; cursor?: string }>;
-}
+import type { KVNamespace } from './workers-types.ts';
 
 /** The core's KV port over a Worker's KV namespace binding. */
 export class KVBinding implements KV {
-  constructor(private readonly ns: KVNamespaceLike) {}
+  constructor(private readonly ns: KVNamespace) {}
 
   get(key: string): Promise<string | null> {
     return this.ns.get(key);

@@ -1,20 +1,5 @@
 import { assertSafeKey, type BlobInfo, type BlobStore, type PutOptions } from '../core/ports.ts';
-
-/** The part of an R2 object's metadata this adapter reads. */
-export interface R2ObjectLike {
-  key: string;
-  size: number;
-  etag: string;
-}
-
-/** The part of Cloudflare's `R2Bucket` binding this adapter uses (structural, so no workers-types are needed). */
-export interface R2BucketLike {
-  get(key: string): Promise<(R2ObjectLike & { arrayBuffer(): Promise<ArrayBuffer> }) | null>;
-  head(key: string): Promise<R2ObjectLike | null>;
-  put(key: string, value: ArrayBuffer | Uint8Array | string, opts?: { onlyIf?: { etagMatches?: string; etagDoesNotMatch?: string }; httpMetadata?: { contentType?: string } }): Promise<R2ObjectLike | null>;
-  delete(keys: string | string[]): Promise<void>;
-  list(opts: { prefix?: string; startAfter?: string; cursor?: string; limit?: number }): Promise<{ objects: R2ObjectLike[]; truncated: boolean; cursor?: string }>;
-}
+import type { R2Bucket } from './workers-types.ts';
 
 /**
  * The bucket through a Worker's R2 binding. Conditional writes use R2's `onlyIf`: create-only
@@ -26,7 +11,7 @@ export class R2BlobStore implements BlobStore {
   private readonly prefix: string;
 
   constructor(
-    private readonly bucket: R2BucketLike,
+    private readonly bucket: R2Bucket,
     opts: { name?: string; prefix?: string } = {},
   ) {
     this.prefix = opts.prefix ? `${opts.prefix.replace(/\/+$/, '')}/` : '';

@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { BlobKV } from '../adapters/blob-kv.ts';
 import { FileBlobStore } from '../adapters/file-blob-store.ts';
-import { KVBinding, type KVNamespaceLike } from '../adapters/kv-binding.ts';
-import { R2BlobStore, type R2BucketLike } from '../adapters/r2-blob-store.ts';
+import { KVBinding } from '../adapters/kv-binding.ts';
+import { R2BlobStore } from '../adapters/r2-blob-store.ts';
 import { silentLogger } from '../core/ports.ts';
 import { createRunner } from '../core/runner.ts';
 import { runTick } from '../core/tick.ts';
@@ -108,12 +108,12 @@ async function flatCost(historyRows: number, newRows: number, batchRows: number,
 }
 
 async function latency(trials: number, log: (m: string) => void): Promise<{ medianMs: number; maxMs: number; samples: number[] }> {
-  const { buildTestWorker, startWorker } = await import('../test/worker/helpers.ts');
+  const { buildTestWorker, startWorker, r2Of, kvOf } = await import('../test/worker/helpers.ts');
   const { admit, ingest, OPS_TOKEN } = await import('../test/worker/client.ts');
   const mf = await startWorker(await buildTestWorker(), { OPS_TOKEN });
   try {
-    const blobs = new R2BlobStore((await mf.getR2Bucket('SNAPPY_BUCKET')) as unknown as R2BucketLike);
-    const kv = new KVBinding((await mf.getKVNamespace('SNAPPY_KV')) as unknown as KVNamespaceLike);
+    const blobs = new R2BlobStore(await r2Of(mf));
+    const kv = new KVBinding(await kvOf(mf));
     const fleet = await Promise.all(['a', 'b', 'c'].map((n) => tenant(`lat-${n}`)));
     for (const t of fleet) await admit(mf, t);
     const samples: number[] = [];

@@ -2,14 +2,15 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { BUILTIN_PLUGINS, type PluginRef, type ResolvedConfig } from '../core/config.ts';
 import { ErrorCode, SnappyError, messageOf } from '../core/errors.ts';
-import { isPluginDefinition, type PluginDefinition, type PluginInstance } from '../core/plugin.ts';
+import { isPluginDefinition, pluginOfModule, runsIn, type PluginDefinition, type PluginInstance } from '../core/plugin.ts';
 import { BUILTINS } from './builtins.ts';
 import { importDefault } from './import-module.ts';
 
 /**
  * The plugin instances for a config: the built-ins (all of them unless `builtins` narrows
  * the list), each with its config section as options, then the configured `plugins`.
- * Module specifiers resolve like imports from the config file's folder.
+ * Module specifiers resolve like imports from the config file's folder. A plugin whose
+ * `runtimes` leave out `node` is for the Worker only and is left out here.
  */
 export async function loadPlugins(config: ResolvedConfig, configDir: string): Promise<PluginInstance[]> {
   const out: PluginInstance[] = [];
@@ -20,12 +21,14 @@ export async function loadPlugins(config: ResolvedConfig, configDir: string): Pr
     out.push({ plugin: await load(), options: (config as Record<string, unknown>)[name] ?? {} });
   }
   for (const [i, ref] of (config.plugins ?? []).entries()) {
-    out.push(await resolveRef(ref as PluginRef, configDir, `plugins[${i}]`));
+    const inst = await loadPluginRef(ref as PluginRef, configDir, `plugins[${i}]`);
+    if (runsIn(inst.plugin, 'node')) out.push(inst);
   }
   return out;
 }
 
-async function resolveRef(ref: PluginRef, dir: string, where: string): Promise<PluginInstance> {
+/** One `plugins` entry as a plugin and its options, importing a module specifier from `dir`. */
+export async function loadPluginRef(ref: PluginRef, dir: string, where: string): Promise<PluginInstance> {
   if (isPluginDefinition(ref)) return { plugin: ref };
   if (typeof ref === 'string') return { plugin: await importPlugin(ref, dir, where) };
   if (Array.isArray(ref)) return { plugin: await importPlugin(ref[0] as string, dir, where), options: ref[1] };
@@ -47,9 +50,8 @@ async function importPlugin(spec: string, dir: string, where: string): Promise<P
   } catch (err) {
     throw new SnappyError(`${where}: plugin module "${spec}" failed to load: ${messageOf(err).split('\n')[0]}`, { code: ErrorCode.PluginLoad, cause: err });
   }
-  if (def && typeof def === 'object' && !isPluginDefinition(def) && isPluginDefinition((def as { plugin?: unknown }).plugin)) def = (def as { plugin: unknown }).plugin;
-  const plugin = typeof def === 'function' && !isPluginDefinition(def) ? (def as () => unknown)() : def;
-  if (!isPluginDefinition(plugin)) {
+  const plugin = pluginOfModule(def);
+  if (!plugin) {
     throw new SnappyError(`${where}: module "${spec}" does not export a plugin (default export of definePlugin({ name, apply }))`, { code: ErrorCode.PluginLoad });
   }
   return plugin;

@@ -53,13 +53,31 @@ export async function openRemote(url: string, config: ResolvedConfig): Promise<B
     const rest = url.slice('s3://'.length);
     const [bucket, ...prefix] = rest.split('/');
     if (!bucket) throw new SnappyError(`remote ${url}: s3:// needs a bucket`, { code: ErrorCode.Usage });
+    // Before any request: a profile named but absent is a config error, and an endpoint from
+    // the shared AWS files gets path style like one from the environment or the config.
+    const { awsProfileSettings } = await import('../adapters/aws-profile.ts');
+    const profile = awsProfileSettings(process.env);
     let mod: { S3BlobStore?: new (o: unknown) => BlobStore };
     try {
       mod = await import(/* s3 adapter */ '../adapters/s3-blob-store.ts' as string);
     } catch (err) {
       throw new SnappyError(`remote ${url}: the S3 adapter is not available in this build`, { code: ErrorCode.Usage, cause: err });
     }
-    return new mod.S3BlobStore!({ bucket, prefix: prefix.filter(Boolean).join('/'), ...(config.s3 ?? {}) });
+    const s3 = config.s3 ?? {};
+    const env = process.env;
+    const fromEnv = !profile.ignoreConfiguredEndpoints && !!(env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL);
+    const fromFiles = !s3.endpoint && !fromEnv && !profile.ignoreConfiguredEndpoints ? profile.endpoint : undefined;
+    const region = s3.region ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || profile.region || undefined);
+    const style = profile.addressingStyle === 'virtual' ? false : profile.addressingStyle === 'path' ? true : undefined;
+    return new mod.S3BlobStore!({
+      bucket,
+      prefix: prefix.filter(Boolean).join('/'),
+      ...s3,
+      ...(fromFiles ? { endpoint: fromFiles } : {}),
+      ...(region ? { region } : {}),
+      ...(s3.forcePathStyle === undefined && style !== undefined ? { forcePathStyle: style } : {}),
+      ...(profile.ignoreConfiguredEndpoints && !s3.endpoint ? { env: { ...env, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' } } : {}),
+    });
   }
   throw new SnappyError(`remote ${JSON.stringify(url)}: expected file://DIR or s3://BUCKET[/PREFIX]`, { code: ErrorCode.Usage });
 }

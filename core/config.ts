@@ -42,6 +42,10 @@ const overridable = {
       secretAccessKey: z.string().min(1).optional(),
       sessionToken: z.string().min(1).optional(),
       forcePathStyle: z.boolean().optional(),
+      /** Longest wait for a connection, per attempt, ms (default 10000). */
+      connectTimeoutMs: z.number().int().positive().max(600_000).optional(),
+      /** Longest wait for an answer (and between bytes of it), per attempt, ms (default 30000). */
+      timeoutMs: z.number().int().positive().max(3_600_000).optional(),
     })
     .strict()
     .optional(),

@@ -88,6 +88,12 @@ export interface PluginContext<O = unknown> {
   use<T>(key: string): T;
 }
 
+/** Where a plugin runs: `node` (the CLI, `snappy run tick`) or `worker` (the Worker, in workerd). */
+export type PluginRuntime = 'node' | 'worker';
+
+/** What a plugin runs in when it does not say: Node only, so the Worker takes a plugin only on its word. */
+export const DEFAULT_RUNTIMES: readonly PluginRuntime[] = ['node'];
+
 /** A plugin: a name, an options schema, dependencies and an `apply` that taps hooks. */
 export interface PluginDefinition<S extends z.ZodType = z.ZodType> {
   /** Unique name; every tap, timing and error carries it. */
@@ -96,6 +102,14 @@ export interface PluginDefinition<S extends z.ZodType = z.ZodType> {
   options?: S;
   /** Plugins that must be applied first (their taps run first at equal stage). */
   dependsOn?: readonly string[];
+  /**
+   * Where the plugin runs (default `['node']`). Add `'worker'` when the plugin and everything
+   * it imports bundle for workerd (no `node:` modules, no files, no child processes): the
+   * Worker build then bundles it and applies it, and its `onTick` taps run in the Worker's
+   * cron. A plugin without `'worker'` is left out of the Worker; one without `'node'` is left
+   * out of the CLI.
+   */
+  runtimes?: readonly PluginRuntime[];
   /** Tap hooks and define tasks. Synchronous: the Worker applies plugins at module top level. */
   apply(hooks: SnappyHooks, ctx: PluginContext<z.output<S>>): void;
 }
@@ -111,11 +125,46 @@ export function definePlugin<S extends z.ZodType = z.ZodType>(def: PluginDefinit
   if (!def || typeof def.name !== 'string' || !def.name || typeof def.apply !== 'function') {
     throw new TypeError('definePlugin needs { name: string, apply(hooks, ctx) }');
   }
+  const rt = def.runtimes;
+  if (rt !== undefined && (!Array.isArray(rt) || rt.length === 0 || rt.some((r) => r !== 'node' && r !== 'worker'))) {
+    throw new TypeError(`plugin "${def.name}": runtimes must be a non-empty list of 'node' and 'worker', got ${JSON.stringify(rt)}`);
+  }
   return def;
 }
 
 export function isPluginDefinition(v: unknown): v is PluginDefinition {
   return typeof v === 'object' && v !== null && typeof (v as PluginDefinition).name === 'string' && typeof (v as PluginDefinition).apply === 'function';
+}
+
+/** Where a plugin runs: its `runtimes`, or Node only when it does not say. */
+export function runtimesOf(plugin: PluginDefinition): readonly PluginRuntime[] {
+  return Array.isArray(plugin.runtimes) && plugin.runtimes.length > 0 ? plugin.runtimes : DEFAULT_RUNTIMES;
+}
+
+export function runsIn(plugin: PluginDefinition, runtime: PluginRuntime): boolean {
+  return runtimesOf(plugin).includes(runtime);
+}
+
+/**
+ * The plugin a module provides: its default export (a definePlugin object, `{ plugin }`, or a
+ * function that returns the plugin), looking through the `default` wrappers CommonJS and
+ * bundlers add. Undefined when there is none. The CLI and the Worker read modules alike.
+ */
+export function pluginOfModule(mod: unknown): PluginDefinition | undefined {
+  let v = mod;
+  for (let depth = 0; depth < 4; depth++) {
+    if (isPluginDefinition(v)) return v;
+    if (typeof v === 'function') {
+      v = (v as () => unknown)();
+      continue;
+    }
+    if (!v || typeof v !== 'object') return undefined;
+    const o = v as { default?: unknown; plugin?: unknown };
+    if (isPluginDefinition(o.plugin)) return o.plugin;
+    if (!('default' in o)) return undefined;
+    v = o.default;
+  }
+  return isPluginDefinition(v) ? v : undefined;
 }
 
 /** Timing of one plugin on one hook (or task). */

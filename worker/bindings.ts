@@ -34,6 +34,8 @@ function blobStoreOf(env: Env): BlobStore {
       region: env.SNAPPY_S3_REGION ?? 'us-east-1',
       ...(env.AWS_ACCESS_KEY_ID ? { accessKeyId: env.AWS_ACCESS_KEY_ID } : {}),
       ...(env.AWS_SECRET_ACCESS_KEY ? { secretAccessKey: env.AWS_SECRET_ACCESS_KEY } : {}),
+      // An error may reach a tenant: it names the secret, never the key id.
+      keysFrom: "the Worker's AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY secrets",
       // workerd has no process.env: everything comes from the bindings.
       env: {},
     }) as BlobStore;

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // `npm run worker:dev`: builds the Worker and runs it in local workerd (miniflare) on
 // http://127.0.0.1:8787 with its minute cron, KV and R2 kept in .snappy-dev/.
-// GET /__scheduled fires the tick at once. Env: PORT, OPS_TOKEN (default "dev-ops-token-change-me-0123456789abcdef"),
+// GET /cdn-cgi/handler/scheduled (the route `wrangler dev` has too) or /__scheduled fires the
+// tick at once. Env: PORT, OPS_TOKEN / OPS_TOKENS (default: those in .dev.vars, else .dev.vars.example),
 // SNAPPY_S3_BUCKET / SNAPPY_S3_ENDPOINT / SNAPPY_S3_PREFIX / AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
 // to use an S3 bucket (e.g. s3rver) instead of the local R2 bucket.
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +16,20 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const port = Number(process.env.PORT ?? 8787);
 const { outfile } = await buildWorker({});
 const pass = ['SNAPPY_S3_BUCKET', 'SNAPPY_S3_ENDPOINT', 'SNAPPY_S3_PREFIX', 'SNAPPY_S3_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'SNAPPY_INGEST_MAX_BYTES', 'SNAPPY_INGEST_MAX_ROWS', 'SNAPPY_INGEST_MAX_REVS', 'SNAPPY_OBJECT_MAX_BYTES', 'SNAPPY_INGEST_WINDOW_MS', 'SNAPPY_V1_UNTIL'];
-const bindings = { OPS_TOKEN: process.env.OPS_TOKEN ?? 'dev-ops-token-change-me-0123456789abcdef' };
+/** The ops tokens of a dotenv-style file (`wrangler dev` reads the same .dev.vars). */
+function tokensIn(file) {
+  if (!existsSync(file)) return undefined;
+  const text = readFileSync(file, 'utf8');
+  const out = {};
+  for (const name of ['OPS_TOKEN', 'OPS_TOKENS']) {
+    const m = new RegExp(`^${name}\\s*=\\s*"?([^"\\n]*)"?\\s*$`, 'm').exec(text);
+    if (m?.[1]) out[name] = m[1];
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+const fromEnv = process.env.OPS_TOKEN || process.env.OPS_TOKENS ? Object.fromEntries(['OPS_TOKEN', 'OPS_TOKENS'].filter((k) => process.env[k]).map((k) => [k, process.env[k]])) : undefined;
+const [tokenFrom, tokens] = fromEnv ? ['the environment', fromEnv] : tokensIn(path.join(ROOT, '.dev.vars')) ? ['.dev.vars', tokensIn(path.join(ROOT, '.dev.vars'))] : ['.dev.vars.example', tokensIn(path.join(ROOT, '.dev.vars.example')) ?? {}];
+const bindings = { ...tokens };
 for (const k of pass) if (process.env[k]) bindings[k] = process.env[k];
 const persist = path.join(ROOT, '.snappy-dev');
 const mf = new Miniflare({
@@ -37,7 +52,8 @@ const tick = async () => {
 // A front door on a fixed port: /__scheduled runs the tick, everything else goes to the Worker.
 const server = http.createServer(async (req, res) => {
   try {
-    if (req.url === '/__scheduled') {
+    const route = new URL(req.url ?? '/', 'http://x').pathname;
+    if (route === '/__scheduled' || route === '/cdn-cgi/handler/scheduled') {
       const r = await tick();
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(r));
       return;
@@ -52,7 +68,7 @@ const server = http.createServer(async (req, res) => {
     res.writeHead(500).end(String(err));
   }
 });
-server.listen(port, '127.0.0.1', () => process.stdout.write(`snappy Worker on http://127.0.0.1:${port} (ops token: ${bindings.OPS_TOKEN === 'dev-ops-token-change-me-0123456789abcdef' ? 'dev-ops-token-change-me-0123456789abcdef' : 'from OPS_TOKEN'}); cron every minute; state in ${persist}\n`));
+server.listen(port, '127.0.0.1', () => process.stdout.write(`snappy Worker on http://127.0.0.1:${port} (ops tokens from ${tokenFrom}); cron every minute; state in ${persist}\n`));
 const timer = setInterval(() => tick().catch((e) => process.stderr.write(`tick failed: ${e.message}\n`)), 60_000);
 const stop = async () => {
   clearInterval(timer);

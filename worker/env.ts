@@ -1,16 +1,15 @@
-import type { KVNamespaceLike } from '../adapters/kv-binding.ts';
-import type { R2BucketLike } from '../adapters/r2-blob-store.ts';
+import type { ExecutionContext, KVNamespace, R2Bucket, RateLimit } from '../adapters/workers-types.ts';
 
 /**
- * The Worker's bindings and variables (worker/wrangler.toml). The bucket is the R2 binding
+ * The Worker's bindings and variables (wrangler.toml). The bucket is the R2 binding
  * `SNAPPY_BUCKET`, unless `SNAPPY_S3_BUCKET` is set: then it is that S3 bucket (any
  * S3-compatible server), so the Worker can share the bucket tenants use.
  */
 export interface Env {
   /** KV namespace: tenants, the canonical page cache, last_quorum_promotion. */
-  SNAPPY_KV?: KVNamespaceLike;
+  SNAPPY_KV?: KVNamespace;
   /** R2 bucket binding. */
-  SNAPPY_BUCKET?: R2BucketLike;
+  SNAPPY_BUCKET?: R2Bucket;
   /** Key prefix inside the R2 bucket (optional). */
   SNAPPY_BUCKET_PREFIX?: string;
   SNAPPY_S3_BUCKET?: string;
@@ -25,7 +24,7 @@ export interface Env {
   /** Secret: named ops tokens `name:token,name:token` (each at least 32 characters); wins over OPS_TOKEN. */
   OPS_TOKENS?: string;
   /** Rate Limiting binding for wrong ops tokens, keyed by client. */
-  SNAPPY_OPS_LIMITER?: { limit(opts: { key: string }): Promise<{ success: boolean }> };
+  SNAPPY_OPS_LIMITER?: RateLimit;
   /** Largest ingest body in bytes (default 1 MiB). */
   SNAPPY_INGEST_MAX_BYTES?: string;
   /** Most rows in one ingest batch (default 10000). */
@@ -42,12 +41,10 @@ export interface Env {
    */
   SNAPPY_V1_UNTIL?: string;
   /** Cloudflare Rate Limiting binding for ingest, keyed by tenant (wrangler.toml `[[ratelimits]]`). */
-  SNAPPY_INGEST_LIMITER?: { limit(opts: { key: string }): Promise<{ success: boolean }> };
+  SNAPPY_INGEST_LIMITER?: RateLimit;
   /** The limiter's period in seconds (10 or 60), for Retry-After (default 60). */
   SNAPPY_INGEST_LIMIT_PERIOD?: string;
 }
 
 /** The part of a Worker's ExecutionContext the handlers use. */
-export interface ExecCtx {
-  waitUntil(p: Promise<unknown>): void;
-}
+export type ExecCtx = Pick<ExecutionContext, 'waitUntil'>;

@@ -1,10 +1,13 @@
 import { configSchema, resolveConfig, type ResolvedConfig, type SnappyConfig } from '../core/config.ts';
 import { ErrorCode, SnappyError } from '../core/errors.ts';
-import { isPluginDefinition, type PluginInstance, type PluginDefinition } from '../core/plugin.ts';
+import { isPluginDefinition, pluginOfModule, runsIn, type PluginInstance } from '../core/plugin.ts';
 import type { Logger } from '../core/ports.ts';
 import { createRunner, type Runner } from '../core/runner.ts';
 import { formatIssues, issuesOf } from '../core/validate.ts';
 import { WORKER_BUILTINS } from './builtins.ts';
+// The modules of the plugins the config names by specifier that run in the Worker, imported
+// statically by worker/build.mjs (workerd cannot import at run time).
+import bundledPlugins from 'snappy:worker-plugins';
 
 /** Where Worker messages go: the Worker's console (wrangler tail, miniflare's output). */
 export const consoleLogger: Logger = {
@@ -34,15 +37,22 @@ export function createWorkerRunner(raw: SnappyConfig, log: Logger = consoleLogge
     if (!plugin) continue;
     plugins.push({ plugin, options: (config as Record<string, unknown>)[name] ?? {} });
   }
-  for (const [i, ref] of (config.plugins ?? []).entries()) plugins.push(instanceOf(ref, i));
+  for (const [i, ref] of (config.plugins ?? []).entries()) {
+    const inst = instanceOf(ref, i);
+    // A plugin that does not run in the Worker was left out at build, with a note.
+    if (inst && runsIn(inst.plugin, 'worker')) plugins.push(inst);
+  }
   const runner = createRunner({ plugins, config: config as Record<string, unknown>, log, env: 'worker', tapTimeoutMs: config.timeouts ?? {} });
   return { runner, config };
 }
 
-function instanceOf(ref: unknown, i: number): PluginInstance {
+/** A `plugins` entry as the Worker has it: an object from the config, or a module the build bundled. */
+function instanceOf(ref: unknown, i: number): PluginInstance | undefined {
   if (isPluginDefinition(ref)) return { plugin: ref };
-  if (ref && typeof ref === 'object' && !Array.isArray(ref) && isPluginDefinition((ref as { plugin: unknown }).plugin)) {
-    return { plugin: (ref as { plugin: PluginDefinition }).plugin, options: (ref as { options?: unknown }).options };
-  }
-  throw new SnappyError(`plugins[${i}]: the Worker cannot import plugin modules at run time; import the plugin in snappy.config.ts and list the object (definePlugin result) instead of its specifier`, { code: ErrorCode.Config });
+  const entry = (Array.isArray(ref) ? { plugin: ref[0], options: ref[1] } : typeof ref === 'string' ? { plugin: ref } : ref) as { plugin: unknown; options?: unknown };
+  if (isPluginDefinition(entry.plugin)) return { plugin: entry.plugin, options: entry.options };
+  if (!Object.prototype.hasOwnProperty.call(bundledPlugins, i)) return undefined;
+  const plugin = pluginOfModule(bundledPlugins[i]);
+  if (!plugin) throw new SnappyError(`plugins[${i}]: module "${String(entry.plugin)}" as bundled for the Worker does not export a plugin (default export of definePlugin({ name, apply }))`, { code: ErrorCode.PluginLoad });
+  return { plugin, options: entry.options };
 }

@@ -8,3 +8,8 @@ declare module 'snappy:s3-blob-store' {
     constructor(opts: Record<string, unknown>);
   }
 }
+declare module 'snappy:worker-plugins' {
+  /** The modules of the config's plugins named by specifier that run in the Worker, by index in `plugins`. */
+  const modules: Readonly<Record<number, unknown>>;
+  export default modules;
+}

@@ -13,6 +13,7 @@ import { quorumTick, type QuorumTickReport } from './tick.ts';
 export default definePlugin({
   name: 'quorum',
   options: quorumOptions,
+  runtimes: ['node', 'worker'],
   apply(hooks, ctx) {
     const opts = ctx.options;
     hooks.onTick.tapPromise({ name: 'quorum', stage: Stage.DEFAULT }, async (tick) => {

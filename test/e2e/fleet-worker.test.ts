@@ -8,14 +8,14 @@ import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Miniflare } from 'miniflare';
-import { R2BlobStore, type R2BucketLike } from '../../adapters/r2-blob-store.ts';
+import { R2BlobStore } from '../../adapters/r2-blob-store.ts';
 import { tenantIdOf } from '../../domain/hash.ts';
 import { Remote } from '../../domain/layout.ts';
 import { runCli } from '../helpers/cli.ts';
 import { freePort } from '../helpers/s3rver.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import { admit, OPS_TOKEN } from '../worker/client.ts';
-import { buildTestWorker, startWorker } from '../worker/helpers.ts';
+import { buildTestWorker, r2Of, startWorker } from '../worker/helpers.ts';
 import { CANARY, RAW_RUN_ID, aggregateLines, assertNothingLeaks, makeMachine, rows, runTimes, until, writeFleetConfig, type Machine } from './fleet.ts';
 
 // Strong keys (256 bits of base64url), as `ops key` demands: fixed, so runs are comparable.
@@ -38,7 +38,7 @@ async function fleet() {
   const port = await freePort();
   // A named token: the Worker knows the operator, and an approval records robert without --by.
   const mf: Miniflare = await startWorker(script, { OPS_TOKENS: `robert:${OPS_TOKEN}` }, { port });
-  const blobs = new R2BlobStore((await mf.getR2Bucket('SNAPPY_BUCKET')) as unknown as R2BucketLike);
+  const blobs = new R2BlobStore(await r2Of(mf));
   const workerUrl = `http://127.0.0.1:${port}`;
   const config = writeFleetConfig(root, { worker: { url: workerUrl } });
   // No remote, no bucket credentials: only the Worker's URL (config) and the master key (env).

@@ -2,11 +2,11 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Miniflare } from 'miniflare';
-import { R2BlobStore, type R2BucketLike } from '../../adapters/r2-blob-store.ts';
+import { R2BlobStore } from '../../adapters/r2-blob-store.ts';
 import { Remote } from '../../domain/layout.ts';
 import { listKeys, ndjson, row, stageRev, tenant, text, type Tenant } from '../plugins/quorum/fleet.ts';
 import { admit, ingest, OPS_TOKEN } from '../worker/client.ts';
-import { buildTestWorker, COMPAT_DATE } from '../worker/helpers.ts';
+import { buildTestWorker, COMPAT_DATE, r2Of } from '../worker/helpers.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import { fuzzSeed, prng } from '../helpers/seed.ts';
 
@@ -39,7 +39,7 @@ function start(): Promise<Miniflare> {
   return mf.ready.then(() => mf);
 }
 
-const blobsOf = async (mf: Miniflare) => new R2BlobStore((await mf.getR2Bucket('SNAPPY_BUCKET')) as unknown as R2BucketLike);
+const blobsOf = async (mf: Miniflare) => new R2BlobStore(await r2Of(mf));
 
 test('the Worker stopped mid-ingest and restarted on the same KV/R2, then a re-push: the stored rows are exactly the good rows, once; one promotion', async () => {
   script = await buildTestWorker();

@@ -2,10 +2,10 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Miniflare } from 'miniflare';
-import { R2BlobStore, type R2BucketLike } from '../../adapters/r2-blob-store.ts';
+import { R2BlobStore } from '../../adapters/r2-blob-store.ts';
 import { stageRev } from '../plugins/quorum/fleet.ts';
 import { BASE, OPS_TOKEN } from '../worker/client.ts';
-import { buildTestWorker, startWorker } from '../worker/helpers.ts';
+import { buildTestWorker, r2Of, startWorker } from '../worker/helpers.ts';
 import { fuzzSeed, runs } from '../helpers/seed.ts';
 
 // Hostile requests to /snappy-ops/api/... in real workerd: tokens, names, methods, bodies.
@@ -18,7 +18,7 @@ let before: Set<string>;
 
 test.before(async () => {
   mf = await startWorker(await buildTestWorker(), { OPS_TOKEN });
-  blobs = new R2BlobStore((await mf.getR2Bucket('SNAPPY_BUCKET')) as unknown as R2BucketLike);
+  blobs = new R2BlobStore(await r2Of(mf));
   rev = await stageRev(blobs, 'summarize', '---\nbase_rev: x\n---\nSummarize, briefly.\n', { 'examples.md': 'e' });
   before = new Set(await bucketKeys());
 });

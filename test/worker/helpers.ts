@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Miniflare } from 'miniflare';
+import type { KVNamespace, R2Bucket } from '../../adapters/workers-types.ts';
 import { ROOT } from '../helpers/cli.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
@@ -35,4 +36,17 @@ export async function startWorker(scriptPath: string, bindings: Record<string, s
   });
   await mf.ready;
   return mf;
+}
+
+/**
+ * The Worker's R2 bucket and KV namespace, seen from Node, typed as the Worker sees them.
+ * miniflare types its Node-side proxies with undici's Headers instead of workerd's, which
+ * makes them structurally different types; the objects behave as the bindings do.
+ */
+export async function r2Of(mf: Miniflare, name = 'SNAPPY_BUCKET'): Promise<R2Bucket> {
+  return (await mf.getR2Bucket(name)) as unknown as R2Bucket;
+}
+
+export async function kvOf(mf: Miniflare, name = 'SNAPPY_KV'): Promise<KVNamespace> {
+  return (await mf.getKVNamespace(name)) as unknown as KVNamespace;
 }

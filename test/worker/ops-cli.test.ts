@@ -3,14 +3,14 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Miniflare } from 'miniflare';
-import { R2BlobStore, type R2BucketLike } from '../../adapters/r2-blob-store.ts';
+import { R2BlobStore } from '../../adapters/r2-blob-store.ts';
 import { Remote } from '../../domain/layout.ts';
 import { runCli } from '../helpers/cli.ts';
 import { freePort } from '../helpers/s3rver.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import { ndjson, row, stageRev, tenant, text } from '../plugins/quorum/fleet.ts';
 import { ingest, OPS_TOKEN } from './client.ts';
-import { buildTestWorker, startWorker } from './helpers.ts';
+import { buildTestWorker, startWorker, r2Of } from './helpers.ts';
 
 let mf: Miniflare | undefined;
 test.after(async () => {
@@ -47,7 +47,7 @@ test('`snappy ops key` hands over the public key; `snappy ops tenants admit|list
   assert.equal(JSON.parse(list.stdout).tenants.map((x: { tenant: string; admittedBy: string; publicKey: string }) => [x.tenant, x.admittedBy, x.publicKey]), [[t.id, 'robert', k.publicKey]]);
   assert.is((await ingest(mf, t, ndjson([row(t, 'x', 0.5, '1')]))).status, 201, 'admitted through the CLI, the tenant can ship');
 
-  const blobs = new R2BlobStore((await mf.getR2Bucket('SNAPPY_BUCKET')) as unknown as R2BucketLike);
+  const blobs = new R2BlobStore(await r2Of(mf));
   const rev = await stageRev(blobs, 'gated', '---\nmanual_review: robert\n---\nGated.\n');
   // One shared OPS_TOKEN cannot tell operators apart: the approver must name themself.
   const anonymous = await runCli(['ops', 'approve', 'gated', rev], { cwd: dir, env: { SNAPPY_OPS_TOKEN: OPS_TOKEN } });

@@ -2,13 +2,13 @@ import { existsSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Miniflare } from 'miniflare';
-import { R2BlobStore, type R2BucketLike } from '../../adapters/r2-blob-store.ts';
+import { R2BlobStore } from '../../adapters/r2-blob-store.ts';
 import { Remote } from '../../domain/layout.ts';
 import { freePort } from '../helpers/s3rver.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import { ndjson, row, stageRev, tenant, text } from '../plugins/quorum/fleet.ts';
 import { admit, ingest, OPS_TOKEN } from './client.ts';
-import { buildTestWorker, startWorker } from './helpers.ts';
+import { buildTestWorker, startWorker, r2Of } from './helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -27,7 +27,7 @@ run('an operator approves a gated rev on /snappy-ops in a real browser; hostile 
   const { chromium } = await import('playwright-core');
   const port = await freePort();
   mf = await startWorker(await buildTestWorker(), { OPS_TOKEN }, { port });
-  const blobs = new R2BlobStore((await mf.getR2Bucket('SNAPPY_BUCKET')) as unknown as R2BucketLike);
+  const blobs = new R2BlobStore(await r2Of(mf));
   const fleet = await Promise.all(['a', 'b', 'c'].map(tenant));
   for (const t of fleet) await admit(mf, t);
   const rev = await stageRev(blobs, 'deploy', `---\nmanual_review: ${JSON.stringify(XSS)}\n---\nDeploy. ${XSS}\n`);

@@ -1,12 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Miniflare } from 'miniflare';
-import { KVBinding, type KVNamespaceLike } from '../../adapters/kv-binding.ts';
-import { R2BlobStore, type R2BucketLike } from '../../adapters/r2-blob-store.ts';
+import { KVBinding } from '../../adapters/kv-binding.ts';
+import { R2BlobStore } from '../../adapters/r2-blob-store.ts';
 import { Remote } from '../../domain/layout.ts';
 import { listKeys, ndjson, row, stageRev, tenant, text, type Tenant } from '../plugins/quorum/fleet.ts';
 import { admit, eventually, ingest, ops, OPS_TOKEN } from './client.ts';
-import { buildTestWorker, startWorker } from './helpers.ts';
+import { buildTestWorker, startWorker, r2Of, kvOf } from './helpers.ts';
 
 let mf: Miniflare;
 let blobs: R2BlobStore;
@@ -15,8 +15,8 @@ let fleet: Tenant[];
 
 test.before(async () => {
   mf = await startWorker(await buildTestWorker('test/worker/fixtures/recorder.config.ts'), { OPS_TOKEN });
-  blobs = new R2BlobStore((await mf.getR2Bucket('SNAPPY_BUCKET')) as unknown as R2BucketLike);
-  kv = new KVBinding((await mf.getKVNamespace('SNAPPY_KV')) as unknown as KVNamespaceLike);
+  blobs = new R2BlobStore(await r2Of(mf));
+  kv = new KVBinding(await kvOf(mf));
   fleet = await Promise.all(['a', 'b', 'c', 'd'].map(tenant));
   for (const t of fleet) await admit(mf, t);
 });

@@ -3,14 +3,14 @@ import { Miniflare } from 'miniflare';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BlobKV } from '../../../adapters/blob-kv.ts';
-import { KVBinding, type KVNamespaceLike } from '../../../adapters/kv-binding.ts';
-import { R2BlobStore, type R2BucketLike } from '../../../adapters/r2-blob-store.ts';
+import { KVBinding } from '../../../adapters/kv-binding.ts';
+import { R2BlobStore } from '../../../adapters/r2-blob-store.ts';
 import type { BlobStore, KV } from '../../../core/ports.ts';
 import { Remote } from '../../../domain/layout.ts';
 import { KvKeys, promote, type ChangelogRow } from '../../../plugins/quorum/promote.ts';
 import { barrier, gatedWrites } from '../../helpers/barrier.ts';
 import { tmpDir } from '../../helpers/tmp.ts';
-import { COMPAT_DATE } from '../../worker/helpers.ts';
+import { COMPAT_DATE, kvOf, r2Of } from '../../worker/helpers.ts';
 import { fileRemote, listKeys, stageRev, text } from './fleet.ts';
 
 // Promotion's exactly-once point is its create-only changelog write. Here every caller is
@@ -32,11 +32,11 @@ async function r2(): Promise<{ blobs: BlobStore; kv: KV }> {
     r2Buckets: ['BUCKET'],
     kvNamespaces: ['KV'],
   });
-  const bucket = (await mf.getR2Bucket('BUCKET')) as unknown as R2BucketLike;
+  const bucket = await r2Of(mf, 'BUCKET');
   // Each race gets its own prefix in the one bucket, so the cases stay apart.
   const prefix = `race-${++races}`;
   const blobs = new R2BlobStore(bucket, { prefix });
-  return { blobs, kv: new KVBinding((await mf.getKVNamespace('KV')) as unknown as KVNamespaceLike) };
+  return { blobs, kv: new KVBinding(await kvOf(mf, 'KV')) };
 }
 
 function file(): { blobs: BlobStore; kv: KV } {
