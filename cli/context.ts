@@ -8,7 +8,8 @@ import { tenantIdOf } from '../domain/hash.ts';
 import { keyStrength, weakKeyMessage } from '../domain/key-strength.ts';
 import { isMachineId } from '../domain/names.ts';
 import { State } from '../domain/state-layout.ts';
-import { loadConfig } from './config-load.ts';
+import { checkBuiltinOptions, loadConfig } from './config-load.ts';
+import { BUILTINS } from './builtins.ts';
 import { cliLogger } from './log.ts';
 import { machineIdFor } from './machine-id.ts';
 import { addJsonWarning } from './output.ts';
@@ -66,6 +67,9 @@ export interface CliOptions {
 export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env, opts: CliOptions = {}): Promise<Cli> {
   const log = cliLogger({ json: !!flags.json, quiet: !!flags.quiet });
   const loaded = await loadConfig({ explicit: flags.config ?? env.SNAPPY_CONFIG, dir: process.cwd() });
+  // Every tenant's and machine's view of the built-ins' options, not only this machine's: a bad
+  // override fails every run of the fleet at once, not just the runs it applies to.
+  await checkBuiltinOptions(loaded, async (name) => (BUILTINS[name] ? (await BUILTINS[name]!()).options : undefined));
   // After the config (its errors come first, naming its file), before anything reads the state.
   const { dir: stateDir } = await resolveStateDir(flags, env);
   const masterKey = env.SNAPPY_MASTER_KEY || undefined;
@@ -89,7 +93,12 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
   const remoteUrl = workerUrl ?? flags.remote ?? (env.SNAPPY_REMOTE || undefined) ?? config.remote ?? defaultRemote(stateDir);
   const configDir = loaded.file ? path.dirname(loaded.file) : process.cwd();
   const instances = await loadPlugins(config, configDir);
-  const runner = createRunner({ plugins: instances, config: config as Record<string, unknown>, log, env: 'node', tapTimeoutMs: config.timeouts ?? {} });
+  let runner: Runner;
+  try {
+    runner = createRunner({ plugins: instances, config: config as Record<string, unknown>, log, env: 'node', tapTimeoutMs: config.timeouts ?? {} });
+  } catch (err) {
+    throw namingConfig(err, loaded.file, { tenant, machine });
+  }
   const identity: Identity = { machine, ...(tenant ? { tenant, masterKey } : {}) };
   const taskFlags: TaskFlags = { auto: !!flags.auto, dryRun: !!flags.dryRun, json: !!flags.json, quiet: !!flags.quiet };
 
@@ -147,6 +156,23 @@ async function openWorker(url: string, identity: Identity, config: ResolvedConfi
   const { DEFAULT_TIMEOUTS } = await import('../adapters/http-client.ts');
   const w = config.worker!;
   return new WorkerRemote(url, { tenant: identity.tenant, masterKey: identity.masterKey }, { connectMs: w.connectTimeoutMs ?? DEFAULT_TIMEOUTS.connectMs, responseMs: w.timeoutMs ?? DEFAULT_TIMEOUTS.responseMs });
+}
+
+/**
+ * A plugin's invalid options, named by the config file they came from and the overrides
+ * merged into them (the built-ins' sections are checked earlier for every tenant and machine
+ * alone; what is left is a combination, or a third-party plugin's options).
+ */
+function namingConfig(err: unknown, file: string | undefined, who: { tenant?: string | undefined; machine: string }): unknown {
+  if (!isSnappyError(err) || err.code !== ErrorCode.PluginOptions) return err;
+  const merged = `${who.tenant ? `tenant ${who.tenant}, ` : ''}machine ${who.machine}`;
+  const issues = ((err.details as { issues?: { path: string; message: string }[] } | undefined)?.issues ?? []).map((i) => `  at ${i.path}: ${i.message}`).join('\n');
+  return new SnappyError(`invalid config ${file ?? '(built-in defaults)'}: the options of plugin ${err.plugin} as they apply to ${merged} (base config, then tenants.<id>, then machines.<id>):\n${issues}`, {
+    code: ErrorCode.PluginOptions,
+    ...(err.plugin ? { plugin: err.plugin } : {}),
+    details: { ...(err.details as object), file: file ?? null },
+    cause: err,
+  });
 }
 
 let warnedWeak = false;
