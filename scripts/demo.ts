@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tenantIdOf } from '../domain/hash.ts';
+import { progressWords } from '../plugins/quorum/words.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin', 'snappy.js');
@@ -87,7 +88,7 @@ async function tick(rev: string, names: Record<string, string>): Promise<any> {
   const revs = await json(null, ['ops', 'revs']);
   const s = revs.revs.find((r: { rev: string }) => r.rev === rev);
   const per = (s.tenants as { tenant: string; runs: number; mean: number; endorses: boolean }[]).map((x) => `${names[x.tenant] ?? x.tenant} ${x.runs} runs, mean ${fmt(x.mean)}${x.endorses ? ' (endorses)' : ''}`).join('; ');
-  say(`   cron: snappy run tick -> ${SKILL}:${rev} ${s.state}: ${s.endorsing}/${s.thresholds.minTenants} tenants endorse with ${s.endorsingRuns}/${s.thresholds.minRuns} runs${per ? ` [${per}]` : ''}`);
+  say(`   cron: snappy run tick -> ${SKILL}:${rev} ${s.state}: ${progressWords(s, s.thresholds)} [${per}]`);
   return { promoted, revs };
 }
 

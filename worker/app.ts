@@ -1,6 +1,8 @@
 import type { SnappyConfig } from '../core/config.ts';
 import { quorumOptions } from '../plugins/quorum/options.ts';
 import { runTick } from '../core/tick.ts';
+import type { QuorumTickReport } from '../plugins/quorum/tick.ts';
+import { tickLines } from '../plugins/quorum/words.ts';
 import { storesOf } from './bindings.ts';
 import type { Env, ExecCtx } from './env.ts';
 import { consoleLogger, createWorkerRunner } from './runner.ts';
@@ -23,7 +25,11 @@ export function createWorkerApp(raw: SnappyConfig): WorkerApp {
 
   const tick = async (env: Env, only?: readonly string[]): Promise<Record<string, unknown>> => {
     const { blobs, kv } = storesOf(env);
-    return runTick(runner.hooks, { now: Date.now(), budgetMs: TICK_BUDGET_MS, blobs, kv, log, ...(only ? { only } : {}) });
+    const results = await runTick(runner.hooks, { now: Date.now(), budgetMs: TICK_BUDGET_MS, blobs, kv, log, ...(only ? { only } : {}) });
+    // The same lines `snappy run tick` prints, for `wrangler tail`: one per rev decided or advanced.
+    const q = results.quorum as QuorumTickReport | undefined;
+    if (q && (q.revs.length || q.scan.batches)) for (const l of tickLines(q).info) log.info(l);
+    return results;
   };
 
   return {

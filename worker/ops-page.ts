@@ -66,6 +66,10 @@ export const OPS_JS = `'use strict';
     var l = document.createElementNS(SVG, 'line'); l.setAttribute('x1', min * w); l.setAttribute('x2', min * w); l.setAttribute('y1', 0); l.setAttribute('y2', h); s.appendChild(l);
     return s;
   }
+  // The same words as snappy status and snappy ops revs (plugins/quorum/words.ts).
+  function count(n, one) { return n + ' ' + (n === 1 ? one : one + 's'); }
+  function tenantsWords(n, need) { return n <= need ? n + ' of ' + count(need, 'tenant') + ' endorse' + (n === 1 ? 's' : '') : count(n, 'tenant') + ' endorse, ' + need + ' needed'; }
+  function runsWords(n, need) { return count(n, 'run') + ', ' + need + ' needed'; }
   function act(r, action) {
     var me = $('me').value.trim();
     var body = action === 'approve' ? (me ? { by: me } : {}) : { by: me || 'operator', reason: prompt('Reason for rejecting ' + r.skill + ':' + r.rev + '?') || '' };
@@ -82,8 +86,8 @@ export const OPS_JS = `'use strict';
       var tr = document.createElement('tr'); tr.setAttribute('data-rev', r.skill + ':' + r.rev);
       tr.appendChild(el('td', r.skill)); tr.appendChild(el('td', r.rev));
       tr.appendChild(el('td', r.state + (r.manualReview ? ' (manual_review: ' + r.manualReview + ')' : '') + (r.promotion ? ' by ' + r.promotion.by : ''), r.state));
-      tr.appendChild(el('td', r.endorsing + '/' + r.thresholds.minTenants + ' endorse (' + r.tenants.length + ' scored)'));
-      tr.appendChild(el('td', r.endorsingRuns + '/' + r.thresholds.minRuns));
+      tr.appendChild(el('td', tenantsWords(r.endorsing, r.thresholds.minTenants) + ' (' + r.tenants.length + ' scored)'));
+      tr.appendChild(el('td', runsWords(r.endorsingRuns, r.thresholds.minRuns)));
       tr.appendChild(el('td', r.mean === null ? '-' : r.mean));
       var c = el('td'); c.appendChild(chart(r.histogram, r.thresholds.minScore)); tr.appendChild(c);
       var b = el('td');

@@ -87,7 +87,8 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
       switch (argv.action) {
         case 'revs': {
           const r = await backend.revs();
-          const lines = r.revs.map((s) => `${s.skill}:${s.rev}  ${s.state.padEnd(8)} ${s.endorsing}/${s.thresholds.minTenants} tenants endorse, ${s.endorsingRuns}/${s.thresholds.minRuns} runs, mean ${s.mean ?? '-'}${s.manualReview ? `  manual_review: ${s.manualReview}` : ''}${s.promotion ? `  promoted ${s.promotion.ts} by ${s.promotion.by}` : ''}`);
+          const { progressWords } = await import('../../plugins/quorum/words.ts');
+          const lines = r.revs.map((s) => `${s.skill}:${s.rev}  ${s.state.padEnd(11)} ${progressWords(s, s.thresholds)}${s.manualReview ? `  manual_review: ${s.manualReview}` : ''}${s.promotion ? `  promoted ${s.promotion.ts} by ${s.promotion.by}` : ''}`);
           const last = r.last_quorum_promotion;
           return out({ where: backend.where, ...r }, `${lines.join('\n') || 'no staged revs'}\nlast promotion: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
         }

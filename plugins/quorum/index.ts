@@ -4,6 +4,7 @@ import { runTick } from '../../core/tick.ts';
 import { quorumOptions } from './options.ts';
 import { lastPromotion, revStatuses } from './revs.ts';
 import { quorumTick, type QuorumTickReport } from './tick.ts';
+import { count, progressWords, tickLines } from './words.ts';
 
 /**
  * The quorum plugin (SPEC §11): on every tick, takes in new aggregate batches and promotes
@@ -28,8 +29,8 @@ export default definePlugin({
         const staged = (s.staged ?? []) as { skill: string; rev: string; state: string; manualReview: string | null; endorsing: number; endorsingRuns: number; mean: number | null; thresholds: { minTenants: number; minRuns: number } }[];
         const last = s.last_quorum_promotion as { skill: string; rev_id: string; ts: string } | null;
         req.sections.quorum = { revs: staged, last_quorum_promotion: last, via: blobs.url };
-        req.lines.push(`quorum (from ${blobs.url}): ${staged.length} staged rev(s) not promoted; last promotion: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
-        for (const r of staged) req.lines.push(`  ${r.skill}:${r.rev} ${r.state}${r.manualReview ? ` (manual_review: ${r.manualReview})` : ''}: ${r.endorsing}/${r.thresholds.minTenants} tenants endorse, ${r.endorsingRuns}/${r.thresholds.minRuns} runs, mean ${r.mean ?? '-'}`);
+        req.lines.push(`quorum (from ${blobs.url}): ${count(staged.length, 'staged rev')} not promoted; last promotion: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
+        for (const r of staged) req.lines.push(`  ${r.skill}:${r.rev} ${r.state}${r.manualReview ? ` (manual_review: ${r.manualReview})` : ''}: ${progressWords(r, r.thresholds)}`);
         return;
       }
       const kv = await req.ctx.kv();
@@ -37,10 +38,10 @@ export default definePlugin({
       const last = await lastPromotion(kv);
       req.sections.quorum = { revs, last_quorum_promotion: last };
       const open = revs.filter((r) => r.state !== 'promoted');
-      req.lines.push(`quorum: ${revs.length} staged rev(s), ${open.length} not promoted; last promotion: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
+      req.lines.push(`quorum: ${count(revs.length, 'staged rev')}, ${open.length} not promoted; last promotion: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
       for (const r of open) {
         if (r.state === 'quarantined') req.lines.push(`  ${r.skill}:${r.rev} quarantined, never to be promoted: ${r.quarantine?.reason ?? ''}`);
-        else req.lines.push(`  ${r.skill}:${r.rev} ${r.state}${r.manualReview ? ` (manual review: ${r.manualReview})` : ''}: ${r.endorsing}/${r.thresholds.minTenants} tenants endorse, ${r.endorsingRuns}/${r.thresholds.minRuns} runs, mean ${r.mean ?? '-'}`);
+        else req.lines.push(`  ${r.skill}:${r.rev} ${r.state}${r.manualReview ? ` (manual review: ${r.manualReview})` : ''}: ${progressWords(r, r.thresholds)}`);
       }
     });
 
@@ -53,10 +54,9 @@ export default definePlugin({
         task.report(results);
         const q = results.quorum as QuorumTickReport | undefined;
         if (q && !task.flags.json) {
-          const s = q.scan;
-          task.log.info(`tick: ${s.batches} new batch(es) (${s.rows} rows${s.unstaged ? `, ${s.unstaged} of revs not staged, dropped` : ''}${s.invalid ? `, ${s.invalid} invalid` : ''}), ${q.promoted.length} promotion(s)${q.partial ? `; stopped at its deadline, ${s.backlog} batch(es) wait for the next tick` : ''}`);
-          for (const r of q.revs) task.log.info(`  ${r.rev}: ${r.outcome}: ${r.reason}`);
-          for (const p of q.problems) task.log.warn(`  skipped ${p.key}: ${p.reason}`);
+          const lines = tickLines(q);
+          for (const l of lines.info) task.log.info(l);
+          for (const l of lines.warn) task.log.warn(l);
         }
       },
     });

@@ -8,16 +8,32 @@ import { assertExactlyOnce } from './probe.ts';
 import { complete, promote, type ChangelogRow } from './promote.ts';
 import { standingsOf } from './registry.ts';
 import { gateOf, listStagedRevs, promotionIndex, type RevRef } from './revs.ts';
-import { decide, defaultRule, progressOf, type Standing } from './rule.ts';
+import { decide, defaultRule, progressOf, type Progress, type Standing, type Thresholds } from './rule.ts';
 import { scanNewBatches, type Problem, type ScanResult } from './scan.ts';
 import { readTally } from './tally.ts';
 import { quarantineRev, verifyStagedRev } from './verify.ts';
+import { progressWords } from './words.ts';
 
 /** One rev the tick looked at, and where it stands now (one line each in `snappy run tick`). */
 export interface RevOutcome {
   rev: string;
   outcome: 'promoted' | 'gated' | 'pending' | 'quarantined' | 'incomplete' | 'unreadable';
   reason: string;
+  /** Where its quorum stands (absent when its tally could not be read). */
+  progress?: RevProgress;
+  /** Why a gated rev waits for an operator: its page's `manual_review`, or the config glob. */
+  manualReview?: string;
+}
+
+/** A rev's quorum in numbers, and in the words `snappy run tick` prints. */
+export interface RevProgress {
+  endorsing: number;
+  endorsingRuns: number;
+  mean: number | null;
+  minTenants: number;
+  minRuns: number;
+  /** `2 of 3 tenants endorse; 4 runs, 5 needed; mean 0.915`. */
+  words: string;
 }
 
 /** What one quorum tick did (the tick's `results.quorum`). */
@@ -71,14 +87,19 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
       const row = await readJson<ChangelogRow>(blobs, Remote.changelog(skill, rev));
       if (!row) continue;
       const r = await complete(blobs, kv, row, { problem });
-      if (r.quarantined) report.quarantined.push({ rev: id, reason: r.quarantined.reason });
-      else report.completed.push(id);
+      if (r.quarantined) {
+        report.quarantined.push({ rev: id, reason: r.quarantined.reason });
+        report.revs.push({ rev: id, outcome: 'quarantined', reason: r.quarantined.reason });
+      } else {
+        report.completed.push(id);
+        report.revs.push({ rev: id, outcome: 'promoted', reason: `finished the promotion an interrupted tick began (by ${row.by} at ${row.ts})` });
+      }
     } catch (err) {
       if (!isMalformed(err)) throw err;
       problem({ key: Remote.changelog(skill, rev), reason: (err as Error).message });
     }
   }
-  if (!tick.only) await freezeManifests(blobs, revs, closed, problem);
+  if (!tick.only) for (const q of await freezeManifests(blobs, revs, closed, problem)) report.revs.push({ rev: q.rev, outcome: 'quarantined', reason: q.reason });
   const rule = opts.rule ?? defaultRule;
   const standings = new Map<string, Standing>();
   for (const { skill, rev } of revs) {
@@ -99,29 +120,30 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
       continue;
     }
     const standing = opts.admittedOnly ? await standingsOf(blobs, Object.keys(tally.tenants), standings) : undefined;
-    const d = decide(rule, progressOf(tally, t, standing), t);
+    const p = progressOf(tally, t, standing);
+    const d = decide(rule, p, t);
+    const progress = progressIn(p, t);
     if (!d.promote) {
       report.pending++;
-      if (touched.has(id)) report.revs.push({ rev: id, outcome: 'pending', reason: d.reason });
+      if (touched.has(id)) report.revs.push({ rev: id, outcome: 'pending', reason: d.reason, progress });
       continue;
     }
     const gate = await gateOf(blobs, opts, skill, rev);
     if (gate) {
       report.gated.push(id);
-      report.revs.push({ rev: id, outcome: 'gated', reason: `${d.reason}; waits for an operator (manual review: ${gate})` });
+      report.revs.push({ rev: id, outcome: 'gated', reason: `${d.reason}; waits for an operator (manual review: ${gate})`, progress, manualReview: gate });
       continue;
     }
     const res = await promote(blobs, kv, { ts: new Date().toISOString(), skill, rev_id: rev, by: 'quorum', tenants: d.tenants, runs: d.runs, mean: d.mean }, { problem });
     if (res.quarantined) {
       report.quarantined.push({ rev: id, reason: res.quarantined.reason });
-      report.revs.push({ rev: id, outcome: 'quarantined', reason: res.quarantined.reason });
+      report.revs.push({ rev: id, outcome: 'quarantined', reason: res.quarantined.reason, progress });
       tick.log.warn(`quarantined ${id}: ${res.quarantined.reason}`);
     } else if (res.incomplete) {
-      report.revs.push({ rev: id, outcome: 'incomplete', reason: res.incomplete });
+      report.revs.push({ rev: id, outcome: 'incomplete', reason: res.incomplete, progress });
     } else if (res.promoted) {
       report.promoted.push(res.row);
-      report.revs.push({ rev: id, outcome: 'promoted', reason: d.reason });
-      tick.log.info(`promoted ${id} by quorum: ${d.reason}`);
+      report.revs.push({ rev: id, outcome: 'promoted', reason: d.reason, progress });
     }
   }
   return report;
@@ -131,7 +153,8 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
  * Revs staged without a manifest (a push of a release before manifests, in direct mode) are
  * frozen the first time a tick sees them: from then on, changed bytes quarantine the rev.
  */
-async function freezeManifests(blobs: TickContext['blobs'], revs: readonly RevRef[], closed: ReadonlySet<string>, problem: (p: Problem) => void): Promise<void> {
+async function freezeManifests(blobs: TickContext['blobs'], revs: readonly RevRef[], closed: ReadonlySet<string>, problem: (p: Problem) => void): Promise<{ rev: string; reason: string }[]> {
+  const out: { rev: string; reason: string }[] = [];
   const have = new Set<string>();
   for await (const o of blobs.list(Remote.manifestPrefix)) have.add(o.key);
   for (const { skill, rev } of revs) {
@@ -141,8 +164,14 @@ async function freezeManifests(blobs: TickContext['blobs'], revs: readonly RevRe
     if (!v.ok && !v.incomplete) {
       const q = await quarantineRev(blobs, skill, rev, v.reason);
       problem({ key: Remote.stagedDir(skill, rev), reason: `quarantined: ${q.reason}` });
+      out.push({ rev: `${skill}:${rev}`, reason: q.reason });
     }
   }
+  return out;
+}
+
+function progressIn(p: Progress, t: Thresholds): RevProgress {
+  return { endorsing: p.endorsing, endorsingRuns: p.endorsingRuns, mean: p.mean, minTenants: t.minTenants, minRuns: t.minRuns, words: progressWords(p, t) };
 }
 
 function onlyRefs(only: readonly string[]): RevRef[] {

@@ -53,6 +53,8 @@ run('an operator approves a gated rev on /snappy-ops in a real browser; hostile 
     const state = await tr.locator('td').nth(2).textContent();
     assert.match(state!, 'gated');
     assert.match(state!, XSS, 'the manual_review value is shown as text');
+    assert.is(await tr.locator('td').nth(3).textContent(), '3 of 3 tenants endorse (3 scored)', 'progress in words, never a fraction');
+    assert.is(await tr.locator('td').nth(4).textContent(), '6 runs, 5 needed');
     assert.is(await tr.locator('svg rect').count(), 10, 'the score chart has one bar per decile');
     await tr.locator('button.approve').click();
     await page.waitForFunction(() => /promoted deploy:/.test(document.getElementById('msg')!.textContent || ''), undefined, { timeout: 15_000 });

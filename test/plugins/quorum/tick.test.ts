@@ -131,4 +131,41 @@ test('a rejected rev is never promoted by quorum', async () => {
   assert.match(missing.stderr, 'no staged rev bad:000000000000');
 });
 
+test('`snappy run tick` prints one line per rev it decided or advanced, in words; --json carries every one with its numbers', async () => {
+  const { dir, remote, blobs } = await setup({ quorum: { manualReview: ['deploy'] } });
+  const [a, b, c] = await Promise.all([tenant('a'), tenant('b'), tenant('c')]);
+  const ready = await stageRev(blobs, 'summarize', 'Summarize.\n');
+  const growing = await stageRev(blobs, 'triage', 'Triage.\n');
+  const quiet = await stageRev(blobs, 'billing', 'Billing.\n');
+  const gated = await stageRev(blobs, 'deploy', 'Deploy.\n');
+  // Staged with bytes that are not its rev id's: the first tick quarantines it.
+  const forged = 'aaaaaaaaaaaa';
+  await blobs.put(Remote.staged('notes', forged), 'Not the page that hashes to aaaaaaaaaaaa.\n');
+  await writeBatch(blobs, a, [row(a, `billing:${quiet}`, 0.9, 'q1')]);
+  const first = await runCli(['run', 'tick', '--remote', `file://${remote}`], { cwd: dir });
+  assert.is(first.code, 0, first.stderr);
+  for (const t of [a, b, c]) await writeBatch(blobs, t, [row(t, `summarize:${ready}`, 0.9, 'r1'), row(t, `summarize:${ready}`, 0.92, 'r2'), row(t, `deploy:${gated}`, 0.95, 'd1'), row(t, `deploy:${gated}`, 0.95, 'd2')]);
+  await writeBatch(blobs, a, [row(a, `triage:${growing}`, 0.9, 't1'), row(a, `triage:${growing}`, 0.8, 't2')]);
+  const r = await runCli(['run', 'tick', '--remote', `file://${remote}`], { cwd: dir });
+  assert.is(r.code, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split('\n');
+  assert.equal(lines, [
+    'tick: 4 new batches (14 rows), 1 promotion, 3 revs decided or advanced',
+    `  deploy:${gated} gated: 3 of 3 tenants endorse; 6 runs, 5 needed; mean 0.950; waits for an operator (manual review: config quorum.manualReview)`,
+    `  summarize:${ready} promoted: 3 of 3 tenants endorse; 6 runs, 5 needed; mean 0.910`,
+    `  triage:${growing} pending: 1 of 3 tenants endorses; 2 runs, 5 needed; mean 0.850`,
+  ], 'billing had no new runs: no line; the order is the listing order');
+  assert.match(first.stdout, `  notes:${forged} quarantined: `, 'a rev quarantined by a tick gets its line too');
+  assert.not.match(r.stdout + first.stdout, /\d+\/\d+ (runs|tenants)/);
+
+  await writeBatch(blobs, b, [row(b, `triage:${growing}`, 0.95, 't1')]);
+  const j = await runCli(['run', 'tick', '--remote', `file://${remote}`, '--json'], { cwd: dir });
+  assert.is(j.code, 0, j.stderr);
+  const q = JSON.parse(j.stdout).reports.tick.quorum;
+  assert.equal(q.revs.map((x: { rev: string; outcome: string }) => [x.rev, x.outcome]), [[`deploy:${gated}`, 'gated'], [`triage:${growing}`, 'pending']]);
+  const t = q.revs[1];
+  assert.equal(t.progress, { endorsing: 2, endorsingRuns: 3, mean: 0.883333, minTenants: 3, minRuns: 5, words: '2 of 3 tenants endorse; 3 runs, 5 needed; mean 0.883' });
+  assert.is(t.reason, '2 of 3 tenants endorse (a mean score of at least 0.85)');
+});
+
 test.run();
