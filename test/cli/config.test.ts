@@ -122,7 +122,7 @@ test("an invalid option in one tenant's override fails every machine's run at lo
   const dir = project({ 'snappy.config.json': JSON.stringify({ tenants: { [tenant]: { regen: { pid: { setpoint: 7 } } } }, machines: { 'm-ci': { sync: { concurency: 3 } } } }) });
   const file = path.join(dir, 'snappy.config.json');
   // That tenant, another tenant, and a machine with no master key at all: every one refuses.
-  for (const env of [{ SNAPPY_MASTER_KEY: 'k1' }, { SNAPPY_MASTER_KEY: 'k2' }, {}]) {
+  for (const env of [{ SNAPPY_MASTER_KEY: 'k1' }, { SNAPPY_MASTER_KEY: 'k2' }, {}] as Record<string, string>[]) {
     const r = await statusJson(dir, env);
     assert.is(r.code, 2, `${JSON.stringify(env)}: ${r.stderr}`);
     const out = JSON.parse(r.stdout);
