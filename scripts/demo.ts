@@ -162,6 +162,10 @@ async function main(): Promise<void> {
   await snappy(globex, ['run', 'pull']);
   must(readFileSync(path.join(globex.state, 'canonical', SKILL, `${SKILL}.md`), 'utf8') === canonical, "globex-box's pull did not bring the canonical page");
   say(`   globex-box: snappy run pull -> canonical/${SKILL}/${SKILL}.md is the promoted page`);
+  const st = await json(globex, ['status']);
+  const fate = (st.decided as { ref: string; state: string }[]).find((d) => d.ref === `${SKILL}:${rev}`);
+  must(fate?.state === 'promoted' && !(st.staged as { ref: string }[]).some((w) => w.ref === `${SKILL}:${rev}`), `globex-box's status still lists ${SKILL}:${rev} as waiting`);
+  say(`   globex-box: snappy status -> ${SKILL}:${rev} promoted, no longer waiting for evaluation there`);
   say(`   last_quorum_promotion: ${JSON.stringify(last)}`);
   if (keep) say(`   (kept ${dir}: the remote is in remote/, each machine's state dir in <machine>/state; about ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   say(`promoted ${SKILL}:${rev} by quorum: ${row.tenants} tenants, ${row.runs} runs`);

@@ -77,8 +77,9 @@ export async function listCanonical(env: Env): Promise<Response> {
 
 /**
  * GET /v1/status, by who asks: anyone gets `last_quorum_promotion` and counts; a tenant's
- * signed request also gets each staged rev's progress (no per-tenant rows); the operator
- * (ops token) gets everything /snappy-ops shows.
+ * signed request also gets each staged rev's progress (no per-tenant rows) and `decided`, the
+ * revs promoted, quarantined or rejected (with when); the operator (ops token) gets everything
+ * /snappy-ops shows.
  */
 export async function status(env: Env, opts: QuorumOptions, who: 'public' | 'tenant' | 'operator'): Promise<Response> {
   const { blobs, kv } = storesOf(env);
@@ -90,5 +91,12 @@ export async function status(env: Env, opts: QuorumOptions, who: 'public' | 'ten
   const open = all.filter((r) => r.state !== 'promoted');
   if (who === 'operator') return json({ ok: true, counts, staged: open.map(({ histogram: _h, ...r }) => r), last_quorum_promotion: last });
   const staged = open.map((r) => ({ skill: r.skill, rev: r.rev, state: r.state, manualReview: r.manualReview, thresholds: r.thresholds, scored: r.tenants.length, endorsing: r.endorsing, endorsingRuns: r.endorsingRuns, totalRuns: r.totalRuns, mean: r.mean, decision: r.decision }));
-  return json({ ok: true, counts, staged, last_quorum_promotion: last });
+  // The revs no longer waiting for evaluation, so a tenant's pull can tell its status which.
+  const decided = all.flatMap((r): Record<string, unknown>[] => {
+    if (r.state === 'promoted') return [{ skill: r.skill, rev: r.rev, state: r.state, ts: r.promotion?.ts ?? null, by: r.promotion?.by ?? null }];
+    if (r.state === 'quarantined') return [{ skill: r.skill, rev: r.rev, state: r.state, ts: r.quarantine?.ts ?? null, reason: r.quarantine?.reason ?? null }];
+    if (r.state === 'rejected') return [{ skill: r.skill, rev: r.rev, state: r.state, ts: r.rejection?.ts ?? null }];
+    return [];
+  });
+  return json({ ok: true, counts, staged, decided, last_quorum_promotion: last });
 }

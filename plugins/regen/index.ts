@@ -43,6 +43,8 @@ export default definePlugin({
       const st = await regenStatus(req.ctx.stateDir, opts);
       req.sections.skills = st.skills;
       req.sections.staged = st.staged;
+      // Staged revs held here that no longer wait: promoted, rejected or quarantined.
+      req.sections.decided = st.decided;
       const tty = typeof process !== 'undefined' && !!process.stdout?.isTTY;
       req.lines.push(...statusLines(st, tty && !req.ctx.flags.json));
     });

@@ -7,6 +7,7 @@ import { Remote } from '../../domain/layout.ts';
 import { isSkillName } from '../../domain/names.ts';
 import { State } from '../../domain/state-layout.ts';
 import type { AggregateService } from '../aggregate/service.ts';
+import { learnFates } from './fates.ts';
 import { Refusal, StateFiles } from './local.ts';
 import { contentHash, loadManifest, saveManifest, type Manifest } from './manifest.ts';
 import type { SyncOptions } from './options.ts';
@@ -146,15 +147,18 @@ export async function runPull(ctx: TaskContext, deps: PullDeps): Promise<void> {
   // The feed cursor moves only once everything it pointed at is saved.
   if (feed.cursor !== undefined && !failed.length) (manifest.cursors ??= {}).feed = feed.cursor;
   await saveManifest(ctx.stateDir, manifest);
+  const news = counts.files > 0 || counts.removed.length > 0 || ('added' in aggregate && Number(aggregate.added) > 0);
+  const decided = failed.length ? [] : await learnFates(ctx.stateDir, remote, retry, ctx.log, { news });
 
   for (const r of counts.refused) ctx.log.warn(`not pulled: ${r.path} ${r.reason}`);
   for (const c of counts.conflicts) ctx.log.warn(`kept your edit of ${c}; the remote's version is beside it as ${c}${INCOMING_SUFFIX}`);
   const ms = Math.round(performance.now() - t0);
-  ctx.report({ files: counts.files, bytes: counts.bytes, unchanged: counts.unchanged, conflicts: counts.conflicts, adopted: counts.adopted, removed: counts.removed, refused: counts.refused, failed, aggregate, ms: { total: ms }, ...(requests0 !== undefined ? { requests: remote.requests! - requests0 } : {}) });
+  ctx.report({ files: counts.files, bytes: counts.bytes, unchanged: counts.unchanged, conflicts: counts.conflicts, adopted: counts.adopted, removed: counts.removed, refused: counts.refused, failed, aggregate, decided, ms: { total: ms }, ...(requests0 !== undefined ? { requests: remote.requests! - requests0 } : {}) });
   if (failed.length) {
     const first = failed.slice(0, 5).map((f) => `  ${f.key}: ${f.message}`).join('\n');
     throw new SnappyError(`pull from ${remote.url} failed for ${failed.length} objects (the rest are saved; run pull again to finish):\n${first}`, { code: ErrorCode.Remote, details: { failed } });
   }
+  for (const d of decided) ctx.log.info(`staged rev ${d.rev} was ${d.state}${d.ts ? ` (${d.ts})` : ''}${d.state === 'promoted' ? '' : `${d.reason ? `: ${d.reason}` : ''}`}; it no longer waits for evaluation here`);
   const merged = 'batches' in aggregate ? `, merged ${aggregate.batches} aggregate batches (+${aggregate.added} rows)` : '';
   ctx.log.info(`pulled ${counts.files} files (${formatBytes(counts.bytes)}) from ${remote.url}, ${counts.unchanged} unchanged${merged} in ${ms} ms`);
 }

@@ -37,7 +37,7 @@ test('the demo tells the loop step by step and ends with the promotion; it leave
   const m = /^promoted triage:([0-9a-f]{12}) by quorum: 3 tenants, 6 runs$/.exec(last);
   assert.ok(m, `the final line is the promotion: ${last}`);
   const rev = m![1]!;
-  for (const step of ['ready/triage.ready', `staged as rev ${rev}`, `snappy-os-staging/triage/${rev}/triage.md`, 'grows from 2 to 4 rows of the rev', 'pending: 1 of 3 tenants endorses; 2 runs, 5 needed', 'pending: 2 of 3 tenants endorse; 4 runs, 5 needed', `triage:${rev} promoted: 3 of 3 tenants endorse; 6 runs, 5 needed`]) {
+  for (const step of ['ready/triage.ready', `staged as rev ${rev}`, `snappy-os-staging/triage/${rev}/triage.md`, 'grows from 2 to 4 rows of the rev', 'pending: 1 of 3 tenants endorses; 2 runs, 5 needed', 'pending: 2 of 3 tenants endorse; 4 runs, 5 needed', `triage:${rev} promoted: 3 of 3 tenants endorse; 6 runs, 5 needed`, `snappy status -> triage:${rev} promoted, no longer waiting for evaluation there`]) {
     assert.ok(r.stdout.includes(step), `the story tells: ${step}`);
   }
   assert.not.match(r.stdout, /\d+\/\d+ (runs|tenants)/, 'progress is told in words, never as a fraction like 6/5');

@@ -221,6 +221,15 @@ test('2. the other tenants pull the staged revision, evaluate it, and each push 
       return s.staged.find((x: { rev: string }) => x.rev === rev)?.endorsing === 2;
     });
     assert.is(await f.kvPromotion(), null, 'two tenants are not a quorum');
+
+    // The operator rejects it: c, which holds the rev, learns so at its next pull (from the
+    // Worker's /v1/status), and its status stops listing the rev as waiting for evaluation.
+    await f.ops(['reject', 'triage', rev, '--reason', 'not this one']);
+    const pulled = await c.json(['run', 'pull']);
+    assert.equal(pulled.reports.pull.decided.map((d: { rev: string; state: string; source: string }) => [d.rev, d.state, d.source]), [[`triage:${rev}`, 'rejected', 'worker']]);
+    const st = await c.json(['status']);
+    assert.equal(st.staged, [], 'nothing waits for evaluation on c');
+    assert.equal(st.decided.map((d: { ref: string; state: string }) => [d.ref, d.state]), [[`triage:${rev}`, 'rejected']]);
   }));
 
 test('3. after the third tenant\'s push the revision becomes canonical without a tick (ingest evaluates the quorum), last_quorum_promotion says so, and every pull brings the page', () =>
@@ -265,6 +274,9 @@ test('3. after the third tenant\'s push the revision becomes canonical without a
       assert.ok(existsSync(file), `${m.name} has the canonical page`);
       assert.is(readFileSync(file, 'utf8'), canon.files['triage.md']);
     }
+    const st = await b.json(['status']);
+    assert.not.ok(st.staged.some((x: { rev: string }) => x.rev === rev), 'b no longer lists the promoted rev as waiting');
+    assert.is(st.decided.find((d: { rev: string }) => d.rev === rev)?.state, 'promoted');
     // Pulls follow the Worker's change feed: with nothing new, a pull asks twice (the feed and
     // the aggregate) whatever the history; a push with nothing new asks nothing at all.
     const quietPull = await b.json(['run', 'pull']);
