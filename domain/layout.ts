@@ -40,6 +40,12 @@ export const Remote = {
   /** A tenant's own skill pages, shared among its machines. */
   tenantSkillsPrefix: (tenant: string) => `snappy-tenants/${tenant}/skills/`,
   tenantSkill: (tenant: string, skill: string) => `snappy-tenants/${tenant}/skills/${skill}.md`,
+  /**
+   * Content hashes of the versions a tenant's page had before its current one, kept by the
+   * machines that replace it: a machine joining the tenant adopts the page over a copy of
+   * any of them instead of taking that copy for a local edit. JSON `{v, skill, hashes}`.
+   */
+  tenantPageHistory: (tenant: string, skill: string) => `snappy-tenants/${tenant}/history/${skill}.json`,
   /** Other state files a tenant allows (sync.allow) beyond the SPEC's defaults, shared among its machines. */
   tenantFilesPrefix: (tenant: string) => `snappy-tenants/${tenant}/files/`,
   tenantFile: (tenant: string, rel: string) => `snappy-tenants/${tenant}/files/${rel}`,

@@ -10,7 +10,7 @@ import type { AggregateService } from '../aggregate/service.ts';
 import { Refusal, StateFiles } from './local.ts';
 import { loadManifest, saveManifest } from './manifest.ts';
 import type { SyncOptions } from './options.ts';
-import type { SyncFilter } from './paths.ts';
+import { INCOMING_SUFFIX, type SyncFilter } from './paths.ts';
 import { scanChanges } from './plan.ts';
 import { formatBytes, Progress } from './progress.ts';
 import { shipToRemote } from './ship.ts';
@@ -62,7 +62,7 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
   // Said by the host, once, with everything else a run without a key skips.
   const skipped = scan.needTenant.length ? { skipped: { reason: 'no SNAPPY_MASTER_KEY', paths: scan.needTenant } } : {};
   for (const r of scan.refused) ctx.log.warn(`not pushed: ${r.path} ${r.reason}`);
-  for (const b of scan.blocked) ctx.log.warn(`not pushed: ${b} has an unresolved ${b}.incoming beside it (merge it into ${b}, then delete the .incoming file)`);
+  for (const b of scan.blocked) ctx.log.warn(`not pushed: ${b} has an unresolved ${b}${INCOMING_SUFFIX} beside it (merge it into ${b}, then delete the .incoming file)`);
 
   if (dryRun) {
     const refused = [...scan.refused, ...aggRefused];
@@ -101,7 +101,7 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
     manifest.inflight = { ...(manifest.inflight ?? {}), ...Object.fromEntries(fileEntries.filter((e) => typeof e?.key === 'string').map((e) => [e.key, 1 as const])) };
     await saveManifest(ctx.stateDir, manifest);
   }
-  const progress = Progress.for('push', fileEntries.length, ctx.flags);
+  const progress = Progress.for('push', fileEntries.length, ctx.flags, fileEntries.reduce((n, e) => n + (typeof e?.size === 'number' ? e.size : 0), 0));
   const retry = { retries: deps.options.retries, baseMs: deps.options.retryBaseMs };
   const up = await uploadPlan(fileEntries, { remote, files, manifest, who, concurrency: deps.options.concurrency, retry, progress, onRecorded, repair, ...(ctx.signal ? { signal: ctx.signal } : {}) });
   progress.end();
@@ -149,6 +149,7 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
     refused: [...scan.refused, ...aggRefused, ...up.refused],
     conflicts: up.conflicts,
     blocked: scan.blocked,
+    incoming: scan.blocked.map((b) => `${b}${INCOMING_SUFFIX}`),
     failed: up.failed,
     notAttempted: up.notAttempted,
     aggregate,
@@ -165,5 +166,6 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
     });
   }
   const aggLine = 'rows' in aggregate ? `, aggregate ${aggregate.rows} rows` : '';
-  ctx.log.info(`pushed ${up.uploaded} files (${formatBytes(up.bytes)}) to ${remote.url}, ${scan.unchanged} unchanged${aggLine} in ${ms} ms`);
+  const held = scan.blocked.length ? `, ${scan.blocked.length} not pushed: unresolved .incoming (${scan.blocked.map((b) => `${b}${INCOMING_SUFFIX}`).join(', ')})` : '';
+  ctx.log.info(`pushed ${up.uploaded} ${up.uploaded === 1 ? 'file' : 'files'} (${formatBytes(up.bytes)}) to ${remote.url}, ${scan.unchanged} unchanged${held}${aggLine} in ${ms} ms`);
 }

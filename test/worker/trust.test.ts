@@ -60,6 +60,9 @@ test('a tenant may write only its own pages, files and briefs: every other key i
     Remote.replay(Date.now(), 'forged'),
     'snappy-kv/last_quorum_promotion',
     `snappy-tenants/${a.id}/elsewhere.md`,
+    Remote.tenantPageHistory(b.id, 'summarize'),
+    `snappy-tenants/${a.id}/history/-bad-skill.json`,
+    `snappy-tenants/${a.id}/history/summarize.md`,
   ];
   const before = (await keys('')).length;
   for (const key of forbidden) {
@@ -75,6 +78,8 @@ test('a tenant may write only its own pages, files and briefs: every other key i
   assert.is(stale.status, 412, 'if-match holds through the Worker');
   const brief = await signed(mf, a, 'PUT', `/v1/object?key=${encodeURIComponent(Remote.brief(a.id, 'summarize', 'm1'))}`, 'brief');
   assert.is(brief.status, 200);
+  const history = await signed(mf, a, 'PUT', `/v1/object?key=${encodeURIComponent(Remote.tenantPageHistory(a.id, 'summarize'))}`, '{"v":1,"skill":"summarize","hashes":[]}');
+  assert.is(history.status, 200, "a tenant keeps its own pages' history");
 });
 
 test('a tenant reads what a pull needs and nothing else: the registry, tallies and other tenants\' pages are 403', async () => {
