@@ -6,7 +6,7 @@ import { revIdOf } from '../../domain/hash.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isSkillName } from '../../domain/names.ts';
 import { State } from '../../domain/state-layout.ts';
-import type { AggregateService } from '../aggregate/service.ts';
+import type { AggregateService, RunIdCollisions } from '../aggregate/service.ts';
 import { learnFates } from './fates.ts';
 import { Refusal, StateFiles } from './local.ts';
 import { contentHash, loadManifest, saveManifest, type Manifest } from './manifest.ts';
@@ -377,6 +377,10 @@ async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: Aggreg
   let batches = 0;
   let added = 0;
   let invalid = 0;
+  let collisions: RunIdCollisions | undefined;
+  const met = (c: RunIdCollisions | undefined) => {
+    if (c) collisions = { count: (collisions?.count ?? 0) + c.count, example: collisions?.example ?? c.example };
+  };
   if (remote.aggregateSince) {
     // The Worker sends the rows stored since the cursor; a batch may come twice (the cursor
     // trails), which the merge's dedupe by (tenant, run_id) absorbs.
@@ -387,6 +391,7 @@ async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: Aggreg
         const r = await svc.merge(page.ndjson, `${remote.url} /v1/aggregate`, ctx);
         added += r.added;
         invalid += r.invalid.length;
+        met(r.collisions);
       }
       batches += page.batches;
       cursor = page.cursor;
@@ -394,7 +399,7 @@ async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: Aggreg
       await saveManifest(stateDir, manifest);
       if (!page.more) break;
     }
-    return { batches, added, invalid };
+    return { batches, added, invalid, ...(collisions ? { collisions } : {}) };
   }
   for (const info of await listAll(remote, Remote.aggregatePrefix, retry)) {
     if (manifest.merged[info.key] || !aggregateBatchTenant(info.key)) continue;
@@ -405,7 +410,8 @@ async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: Aggreg
     batches++;
     added += r.added;
     invalid += r.invalid.length;
+    met(r.collisions);
     if (batches % 50 === 0) await saveManifest(stateDir, manifest);
   }
-  return { batches, added, invalid };
+  return { batches, added, invalid, ...(collisions ? { collisions } : {}) };
 }

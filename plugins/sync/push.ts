@@ -126,11 +126,11 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
     if (remote.shipAggregate) {
       // Through the Worker's ingest, split to fit its limits; each piece is its own batch.
       const shipped = await withRetry(() => remote.shipAggregate!(outbox.ndjson), retry);
-      aggregate = { rows: outbox.rows, batches: shipped.batches, requests: shipped.requests, via: 'worker' };
+      aggregate = { rows: outbox.rows, batches: shipped.batches, requests: shipped.requests, via: 'worker', ...(outbox.collisions ? { collisions: outbox.collisions } : {}) };
       for (const k of shipped.batches) manifest.merged[k] = 1;
     } else {
       const { created } = await shipToRemote(remote, batch, retry);
-      aggregate = { rows: outbox.rows, batch: batch.key, via: 'remote', created };
+      aggregate = { rows: outbox.rows, batch: batch.key, via: 'remote', created, ...(outbox.collisions ? { collisions: outbox.collisions } : {}) };
     }
     checkpoint('push:batch-shipped');
     manifest.merged[batch.key] = 1;
