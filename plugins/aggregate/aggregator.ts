@@ -254,7 +254,7 @@ export class Aggregator {
     const id = e.raw_run_id !== undefined ? `run id ${JSON.stringify(e.raw_run_id)} (aggregate run_id ${e.run_id})` : `aggregate run_id ${e.run_id}`;
     const kept = e.kept ? `${e.kept.skill} ${e.kept.score} at ${e.kept.ts} counts` : 'the first row counts';
     this.log.warn(
-      `${where}: ${c.count} ${c.count === 1 ? 'row of this tenant reuses a run id another run already has, and does' : 'rows of this tenant reuse run ids other runs already have, and do'} not count (e.g. ${id}: ${kept}; ${e.dropped.skill} ${e.dropped.score} at ${e.dropped.ts} from ${e.dropped.source} does not). Run ids must be unique per tenant: prefix them with the machine (README "Eval rows").`,
+      `${where}: ${c.count} ${c.count === 1 ? 'row of this tenant reuses a run id another run already has, and does' : 'rows of this tenant reuse run ids other runs already have, and do'} not count (e.g. ${id}: ${kept}; ${e.dropped.skill} ${e.dropped.score} at ${e.dropped.ts} from ${e.dropped.source} does not). Run ids must be unique per tenant: prefix them with the machine (README, "The loop").`,
     );
   }
 
