@@ -283,7 +283,7 @@ async function settlePage(files: StateFiles, manifest: Manifest, u: Unsettled, c
     counts.bytes += u.bytes.length;
     counts.adopted.push(u.rel);
     manifest.files[u.rel] = { size: st.size, mtimeMs: st.mtimeMs, hash: contentHash(u.bytes), key: u.info.key, ...(u.info.etag ? { etag: u.info.etag } : {}), origin: 'pull' };
-    await clearIncoming(files, u.rel, u.bytes, counts, shared);
+    await clearIncoming(files, u.rel, u.bytes, counts, async () => shared);
     return;
   }
   await keepLocal(files, manifest, u.rel, u.info, u.bytes, counts);
@@ -324,12 +324,12 @@ function noteConflict(counts: PullCounts, rel: string): void {
  * A `.incoming` left beside `rel` is settled when it holds exactly the bytes `rel` now has, or
  * a version the remote page had before (in `older`): it goes, and nothing is lost with it.
  */
-async function clearIncoming(files: StateFiles, rel: string, bytes: Uint8Array, counts: PullCounts, older?: ReadonlySet<string>): Promise<void> {
+async function clearIncoming(files: StateFiles, rel: string, bytes: Uint8Array, counts: PullCounts, older?: () => Promise<ReadonlySet<string>>): Promise<void> {
   if (rel.endsWith(INCOMING_SUFFIX)) return;
   const have = await files.readLocal(rel + INCOMING_SUFFIX);
   if (!have?.bytes || have.link) return;
   const h = contentHash(have.bytes);
-  if (h !== contentHash(bytes) && !older?.has(h)) return;
+  if (h !== contentHash(bytes) && !(older && (await older()).has(h))) return;
   await files.remove(rel + INCOMING_SUFFIX);
   counts.cleared.push(rel + INCOMING_SUFFIX);
 }
@@ -355,7 +355,7 @@ async function adoptCanonical(files: StateFiles, manifest: Manifest, changed: { 
       // The manifest keeps the old hash, so the next push sends the adopted page to the tenant's copy.
       await files.write(pageRel, c.bytes);
       counts.adopted.push(pageRel);
-      await clearIncoming(files, pageRel, c.bytes, counts, await versionsOf(parts[1]!));
+      await clearIncoming(files, pageRel, c.bytes, counts, () => versionsOf(parts[1]!));
     } else {
       const wrote = !(await files.readLocal(pageRel + INCOMING_SUFFIX).then((h) => !!h?.bytes && contentHash(h.bytes) === contentHash(c.bytes)));
       if (wrote) {
