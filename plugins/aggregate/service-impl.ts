@@ -38,6 +38,8 @@ export function createAggregateService(agg: Aggregator): AggregateService {
           await live.append('', (n) => {
             n.own = subtractRanges(n.own, ranges);
           });
+          // Told with this batch: a long-running process does not tell them again with the next.
+          agg.collisions = undefined;
         },
       };
     },
