@@ -61,13 +61,16 @@ export interface CliOptions {
    * machine id generated and stored; a read-only command gets a provisional one.
    */
   stateWrites?: boolean;
+  /** Create a named state dir that does not exist yet (snappy eval), saying so. */
+  createState?: boolean;
 }
 
 export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env, opts: CliOptions = {}): Promise<Cli> {
   const log = cliLogger({ json: !!flags.json, quiet: !!flags.quiet });
   const loaded = await loadConfig({ explicit: flags.config ?? env.SNAPPY_CONFIG, dir: process.cwd() });
   // After the config (its errors come first, naming its file), before anything reads the state.
-  const { dir: stateDir } = await resolveStateDir(flags, env);
+  const { dir: stateDir, created, from } = await resolveStateDir(flags, env, { create: opts.createState });
+  if (created) log.warn(`created state dir ${stateDir} (from ${from}): it did not exist`);
   const masterKey = env.SNAPPY_MASTER_KEY || undefined;
   const tenant = masterKey ? await tenantIdOf(masterKey) : undefined;
   if (masterKey) warnIfWeak(masterKey, log);

@@ -34,7 +34,7 @@ export const evalCommand: CommandModule<GlobalFlags, EvalArgs> = {
     const { createCli } = await import('../context.ts');
     const { appendAtomic, acquireLock } = await import('../../adapters/fs.ts');
     const { printJson } = await import('../output.ts');
-    const cli = await createCli(argv);
+    const cli = await createCli(argv, process.env, { createState: true });
     // The append needs no lock (O_APPEND); the ingest that follows does.
     await appendAtomic(path.join(cli.stateDir, State.evalLog), `${JSON.stringify(row)}\n`);
     checkpoint('eval:appended');

@@ -46,6 +46,19 @@ test('SNAPPY_STATE is held to the same rule; status on it says so instead of "no
   assert.match(lint.stderr, `state dir ${missing} (from --state) does not exist`);
 });
 
+test('snappy eval starts a state: a named dir that does not exist is created, and it says so', async () => {
+  const dir = tmpDir('snappy-paths-');
+  const fresh = path.join(dir, 'deep', 'new-state');
+  const r = await runCli(['eval', '--skill', 'summarize', '--score', '0.9', '--run-id', 'r1', '--state', fresh, '--json'], { cwd: dir, env });
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, `created state dir ${fresh} (from --state)`);
+  assert.is(JSON.parse(r.stdout).ok, true);
+  assert.ok(existsSync(path.join(fresh, 'log', 'evals.ndjson')), 'the row is in the new state');
+  const again = await runCli(['eval', '--skill', 'summarize', '--score', '0.8', '--run-id', 'r2', '--state', fresh], { cwd: dir, env });
+  assert.is(again.code, 0, again.stderr);
+  assert.not.match(again.stderr, 'created state dir', 'said once, when it was created');
+});
+
 test('the default ./state, not named, keeps working when absent: status reports an empty state', async () => {
   const dir = tmpDir('snappy-paths-');
   const r = await runCli(['status'], { cwd: dir, env });

@@ -113,6 +113,7 @@ test('the CLI applies plugins that list node and leaves out those that run in th
   writeFileSync(path.join(dir, 'both.mjs'), tap('both', ['node', 'worker']));
   writeFileSync(path.join(dir, 'worker-only.mjs'), tap('worker-only', ['worker']));
   writeFileSync(path.join(dir, 'snappy.config.json'), JSON.stringify({ plugins: ['./both.mjs', './worker-only.mjs'] }));
+  mkdirSync(path.join(dir, 'state'));
   const r = await runCli(['status', '--json', '--state', path.join(dir, 'state'), '--config', path.join(dir, 'snappy.config.json')], { cwd: dir, env: { SNAPPY_MACHINE_ID: 'm1' } });
   assert.is(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
