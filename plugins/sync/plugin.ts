@@ -3,7 +3,7 @@ import { Stage } from '../../core/stages.ts';
 import type { AggregateService } from '../aggregate/service.ts';
 import { AGGREGATE_SERVICE } from '../aggregate/service.ts';
 import { filterPlan } from './filter-tap.ts';
-import { GlobSet } from './glob.ts';
+import { GlobList } from '../../domain/glob.ts';
 import { syncOptionsSchema } from './options.ts';
 import { SyncFilter } from './paths.ts';
 import { runPull } from './pull.ts';
@@ -15,7 +15,7 @@ export const syncPlugin = definePlugin({
   options: syncOptionsSchema,
   apply(hooks, ctx) {
     const options = ctx.options;
-    const filter = new SyncFilter(new GlobSet(options.allow), new GlobSet(options.deny));
+    const filter = new SyncFilter(new GlobList(options.allow), new GlobList(options.deny));
     // The aggregate plugin is optional: without it, no batches are shipped or merged.
     const aggregate = (): AggregateService | undefined => {
       try {
