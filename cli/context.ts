@@ -11,6 +11,7 @@ import { State } from '../domain/state-layout.ts';
 import { loadConfig } from './config-load.ts';
 import { cliLogger } from './log.ts';
 import { machineIdFor } from './machine-id.ts';
+import { masterKeyFor } from './master-key.ts';
 import { addJsonWarning } from './output.ts';
 import { loadPlugins } from './plugins-load.ts';
 import { checkRemote, defaultRemote, openRemote, type RemoteUse } from './remote.ts';
@@ -71,7 +72,12 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
   // After the config (its errors come first, naming its file), before anything reads the state.
   const { dir: stateDir, created, from } = await resolveStateDir(flags, env, { create: opts.createState });
   if (created) log.warn(`created state dir ${stateDir} (from ${from}): it did not exist`);
-  const masterKey = env.SNAPPY_MASTER_KEY || undefined;
+  const chosen = await masterKeyFor(stateDir, env);
+  const masterKey = chosen.key;
+  if (chosen.warning) {
+    log.warn(chosen.warning);
+    addJsonWarning(chosen.warning);
+  }
   const tenant = masterKey ? await tenantIdOf(masterKey) : undefined;
   if (masterKey) warnIfWeak(masterKey, log);
   const machine = env.SNAPPY_MACHINE_ID || loaded.config.machineId || (await generatedMachineId(stateDir, opts.stateWrites ?? !flags.dryRun, log));
