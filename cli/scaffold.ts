@@ -29,6 +29,8 @@ export interface ScaffoldResult {
   changed: boolean;
   /** What to check next, one line each. */
   notes: string[];
+  /** A skill with a page in the state, for the next steps shown. */
+  skill: string;
 }
 
 const CONFIG_FILES = ['snappy.config.ts', 'snappy.config.mts', 'snappy.config.js', 'snappy.config.mjs', 'snappy.config.json'];
@@ -134,7 +136,9 @@ export async function scaffold(opts: { dir: string; stateDir: string; env: NodeJ
   const notes: string[] = [];
   if (!resolvable(pkg, dir)) notes.push(`snappy.config.ts imports '${pkg}', which does not resolve from ${dir}: install the package there (npm install --save-dev ${ROOT})`);
   if (!isInside(dir, stateDir)) notes.push(`the state dir ${stateDir} is outside ${dir}: its entries are not in ${rel(gitignore)}; keep it out of version control`);
-  return { dir, stateDir, steps, gitignoreAdded: missing, masterKey, changed: steps.some((s) => s.action !== 'keep'), notes };
+  const pages = existsSync(skillsDir) ? (await fs.readdir(skillsDir)).filter((n) => n.endsWith('.md')).sort() : [];
+  const skill = pages[0]?.slice(0, -3) ?? EXAMPLE_SKILL;
+  return { dir, stateDir, steps, gitignoreAdded: missing, masterKey, changed: steps.some((s) => s.action !== 'keep'), notes, skill };
 }
 
 /** The lines of .gitignore snappy needs, relative to the project dir. */

@@ -88,7 +88,7 @@ export const initCommand: CommandModule<GlobalFlags, InitArgs> = {
       const cd = !relDir ? '' : `cd ${JSON.stringify(relDir.startsWith('..') ? dir : relDir)} && `;
       const st = stateFlag !== undefined ? ` --state ${JSON.stringify(stateDir)}` : '';
       out();
-      out(`Next: ${cd}snappy eval --skill example --score 0.9 --run-id r1${st}   (log a run)`);
+      out(`Next: ${cd}snappy eval --skill ${res.skill} --score 0.9 --run-id r1${st}   (log a run)`);
       out(`      snappy run push --auto${st}   (the job for cron: pull, ingest, regen, push)`);
     }
   },

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tenantIdOf } from '../../domain/hash.ts';
 import { keyStrength } from '../../domain/key-strength.ts';
@@ -142,12 +142,15 @@ test('the project init made works: eval and push --auto with the kept key and no
   assert.ok(agg.every((row) => row.tenant === made.masterKey.tenant), 'the rows carry the tenant of the kept key');
   assert.ok(existsSync(path.join(dir, '.snappy-remote')), 'the embedded default remote beside the state');
   const status = JSON.parse((await runCli(['status', '--json'], { cwd: dir, env })).stdout);
-  assert.is(status.tenant ?? status.identity?.tenant, made.masterKey.tenant);
+  assert.is(status.tenant, made.masterKey.tenant);
   // SNAPPY_MASTER_KEY, when set, beats the file; set empty, it means no key.
   const other = JSON.parse((await runCli(['status', '--json'], { cwd: dir, env: { ...env, SNAPPY_MASTER_KEY: 'another-key-of-at-least-128-bits-7Qm2Xv9Rt4Wy1Bn8' } })).stdout);
-  assert.is.not(other.tenant ?? other.identity?.tenant, made.masterKey.tenant);
+  assert.is(other.tenant, await tenantIdOf('another-key-of-at-least-128-bits-7Qm2Xv9Rt4Wy1Bn8'));
   const none = JSON.parse((await runCli(['status', '--json'], { cwd: dir, env: { ...env, SNAPPY_MASTER_KEY: '' } })).stdout);
-  assert.not.ok(none.tenant ?? none.identity?.tenant);
+  assert.is(none.tenant, null);
+  chmodSync(path.join(dir, 'state', '.snappy', 'master-key'), 0o644);
+  const loose = JSON.parse((await runCli(['status', '--json'], { cwd: dir, env })).stdout);
+  assert.ok(loose.warnings.some((w: string) => /can be read by other users \(mode 644\): chmod 600 it/.test(w)), 'a key file others can read is named');
 
   const dry = await npxWrangler(['deploy', '--dry-run', '--outdir', tmpDir('snappy-init-dry-')], dir);
   assert.is(dry.code, 0, `${dry.stdout}\n${dry.stderr}`);
