@@ -68,6 +68,9 @@ export interface CliOptions {
 
 export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env, opts: CliOptions = {}): Promise<Cli> {
   const log = cliLogger({ json: !!flags.json, quiet: !!flags.quiet });
+  // --quiet is for cron: the AWS SDK's notice that it will drop this Node version is not this
+  // run's warning. Its documented switch, set only when the user has not set it either way.
+  if (flags.quiet && env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED === undefined) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const loaded = await loadConfig({ explicit: flags.config ?? env.SNAPPY_CONFIG, dir: process.cwd() });
   // After the config (its errors come first, naming its file), before anything reads the state.
   const { dir: stateDir, created, from } = await resolveStateDir(flags, env, { create: opts.createState });
