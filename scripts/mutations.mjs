@@ -80,7 +80,7 @@ export default [
   // Aggregate: what leaves a machine.
   {
     id: 'run-id-hmac-without-the-key',
-    file: 'plugins/aggregate/hmac.ts',
+    file: 'plugins/aggregate/run-id-hmac.js',
     search: "let k = Buffer.from(key, 'utf8');",
     replace: "let k = Buffer.from('', 'utf8');",
     tests: ['test/plugins/aggregate/corpus', 'test/plugins/aggregate/privacy'],
@@ -238,7 +238,7 @@ export default [
   },
   {
     id: 'unadmitted-tenants-counted',
-    file: 'plugins/quorum/registry.ts',
+    file: 'domain/registry.ts',
     search: "s = !rec ? 'not admitted' : rec.revokedAt ? 'revoked' : 'ok';",
     replace: "s = 'ok';",
     tests: ['test/worker/trust'],

@@ -40,7 +40,7 @@ export const evalCommand: CommandModule<GlobalFlags, EvalArgs> = {
     checkpoint('eval:appended');
     const release = await acquireLock(path.join(cli.stateDir, '.snappy', 'lock'), { what: `state dir ${cli.stateDir}` });
     try {
-      const res = await cli.taskContext('ingest').ingest();
+      const res = await cli.ingest();
       const { noKeySkips } = await import('../no-key.ts');
       const skipped = noKeySkips(cli);
       if (argv.json) printJson({ ok: true, row, ingest: { rows: res.rows, malformed: res.malformed.length }, reports: cli.reports, skipped, observerFailures: cli.runner.observerFailures() });

@@ -17,7 +17,8 @@ export const watchCommand: CommandModule<GlobalFlags, WatchArgs> = {
   handler: async (argv) => {
     const { promises: fs, watch } = await import('node:fs');
     const path = (await import('node:path')).default;
-    const { createCli, runIngest } = await import('../context.ts');
+    const { createCli } = await import('../context.ts');
+    const { ingestRun } = await import('../../lifecycle/ingest.ts');
     const { acquireLock } = await import('../../adapters/fs.ts');
     const { State } = await import('../../domain/state-layout.ts');
     const { messageOf } = await import('../../core/errors.ts');
@@ -35,10 +36,10 @@ export const watchCommand: CommandModule<GlobalFlags, WatchArgs> = {
       const release = await acquireLock(lockFile, { what: `state dir ${cli.stateDir}` });
       try {
         // A fresh ingest every pass: the task context's ingest() runs once per process.
-        const res = await runIngest(cli);
+        const res = await ingestRun(cli.taskContext('ingest'), cli.runner);
         totals.rows += res.rows;
         if (res.rows) cli.log.info(`watch: ingested ${res.rows} new row(s)`);
-        if (cli.runner.tasks.has('regen')) await cli.runner.runTask('regen', { ...cli.taskContext('regen'), ingest: async () => res });
+        await cli.runner.runTask('regen', { ...cli.taskContext('regen'), ingest: async () => res });
         if (res.rows) noKeySkips(cli);
       } finally {
         await release();

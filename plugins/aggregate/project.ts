@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { EvalEvent } from '../../core/hooks.ts';
-import { RunIdHmac } from './hmac.ts';
+import { RunIdHmac } from './run-id-hmac.js';
 
 const DAY_MS = 86_400_000;
 /** 10000-01-01T00:00:00Z: from there on toISOString writes a six-digit signed year. */

@@ -2,7 +2,7 @@ import { closeSync, constants, ftruncateSync, mkdirSync, openSync, promises as f
 import path from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../../adapters/fs.ts';
 import { checkpoint } from '../../core/checkpoint.ts';
-import { writeJsonRenamed } from '../../cli/ingest.ts';
+import { writeJsonRenamed } from '../../adapters/fs.ts';
 import { checkAggLine } from '../../domain/agg-row.ts';
 import { State } from '../../domain/state-layout.ts';
 
@@ -126,7 +126,7 @@ export class AggStore {
   /** True after a failed append: the owner must open the store again (recover) before writing. */
   broken = false;
 
-  // Synchronous like writeJsonRenamed (cli/ingest.ts): no event-loop wake-ups per chunk.
+  // Synchronous like writeJsonRenamed (adapters/fs.ts): no event-loop wake-ups per chunk.
   private async write(bytes: Uint8Array, at: number): Promise<void> {
     let fd: number;
     try {

@@ -3,7 +3,7 @@ import type { BlobStore, KV } from '../../core/ports.ts';
 import { appendFeed } from '../../domain/feed.ts';
 import { Remote } from '../../domain/layout.ts';
 import type { RevFile } from '../../domain/staged-rev.ts';
-import { isMalformed, readJson } from './json-store.ts';
+import { isMalformed, readJson } from '../../domain/json-store.ts';
 import type { Problem } from './scan.ts';
 import { quarantineRev, verifyStagedRev, type Quarantine } from './verify.ts';
 

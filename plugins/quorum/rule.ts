@@ -19,7 +19,9 @@ export interface TenantProgress {
 }
 
 /** Whether a tenant's runs count in decisions, and if not, why. */
-export type Standing = 'ok' | 'revoked' | 'not admitted';
+import type { Standing } from '../../domain/registry.ts';
+
+export type { Standing };
 
 /** Where a staged rev stands: what a rule decides on, and what status and /snappy-ops show. */
 export interface Progress {

@@ -2,12 +2,12 @@ import { isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseEvalChunk } from '../../cli/ingest.ts';
+import { parseEvalChunk } from '../../adapters/eval-log.ts';
 import { MAX_LINE_BYTES, parseEvalLine, validateEvalRow, type EvalRow, type ParseResult } from '../../domain/eval-row.ts';
 import { fuzzSeed, runs } from '../helpers/seed.ts';
 
 // Hostile input for the eval-row parser (domain/eval-row.ts) and the chunk parser the ingest
-// runs (cli/ingest.ts parseEvalChunk over the field scanner domain/eval-scan.ts).
+// runs (adapters/eval-log.ts parseEvalChunk over the field scanner domain/eval-scan.ts).
 const seed = fuzzSeed('hostile/eval-row', 0x5eed_0001);
 const params = (n: number) => ({ seed, numRuns: runs(n), endOnFailure: true });
 

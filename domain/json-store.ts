@@ -1,5 +1,5 @@
-import { ErrorCode, SnappyError } from '../../core/errors.ts';
-import type { BlobStore } from '../../core/ports.ts';
+import { ErrorCode, SnappyError } from '../core/errors.ts';
+import type { BlobStore } from '../core/ports.ts';
 
 /** True when `err` says a stored object was unreadable or malformed (E_MALFORMED). */
 export function isMalformed(err: unknown): err is SnappyError {
