@@ -31,8 +31,8 @@ const POOL_MIN_ROWS = 4096;
  */
 export class Aggregator {
   readonly counts: AggCounts = { aggregated: 0, caughtUp: 0, duplicates: 0, skippedNoKey: 0 };
-  /** Rows `afterEval` collected for the pass that is under way, by run: aggregated at its `afterIngest`. */
-  private readonly pending = new WeakMap<RunContext, EvalEvent[]>();
+  /** Rows `afterEval` collected for the pass under way, and its run: aggregated at its `afterIngest`. */
+  private pending: { run: RunContext; rows: EvalEvent[] } | undefined;
   private stores = new Map<string, Promise<AggStore>>();
   private projectors = new Map<string, Projector>();
   private pools = new Map<string, HmacPool>();
@@ -46,9 +46,9 @@ export class Aggregator {
 
   /** The afterEval tap: one row of the pass under way. */
   collect(run: RunContext, ev: EvalEvent): void {
-    const rows = this.pending.get(run);
-    if (rows) rows.push(ev);
-    else this.pending.set(run, [ev]);
+    const p = this.pending;
+    if (p && p.run === run) p.rows.push(ev);
+    else this.pending = { run, rows: [ev] };
   }
 
   async store(stateDir: string): Promise<AggStore> {
@@ -76,8 +76,8 @@ export class Aggregator {
 
   /** The afterIngest tap: aggregates the rows of one ingest pass (after catching up on anything skipped). */
   async onBatch(run: RunContext, batch: IngestBatch): Promise<void> {
-    const collected = this.pending.get(run) ?? [];
-    this.pending.delete(run);
+    const collected = this.pending?.run === run ? this.pending.rows : [];
+    this.pending = undefined;
     const key = this.keyOf(run);
     // No key: counted and reported, not warned about here. The host says once, in one line,
     // everything a run without a key skipped (the CLI also names the pages it did not push).
