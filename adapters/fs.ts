@@ -34,7 +34,7 @@ export async function readJsonFile<T>(file: string): Promise<T | undefined> {
   try {
     return JSON.parse(text) as T;
   } catch (err) {
-    throw new Error(`${file} is not valid JSON (${(err as Error).message}); remove it to start over`);
+    throw new SnappyError(`${file} is not valid JSON (${(err as Error).message}); remove it to start over`, { code: ErrorCode.Malformed, details: { path: file } });
   }
 }
 
@@ -52,7 +52,7 @@ export async function appendAtomic(file: string, text: string | Uint8Array): Pro
   try {
     const bytes = typeof text === 'string' ? Buffer.from(text) : text;
     const { bytesWritten } = await fh.write(bytes, 0, bytes.length);
-    if (bytesWritten !== bytes.length) throw new Error(`short append to ${file}`);
+    if (bytesWritten !== bytes.length) throw new SnappyError(`short append to ${file}`, { code: ErrorCode.Invalid, details: { path: file } });
   } finally {
     await fh.close();
   }
@@ -97,7 +97,7 @@ export async function acquireLock(file: string, opts: { waitMs?: number; what?: 
       }
     }
     if (Date.now() - t0 > waitMs) {
-      throw Object.assign(new Error(`${opts.what ?? 'state dir'} is locked by process ${holder} (${file}); waited ${waitMs} ms`), { code: 'E_LOCKED' });
+      throw new SnappyError(`${opts.what ?? 'state dir'} is locked by process ${holder} (${file}); waited ${waitMs} ms`, { code: ErrorCode.Locked, details: { path: file, holder } });
     }
     checkpoint('lock:busy');
     await new Promise((r) => setTimeout(r, Math.min(20 * 2 ** Math.min(attempt, 5), 500)));

@@ -1,7 +1,6 @@
 import { z } from 'zod';
+import { MACHINE_RE as MACHINE_ID } from '../domain/names.ts';
 import { isPluginDefinition, type PluginDefinition } from './plugin.ts';
-
-const MACHINE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** A plugin in config: an object from definePlugin, a module specifier, or either with options. */
 export type PluginRef =

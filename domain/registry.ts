@@ -212,7 +212,7 @@ async function casTenant(blobs: BlobStore, tenant: string, change: (cur: TenantR
     if (ok) return next;
     await new Promise((r) => setTimeout(r, Math.random() * 20 * (i + 1)));
   }
-  throw new Error(`${blobs.url} ${key}: kept changing under concurrent writers`);
+  throw new SnappyError(`${blobs.url} ${key}: kept changing under concurrent writers`, { code: ErrorCode.Conflict, status: 409 });
 }
 
 function checkName(by: string): void {

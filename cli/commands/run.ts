@@ -41,6 +41,7 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
     const { Interrupts } = await import('../interrupt.ts');
     const { noKeySkips } = await import('../no-key.ts');
     const { missingFor } = await import('../../lifecycle/tasks.ts');
+    const { State } = await import('../../domain/state-layout.ts');
     // A tick alone works on the remote only: it must not create anything in a state dir.
     const cli = await createCli(argv, process.env, { stateWrites: !argv.dryRun && !argv.task.every((t) => t === 'tick') });
     const tasks = planTasks(argv.task, !!argv.auto);
@@ -73,10 +74,8 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
     const done: string[] = [];
     try {
       const needsLock = tasks.some((t) => t !== 'tick');
-      const lockFile = path.join(cli.stateDir, '.snappy', 'lock');
-      const release = needsLock && !argv.dryRun ? await acquireLock(lockFile, { what: `state dir ${cli.stateDir}` }).catch((err) => {
-        throw new SnappyError(err.message, { code: ErrorCode.Locked, cause: err });
-      }) : undefined;
+      const lockFile = path.join(cli.stateDir, State.lock);
+      const release = needsLock && !argv.dryRun ? await acquireLock(lockFile, { what: `state dir ${cli.stateDir}` }) : undefined;
       if (release) interrupts.atExit(() => releaseLockSync(lockFile));
       if (cli.remoteUrl.startsWith('file://')) {
         const { removeOwnTempFilesSync } = await import('../../adapters/file-blob-store.ts');

@@ -21,7 +21,7 @@ export const watchCommand: CommandModule<GlobalFlags, WatchArgs> = {
     const { ingestRun } = await import('../../lifecycle/ingest.ts');
     const { acquireLock } = await import('../../adapters/fs.ts');
     const { State } = await import('../../domain/state-layout.ts');
-    const { messageOf } = await import('../../core/errors.ts');
+    const { ErrorCode, messageOf, SnappyError } = await import('../../core/errors.ts');
     const { noKeySkips } = await import('../no-key.ts');
     // Unattended: a failed regen is reported and watching goes on.
     let cli = await createCli({ ...argv, auto: true });
@@ -29,7 +29,7 @@ export const watchCommand: CommandModule<GlobalFlags, WatchArgs> = {
     const readyDir = path.join(cli.stateDir, State.readyDir);
     await fs.mkdir(logDir, { recursive: true });
     await fs.mkdir(readyDir, { recursive: true });
-    const lockFile = path.join(cli.stateDir, '.snappy', 'lock');
+    const lockFile = path.join(cli.stateDir, State.lock);
     const totals = { passes: 0, rows: 0, failures: 0 };
 
     const pass = async () => {
@@ -81,7 +81,7 @@ export const watchCommand: CommandModule<GlobalFlags, WatchArgs> = {
     const reload = async () => {
       try {
         const next = await createCli({ ...argv, auto: true });
-        if (next.stateDir !== cli.stateDir) throw new Error(`the state dir would change to ${next.stateDir}; restart watch for that`);
+        if (next.stateDir !== cli.stateDir) throw new SnappyError(`the state dir would change to ${next.stateDir}; restart watch for that`, { code: ErrorCode.Config });
         cli = next;
         cli.log.info(`watch: reloaded ${cli.configFile ?? 'the config'}`);
         schedule();

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { RunContext } from '../../core/context.ts';
 import type { EvalEvent, IngestBatch } from '../../core/hooks.ts';
 import type { Logger } from '../../core/ports.ts';
+import { tenantIdOf } from '../../domain/hash.ts';
 import { State } from '../../domain/state-layout.ts';
 import { CHUNK_BYTES, nextLineStart, parseEvalChunk, readIngestCursor } from '../../adapters/eval-log.ts';
 import { HmacPool } from './hmac-pool.ts';
@@ -68,9 +69,9 @@ export class Aggregator {
     return p;
   }
 
-  private projector(key: string): Projector {
+  private async projector(key: string): Promise<Projector> {
     let p = this.projectors.get(key);
-    if (!p) this.projectors.set(key, (p = new Projector(key)));
+    if (!p) this.projectors.set(key, (p = new Projector(key, await tenantIdOf(key))));
     return p;
   }
 
@@ -162,7 +163,7 @@ export class Aggregator {
 
   /** Appends the rows of `events` in one write and commits the cursor `endOffset` with them. */
   private async append(store: AggStore, key: string, generation: string, events: readonly EvalEvent[], endOffset: number): Promise<void> {
-    const p = this.projector(key);
+    const p = await this.projector(key);
     const dedupeTo = store.commit.generation === generation ? store.commit.dedupeTo : 0;
     const keys = events.length > 0 && events[0]!.offset < dedupeTo ? await store.keySet() : undefined;
     const known = keys ?? store.loadedKeys();

@@ -14,6 +14,8 @@ export const QuorumErrorCode = {
   Incomplete: 'E_QUORUM_INCOMPLETE',
   /** The rev was promoted already. */
   AlreadyPromoted: 'E_QUORUM_ALREADY_PROMOTED',
+  /** A configured `quorum.rule` returned something that is not a decision. */
+  BadRule: 'E_QUORUM_BAD_RULE',
 } as const;
 
 type QuorumCode = (typeof QuorumErrorCode)[keyof typeof QuorumErrorCode];
@@ -25,6 +27,7 @@ const STATUS: Record<QuorumCode, number> = {
   E_QUORUM_QUARANTINED: 409,
   E_QUORUM_INCOMPLETE: 409,
   E_QUORUM_ALREADY_PROMOTED: 409,
+  E_QUORUM_BAD_RULE: 500,
 };
 
 /** An operator action the quorum plugin refuses, with its code and HTTP status. */

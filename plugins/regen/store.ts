@@ -107,7 +107,7 @@ export function snapshotOf(pid: PidState, k: PidParams, ts: number): MarkerSnaps
     error: r(pid.error),
     output: r(pid.output),
     p: r(pid.p),
-    i: r(pid.i),
+    i: r(pid.integral),
     d: r(pid.d),
     setpoint: k.setpoint,
     on: k.on,

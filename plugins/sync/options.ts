@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** Globs that sync by default (SPEC §4), relative to the state dir. */
+/** Globs that sync by default (docs/contract.md §4), relative to the state dir. */
 export const DEFAULT_ALLOW = ['skills/*.md', 'log/evals.aggregate.ndjson', 'log/regen-queue/*', 'staging/**'] as const;
 
 /** Options of the sync plugin (config section `sync`). */

@@ -33,7 +33,7 @@ function fieldOf(reason: string): Field | 'json' {
   return ((m[1] ?? m[2] ?? m[3]) as Field | undefined) ?? 'json';
 }
 
-// Written here from SPEC §2/§5, not imported: an accepted row must satisfy them on its own.
+// Written here from docs/contract.md §2/§5, not imported: an accepted row must satisfy them on its own.
 const SKILL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 function assertSane(row: EvalRow, line: string): void {
   const where = `accepted ${JSON.stringify(line.slice(0, 300))}`;

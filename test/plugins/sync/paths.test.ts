@@ -19,7 +19,7 @@ test('globs: * stays in a segment, ** crosses segments, {a,b} alternates, a trai
   assert.not.ok(globToRegExp('skills/a.md').test('skills/aXmd'), 'a dot matched any character');
 });
 
-test('the default allow list is the SPEC\'s; deny beats allow; the hard deny beats both, even allow **', () => {
+test('the default allow list is the contract\'s (docs/contract.md §4); deny beats allow; the hard deny beats both, even allow **', () => {
   const f = filter();
   for (const p of ['skills/a.md', 'log/evals.aggregate.ndjson', 'log/regen-queue/a.m1.md', 'staging/a/0123456789ab/a.md']) assert.ok(f.allows(p), p);
   for (const p of ['log/evals.ndjson', 'ready/a.ready', '.snappy/lock', 'notes/x.md', 'canonical/a/a.md']) assert.not.ok(f.allows(p), p);
