@@ -3,6 +3,7 @@ import { promises as fs, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { checkpoint } from '../core/checkpoint.ts';
+import { ErrorCode, SnappyError } from '../core/errors.ts';
 
 /**
  * An exclusive lock on a state dir (`.snappy/lock`), safe across containers and shared file
@@ -68,10 +69,11 @@ export async function acquireLock(file: string, opts: LockOptions = {}): Promise
     if (abandoned(holder, staleMs) && (await takeOver(file, holder, staleMs))) continue;
     if (Date.now() - t0 > waitMs) {
       const age = Math.max(0, Date.now() - holder.mtimeMs);
-      throw Object.assign(
-        new Error(`${opts.what ?? 'state dir'} is locked by process ${holder.pid || '?'}${holder.where && holder.where !== pidNamespace() ? ` (${hostOf(holder.where)}, another host or container)` : ''} (${file}, last heartbeat ${(age / 1000).toFixed(1)} s ago); waited ${waitMs} ms`),
-        { code: 'E_LOCKED' },
-      );
+      const elsewhere = holder.where && holder.where !== pidNamespace() ? ` (${hostOf(holder.where)}, another host or container)` : '';
+      throw new SnappyError(`${opts.what ?? 'state dir'} is locked by process ${holder.pid || '?'}${elsewhere} (${file}, last heartbeat ${(age / 1000).toFixed(1)} s ago); waited ${waitMs} ms`, {
+        code: ErrorCode.Locked,
+        details: { path: file, holder: holder.pid, heartbeatAgeMs: Math.round(age) },
+      });
     }
     checkpoint('lock:busy');
     await new Promise((r) => setTimeout(r, Math.min(20 * 2 ** Math.min(attempt, 5), 250)));

@@ -1,9 +1,12 @@
 import path from 'node:path';
 import { resolveConfig, type ResolvedConfig } from '../core/config.ts';
 import { ErrorCode, isSnappyError, SnappyError } from '../core/errors.ts';
-import type { Identity, IngestSummary, TaskContext, TaskFlags } from '../core/plugin.ts';
-import type { KV, Logger, RemoteStore } from '../core/ports.ts';
+import type { Identity, RunFlags } from '../core/context.ts';
+import type { IngestSummary, TaskContext } from '../core/plugin.ts';
+import { systemClock, type KV, type Logger, type RemoteStore } from '../core/ports.ts';
 import { createRunner, type Runner } from '../core/runner.ts';
+import { DEFAULT_TICK_BUDGET_MS } from '../lifecycle/tick.ts';
+import { lifecycleTasks } from '../lifecycle/tasks.ts';
 import { tenantIdOf } from '../domain/hash.ts';
 import { keyStrength, weakKeyMessage } from '../domain/key-strength.ts';
 import { isMachineId } from '../domain/names.ts';
@@ -47,12 +50,14 @@ export interface Cli {
   identity: Identity;
   runner: Runner;
   log: Logger;
-  flags: TaskFlags;
+  flags: RunFlags;
   reports: Record<string, Record<string, unknown>>;
   /** Given to every task context made after it is set: aborted by Ctrl-C or SIGTERM. */
-  signal?: AbortSignal;
+  signal: AbortSignal;
   /** A task context for `task` (its reports land under that name). */
-  taskContext(task: string): Omit<TaskContext, 'runner'>;
+  taskContext(task: string): TaskContext;
+  /** The run's ingest pass (at most one per process; later calls return the first result). */
+  ingest(): Promise<IngestSummary>;
 }
 
 /** How a command uses the state dir. */
@@ -101,9 +106,10 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
   const remoteUrl = workerUrl ?? flags.remote ?? (env.SNAPPY_REMOTE || undefined) ?? config.remote ?? defaultRemote(stateDir);
   const configDir = loaded.file ? path.dirname(loaded.file) : process.cwd();
   const instances = await loadPlugins(config, configDir);
-  const runner = createRunner({ plugins: instances, config: config as Record<string, unknown>, log, env: 'node', tapTimeoutMs: config.timeouts ?? {} });
+  const tasks = lifecycleTasks({ tickBudgetMs: config.tick?.budgetMs ?? DEFAULT_TICK_BUDGET_MS });
+  const runner = createRunner({ plugins: instances, config: config as Record<string, unknown>, log, runtime: 'node', tapTimeoutMs: config.timeouts ?? {}, tasks });
   const identity: Identity = { machine, ...(tenant ? { tenant, masterKey } : {}) };
-  const taskFlags: TaskFlags = { auto: !!flags.auto, dryRun: !!flags.dryRun, json: !!flags.json, quiet: !!flags.quiet };
+  const taskFlags: RunFlags = { auto: !!flags.auto, dryRun: !!flags.dryRun, json: !!flags.json, quiet: !!flags.quiet };
 
   let remote: Promise<RemoteStore> | undefined;
   let kv: Promise<KV> | undefined;
@@ -126,12 +132,19 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
     log,
     flags: taskFlags,
     reports,
+    signal: new AbortController().signal,
+    ingest: () =>
+      (ingest ??= import('../lifecycle/ingest.ts').then(({ ingestRun }) => ingestRun(cli.taskContext('ingest'), runner))),
     taskContext: (task) => ({
       stateDir,
       identity,
       flags: taskFlags,
       log,
+      clock: systemClock,
+      signal: cli.signal,
+      runtime: 'node',
       mode,
+      runner,
       remote: getRemote,
       kv: () => {
         if (workerUrl) return Promise.reject(new SnappyError('Worker mode: the KV is the Worker\'s own; ask the Worker (snappy status, snappy ops)', { code: ErrorCode.Usage }));
@@ -140,11 +153,10 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
           return new BlobKV(b);
         }));
       },
-      ingest: () => (ingest ??= runIngest(cli)),
+      ingest: () => cli.ingest(),
       report: (data) => {
         reports[task] = { ...(reports[task] ?? {}), ...data };
       },
-      ...(cli.signal ? { signal: cli.signal } : {}),
     }),
   };
   return cli;
@@ -183,33 +195,4 @@ async function generatedMachineId(stateDir: string, write: boolean, log: Logger)
   }
   if (got.source === 'provisional' && write) log.warn(`no machine id stored yet and ${got.why}: this run uses the provisional pseudonym ${got.id} (set SNAPPY_MACHINE_ID or config machineId to fix one)`);
   return got.id;
-}
-
-/**
- * One ingest pass with its reporting: each malformed row once as FILE:LINE: reason, a
- * restarted log, and the counts under `reports.ingest`. `snappy watch` calls it every pass.
- */
-export async function runIngest(cli: Cli): Promise<IngestSummary> {
-  const { ingestEvalLog } = await import('./ingest.ts');
-  const res = await ingestEvalLog(cli.stateDir, cli.runner.hooks, { identity: cli.identity }).catch((err: unknown) => {
-    throw unreadable(err, path.join(cli.stateDir, State.evalLog), 'ingest');
-  });
-  const shown = res.malformed.slice(0, 20);
-  for (const m of shown) cli.log.warn(`${path.join(cli.stateDir, State.evalLog)}:${m.line}: ${m.reason} (row skipped)`);
-  if (res.malformed.length > shown.length) cli.log.warn(`... and ${res.malformed.length - shown.length} more malformed rows skipped`);
-  if (res.restarted) cli.log.warn(`${State.evalLog} was truncated or replaced since the last run: read it again from the start`);
-  cli.reports.ingest = { rows: res.rows, malformed: res.malformed.length, bytes: res.bytes, restarted: res.restarted };
-  return res;
-}
-
-/**
- * A file-system error as a step's failure that names the path (a read of an open file
- * reports none: then it is `fallback`). Errors of other kinds pass unchanged.
- */
-export function unreadable(err: unknown, fallback: string, step: string): unknown {
-  const e = err as NodeJS.ErrnoException;
-  if (isSnappyError(err) || typeof e?.code !== 'string' || typeof e.syscall !== 'string') return err;
-  const file = e.path ?? fallback;
-  const verb = /^(write|rename|unlink|mkdir|link|fsync)$/.test(e.syscall) ? 'write' : 'read';
-  return new SnappyError(`${step}: cannot ${verb} ${file}: ${e.message}`, { code: ErrorCode.Invalid, step, details: { path: file, errno: e.code }, cause: err });
 }

@@ -40,7 +40,7 @@ export const Remote = {
   /** A tenant's own skill pages, shared among its machines. */
   tenantSkillsPrefix: (tenant: string) => `snappy-tenants/${tenant}/skills/`,
   tenantSkill: (tenant: string, skill: string) => `snappy-tenants/${tenant}/skills/${skill}.md`,
-  /** Other state files a tenant allows (sync.allow) beyond the SPEC's defaults, shared among its machines. */
+  /** Other state files a tenant allows (sync.allow) beyond the defaults of docs/contract.md §4, shared among its machines. */
   tenantFilesPrefix: (tenant: string) => `snappy-tenants/${tenant}/files/`,
   tenantFile: (tenant: string, rel: string) => `snappy-tenants/${tenant}/files/${rel}`,
   /** The file/S3 remote's stand-in for Worker KV. */

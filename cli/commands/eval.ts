@@ -39,9 +39,9 @@ export const evalCommand: CommandModule<GlobalFlags, EvalArgs> = {
     // The append needs no lock (O_APPEND); the ingest that follows does.
     await appendAtomic(path.join(cli.stateDir, State.evalLog), `${JSON.stringify(row)}\n`);
     checkpoint('eval:appended');
-    const release = await acquireLock(path.join(cli.stateDir, '.snappy', 'lock'), { what: `state dir ${cli.stateDir}` });
+    const release = await acquireLock(path.join(cli.stateDir, State.lock), { what: `state dir ${cli.stateDir}` });
     try {
-      const res = await cli.taskContext('ingest').ingest();
+      const res = await cli.ingest();
       const { noKeySkips } = await import('../no-key.ts');
       const skipped = noKeySkips(cli);
       if (argv.json) printJson({ ok: true, row, ingest: { rows: res.rows, malformed: res.malformed.length }, reports: cli.reports, skipped, observerFailures: cli.runner.observerFailures() });

@@ -1,16 +1,14 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import type { RunContext } from '../../core/context.ts';
 import type { EvalEvent, IngestBatch } from '../../core/hooks.ts';
-import type { AggregateScope } from './service.ts';
 import type { Logger } from '../../core/ports.ts';
+import { tenantIdOf } from '../../domain/hash.ts';
 import { State } from '../../domain/state-layout.ts';
-import { CHUNK_BYTES, parseEvalChunk, readIngestCursor } from '../../cli/ingest.ts';
+import { CHUNK_BYTES, nextLineStart, parseEvalChunk, readIngestCursor } from '../../adapters/eval-log.ts';
 import { HmacPool } from './hmac-pool.ts';
 import { maxLineBytes, Projector } from './project.ts';
 import { AggStore, rowKey } from './store.ts';
-
-/** Where the aggregate works: a state dir and who owns it. */
-export type AggScope = AggregateScope;
 
 /** What the aggregate did in this process. */
 export interface AggCounts {
@@ -34,17 +32,24 @@ const POOL_MIN_ROWS = 4096;
  */
 export class Aggregator {
   readonly counts: AggCounts = { aggregated: 0, caughtUp: 0, duplicates: 0, skippedNoKey: 0 };
-  /** The last scope seen (from an ingest batch or a task), for service calls that carry none. */
-  scope: AggScope | undefined;
+  /** Rows `afterEval` collected for the pass under way, and its run: aggregated at its `afterIngest`. */
+  private pending: { run: RunContext; rows: EvalEvent[] } | undefined;
   private stores = new Map<string, Promise<AggStore>>();
   private projectors = new Map<string, Projector>();
   private pools = new Map<string, HmacPool>();
 
   constructor(readonly log: Logger) {}
 
-  /** The master key of a scope (the CLI passes its identity; else the environment). */
-  keyOf(scope: AggScope): string | undefined {
-    return scope.identity ? scope.identity.masterKey || undefined : process.env.SNAPPY_MASTER_KEY || undefined;
+  /** The master key of a run: rows are aggregated under it, and only with it. */
+  keyOf(run: RunContext): string | undefined {
+    return run.identity.masterKey || undefined;
+  }
+
+  /** The afterEval tap: one row of the pass under way. */
+  collect(run: RunContext, ev: EvalEvent): void {
+    const p = this.pending;
+    if (p && p.run === run) p.rows.push(ev);
+    else this.pending = { run, rows: [ev] };
   }
 
   async store(stateDir: string): Promise<AggStore> {
@@ -64,31 +69,30 @@ export class Aggregator {
     return p;
   }
 
-  private projector(key: string): Projector {
+  private async projector(key: string): Promise<Projector> {
     let p = this.projectors.get(key);
-    if (!p) this.projectors.set(key, (p = new Projector(key)));
+    if (!p) this.projectors.set(key, (p = new Projector(key, await tenantIdOf(key))));
     return p;
   }
 
-  /** The afterIngest tap: aggregates one ingest chunk (after catching up on anything skipped). */
-  async onBatch(batch: IngestBatch): Promise<void> {
-    if (!batch.stateDir) return;
-    const scope: AggScope = { stateDir: batch.stateDir, ...(batch.identity ? { identity: batch.identity } : {}) };
-    this.scope = scope;
-    const key = this.keyOf(scope);
+  /** The afterIngest tap: aggregates the rows of one ingest pass (after catching up on anything skipped). */
+  async onBatch(run: RunContext, batch: IngestBatch): Promise<void> {
+    const collected = this.pending?.run === run ? this.pending.rows : [];
+    this.pending = undefined;
+    const key = this.keyOf(run);
     // No key: counted and reported, not warned about here. The host says once, in one line,
     // everything a run without a key skipped (the CLI also names the pages it did not push).
     if (!key) {
-      this.counts.skippedNoKey += batch.events.length;
+      this.counts.skippedNoKey += collected.length;
       return;
     }
-    const store = await this.store(scope.stateDir);
+    const store = await this.store(run.stateDir);
     const c = store.commit;
-    const start = batch.startOffset ?? (batch.events[0]?.offset ?? batch.endOffset);
+    const start = batch.startOffset;
     if (c.generation === batch.generation && c.evalOffset >= batch.endOffset) return; // replayed after a crash
     if (c.generation !== batch.generation || c.evalOffset < start) await this.catchUp(store, key, batch.generation, start);
     const from = store.commit.evalOffset;
-    const events = batch.events[0] && batch.events[0].offset < from ? batch.events.filter((e) => e.offset >= from) : batch.events;
+    const events = collected[0] && collected[0].offset < from ? collected.filter((e) => e.offset >= from) : collected;
     await this.append(store, key, batch.generation, events, batch.endOffset);
   }
 
@@ -103,12 +107,12 @@ export class Aggregator {
    * Brings the aggregate up to the ingest cursor: needed when rows were ingested without a
    * key, before this plugin was configured, or after the aggregate file was rebuilt.
    */
-  async catchUpToIngest(scope: AggScope): Promise<void> {
-    const key = this.keyOf(scope);
+  async catchUpToIngest(run: RunContext): Promise<void> {
+    const key = this.keyOf(run);
     if (!key) return;
-    const cursor = await readIngestCursor(scope.stateDir);
+    const cursor = await readIngestCursor(run.stateDir);
     if (!cursor) return;
-    const store = await this.store(scope.stateDir);
+    const store = await this.store(run.stateDir);
     const c = store.commit;
     if (c.generation === cursor.generation && c.evalOffset >= cursor.offset) return;
     await this.catchUp(store, key, cursor.generation, cursor.offset);
@@ -140,7 +144,8 @@ export class Aggregator {
         const lastNl = buf.subarray(0, bytesRead).lastIndexOf(10);
         if (lastNl < 0) {
           // A line longer than a chunk (the ingest skipped it as malformed): skip it too.
-          const more = await nextLineStart(fh, from + bytesRead, target);
+          const next = await nextLineStart(fh, from + bytesRead, target);
+          const more = next < 0 ? target : next;
           await store.append('', (n) => Object.assign(n, { evalOffset: more }));
           from = more;
           continue;
@@ -158,7 +163,7 @@ export class Aggregator {
 
   /** Appends the rows of `events` in one write and commits the cursor `endOffset` with them. */
   private async append(store: AggStore, key: string, generation: string, events: readonly EvalEvent[], endOffset: number): Promise<void> {
-    const p = this.projector(key);
+    const p = await this.projector(key);
     const dedupeTo = store.commit.generation === generation ? store.commit.dedupeTo : 0;
     const keys = events.length > 0 && events[0]!.offset < dedupeTo ? await store.keySet() : undefined;
     const known = keys ?? store.loadedKeys();
@@ -205,17 +210,4 @@ export class Aggregator {
     });
     this.counts.aggregated += rows;
   }
-}
-
-/** Offset just past the next newline at or after `from` (or `limit`). */
-async function nextLineStart(fh: fs.FileHandle, from: number, limit: number): Promise<number> {
-  const b = Buffer.alloc(1 << 20);
-  for (let pos = from; pos < limit; ) {
-    const { bytesRead } = await fh.read(b, 0, Math.min(b.length, limit - pos), pos);
-    if (bytesRead === 0) break;
-    const i = b.subarray(0, bytesRead).indexOf(10);
-    if (i >= 0) return pos + i + 1;
-    pos += bytesRead;
-  }
-  return limit;
 }

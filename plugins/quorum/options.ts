@@ -47,8 +47,8 @@ export const quorumOptions = z
      * with a warning instead of refusing, and the Worker stops evaluating revs at ingest.
      */
     singleWriter: z.boolean().default(false),
-    /** Budget of one `snappy run tick` in ms (the Worker's cron has 30 s of CPU). */
-    budgetMs: z.number().int().positive().default(25_000),
+    /** Moved: the budget is the tick's, for every plugin that taps it. */
+    budgetMs: z.never({ error: 'quorum.budgetMs moved to tick.budgetMs (the budget of every tick, in the Worker and in snappy run tick)' }).optional(),
   })
   .strict();
 

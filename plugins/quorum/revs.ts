@@ -2,11 +2,11 @@ import type { BlobStore, KV } from '../../core/ports.ts';
 import { parsePage } from '../../domain/frontmatter.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isRevId, isSkillName } from '../../domain/names.ts';
-import { isMalformed, readJson } from './json-store.ts';
+import { isMalformed, readJson } from '../../domain/json-store.ts';
 import { isGatedSkill, type QuorumOptions, thresholdsFor } from './options.ts';
 import { KvKeys, type ChangelogRow } from './promote.ts';
 import { decide, defaultRule, progressOf, type Progress, type Standing, type Thresholds } from './rule.ts';
-import { standingsOf } from './registry.ts';
+import { standingsOf } from '../../domain/registry.ts';
 import { emptyTally, readTally, type Tally } from './tally.ts';
 import { quarantineOf, type Quarantine } from './verify.ts';
 

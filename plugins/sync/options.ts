@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { globSchema } from '../../domain/glob.ts';
 
-/** Globs that sync by default (SPEC §4), relative to the state dir. */
+/** Globs that sync by default (docs/contract.md §4), relative to the state dir. */
 export const DEFAULT_ALLOW = ['skills/*.md', 'log/evals.aggregate.ndjson', 'log/regen-queue/*', 'staging/**'] as const;
 
 /** Options of the sync plugin (config section `sync`). */

@@ -1,12 +1,12 @@
 import PQueue from 'p-queue';
 import { ErrorCode, SnappyError } from '../../core/errors.ts';
-import type { TaskContext } from '../../core/plugin.ts';
+import type { RunContext } from '../../core/context.ts';
 import type { BlobInfo, BlobStore, RemoteStore } from '../../core/ports.ts';
+import type { AggregateService } from '../../core/services.ts';
 import { revIdOf } from '../../domain/hash.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isSkillName } from '../../domain/names.ts';
 import { State } from '../../domain/state-layout.ts';
-import type { AggregateService } from '../aggregate/service.ts';
 import { Refusal, StateFiles } from './local.ts';
 import { contentHash, loadManifest, saveManifest, type Manifest } from './manifest.ts';
 import type { SyncOptions } from './options.ts';
@@ -18,7 +18,7 @@ import { withRetry, type RetryPolicy } from './retry.ts';
 export interface PullDeps {
   options: SyncOptions;
   filter: SyncFilter;
-  aggregate?: AggregateService;
+  aggregate?: AggregateService | undefined;
 }
 
 interface PullCounts {
@@ -37,7 +37,7 @@ interface PullCounts {
  * gets the remote's version beside it as `<file>.incoming`), mirror the canonical pages into
  * `canonical/`, and merge new aggregate batches.
  */
-export async function runPull(ctx: TaskContext, deps: PullDeps): Promise<void> {
+export async function runPull(ctx: RunContext, deps: PullDeps): Promise<void> {
   const t0 = performance.now();
   const remote = await ctx.remote();
   const requests0 = remote.requests;
@@ -253,7 +253,7 @@ async function adoptCanonical(files: StateFiles, manifest: Manifest, changed: { 
   }
 }
 
-async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: AggregateService, retry: RetryPolicy, ctx: TaskContext): Promise<Record<string, unknown>> {
+async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: AggregateService, retry: RetryPolicy, ctx: RunContext): Promise<Record<string, unknown>> {
   const stateDir = ctx.stateDir;
   let batches = 0;
   let added = 0;
@@ -265,7 +265,7 @@ async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: Aggreg
     for (;;) {
       const page = await withRetry(() => remote.aggregateSince!(cursor), retry);
       if (page.ndjson) {
-        const r = await svc.merge(page.ndjson, `${remote.url} /v1/aggregate`, ctx);
+        const r = await svc.merge(ctx, page.ndjson, `${remote.url} /v1/aggregate`);
         added += r.added;
         invalid += r.invalid.length;
       }
@@ -281,7 +281,7 @@ async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: Aggreg
     if (manifest.merged[info.key] || !aggregateBatchTenant(info.key)) continue;
     const bytes = await withRetry(() => remote.get(info.key), retry);
     if (!bytes) continue;
-    const r = await svc.merge(new TextDecoder().decode(bytes), info.key, ctx);
+    const r = await svc.merge(ctx, new TextDecoder().decode(bytes), info.key);
     manifest.merged[info.key] = 1;
     batches++;
     added += r.added;

@@ -107,7 +107,7 @@ test('a missing --config file exits 2 naming it', async () => {
 test('a third-party plugin given as a module specifier with options is loaded and validated', async () => {
   const core = JSON.stringify(path.resolve('core/index.ts'));
   const dir = project({
-    'my-plugin.ts': `import { definePlugin, z } from ${core};\nexport default definePlugin({ name: 'greeter', options: z.object({ greeting: z.string() }).strict(), apply(hooks, ctx) { hooks.onStatus.tapPromise('greeter', async (s) => { s.sections.greeter = ctx.options.greeting; }); } });\n`,
+    'my-plugin.ts': `import { definePlugin, z } from ${core};\nexport default definePlugin({ name: 'greeter', options: z.object({ greeting: z.string() }).strict(), apply(hooks, ctx) { hooks.onStatus.tapPromise('greeter', async (_run, s) => { s.sections.greeter = ctx.options.greeting; }); } });\n`,
     'good.json': JSON.stringify({ plugins: [['./my-plugin.ts', { greeting: 'hello' }]] }),
     'bad.json': JSON.stringify({ plugins: [['./my-plugin.ts', { greeting: 5 }]] }),
     'missing.json': JSON.stringify({ plugins: ['./nowhere.ts'] }),

@@ -4,11 +4,12 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AGG_KEYS, checkAggLine } from '../../../domain/agg-row.ts';
-import { RunIdHmac } from '../../../plugins/aggregate/hmac.ts';
+import { RunIdHmac } from '../../../plugins/aggregate/run-id-hmac.js';
 import { inProcess } from './inproc.ts';
 import os from 'node:os';
 import path from 'node:path';
-import { ingestEvalLog } from '../../../cli/ingest.ts';
+import { ingestEvalLog } from '../../../lifecycle/ingest.ts';
+import { localRun } from '../../helpers/run.ts';
 import type { ReadyEvent } from '../../../core/hooks.ts';
 import { createRunner } from '../../../core/runner.ts';
 import { parsePage } from '../../../domain/frontmatter.ts';
@@ -68,12 +69,12 @@ async function regenInProcess(masterKey: string) {
   const stateDir = tmpDir('snappy-brief-ip-');
   await fs.mkdir(path.join(stateDir, 'log'), { recursive: true });
   const quiet = { info() {}, warn() {}, error() {}, debug() {} };
-  const runner = createRunner({ plugins: [{ plugin: aggregatePlugin }, { plugin: regenPlugin, options: {} }], env: 'node', log: quiet });
+  const runner = createRunner({ plugins: [{ plugin: aggregatePlugin }, { plugin: regenPlugin, options: {} }], runtime: 'node', log: quiet });
   const identity = { machine: 'm-briefprop0', masterKey, tenant: await tenantIdOf(masterKey) };
   return {
     stateDir,
-    ingest: () => ingestEvalLog(stateDir, runner.hooks, { identity }),
-    dispatch: (ev: ReadyEvent) => new Dispatcher(regenOptionsSchema.parse({}), quiet).handle(ev, { stateDir, machine: identity.machine }),
+    ingest: () => ingestEvalLog(localRun(stateDir, identity), runner),
+    dispatch: (ev: Omit<ReadyEvent, 'settle'>) => new Dispatcher(regenOptionsSchema.parse({}), quiet).handle(ev, { stateDir, machine: identity.machine }),
   };
 }
 

@@ -34,7 +34,7 @@ test('sync lists take the whole glob dialect: braces of globs, classes, negation
   assert.not.ok(g.allows('skills/draft-x.md'), 'a ! pattern takes its paths out of the list');
 });
 
-test('the default allow list is the SPEC\'s; deny beats allow; the hard deny beats both, even allow **', () => {
+test('the default allow list is the contract\'s (docs/contract.md §4); deny beats allow; the hard deny beats both, even allow **', () => {
   const f = filter();
   for (const p of ['skills/a.md', 'log/evals.aggregate.ndjson', 'log/regen-queue/a.m1.md', 'staging/a/0123456789ab/a.md']) assert.ok(f.allows(p), p);
   for (const p of ['log/evals.ndjson', 'ready/a.ready', '.snappy/lock', 'notes/x.md', 'canonical/a/a.md']) assert.not.ok(f.allows(p), p);
