@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs, readdirSync, rmSync, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { assertSafeKey, toBytes, type BlobInfo, type BlobStore, type PutOptions } from '../core/ports.ts';
+import { ErrorCode, SnappyError } from '../core/errors.ts';
 
 const TMP = '.tmp';
 const LOCKS = '.locks';
@@ -93,7 +94,7 @@ export class FileBlobStore implements BlobStore {
 
   async copy(from: string, to: string): Promise<void> {
     const bytes = await this.get(from);
-    if (!bytes) throw new Error(`copy: no object at ${from} in ${this.url}`);
+    if (!bytes) throw new SnappyError(`copy: no object at ${from} in ${this.url}`, { code: ErrorCode.NotFound, status: 404 });
     await this.put(to, bytes);
   }
 

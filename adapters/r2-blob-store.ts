@@ -1,5 +1,6 @@
 import { assertSafeKey, type BlobInfo, type BlobStore, type PutOptions } from '../core/ports.ts';
 import type { R2Bucket } from './workers-types.ts';
+import { ErrorCode, SnappyError } from '../core/errors.ts';
 
 /**
  * The bucket through a Worker's R2 binding. Conditional writes use R2's `onlyIf`: create-only
@@ -55,7 +56,7 @@ export class R2BlobStore implements BlobStore {
 
   async copy(from: string, to: string): Promise<void> {
     const o = await this.bucket.get(this.k(from));
-    if (!o) throw new Error(`copy: no object at ${from} in ${this.url}`);
+    if (!o) throw new SnappyError(`copy: no object at ${from} in ${this.url}`, { code: ErrorCode.NotFound, status: 404 });
     await this.bucket.put(this.k(to), await o.arrayBuffer());
   }
 

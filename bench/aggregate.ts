@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRunner } from '../core/runner.ts';
-import { ingestEvalLog } from '../cli/ingest.ts';
+import { ingestEvalLog } from '../lifecycle/ingest.ts';
+import { localRun } from '../test/helpers/run.ts';
 import aggregatePlugin from '../plugins/aggregate/index.ts';
 import { prng } from '../test/helpers/prng.ts';
 
@@ -88,10 +89,10 @@ function timeShell(command: string): { ms: number; cpuMs: number } {
 }
 
 async function buildOnce(stateDir: string): Promise<{ ms: number; cpuMs: number; rows: number }> {
-  const runner = createRunner({ plugins: [{ plugin: aggregatePlugin }], env: 'node' });
+  const runner = createRunner({ plugins: [{ plugin: aggregatePlugin }], runtime: 'node' });
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  const res = await ingestEvalLog(stateDir, runner.hooks, { identity: { machine: 'bench', masterKey: KEY, tenant: 'x' } });
+  const res = await ingestEvalLog(localRun(stateDir, { machine: 'bench', masterKey: KEY, tenant: 'x' }), runner);
   const c = process.cpuUsage(c0);
   return { ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000, rows: res.rows };
 }
@@ -109,14 +110,14 @@ export async function benchAggregate(opts: { rows: number; dir: string }): Promi
   const aggBytes = statSync(path.join(stateDir, 'log', 'evals.aggregate.ndjson')).size;
 
   // One row appended to the built log, in-process (the runner is already warm).
-  const runner = createRunner({ plugins: [{ plugin: aggregatePlugin }], env: 'node' });
+  const runner = createRunner({ plugins: [{ plugin: aggregatePlugin }], runtime: 'node' });
   const identity = { machine: 'bench', masterKey: KEY, tenant: 'x' };
-  await ingestEvalLog(stateDir, runner.hooks, { identity });
+  await ingestEvalLog(localRun(stateDir, identity), runner);
   const appendMs: number[] = [];
   for (let k = 0; k < 5; k++) {
     await fs.appendFile(log, evalLine(opts.rows + k, prng(99 + k)) + '\n');
     const t0 = performance.now();
-    await ingestEvalLog(stateDir, runner.hooks, { identity });
+    await ingestEvalLog(localRun(stateDir, identity), runner);
     appendMs.push(performance.now() - t0);
   }
   appendMs.sort((a, b) => a - b);

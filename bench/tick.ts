@@ -14,7 +14,7 @@ import { KVBinding } from '../adapters/kv-binding.ts';
 import { R2BlobStore } from '../adapters/r2-blob-store.ts';
 import { silentLogger } from '../core/ports.ts';
 import { createRunner } from '../core/runner.ts';
-import { runTick } from '../core/tick.ts';
+import { runTick } from '../lifecycle/tick.ts';
 import { batchIdOf } from '../domain/ingest-protocol.ts';
 import { Remote } from '../domain/layout.ts';
 import quorum from '../plugins/quorum/index.ts';
@@ -77,7 +77,7 @@ async function cpuOfTick(blobs: FileBlobStore, discover: boolean): Promise<{ cpu
   const kv = new BlobKV(blobs);
   const c0 = process.cpuUsage();
   const w0 = performance.now();
-  const res = await runTick(runner.hooks, { now: Date.now(), budgetMs: 600_000, blobs, kv, log: silentLogger });
+  const res = await runTick(runner.hooks, { budgetMs: 600_000, blobs, kv, log: silentLogger, runtime: 'node' });
   const c = process.cpuUsage(c0);
   return { cpuMs: Math.round((c.user + c.system) / 100) / 10, wallMs: Math.round(performance.now() - w0), batches: (res.quorum as { scan: { batches: number } }).scan.batches };
 }

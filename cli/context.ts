@@ -1,9 +1,12 @@
 import path from 'node:path';
 import { resolveConfig, type ResolvedConfig } from '../core/config.ts';
 import { ErrorCode, isSnappyError, SnappyError } from '../core/errors.ts';
-import type { Identity, IngestSummary, TaskContext, TaskFlags } from '../core/plugin.ts';
-import type { KV, Logger, RemoteStore } from '../core/ports.ts';
+import type { Identity, RunFlags } from '../core/context.ts';
+import type { IngestSummary, TaskContext } from '../core/plugin.ts';
+import { systemClock, type KV, type Logger, type RemoteStore } from '../core/ports.ts';
 import { createRunner, type Runner } from '../core/runner.ts';
+import { DEFAULT_TICK_BUDGET_MS } from '../lifecycle/tick.ts';
+import { lifecycleTasks } from '../lifecycle/tasks.ts';
 import { tenantIdOf } from '../domain/hash.ts';
 import { keyStrength, weakKeyMessage } from '../domain/key-strength.ts';
 import { isMachineId } from '../domain/names.ts';
@@ -12,6 +15,7 @@ import { checkBuiltinOptions, loadConfig } from './config-load.ts';
 import { BUILTINS } from './builtins.ts';
 import { cliLogger } from './log.ts';
 import { machineIdFor } from './machine-id.ts';
+import { masterKeyFor } from './master-key.ts';
 import { addJsonWarning } from './output.ts';
 import { loadPlugins } from './plugins-load.ts';
 import { checkRemote, defaultRemote, openRemote, type RemoteUse } from './remote.ts';
@@ -47,12 +51,14 @@ export interface Cli {
   identity: Identity;
   runner: Runner;
   log: Logger;
-  flags: TaskFlags;
+  flags: RunFlags;
   reports: Record<string, Record<string, unknown>>;
   /** Given to every task context made after it is set: aborted by Ctrl-C or SIGTERM. */
-  signal?: AbortSignal;
+  signal: AbortSignal;
   /** A task context for `task` (its reports land under that name). */
-  taskContext(task: string): Omit<TaskContext, 'runner'>;
+  taskContext(task: string): TaskContext;
+  /** The run's ingest pass (at most one per process; later calls return the first result). */
+  ingest(): Promise<IngestSummary>;
 }
 
 /** How a command uses the state dir. */
@@ -62,17 +68,28 @@ export interface CliOptions {
    * machine id generated and stored; a read-only command gets a provisional one.
    */
   stateWrites?: boolean;
+  /** Create a named state dir that does not exist yet (snappy eval), saying so. */
+  createState?: boolean;
 }
 
 export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env, opts: CliOptions = {}): Promise<Cli> {
   const log = cliLogger({ json: !!flags.json, quiet: !!flags.quiet });
+  // --quiet is for cron: the AWS SDK's notice that it will drop this Node version is not this
+  // run's warning. Its documented switch, set only when the user has not set it either way.
+  if (flags.quiet && env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED === undefined) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const loaded = await loadConfig({ explicit: flags.config ?? env.SNAPPY_CONFIG, dir: process.cwd() });
   // Every tenant's and machine's view of the built-ins' options, not only this machine's: a bad
   // override fails every run of the fleet at once, not just the runs it applies to.
   await checkBuiltinOptions(loaded, async (name) => (BUILTINS[name] ? (await BUILTINS[name]!()).options : undefined));
   // After the config (its errors come first, naming its file), before anything reads the state.
-  const { dir: stateDir } = await resolveStateDir(flags, env);
-  const masterKey = env.SNAPPY_MASTER_KEY || undefined;
+  const { dir: stateDir, created, from } = await resolveStateDir(flags, env, { create: opts.createState });
+  if (created) log.warn(`created state dir ${stateDir} (from ${from}): it did not exist`);
+  const chosen = await masterKeyFor(stateDir, env);
+  const masterKey = chosen.key;
+  if (chosen.warning) {
+    log.warn(chosen.warning);
+    addJsonWarning(chosen.warning);
+  }
   const tenant = masterKey ? await tenantIdOf(masterKey) : undefined;
   if (masterKey) warnIfWeak(masterKey, log);
   const machine = env.SNAPPY_MACHINE_ID || loaded.config.machineId || (await generatedMachineId(stateDir, opts.stateWrites ?? !flags.dryRun, log));
@@ -93,14 +110,15 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
   const remoteUrl = workerUrl ?? flags.remote ?? (env.SNAPPY_REMOTE || undefined) ?? config.remote ?? defaultRemote(stateDir);
   const configDir = loaded.file ? path.dirname(loaded.file) : process.cwd();
   const instances = await loadPlugins(config, configDir);
+  const tasks = lifecycleTasks({ tickBudgetMs: config.tick?.budgetMs ?? DEFAULT_TICK_BUDGET_MS });
   let runner: Runner;
   try {
-    runner = createRunner({ plugins: instances, config: config as Record<string, unknown>, log, env: 'node', tapTimeoutMs: config.timeouts ?? {} });
+    runner = createRunner({ plugins: instances, config: config as Record<string, unknown>, log, runtime: 'node', tapTimeoutMs: config.timeouts ?? {}, tasks });
   } catch (err) {
     throw namingConfig(err, loaded.file, { tenant, machine });
   }
   const identity: Identity = { machine, ...(tenant ? { tenant, masterKey } : {}) };
-  const taskFlags: TaskFlags = { auto: !!flags.auto, dryRun: !!flags.dryRun, json: !!flags.json, quiet: !!flags.quiet };
+  const taskFlags: RunFlags = { auto: !!flags.auto, dryRun: !!flags.dryRun, json: !!flags.json, quiet: !!flags.quiet };
 
   let remote: Promise<RemoteStore> | undefined;
   let kv: Promise<KV> | undefined;
@@ -123,12 +141,19 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
     log,
     flags: taskFlags,
     reports,
+    signal: new AbortController().signal,
+    ingest: () =>
+      (ingest ??= import('../lifecycle/ingest.ts').then(({ ingestRun }) => ingestRun(cli.taskContext('ingest'), runner))),
     taskContext: (task) => ({
       stateDir,
       identity,
       flags: taskFlags,
       log,
+      clock: systemClock,
+      signal: cli.signal,
+      runtime: 'node',
       mode,
+      runner,
       remote: getRemote,
       kv: () => {
         if (workerUrl) return Promise.reject(new SnappyError('Worker mode: the KV is the Worker\'s own; ask the Worker (snappy status, snappy ops)', { code: ErrorCode.Usage }));
@@ -137,11 +162,10 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
           return new BlobKV(b);
         }));
       },
-      ingest: () => (ingest ??= runIngest(cli)),
+      ingest: () => cli.ingest(),
       report: (data) => {
         reports[task] = { ...(reports[task] ?? {}), ...data };
       },
-      ...(cli.signal ? { signal: cli.signal } : {}),
     }),
   };
   return cli;
@@ -197,33 +221,4 @@ async function generatedMachineId(stateDir: string, write: boolean, log: Logger)
   }
   if (got.source === 'provisional' && write) log.warn(`no machine id stored yet and ${got.why}: this run uses the provisional pseudonym ${got.id} (set SNAPPY_MACHINE_ID or config machineId to fix one)`);
   return got.id;
-}
-
-/**
- * One ingest pass with its reporting: each malformed row once as FILE:LINE: reason, a
- * restarted log, and the counts under `reports.ingest`. `snappy watch` calls it every pass.
- */
-export async function runIngest(cli: Cli): Promise<IngestSummary> {
-  const { ingestEvalLog } = await import('./ingest.ts');
-  const res = await ingestEvalLog(cli.stateDir, cli.runner.hooks, { identity: cli.identity }).catch((err: unknown) => {
-    throw unreadable(err, path.join(cli.stateDir, State.evalLog), 'ingest');
-  });
-  const shown = res.malformed.slice(0, 20);
-  for (const m of shown) cli.log.warn(`${path.join(cli.stateDir, State.evalLog)}:${m.line}: ${m.reason} (row skipped)`);
-  if (res.malformed.length > shown.length) cli.log.warn(`... and ${res.malformed.length - shown.length} more malformed rows skipped`);
-  if (res.restarted) cli.log.warn(`${State.evalLog} was truncated or replaced since the last run: read it again from the start`);
-  cli.reports.ingest = { rows: res.rows, malformed: res.malformed.length, bytes: res.bytes, restarted: res.restarted };
-  return res;
-}
-
-/**
- * A file-system error as a step's failure that names the path (a read of an open file
- * reports none: then it is `fallback`). Errors of other kinds pass unchanged.
- */
-export function unreadable(err: unknown, fallback: string, step: string): unknown {
-  const e = err as NodeJS.ErrnoException;
-  if (isSnappyError(err) || typeof e?.code !== 'string' || typeof e.syscall !== 'string') return err;
-  const file = e.path ?? fallback;
-  const verb = /^(write|rename|unlink|mkdir|link|fsync)$/.test(e.syscall) ? 'write' : 'read';
-  return new SnappyError(`${step}: cannot ${verb} ${file}: ${e.message}`, { code: ErrorCode.Invalid, step, details: { path: file, errno: e.code }, cause: err });
 }

@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { BUILTIN_PLUGINS, type PluginRef, type ResolvedConfig } from '../core/config.ts';
+import { assemblePlugins, wantedBuiltins } from '../core/assemble.ts';
+import type { BuiltinPlugin, PluginRef, ResolvedConfig } from '../core/config.ts';
 import { ErrorCode, SnappyError, messageOf } from '../core/errors.ts';
-import { isPluginDefinition, pluginOfModule, runsIn, type PluginDefinition, type PluginInstance } from '../core/plugin.ts';
+import { isPluginDefinition, pluginOfModule, type PluginDefinition, type PluginInstance } from '../core/plugin.ts';
 import { BUILTINS } from './builtins.ts';
 import { importDefault } from './import-module.ts';
 
@@ -13,18 +14,14 @@ import { importDefault } from './import-module.ts';
  * `runtimes` leave out `node` is for the Worker only and is left out here.
  */
 export async function loadPlugins(config: ResolvedConfig, configDir: string): Promise<PluginInstance[]> {
-  const out: PluginInstance[] = [];
-  const wanted = config.builtins ?? BUILTIN_PLUGINS.filter((n) => BUILTINS[n]);
-  for (const name of wanted) {
+  const builtins: Partial<Record<BuiltinPlugin, PluginDefinition>> = {};
+  for (const name of wantedBuiltins(config)) {
     const load = BUILTINS[name];
-    if (!load) throw new SnappyError(`config "builtins" names "${name}", which this build of snappy does not include yet`, { code: ErrorCode.Config });
-    out.push({ plugin: await load(), options: (config as Record<string, unknown>)[name] ?? {} });
+    if (load) builtins[name] = await load();
   }
-  for (const [i, ref] of (config.plugins ?? []).entries()) {
-    const inst = await loadPluginRef(ref as PluginRef, configDir, `plugins[${i}]`);
-    if (runsIn(inst.plugin, 'node')) out.push(inst);
-  }
-  return out;
+  const configured: PluginInstance[] = [];
+  for (const [i, ref] of (config.plugins ?? []).entries()) configured.push(await loadPluginRef(ref as PluginRef, configDir, `plugins[${i}]`));
+  return assemblePlugins(config, 'node', builtins, configured);
 }
 
 /** One `plugins` entry as a plugin and its options, importing a module specifier from `dir`. */

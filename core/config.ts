@@ -1,7 +1,6 @@
 import { z } from 'zod';
+import { MACHINE_RE as MACHINE_ID } from '../domain/names.ts';
 import { isPluginDefinition, type PluginDefinition } from './plugin.ts';
-
-const MACHINE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** A plugin in config: an object from definePlugin, a module specifier, or either with options. */
 export type PluginRef =
@@ -67,6 +66,14 @@ const overridable = {
   builtins: z.array(z.enum(BUILTIN_PLUGINS)).optional(),
   /** Third-party (and extra) plugins, applied after the built-ins. */
   plugins: z.array(pluginRef).optional(),
+  /** The tick (the Worker's cron, `snappy run tick`). */
+  tick: z
+    .object({
+      /** Time budget of one tick, ms (default 25000: a cron handler has 30 s of CPU). Taps stop starting work after it. */
+      budgetMs: z.number().int().positive().max(900_000).optional(),
+    })
+    .strict()
+    .optional(),
   /** Per-hook tap timeouts in ms, e.g. { onTick: 20000 }. */
   timeouts: z.record(z.string(), z.number().int().nonnegative()).optional(),
   /** Options of the built-in plugins; each plugin validates its own section. */

@@ -23,6 +23,16 @@ export const ErrorCode = {
   Backend: 'E_BACKEND',
   /** Stopped by SIGINT or SIGTERM at a safe point; `details.signal` names the signal. */
   Interrupted: 'E_INTERRUPTED',
+  /** A named thing (a staged rev, a tenant) does not exist. */
+  NotFound: 'E_NOT_FOUND',
+  /** The request contradicts the state it would change (already done, quarantined, ...). */
+  Conflict: 'E_CONFLICT',
+  /** One file or plan entry refused (sync): reported, the rest goes on. */
+  Refused: 'E_REFUSED',
+  /** The regen agent failed (did not start, exited non-zero, timed out, printed no page). */
+  AgentFailed: 'E_AGENT_FAILED',
+  /** A tenant registry action the caller got wrong (a malformed tenant id, key or operator name). */
+  Registry: 'E_REGISTRY',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -31,13 +41,22 @@ export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
  * interruption (130 for SIGINT, 143 for SIGTERM, as shells report them), 1 for everything else.
  */
 export function exitCodeOf(err: unknown): number {
-  const code = isSnappyError(err) ? err.code : undefined;
-  if (code === ErrorCode.Interrupted) return (err as SnappyError & { details?: { signal?: string } }).details?.signal === 'SIGTERM' ? 143 : 130;
-  return code === ErrorCode.Config || code === ErrorCode.Usage || code === ErrorCode.PluginOptions || code === ErrorCode.PluginLoad || code === ErrorCode.PluginCycle || code === ErrorCode.PluginMissingDependency || code === ErrorCode.PluginDuplicate ||
-    code === ErrorCode.TaskUnknown
-    ? 2
-    : 1;
+  if (!isSnappyError(err)) return 1;
+  if (err.code === ErrorCode.Interrupted) return (err as SnappyError & { details?: { signal?: string } }).details?.signal === 'SIGTERM' ? 143 : 130;
+  // A 400 is the caller's mistake: a usage error, whichever plugin said it.
+  return USAGE_CODES.has(err.code) || err.status === 400 ? 2 : 1;
 }
+
+const USAGE_CODES: ReadonlySet<string> = new Set([
+  ErrorCode.Config,
+  ErrorCode.Usage,
+  ErrorCode.PluginOptions,
+  ErrorCode.PluginLoad,
+  ErrorCode.PluginCycle,
+  ErrorCode.PluginMissingDependency,
+  ErrorCode.PluginDuplicate,
+  ErrorCode.TaskUnknown,
+]);
 
 export interface SnappyErrorInit {
   code: ErrorCodeValue | string;
@@ -46,6 +65,8 @@ export interface SnappyErrorInit {
   step?: string;
   details?: unknown;
   cause?: unknown;
+  /** The HTTP status a host that answers over HTTP (the Worker) gives this error: 400, 404, 409, ... */
+  status?: number;
 }
 
 /**
@@ -59,6 +80,7 @@ export class SnappyError extends Error {
   readonly hook?: string;
   readonly step?: string;
   readonly details?: unknown;
+  readonly status?: number;
 
   constructor(message: string, init: SnappyErrorInit) {
     const prefix = init.plugin ? `[plugin ${init.plugin}${init.hook ? ` ${init.hook}` : ''}] ` : '';
@@ -69,6 +91,7 @@ export class SnappyError extends Error {
     if (init.hook !== undefined) this.hook = init.hook;
     if (init.step !== undefined) this.step = init.step;
     if (init.details !== undefined) this.details = init.details;
+    if (init.status !== undefined) this.status = init.status;
   }
 }
 

@@ -1,53 +1,17 @@
 import type { z } from 'zod';
-import type { MalformedRow, SnappyHooks } from './hooks.ts';
-import type { KV, Logger, RemoteStore } from './ports.ts';
+import type { RunContext } from './context.ts';
+import type { BuiltinHooks, FailurePolicy, MalformedRow, SnappyHooks } from './hooks.ts';
+import type { Logger } from './ports.ts';
+import type { ServiceMap } from './services.ts';
 
-/** Who runs a task: the identity of this machine and its tenant. */
-export interface Identity {
-  machine: string;
-  /** Tenant id (12 hex); undefined when SNAPPY_MASTER_KEY is unset. */
-  tenant?: string;
-  /** The master key itself; never leaves the machine. */
-  masterKey?: string;
-}
-
-/** Flags common to every task, from the CLI. */
-export interface TaskFlags {
-  auto: boolean;
-  dryRun: boolean;
-  json: boolean;
-  quiet: boolean;
-}
-
-/** What a task receives when it runs. */
-export interface TaskContext {
-  stateDir: string;
-  identity: Identity;
-  flags: TaskFlags;
-  log: Logger;
-  /**
-   * The remote, created on first use (so that tasks that never touch it never load its
-   * client): the bucket in direct mode, the Worker's signed API in Worker mode.
-   */
-  remote(): Promise<RemoteStore>;
-  /** `worker` when config `worker.url` is set: the Worker is then the only writer of shared state. */
-  mode: 'direct' | 'worker';
-  /** The KV beside the remote (files under the remote for file:// and s3://). */
-  kv(): Promise<KV>;
+/** What a task receives when it runs: its run, and the runner to fire hooks or use services. */
+export interface TaskContext extends RunContext {
   /**
    * Reads the eval rows appended to `log/evals.ndjson` since the last ingest and fires
    * `afterEval` once per new row, then `afterIngest`. Runs at most once per process run;
    * later calls return the first result.
    */
   ingest(): Promise<IngestSummary>;
-  /** Record a summary of what the task did (printed with --json). */
-  report(data: Record<string, unknown>): void;
-  /**
-   * Aborted when the user asks to stop (Ctrl-C, SIGTERM). A long task stops at a safe point,
-   * records what it did and throws an `E_INTERRUPTED` error saying so; a short one may ignore it.
-   */
-  signal?: AbortSignal;
-  /** The runner, to call hooks or other tasks. */
   runner: RunnerApi;
 }
 
@@ -62,11 +26,19 @@ export interface IngestSummary {
   restarted: boolean;
 }
 
-/** A named unit of work a plugin offers to `snappy run <task>`. */
+/** A named unit of work offered to `snappy run <task>`. */
 export interface TaskDefinition {
   /** One line for `--help`. */
   describe: string;
   run(ctx: TaskContext): Promise<void>;
+}
+
+/** How a plugin declares a hook of its own (see `PluginContext.defineHook`). */
+export interface HookDeclaration<H> {
+  /** A tapable hook; its argument names are for messages. */
+  hook: H;
+  /** What a failing tap does: `stop` fails the call, `observe` reports it and runs the others. */
+  failure: FailurePolicy;
 }
 
 /** What `apply` receives beside the hooks. */
@@ -79,13 +51,21 @@ export interface PluginContext<O = unknown> {
   readonly config: Readonly<Record<string, unknown>>;
   readonly log: Logger;
   /** Where the plugin is being applied. */
-  readonly env: 'node' | 'worker';
-  /** Offer a task to `snappy run`. */
+  readonly runtime: PluginRuntime;
+  /** Offers a task to `snappy run`. */
   defineTask(name: string, def: TaskDefinition): void;
-  /** Share a value with plugins that depend on this one. */
-  provide(key: string, value: unknown): void;
-  /** A value another plugin provided; throws naming the key when it is missing. */
-  use<T>(key: string): T;
+  /**
+   * Declares a hook other plugins tap (they list this plugin in `dependsOn`). The runner
+   * attributes, times and bounds its taps like the built-in hooks' and compiles it before it
+   * seals. Type it by augmenting `SnappyHooks`; fire it with `hooks.<name>.promise(...)`.
+   */
+  defineHook<K extends Exclude<keyof SnappyHooks, keyof BuiltinHooks>>(name: K, decl: HookDeclaration<SnappyHooks[K]>): SnappyHooks[K];
+  /** Provides a service other plugins use; one provider per key. */
+  provide<K extends keyof ServiceMap>(key: K, value: ServiceMap[K]): void;
+  /** A service another plugin provides; throws naming the key when none does (list the provider in dependsOn). */
+  use<K extends keyof ServiceMap>(key: K): ServiceMap[K];
+  /** A service, or undefined when no configured plugin provides it (for optional collaborators). */
+  find<K extends keyof ServiceMap>(key: K): ServiceMap[K] | undefined;
 }
 
 /** Where a plugin runs: `node` (the CLI, `snappy run tick`) or `worker` (the Worker, in workerd). */
@@ -184,11 +164,13 @@ export interface ObserverFailure {
   count: number;
 }
 
-/** The part of the runner tasks see. */
+/** The part of the runner tasks and hosts see. */
 export interface RunnerApi {
   readonly hooks: SnappyHooks;
   readonly plugins: readonly string[];
   readonly tasks: ReadonlyMap<string, TaskDefinition & { plugin: string }>;
+  /** A service a plugin provides, or undefined. */
+  service<K extends keyof ServiceMap>(key: K): ServiceMap[K] | undefined;
   timings(): Timing[];
   observerFailures(): ObserverFailure[];
 }

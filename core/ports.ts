@@ -1,3 +1,5 @@
+import { ErrorCode, SnappyError } from './errors.ts';
+
 /** One object in a blob store. */
 export interface BlobInfo {
   key: string;
@@ -110,7 +112,7 @@ const BAD_KEY = /(^|\/)\.\.?(\/|$)|^\/|\\|\0/;
 /** Throws when `key` could escape its prefix (absolute, `..`, backslashes, NUL, empty). */
 export function assertSafeKey(key: string): void {
   if (typeof key !== 'string' || key.length === 0 || key.length > 1024 || BAD_KEY.test(key) || key.includes('//')) {
-    throw new Error(`unsafe object key ${JSON.stringify(key)}: keys are relative, without '.', '..', '//', '\\' or NUL`);
+    throw new SnappyError(`unsafe object key ${JSON.stringify(key)}: keys are relative, without '.', '..', '//', '\\' or NUL`, { code: ErrorCode.Invalid, status: 400 });
   }
 }
 

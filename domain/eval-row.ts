@@ -3,7 +3,7 @@ import { parseSkillRef } from './names.ts';
 import { CONTROL_CHAR, EvalFields, scanEvalFields } from './eval-scan.ts';
 import { scanEvalBytes } from './eval-scan-bytes.ts';
 
-/** The fields of a well-formed eval row, normalised (SPEC §5). */
+/** The fields of a well-formed eval row, normalised (docs/contract.md §5). */
 export interface EvalRow {
   /** Skill name (the part before `:`). */
   skill: string;

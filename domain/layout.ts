@@ -46,7 +46,7 @@ export const Remote = {
    * any of them instead of taking that copy for a local edit. JSON `{v, skill, hashes}`.
    */
   tenantPageHistory: (tenant: string, skill: string) => `snappy-tenants/${tenant}/history/${skill}.json`,
-  /** Other state files a tenant allows (sync.allow) beyond the SPEC's defaults, shared among its machines. */
+  /** Other state files a tenant allows (sync.allow) beyond the defaults of docs/contract.md §4, shared among its machines. */
   tenantFilesPrefix: (tenant: string) => `snappy-tenants/${tenant}/files/`,
   tenantFile: (tenant: string, rel: string) => `snappy-tenants/${tenant}/files/${rel}`,
   /** The file/S3 remote's stand-in for Worker KV. */

@@ -1,4 +1,5 @@
-/** Rules for the names that paths and keys are built from (SPEC §2). */
+/** Rules for the names that paths and keys are built from (docs/contract.md §2). */
+import { ErrorCode, SnappyError } from '../core/errors.ts';
 
 export const SKILL_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 export const REV_RE = /^[0-9a-f]{12}$/;
@@ -11,7 +12,7 @@ export function isSkillName(s: unknown): s is string {
 
 /** Throws an error naming `where` when `s` is not a valid skill name. */
 export function assertSkillName(s: unknown, where = 'skill name'): asserts s is string {
-  if (!isSkillName(s)) throw new Error(`${where}: ${JSON.stringify(s)} is not a valid skill name ([A-Za-z0-9][A-Za-z0-9._-]{0,127}, no trailing '.')`);
+  if (!isSkillName(s)) throw new SnappyError(`${where}: ${JSON.stringify(s)} is not a valid skill name ([A-Za-z0-9][A-Za-z0-9._-]{0,127}, no trailing '.')`, { code: ErrorCode.Invalid, status: 400 });
 }
 
 export function isRevId(s: unknown): s is string {

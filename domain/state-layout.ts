@@ -1,4 +1,4 @@
-/** Paths inside a state dir (SPEC §4), relative and POSIX. */
+/** Paths inside a state dir (docs/contract.md §4), relative and POSIX. */
 export const State = {
   skillsDir: 'skills/',
   skill: (skill: string) => `skills/${skill}.md`,
@@ -22,10 +22,12 @@ export const State = {
   /** Cursors, manifests, controller state, locks. Never synced. */
   internalDir: '.snappy/',
   internal: (name: string) => `.snappy/${name}`,
+  /** The lock every command that writes the state dir holds. */
+  lock: '.snappy/lock',
 } as const;
 
 /**
- * What never leaves the machine, whatever any config or plugin says (SPEC §9), as documentation;
+ * What never leaves the machine, whatever any config or plugin says (docs/contract.md §9), as documentation;
  * `isHardDenied` is the rule. The raw log is denied under every name its copies get.
  */
 export const HARD_DENY: readonly string[] = ['log/evals.ndjson', 'log/evals*', '**/evals*ndjson*', 'ready/', '.snappy/'];

@@ -3,7 +3,7 @@
 // be brought up to date); `edits` lists several such edits that make one fault together.
 // `tests` are the test-file filters run against the edited copy; `why` says what breaks.
 export default [
-  // Quorum rule (SPEC §11): >= 3 tenants, >= 5 runs, each endorsing tenant's mean >= 0.85.
+  // Quorum rule (docs/contract.md §11): >= 3 tenants, >= 5 runs, each endorsing tenant's mean >= 0.85.
   {
     id: 'quorum-two-tenants-enough',
     file: 'plugins/quorum/rule.ts',
@@ -80,7 +80,7 @@ export default [
   // Aggregate: what leaves a machine.
   {
     id: 'run-id-hmac-without-the-key',
-    file: 'plugins/aggregate/hmac.ts',
+    file: 'plugins/aggregate/run-id-hmac.js',
     search: "let k = Buffer.from(key, 'utf8');",
     replace: "let k = Buffer.from('', 'utf8');",
     tests: ['test/plugins/aggregate/corpus', 'test/plugins/aggregate/privacy'],
@@ -157,7 +157,7 @@ export default [
   {
     id: 'eval-lock-removed',
     file: 'cli/commands/eval.ts',
-    search: "const release = await acquireLock(path.join(cli.stateDir, '.snappy', 'lock'), { what: `state dir ${cli.stateDir}` });",
+    search: "const release = await acquireLock(path.join(cli.stateDir, State.lock), { what: `state dir ${cli.stateDir}` });",
     replace: 'const release = async () => {};',
     tests: ['test/plugins/regen/eval-concurrency'],
     why: 'two `snappy eval` processes ingest at once: a row counted by one is lost by the other',
@@ -238,7 +238,7 @@ export default [
   },
   {
     id: 'unadmitted-tenants-counted',
-    file: 'plugins/quorum/registry.ts',
+    file: 'domain/registry.ts',
     search: "s = !rec ? 'not admitted' : rec.revokedAt ? 'revoked' : 'ok';",
     replace: "s = 'ok';",
     tests: ['test/worker/trust'],
@@ -272,8 +272,8 @@ export default [
   {
     id: 'approval-named-by-the-author',
     file: 'worker/ops-api.ts',
-    search: "  if (by === undefined) throw new OpsError('by: name the operator who acts",
-    replace: "  if (by === undefined) return 'operator';\n  if (by === undefined) throw new OpsError('by: name the operator who acts",
+    search: "  if (by === undefined) throw badRequest('by: name the operator who acts",
+    replace: "  if (by === undefined) return 'operator';\n  if (by === undefined) throw badRequest('by: name the operator who acts",
     tests: ['test/worker/ops-cli'],
     why: 'an approval could be recorded without the operator who made it',
   },

@@ -1,15 +1,9 @@
 import type { SnappyConfig } from '../core/config.ts';
-import { quorumOptions } from '../plugins/quorum/options.ts';
-import { runTick } from '../core/tick.ts';
-import type { QuorumTickReport } from '../plugins/quorum/tick.ts';
-import { tickLines } from '../plugins/quorum/words.ts';
+import { DEFAULT_TICK_BUDGET_MS, runTick } from '../lifecycle/tick.ts';
 import { storesOf } from './bindings.ts';
 import type { Env, ExecCtx } from './env.ts';
 import { consoleLogger, createWorkerRunner } from './runner.ts';
 import { DEFAULT_WINDOW_MS, sweepReplays } from './tenant-auth.ts';
-
-/** Cron handlers get 30 s of CPU; leave room to write results. */
-const TICK_BUDGET_MS = 25_000;
 
 /** The Worker's handlers around one runner built at module top level. */
 export interface WorkerApp {
@@ -19,17 +13,14 @@ export interface WorkerApp {
 
 export function createWorkerApp(raw: SnappyConfig): WorkerApp {
   const { runner, config } = createWorkerRunner(raw);
-  // The routes show quorum progress with the same thresholds the tick applies.
-  const quorum = quorumOptions.parse((config as Record<string, unknown>).quorum ?? {});
+  // The routes show quorum progress with the thresholds the tick applies: the plugin's own.
+  const quorum = runner.service('quorum');
   const log = consoleLogger;
+  const budgetMs = config.tick?.budgetMs ?? DEFAULT_TICK_BUDGET_MS;
 
-  const tick = async (env: Env, only?: readonly string[]): Promise<Record<string, unknown>> => {
+  const tick = (env: Env, only?: readonly string[]): Promise<Record<string, unknown>> => {
     const { blobs, kv } = storesOf(env);
-    const results = await runTick(runner.hooks, { now: Date.now(), budgetMs: TICK_BUDGET_MS, blobs, kv, log, ...(only ? { only } : {}) });
-    // The same lines `snappy run tick` prints, for `wrangler tail`: one per rev decided or advanced.
-    const q = results.quorum as QuorumTickReport | undefined;
-    if (q && (q.revs.length || q.scan.batches)) for (const l of tickLines(q).info) log.info(l);
-    return results;
+    return runTick(runner.hooks, { blobs, kv, log, runtime: 'worker', budgetMs, ...(only ? { only } : {}) });
   };
 
   return {

@@ -5,6 +5,7 @@ import type { BlobStore, KV } from '../core/ports.ts';
 import type { Env } from './env.ts';
 // Resolved by worker/build.mjs to adapters/s3-blob-store.ts.
 import { S3BlobStore } from 'snappy:s3-blob-store';
+import { ErrorCode, SnappyError } from '../core/errors.ts';
 
 /** The bucket and KV for one invocation, from the bindings (S3 wins over R2 when configured). */
 export interface Stores {
@@ -41,5 +42,5 @@ function blobStoreOf(env: Env): BlobStore {
     }) as BlobStore;
   }
   if (env.SNAPPY_BUCKET) return new R2BlobStore(env.SNAPPY_BUCKET, { name: 'SNAPPY_BUCKET', prefix: env.SNAPPY_BUCKET_PREFIX ?? '' });
-  throw new Error('no bucket bound: bind an R2 bucket as SNAPPY_BUCKET or set SNAPPY_S3_BUCKET (see docs/worker.md)');
+  throw new SnappyError('no bucket bound: bind an R2 bucket as SNAPPY_BUCKET or set SNAPPY_S3_BUCKET (see docs/worker.md)', { code: ErrorCode.Config });
 }

@@ -10,9 +10,9 @@ export function json(data: unknown, status = 200, headers: Record<string, string
   return new Response(`${JSON.stringify(data)}\n`, { status, headers: { 'content-type': 'application/json; charset=utf-8', ...SECURITY_HEADERS, ...headers } });
 }
 
-/** An error answer: `{ ok: false, error }` with the status. */
-export function fail(status: number, error: string, headers: Record<string, string> = {}): Response {
-  return json({ ok: false, error }, status, headers);
+/** An error answer: `{ ok: false, error }` (and the error's stable `code` when it has one) with the status. */
+export function fail(status: number, error: string, headers: Record<string, string> = {}, code?: string): Response {
+  return json({ ok: false, error, ...(code ? { code } : {}) }, status, headers);
 }
 
 export function html(body: string, headers: Record<string, string> = {}): Response {

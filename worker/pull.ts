@@ -1,9 +1,7 @@
 import { Remote } from '../domain/layout.ts';
 import { isSkillName } from '../domain/names.ts';
-import type { QuorumOptions } from '../plugins/quorum/options.ts';
-import { KvKeys } from '../plugins/quorum/promote.ts';
-import { lastPromotion, revStatuses } from '../plugins/quorum/revs.ts';
-import { INDEX_KEY, listIndexAfter } from '../plugins/quorum/index-scan.ts';
+import type { QuorumService } from '../plugins/quorum/index.ts';
+import { INDEX_KEY, listIndexAfter } from '../domain/agg-index.ts';
 import { nextCursor } from '../domain/feed.ts';
 import { storesOf } from './bindings.ts';
 import type { Env } from './env.ts';
@@ -42,11 +40,15 @@ export async function pullAggregate(url: URL, env: Env): Promise<Response> {
   return new Response(out, { headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'x-snappy-cursor': cursor, 'x-snappy-more': more ? '1' : '0', 'x-snappy-batches': String(n), 'cache-control': 'no-store' } });
 }
 
-/** GET /v1/canonical/<skill>: the promoted folder as JSON, cached in KV `canonical:<skill>` until the next promotion. */
-export async function pullCanonical(skill: string, env: Env): Promise<Response> {
+/**
+ * GET /v1/canonical/<skill>: the promoted folder as JSON, cached in KV (under the quorum
+ * plugin's key, which each promotion replaces) until the next promotion.
+ */
+export async function pullCanonical(skill: string, env: Env, quorum: QuorumService | undefined): Promise<Response> {
   if (!isSkillName(skill)) return fail(400, `skill ${JSON.stringify(skill)} is not a valid skill name`);
   const { blobs, kv } = storesOf(env);
-  const cached = await kv.get(KvKeys.canonical(skill));
+  const cacheKey = quorum?.canonicalCacheKey(skill);
+  const cached = cacheKey ? await kv.get(cacheKey) : null;
   if (cached) return new Response(cached, { headers: { 'content-type': 'application/json; charset=utf-8', 'x-snappy-cache': 'hit' } });
   const dir = Remote.canonicalDir(skill);
   const files: Record<string, string> = {};
@@ -63,7 +65,7 @@ export async function pullCanonical(skill: string, env: Env): Promise<Response> 
   rows.sort((a, b) => (a.ts < b.ts ? -1 : 1));
   const latest = rows[rows.length - 1];
   const body = JSON.stringify({ skill, rev_id: latest?.rev_id ?? null, promoted: latest ?? null, files });
-  await kv.put(KvKeys.canonical(skill), body);
+  if (cacheKey) await kv.put(cacheKey, body);
   return new Response(body, { headers: { 'content-type': 'application/json; charset=utf-8', 'x-snappy-cache': 'miss' } });
 }
 
@@ -81,12 +83,13 @@ export async function listCanonical(env: Env): Promise<Response> {
  * revs promoted, quarantined or rejected (with when); the operator (ops token) gets everything
  * /snappy-ops shows.
  */
-export async function status(env: Env, opts: QuorumOptions, who: 'public' | 'tenant' | 'operator'): Promise<Response> {
+export async function status(env: Env, quorum: QuorumService | undefined, who: 'public' | 'tenant' | 'operator'): Promise<Response> {
+  if (!quorum) return fail(503, 'this Worker runs without the quorum plugin (config builtins): there is no quorum status');
   const { blobs, kv } = storesOf(env);
-  const all = await revStatuses(blobs, opts);
+  const all = await quorum.revs(blobs);
   const counts: Record<string, number> = { staged: all.length };
   for (const r of all) counts[r.state] = (counts[r.state] ?? 0) + 1;
-  const last = await lastPromotion(kv);
+  const last = await quorum.lastPromotion(kv);
   if (who === 'public') return json({ ok: true, counts, last_quorum_promotion: last });
   const open = all.filter((r) => r.state !== 'promoted');
   if (who === 'operator') return json({ ok: true, counts, staged: open.map(({ histogram: _h, ...r }) => r), last_quorum_promotion: last });

@@ -1,9 +1,10 @@
 import { HEADER_SIGNATURE } from '../domain/auth.ts';
 import { INGEST_PATH } from '../domain/ingest-protocol.ts';
 import { STAGE_LIMITS } from '../domain/staged-rev.ts';
-import type { QuorumOptions } from '../plugins/quorum/options.ts';
-import { RegistryError, rekeyTenant } from '../plugins/quorum/registry.ts';
+import { isSnappyError } from '../core/errors.ts';
 import type { Runner } from '../core/runner.ts';
+import { rekeyTenant } from '../domain/registry.ts';
+import type { QuorumService } from '../plugins/quorum/index.ts';
 import { opsAuth } from './auth.ts';
 import { storesOf } from './bindings.ts';
 import type { Env, ExecCtx } from './env.ts';
@@ -18,7 +19,8 @@ import { authenticate, once, type AuthedRequest } from './tenant-auth.ts';
 /** What the routes need from the app. */
 export interface RouteDeps {
   runner: Runner;
-  quorum: QuorumOptions;
+  /** The quorum plugin's service; undefined when the config leaves the plugin out. */
+  quorum: QuorumService | undefined;
   tick(env: Env, only?: readonly string[]): Promise<Record<string, unknown>>;
 }
 
@@ -42,7 +44,7 @@ export async function route(req: Request, env: Env, ctx: ExecCtx, deps: RouteDep
       return await signed(
         limits.bytes,
         // With a declared single writer, only the cron ticks: no second tick at ingest to race it.
-        async (a) => (await rateLimited(env, a.tenant)) ?? once(stores, a, () => handleIngest(a, env, stores, deps.quorum.singleWriter ? null : (only) => deps.tick(env, only), (x) => ctx.waitUntil(x))),
+        async (a) => (await rateLimited(env, a.tenant)) ?? once(stores, a, () => handleIngest(a, env, stores, !deps.quorum || deps.quorum.options.singleWriter ? null : (only) => deps.tick(env, only), (x) => ctx.waitUntil(x))),
         true,
       );
     }
@@ -81,7 +83,7 @@ export async function route(req: Request, env: Env, ctx: ExecCtx, deps: RouteDep
       } catch {
         return fail(400, `malformed percent-encoding in ${p.slice(0, 200)}`);
       }
-      return await pullCanonical(skill, env);
+      return await pullCanonical(skill, env, deps.quorum);
     }
     if (p === '/snappy-ops/app.js') return new Response(OPS_JS, { headers: { 'content-type': 'application/javascript; charset=utf-8', 'x-content-type-options': 'nosniff' } });
     if (p === '/snappy-ops/app.css') return new Response(OPS_CSS, { headers: { 'content-type': 'text/css; charset=utf-8', 'x-content-type-options': 'nosniff' } });
@@ -95,6 +97,9 @@ export async function route(req: Request, env: Env, ctx: ExecCtx, deps: RouteDep
     if (p === '/' && m === 'GET') return new Response('snappy Worker: POST /v1/ingest, GET /v1/status, /v1/canonical/<skill>, signed tenant routes (docs/worker.md), /snappy-ops\n');
     return fail(404, `no route for ${m} ${p}`);
   } catch (err) {
+    // A refusal with a status (a malformed name, an unknown tenant, an operator action that
+    // conflicts with the rev's state) is the caller's to read; anything else is ours.
+    if (isSnappyError(err) && err.status !== undefined && err.status < 500) return fail(err.status, err.message, {}, err.code);
     console.error(`${m} ${p} failed: ${(err as Error).stack ?? err}`);
     return fail(500, `internal error: ${(err as Error).message}`);
   }
@@ -112,11 +117,6 @@ async function registerKey(a: AuthedRequest, blobs: import('../core/ports.ts').B
   } catch {
     return fail(400, 'body must be JSON: {publicKey}');
   }
-  try {
-    const view = await rekeyTenant(blobs, a.tenant, String(publicKey ?? ''));
-    return json({ ok: true, tenant: view });
-  } catch (err) {
-    if (err instanceof RegistryError) return fail(err.status, err.message);
-    throw err;
-  }
+  const view = await rekeyTenant(blobs, a.tenant, String(publicKey ?? ''));
+  return json({ ok: true, tenant: view });
 }

@@ -1,6 +1,7 @@
+import { assemblePlugins } from '../core/assemble.ts';
 import { configSchema, resolveConfig, type ResolvedConfig, type SnappyConfig } from '../core/config.ts';
 import { ErrorCode, SnappyError } from '../core/errors.ts';
-import { isPluginDefinition, pluginOfModule, runsIn, type PluginInstance } from '../core/plugin.ts';
+import { isPluginDefinition, pluginOfModule, type PluginInstance } from '../core/plugin.ts';
 import type { Logger } from '../core/ports.ts';
 import { createRunner, type Runner } from '../core/runner.ts';
 import { formatIssues, issuesOf } from '../core/validate.ts';
@@ -29,20 +30,14 @@ export function createWorkerRunner(raw: SnappyConfig, log: Logger = consoleLogge
   // unrevoked tenants: the Worker sets both, whatever the config says.
   const base = resolveConfig(parsed.data, {});
   const config = { ...base, quorum: { ...((base.quorum as Record<string, unknown>) ?? {}), discover: false, admittedOnly: true } } as ResolvedConfig;
-  const plugins: PluginInstance[] = [];
-  const wanted = config.builtins ?? (Object.keys(WORKER_BUILTINS) as (keyof typeof WORKER_BUILTINS)[]);
-  for (const name of wanted) {
-    const plugin = WORKER_BUILTINS[name as keyof typeof WORKER_BUILTINS];
-    // aggregate, regen and sync work on a machine's state dir: they have no place in the Worker.
-    if (!plugin) continue;
-    plugins.push({ plugin, options: (config as Record<string, unknown>)[name] ?? {} });
-  }
+  const configured: PluginInstance[] = [];
   for (const [i, ref] of (config.plugins ?? []).entries()) {
-    const inst = instanceOf(ref, i);
     // A plugin that does not run in the Worker was left out at build, with a note.
-    if (inst && runsIn(inst.plugin, 'worker')) plugins.push(inst);
+    const inst = instanceOf(ref, i);
+    if (inst) configured.push(inst);
   }
-  const runner = createRunner({ plugins, config: config as Record<string, unknown>, log, env: 'worker', tapTimeoutMs: config.timeouts ?? {} });
+  const plugins = assemblePlugins(config, 'worker', WORKER_BUILTINS, configured);
+  const runner = createRunner({ plugins, config: config as Record<string, unknown>, log, runtime: 'worker', tapTimeoutMs: config.timeouts ?? {} });
   return { runner, config };
 }
 

@@ -3,7 +3,7 @@ import { timingSafeEqual } from '../domain/hash.ts';
 import { signIngest } from '../domain/ingest-protocol.ts';
 import { Remote } from '../domain/layout.ts';
 import { isTenantId } from '../domain/names.ts';
-import { getTenant, isAdmitted, migrateLegacyTenant, type TenantRecord } from '../plugins/quorum/registry.ts';
+import { getTenant, isAdmitted, migrateLegacyTenant, type TenantRecord } from '../domain/registry.ts';
 import type { Stores } from './bindings.ts';
 import type { Env } from './env.ts';
 import { fail, readLimited } from './http.ts';

@@ -32,15 +32,16 @@ export const evalCommand: CommandModule<GlobalFlags, EvalArgs> = {
     const check = validateEvalRow(row);
     if (!check.ok) throw new SnappyError(`eval row refused: ${check.reason}`, { code: ErrorCode.Usage });
     const { createCli } = await import('../context.ts');
-    const { appendAtomic, acquireLock } = await import('../../adapters/fs.ts');
+    const { appendAtomic } = await import('../../adapters/fs.ts');
+    const { acquireLock } = await import('../../adapters/lock.ts');
     const { printJson } = await import('../output.ts');
-    const cli = await createCli(argv);
+    const cli = await createCli(argv, process.env, { createState: true });
     // The append needs no lock (O_APPEND); the ingest that follows does.
     await appendAtomic(path.join(cli.stateDir, State.evalLog), `${JSON.stringify(row)}\n`);
     checkpoint('eval:appended');
-    const release = await acquireLock(path.join(cli.stateDir, '.snappy', 'lock'), { what: `state dir ${cli.stateDir}` });
+    const release = await acquireLock(path.join(cli.stateDir, State.lock), { what: `state dir ${cli.stateDir}` });
     try {
-      const res = await cli.taskContext('ingest').ingest();
+      const res = await cli.ingest();
       const { noKeySkips } = await import('../no-key.ts');
       const skipped = noKeySkips(cli);
       if (argv.json) printJson({ ok: true, row, ingest: { rows: res.rows, malformed: res.malformed.length }, reports: cli.reports, skipped, observerFailures: cli.runner.observerFailures() });

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import os from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
 import { ErrorCode, SnappyError } from '../../core/errors.ts';
@@ -51,8 +52,11 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
     const args = (argv.args ?? []).map(String);
 
     if (argv.action === 'key') {
-      const master = process.env.SNAPPY_MASTER_KEY;
-      if (!master) throw new SnappyError('SNAPPY_MASTER_KEY is not set: there is no tenant on this machine', { code: ErrorCode.Usage });
+      const { resolveStateDir } = await import('../state-dir.ts');
+      const { masterKeyFor, MASTER_KEY_FILE } = await import('../master-key.ts');
+      const { dir } = await resolveStateDir(argv);
+      const master = (await masterKeyFor(dir)).key;
+      if (!master) throw new SnappyError(`SNAPPY_MASTER_KEY is not set and ${path.join(dir, MASTER_KEY_FILE)} does not exist: there is no tenant on this machine (snappy init makes a key)`, { code: ErrorCode.Usage });
       // The tenant id is public, so a weak key can be guessed offline: no ingest key is derived from one.
       const { keyStrength, weakKeyMessage } = await import('../../domain/key-strength.ts');
       const strength = keyStrength(master);
@@ -70,67 +74,57 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
     if (cli.mode === 'worker' && !token) {
       throw new SnappyError(`Worker mode (worker.url ${cli.remoteUrl}): operator actions go through the Worker's /snappy-ops API; set SNAPPY_OPS_TOKEN to the Worker's ops token`, { code: ErrorCode.Usage });
     }
-    const { quorumOptions } = await import('../../plugins/quorum/options.ts');
-    const parsed = quorumOptions.safeParse(cli.config.quorum ?? {});
-    if (!parsed.success) throw new SnappyError(`config quorum: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { code: ErrorCode.Config });
-    const { directBackend } = await import('../../plugins/quorum/ops-backend.ts');
-    const { workerBackend } = await import('../../adapters/worker-ops.ts');
+    const { directBackend } = await import('../ops-backend.ts');
+    const { workerBackend } = await import('../ops-worker.ts');
     if (cli.mode === 'direct') await cli.checkRemote('read');
     const ctx = cli.taskContext('ops');
     // Direct mode: the operator is --by, else the OS user running the command. Through the
     // Worker: --by if given, else the Worker knows the operator from a named token.
     const me = argv.by ?? (process.env.USER || os.userInfo().username || 'operator');
-    const backend = cli.mode === 'worker' ? workerBackend(cli.config.worker!.url, token!, cli.config.worker) : directBackend(await ctx.remote(), await ctx.kv(), parsed.data, me, cli.log);
-    const { OpsError } = await import('../../plugins/quorum/ops.ts');
-    const { RegistryError } = await import('../../plugins/quorum/registry.ts');
-    try {
-      switch (argv.action) {
-        case 'revs': {
-          const r = await backend.revs();
-          const { progressWords } = await import('../../plugins/quorum/words.ts');
-          const lines = r.revs.map((s) => `${s.skill}:${s.rev}  ${s.state.padEnd(11)} ${progressWords(s, s.thresholds)}${s.manualReview ? `  manual_review: ${s.manualReview}` : ''}${s.promotion ? `  promoted ${s.promotion.ts} by ${s.promotion.by}` : ''}`);
-          const last = r.last_quorum_promotion;
-          return out({ where: backend.where, ...r }, `${lines.join('\n') || 'no staged revs'}\nlast promotion: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
-        }
-        case 'approve': {
-          if (args.length !== 2) throw usage('ops approve needs <skill> <rev_id>');
-          const r = await backend.approve(args[0]!, args[1]!, argv.by);
-          return out({ where: backend.where, ...r }, r.promoted ? `promoted ${args[0]}:${args[1]} (by ${r.row.by}); canonical now holds ${r.files.length} file(s)` : `${args[0]}:${args[1]} was already promoted at ${r.row.ts} by ${r.row.by}; nothing changed`);
-        }
-        case 'reject': {
-          if (args.length !== 2) throw usage('ops reject needs <skill> <rev_id>');
-          const r = await backend.reject(args[0]!, args[1]!, argv.by, argv.reason ?? '');
-          return out({ where: backend.where, rejection: r }, `rejected ${args[0]}:${args[1]} (by ${r.by})`);
-        }
-        case 'tenants': {
-          const [sub, ...rest] = args;
-          if (sub === 'list' || sub === undefined) {
-            const t = await backend.tenants();
-            const lines = t.map((x) => `${x.tenant}  ${x.admitted ? 'admitted' : `REVOKED ${x.revokedAt} by ${x.revokedBy}; admitted`} ${x.admittedAt} by ${x.admittedBy}  signatures ${x.signatures.join('+') || '-'}`);
-            return out({ where: backend.where, tenants: t }, lines.join('\n') || 'no tenants admitted');
-          }
-          if (sub === 'admit') {
-            if (rest.length !== 2) throw usage('ops tenants admit needs <tenant> <public-key> (both from `snappy ops key` on a machine of the tenant)');
-            const r = await backend.admit(rest[0]!, rest[1]!, argv.by);
-            return out({ where: backend.where, tenant: r }, `admitted tenant ${r.tenant} (by ${r.admittedBy})`);
-          }
-          if (sub === 'revoke') {
-            if (rest.length !== 1) throw usage('ops tenants revoke needs <tenant>');
-            const had = await backend.revoke(rest[0]!, argv.by);
-            return out({ where: backend.where, tenant: rest[0], revoked: had }, had ? `revoked tenant ${rest[0]}: refused from its next request on, its runs no longer count` : `tenant ${rest[0]} was not admitted`);
-          }
-          throw usage(`unknown tenants action ${JSON.stringify(sub)}`);
-        }
-        case 'audit': {
-          const a = await backend.audit();
-          return out({ where: backend.where, audit: a }, a.map((e) => `${e.ts}  ${e.action.padEnd(7)} ${e.tenant}  by ${e.by}${e.detail ? `  (${e.detail})` : ''}`).join('\n') || 'no admissions yet');
-        }
-        default:
-          throw usage(`unknown ops action ${JSON.stringify(argv.action)}`);
+    const backend = cli.mode === 'worker' ? workerBackend(cli.config.worker!.url, token!, cli.config.worker) : directBackend({ blobs: await ctx.remote(), kv: await ctx.kv() }, cli.runner.service('quorum'), me, cli.log);
+    switch (argv.action) {
+      case 'revs': {
+        const r = await backend.revs();
+        const { progressWords } = await import('../../plugins/quorum/index.ts');
+        const lines = r.revs.map((s) => `${s.skill}:${s.rev}  ${s.state.padEnd(11)} ${progressWords(s, s.thresholds)}${s.manualReview ? `  manual_review: ${s.manualReview}` : ''}${s.promotion ? `  promoted ${s.promotion.ts} by ${s.promotion.by}` : ''}`);
+        const last = r.last_quorum_promotion;
+        return out({ where: backend.where, ...r }, `${lines.join('\n') || 'no staged revs'}\nlast promotion: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
       }
-    } catch (err) {
-      if (err instanceof OpsError || err instanceof RegistryError) throw new SnappyError(err.message, { code: err.status === 400 ? ErrorCode.Usage : ErrorCode.Invalid, step: `ops ${argv.action}` });
-      throw err;
+      case 'approve': {
+        if (args.length !== 2) throw usage('ops approve needs <skill> <rev_id>');
+        const r = await backend.approve(args[0]!, args[1]!, argv.by);
+        return out({ where: backend.where, ...r }, r.promoted ? `promoted ${args[0]}:${args[1]} (by ${r.row.by}); canonical now holds ${r.files.length} file(s)` : `${args[0]}:${args[1]} was already promoted at ${r.row.ts} by ${r.row.by}; nothing changed`);
+      }
+      case 'reject': {
+        if (args.length !== 2) throw usage('ops reject needs <skill> <rev_id>');
+        const r = await backend.reject(args[0]!, args[1]!, argv.by, argv.reason ?? '');
+        return out({ where: backend.where, rejection: r }, `rejected ${args[0]}:${args[1]} (by ${r.by})`);
+      }
+      case 'tenants': {
+        const [sub, ...rest] = args;
+        if (sub === 'list' || sub === undefined) {
+          const t = await backend.tenants();
+          const lines = t.map((x) => `${x.tenant}  ${x.admitted ? 'admitted' : `REVOKED ${x.revokedAt} by ${x.revokedBy}; admitted`} ${x.admittedAt} by ${x.admittedBy}  signatures ${x.signatures.join('+') || '-'}`);
+          return out({ where: backend.where, tenants: t }, lines.join('\n') || 'no tenants admitted');
+        }
+        if (sub === 'admit') {
+          if (rest.length !== 2) throw usage('ops tenants admit needs <tenant> <public-key> (both from `snappy ops key` on a machine of the tenant)');
+          const r = await backend.admit(rest[0]!, rest[1]!, argv.by);
+          return out({ where: backend.where, tenant: r }, `admitted tenant ${r.tenant} (by ${r.admittedBy})`);
+        }
+        if (sub === 'revoke') {
+          if (rest.length !== 1) throw usage('ops tenants revoke needs <tenant>');
+          const had = await backend.revoke(rest[0]!, argv.by);
+          return out({ where: backend.where, tenant: rest[0], revoked: had }, had ? `revoked tenant ${rest[0]}: refused from its next request on, its runs no longer count` : `tenant ${rest[0]} was not admitted`);
+        }
+        throw usage(`unknown tenants action ${JSON.stringify(sub)}`);
+      }
+      case 'audit': {
+        const a = await backend.audit();
+        return out({ where: backend.where, audit: a }, a.map((e) => `${e.ts}  ${e.action.padEnd(7)} ${e.tenant}  by ${e.by}${e.detail ? `  (${e.detail})` : ''}`).join('\n') || 'no admissions yet');
+      }
+      default:
+        throw usage(`unknown ops action ${JSON.stringify(argv.action)}`);
     }
   },
 };

@@ -3,18 +3,18 @@ import type { Argv, CommandModule } from 'yargs';
 import { ErrorCode, SnappyError } from '../../core/errors.ts';
 import type { GlobalFlags } from '../context.ts';
 
-/** The steps of `push --auto`, in order. Steps whose plugin is not configured are skipped. */
+/** The steps of `push --auto`, in order. A step whose provider is not configured is skipped, saying so. */
 export const AUTO_PIPELINE = ['pull', 'ingest', 'regen', 'push'] as const;
 
 /** Tasks that need no eval ingest before them. */
 const NO_INGEST = new Set(['pull', 'tick']);
 
 /** Expands the task list: `push --auto` is the whole pipeline; `ingest` runs before the first task that reads state. */
-export function planTasks(tasks: readonly string[], auto: boolean, known: ReadonlySet<string>): string[] {
+export function planTasks(tasks: readonly string[], auto: boolean): string[] {
   const out: string[] = [];
   for (const t of tasks) {
     if (t === 'push' && auto) {
-      for (const step of AUTO_PIPELINE) if ((step === 'ingest' || known.has(step)) && !out.includes(step)) out.push(step);
+      for (const step of AUTO_PIPELINE) if (!out.includes(step)) out.push(step);
     } else if (!out.includes(t)) out.push(t);
   }
   const first = out.findIndex((t) => !NO_INGEST.has(t) && t !== 'ingest');
@@ -35,14 +35,16 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
       .example('$0 run tick --remote file:///srv/fleet', "run the Worker's minute tick in Node against a remote") as unknown as Argv<GlobalFlags & { task: string[] }>,
   handler: async (argv) => {
     const { createCli } = await import('../context.ts');
-    const { acquireLock, releaseLockSync } = await import('../../adapters/fs.ts');
+    const { acquireLock, releaseLockSync } = await import('../../adapters/lock.ts');
     const { printJson, formatTimings } = await import('../output.ts');
     const { closest } = await import('../suggest.ts');
     const { Interrupts } = await import('../interrupt.ts');
     const { noKeySkips } = await import('../no-key.ts');
+    const { missingFor } = await import('../../lifecycle/tasks.ts');
+    const { State } = await import('../../domain/state-layout.ts');
     // A tick alone works on the remote only: it must not create anything in a state dir.
     const cli = await createCli(argv, process.env, { stateWrites: !argv.dryRun && !argv.task.every((t) => t === 'tick') });
-    const tasks = planTasks(argv.task, !!argv.auto, new Set(cli.runner.tasks.keys()));
+    const tasks = planTasks(argv.task, !!argv.auto);
     // Tasks are known only once the config's plugins are loaded: check them all before any runs.
     for (const t of tasks) {
       if (t !== 'ingest' && !cli.runner.tasks.has(t)) {
@@ -53,6 +55,12 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
           details: { task: t, known, ...(s ? { suggestion: s } : {}) },
         });
       }
+    }
+    // A task asked for by name that cannot do its work with these plugins is refused now;
+    // under --auto the pipeline's steps are skipped instead, each saying why.
+    for (const t of argv.task) {
+      const missing = t === 'push' && argv.auto ? undefined : missingFor(cli.runner, t);
+      if (missing) throw new SnappyError(`snappy run ${t}: ${missing}`, { code: ErrorCode.Usage, details: { task: t } });
     }
     if (cli.mode === 'worker' && tasks.includes('tick')) {
       throw new SnappyError(`run tick is for direct mode: with worker.url set (${cli.remoteUrl}) the Worker ticks every minute itself`, { code: ErrorCode.Usage });
@@ -66,10 +74,8 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
     const done: string[] = [];
     try {
       const needsLock = tasks.some((t) => t !== 'tick');
-      const lockFile = path.join(cli.stateDir, '.snappy', 'lock');
-      const release = needsLock && !argv.dryRun ? await acquireLock(lockFile, { what: `state dir ${cli.stateDir}` }).catch((err) => {
-        throw new SnappyError(err.message, { code: ErrorCode.Locked, cause: err });
-      }) : undefined;
+      const lockFile = path.join(cli.stateDir, State.lock);
+      const release = needsLock && !argv.dryRun ? await acquireLock(lockFile, { what: `state dir ${cli.stateDir}` }) : undefined;
       if (release) interrupts.atExit(() => releaseLockSync(lockFile));
       if (cli.remoteUrl.startsWith('file://')) {
         const { removeOwnTempFilesSync } = await import('../../adapters/file-blob-store.ts');
@@ -80,7 +86,7 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
         for (const t of tasks) {
           if (interrupts.signal.aborted) throw new SnappyError(`stopped before ${t}`, { code: ErrorCode.Interrupted, step: t });
           if (t === 'ingest') {
-            if (!argv.dryRun) await cli.taskContext('ingest').ingest();
+            if (!argv.dryRun) await cli.ingest();
           } else {
             await cli.runner.runTask(t, cli.taskContext(t));
           }

@@ -15,10 +15,10 @@ export const statusCommand: CommandModule<GlobalFlags, GlobalFlags> = {
       warnings.push(err.message);
       cli.log.warn(err.message);
     });
-    const ctx = { ...cli.taskContext('status'), runner: cli.runner };
-    const request = { ctx, sections: {} as Record<string, unknown>, lines: [] as string[] };
+    const run = cli.taskContext('status');
+    const request = { sections: {} as Record<string, unknown>, lines: [] as string[], color: !!process.stdout.isTTY && !argv.json };
     // An unreadable state is a failure of this step, never "nothing there yet".
-    await cli.runner.hooks.onStatus.promise(request).catch((err: unknown) => {
+    await cli.runner.hooks.onStatus.promise(run, request).catch((err: unknown) => {
       throw err && typeof err === 'object' && !(err as { step?: string }).step ? Object.assign(err, { step: 'status' }) : err;
     });
     if (argv.json) printJson({ ok: true, stateDir: cli.stateDir, remote: cli.remoteUrl, machine: cli.identity.machine, tenant: cli.identity.tenant ?? null, plugins: cli.runner.plugins, ...request.sections, ...(warnings.length ? { warnings } : {}) });

@@ -17,10 +17,11 @@ export const watchCommand: CommandModule<GlobalFlags, WatchArgs> = {
   handler: async (argv) => {
     const { promises: fs, watch } = await import('node:fs');
     const path = (await import('node:path')).default;
-    const { createCli, runIngest } = await import('../context.ts');
-    const { acquireLock } = await import('../../adapters/fs.ts');
+    const { createCli } = await import('../context.ts');
+    const { ingestRun } = await import('../../lifecycle/ingest.ts');
+    const { acquireLock } = await import('../../adapters/lock.ts');
     const { State } = await import('../../domain/state-layout.ts');
-    const { messageOf } = await import('../../core/errors.ts');
+    const { ErrorCode, messageOf, SnappyError } = await import('../../core/errors.ts');
     const { noKeySkips } = await import('../no-key.ts');
     // Unattended: a failed regen is reported and watching goes on.
     let cli = await createCli({ ...argv, auto: true });
@@ -28,17 +29,17 @@ export const watchCommand: CommandModule<GlobalFlags, WatchArgs> = {
     const readyDir = path.join(cli.stateDir, State.readyDir);
     await fs.mkdir(logDir, { recursive: true });
     await fs.mkdir(readyDir, { recursive: true });
-    const lockFile = path.join(cli.stateDir, '.snappy', 'lock');
+    const lockFile = path.join(cli.stateDir, State.lock);
     const totals = { passes: 0, rows: 0, failures: 0 };
 
     const pass = async () => {
       const release = await acquireLock(lockFile, { what: `state dir ${cli.stateDir}` });
       try {
         // A fresh ingest every pass: the task context's ingest() runs once per process.
-        const res = await runIngest(cli);
+        const res = await ingestRun(cli.taskContext('ingest'), cli.runner);
         totals.rows += res.rows;
         if (res.rows) cli.log.info(`watch: ingested ${res.rows} new row(s)`);
-        if (cli.runner.tasks.has('regen')) await cli.runner.runTask('regen', { ...cli.taskContext('regen'), ingest: async () => res });
+        await cli.runner.runTask('regen', { ...cli.taskContext('regen'), ingest: async () => res });
         if (res.rows) noKeySkips(cli);
       } finally {
         await release();
@@ -80,7 +81,7 @@ export const watchCommand: CommandModule<GlobalFlags, WatchArgs> = {
     const reload = async () => {
       try {
         const next = await createCli({ ...argv, auto: true });
-        if (next.stateDir !== cli.stateDir) throw new Error(`the state dir would change to ${next.stateDir}; restart watch for that`);
+        if (next.stateDir !== cli.stateDir) throw new SnappyError(`the state dir would change to ${next.stateDir}; restart watch for that`, { code: ErrorCode.Config });
         cli = next;
         cli.log.info(`watch: reloaded ${cli.configFile ?? 'the config'}`);
         schedule();

@@ -1,18 +1,16 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import type { RunContext } from '../../core/context.ts';
 import type { EvalEvent, IngestBatch } from '../../core/hooks.ts';
-import type { AggregateScope } from './service.ts';
 import type { Logger } from '../../core/ports.ts';
+import type { RunIdCollisions } from '../../core/services.ts';
+import type { AggRow } from '../../domain/agg-row.ts';
+import { tenantIdOf } from '../../domain/hash.ts';
 import { State } from '../../domain/state-layout.ts';
-import { CHUNK_BYTES, parseEvalChunk, readIngestCursor } from '../../cli/ingest.ts';
+import { CHUNK_BYTES, nextLineStart, parseEvalChunk, readIngestCursor } from '../../adapters/eval-log.ts';
 import { HmacPool } from './hmac-pool.ts';
 import { maxLineBytes, Projector } from './project.ts';
-import type { AggRow } from '../../domain/agg-row.ts';
-import type { RunIdCollisions } from './service.ts';
 import { AggStore, fingerprint, forEachLine, rowKey } from './store.ts';
-
-/** Where the aggregate works: a state dir and who owns it. */
-export type AggScope = AggregateScope;
 
 /** What the aggregate did in this process. */
 export interface AggCounts {
@@ -38,17 +36,24 @@ export class Aggregator {
   readonly counts: AggCounts = { aggregated: 0, caughtUp: 0, duplicates: 0, skippedNoKey: 0 };
   /** Run ids of this tenant found reused while this process aggregated eval rows, with the first example. */
   collisions: RunIdCollisions | undefined;
-  /** The last scope seen (from an ingest batch or a task), for service calls that carry none. */
-  scope: AggScope | undefined;
+  /** Rows `afterEval` collected for the pass under way, and its run: aggregated at its `afterIngest`. */
+  private pending: { run: RunContext; rows: EvalEvent[] } | undefined;
   private stores = new Map<string, Promise<AggStore>>();
   private projectors = new Map<string, Projector>();
   private pools = new Map<string, HmacPool>();
 
   constructor(readonly log: Logger) {}
 
-  /** The master key of a scope (the CLI passes its identity; else the environment). */
-  keyOf(scope: AggScope): string | undefined {
-    return scope.identity ? scope.identity.masterKey || undefined : process.env.SNAPPY_MASTER_KEY || undefined;
+  /** The master key of a run: rows are aggregated under it, and only with it. */
+  keyOf(run: RunContext): string | undefined {
+    return run.identity.masterKey || undefined;
+  }
+
+  /** The afterEval tap: one row of the pass under way. */
+  collect(run: RunContext, ev: EvalEvent): void {
+    const p = this.pending;
+    if (p && p.run === run) p.rows.push(ev);
+    else this.pending = { run, rows: [ev] };
   }
 
   async store(stateDir: string): Promise<AggStore> {
@@ -68,31 +73,30 @@ export class Aggregator {
     return p;
   }
 
-  private projector(key: string): Projector {
+  private async projector(key: string): Promise<Projector> {
     let p = this.projectors.get(key);
-    if (!p) this.projectors.set(key, (p = new Projector(key)));
+    if (!p) this.projectors.set(key, (p = new Projector(key, await tenantIdOf(key))));
     return p;
   }
 
-  /** The afterIngest tap: aggregates one ingest chunk (after catching up on anything skipped). */
-  async onBatch(batch: IngestBatch): Promise<void> {
-    if (!batch.stateDir) return;
-    const scope: AggScope = { stateDir: batch.stateDir, ...(batch.identity ? { identity: batch.identity } : {}) };
-    this.scope = scope;
-    const key = this.keyOf(scope);
+  /** The afterIngest tap: aggregates the rows of one ingest pass (after catching up on anything skipped). */
+  async onBatch(run: RunContext, batch: IngestBatch): Promise<void> {
+    const collected = this.pending?.run === run ? this.pending.rows : [];
+    this.pending = undefined;
+    const key = this.keyOf(run);
     // No key: counted and reported, not warned about here. The host says once, in one line,
     // everything a run without a key skipped (the CLI also names the pages it did not push).
     if (!key) {
-      this.counts.skippedNoKey += batch.events.length;
+      this.counts.skippedNoKey += collected.length;
       return;
     }
-    const store = await this.store(scope.stateDir);
+    const store = await this.store(run.stateDir);
     const c = store.commit;
-    const start = batch.startOffset ?? (batch.events[0]?.offset ?? batch.endOffset);
+    const start = batch.startOffset;
     if (c.generation === batch.generation && c.evalOffset >= batch.endOffset) return; // replayed after a crash
     if (c.generation !== batch.generation || c.evalOffset < start) await this.catchUp(store, key, batch.generation, start);
     const from = store.commit.evalOffset;
-    const events = batch.events[0] && batch.events[0].offset < from ? batch.events.filter((e) => e.offset >= from) : batch.events;
+    const events = collected[0] && collected[0].offset < from ? collected.filter((e) => e.offset >= from) : collected;
     await this.append(store, key, batch.generation, events, batch.endOffset);
   }
 
@@ -107,12 +111,12 @@ export class Aggregator {
    * Brings the aggregate up to the ingest cursor: needed when rows were ingested without a
    * key, before this plugin was configured, or after the aggregate file was rebuilt.
    */
-  async catchUpToIngest(scope: AggScope): Promise<void> {
-    const key = this.keyOf(scope);
+  async catchUpToIngest(run: RunContext): Promise<void> {
+    const key = this.keyOf(run);
     if (!key) return;
-    const cursor = await readIngestCursor(scope.stateDir);
+    const cursor = await readIngestCursor(run.stateDir);
     if (!cursor) return;
-    const store = await this.store(scope.stateDir);
+    const store = await this.store(run.stateDir);
     const c = store.commit;
     if (c.generation === cursor.generation && c.evalOffset >= cursor.offset) return;
     await this.catchUp(store, key, cursor.generation, cursor.offset);
@@ -144,7 +148,8 @@ export class Aggregator {
         const lastNl = buf.subarray(0, bytesRead).lastIndexOf(10);
         if (lastNl < 0) {
           // A line longer than a chunk (the ingest skipped it as malformed): skip it too.
-          const more = await nextLineStart(fh, from + bytesRead, target);
+          const next = await nextLineStart(fh, from + bytesRead, target);
+          const more = next < 0 ? target : next;
           await store.append('', (n) => Object.assign(n, { evalOffset: more }));
           from = more;
           continue;
@@ -162,7 +167,7 @@ export class Aggregator {
 
   /** Appends the rows of `events` in one write and commits the cursor `endOffset` with them. */
   private async append(store: AggStore, key: string, generation: string, events: readonly EvalEvent[], endOffset: number): Promise<void> {
-    const p = this.projector(key);
+    const p = await this.projector(key);
     const dedupeTo = store.commit.generation === generation ? store.commit.dedupeTo : 0;
     const keys = events.length > 0 && events[0]!.offset < dedupeTo ? await store.keySet(p.tenant) : undefined;
     const known = keys ?? store.loadedKeys();
@@ -238,10 +243,10 @@ export class Aggregator {
    * One example of `count` reused run ids met in a merge, told in full: the row that counts
    * (found in the aggregate) and the raw run id (found in this machine's own log, if there).
    */
-  async describeCollision(scope: AggScope, store: AggStore, count: number, row: AggRow, source: string): Promise<RunIdCollisions> {
+  async describeCollision(run: RunContext, store: AggStore, count: number, row: AggRow, source: string): Promise<RunIdCollisions> {
     const kept = await store.findRow(row.tenant, row.run_id);
-    const key = this.keyOf(scope);
-    const raw = key ? await this.rawRunId(scope.stateDir, key, row.run_id) : undefined;
+    const key = this.keyOf(run);
+    const raw = key ? await this.rawRunId(run.stateDir, key, row.run_id) : undefined;
     return {
       count,
       example: { run_id: row.run_id, ...(raw !== undefined ? { raw_run_id: raw } : {}), ...(kept ? { kept: { skill: kept.skill, ts: kept.ts, score: kept.score } } : {}), dropped: { skill: row.skill, ts: row.ts, score: row.score, source } },
@@ -258,9 +263,14 @@ export class Aggregator {
     );
   }
 
+  /** The tenant id of a master key (the aggregate's `tenant` field). */
+  async tenantOf(key: string): Promise<string> {
+    return (await this.projector(key)).tenant;
+  }
+
   /** The raw run id in this machine's log whose HMAC is `runId`, or undefined: one pass, for a message. */
   private async rawRunId(stateDir: string, key: string, runId: string): Promise<string | undefined> {
-    const p = this.projector(key);
+    const p = await this.projector(key);
     const file = path.join(stateDir, State.evalLog);
     const size = await fs.stat(file).then((st) => st.size, () => 0);
     let found: string | undefined;
@@ -275,17 +285,4 @@ export class Aggregator {
     });
     return found;
   }
-}
-
-/** Offset just past the next newline at or after `from` (or `limit`). */
-async function nextLineStart(fh: fs.FileHandle, from: number, limit: number): Promise<number> {
-  const b = Buffer.alloc(1 << 20);
-  for (let pos = from; pos < limit; ) {
-    const { bytesRead } = await fh.read(b, 0, Math.min(b.length, limit - pos), pos);
-    if (bytesRead === 0) break;
-    const i = b.subarray(0, bytesRead).indexOf(10);
-    if (i >= 0) return pos + i + 1;
-    pos += bytesRead;
-  }
-  return limit;
 }

@@ -1,12 +1,12 @@
 import { Worker } from 'node:worker_threads';
-import { HEX_BYTE, K, RunIdHmac, compress } from './hmac.ts';
+import { RunIdHmac } from './run-id-hmac.js';
 
 /**
  * The run_id HMACs of a large batch, computed on a second thread while the main thread
  * hashes and formats the batch's first rows: the HMAC is the largest single cost of a full
- * build. The worker runs this module's own HMAC code (sent as source: it must start without
- * the TypeScript loader the CLI registers on its main thread). Any failure of the worker
- * makes the caller compute the HMACs itself, so results never depend on it.
+ * build. The worker (hmac-worker.js) runs the same HMAC module as this thread; both are
+ * plain JavaScript, so the worker starts without the TypeScript loader. Any failure of the
+ * worker makes the caller compute the HMACs itself, so results never depend on it.
  */
 export class HmacPool {
   private worker: Worker | undefined;
@@ -46,7 +46,7 @@ export class HmacPool {
     if (this.dead) return undefined;
     if (this.worker) return this.worker;
     try {
-      const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { key: this.key } });
+      const w = new Worker(new URL('./hmac-worker.js', import.meta.url), { execArgv: [], workerData: { key: this.key } });
       w.unref();
       w.on('message', (m: { id: number; hex?: Uint8Array; error?: string }) => {
         const p = this.waiting.get(m.id);
@@ -74,24 +74,3 @@ export class HmacPool {
 }
 
 const PROBE = 'probe-run-id';
-
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { createHash, createHmac } = require('node:crypto');
-const __name = (f) => f; // a helper some transpilers call from class bodies
-const K = new Int32Array(${JSON.stringify(Array.from(K))});
-const HEX_BYTE = new Uint8Array(${JSON.stringify(Array.from(HEX_BYTE))});
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-${compress.toString()}
-const RunIdHmac = ${RunIdHmac.toString()};
-const hmac = new RunIdHmac(workerData.key);
-parentPort.on('message', ({ id, messages }) => {
-  try {
-    const out = new Uint8Array(messages.length * 16);
-    for (let i = 0; i < messages.length; i++) hmac.writeHex16(messages[i], out, i * 16);
-    parentPort.postMessage({ id, hex: out }, [out.buffer]);
-  } catch (err) {
-    parentPort.postMessage({ id, error: String(err && err.message || err) });
-  }
-});
-`;

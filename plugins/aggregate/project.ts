@@ -1,17 +1,11 @@
-import { createHash } from 'node:crypto';
 import type { EvalEvent } from '../../core/hooks.ts';
-import { RunIdHmac } from './hmac.ts';
+import { RunIdHmac } from './run-id-hmac.js';
 
 const DAY_MS = 86_400_000;
 /** 10000-01-01T00:00:00Z: from there on toISOString writes a six-digit signed year. */
 const YEAR_10000 = 253_402_300_800_000;
 const PAD2: string[] = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
 const PAD3: string[] = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
-
-/** The tenant id of a master key: first 12 hex of its SHA-256 (SPEC §2). */
-export function tenantOf(masterKey: string): string {
-  return createHash('sha256').update(masterKey, 'utf8').digest('hex').slice(0, 12);
-}
 
 /**
  * Turns eval events into aggregate lines (schema v1, keys in order, nothing else). Only the
@@ -30,8 +24,9 @@ export class Projector {
   private lastSkill = '';
   private lastSkillBytes: Uint8Array = new Uint8Array(0);
 
-  constructor(masterKey: string) {
-    this.tenant = tenantOf(masterKey);
+  /** `tenant` is the master key's tenant id (domain/hash.ts tenantIdOf). */
+  constructor(masterKey: string, tenant: string) {
+    this.tenant = tenant;
     this.hmac = new RunIdHmac(masterKey);
     this.tenantBytes = bytesOf(`","tenant":"${this.tenant}"`);
   }

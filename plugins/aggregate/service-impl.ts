@@ -1,27 +1,17 @@
-import { ErrorCode, SnappyError } from '../../core/errors.ts';
+import type { RunContext } from '../../core/context.ts';
+import type { AggregateService } from '../../core/services.ts';
 import { checkAggLine, formatAggRow, type AggRow } from '../../domain/agg-row.ts';
-import type { AggScope, Aggregator } from './aggregator.ts';
-import { tenantOf } from './project.ts';
-import type { AggregateService } from './service.ts';
+import type { Aggregator } from './aggregator.ts';
 import { fingerprint, rowKey } from './store.ts';
 
-/** The `aggregate` service over this plugin's aggregator (see service.ts for the contract). */
+/** The `aggregate` service over this plugin's aggregator (core/services.ts has the contract). */
 export function createAggregateService(agg: Aggregator): AggregateService {
-  const scopeOf = (given: AggScope | undefined, what: string): AggScope => {
-    const s = given ?? agg.scope;
-    if (!s) {
-      throw new SnappyError(`aggregate.${what}: no state dir known yet; pass the task context as its last argument (${what}(..., ctx))`, { code: ErrorCode.Precondition, plugin: 'aggregate' });
-    }
-    return s;
-  };
-
   return {
-    async outbox(scope?: AggScope) {
-      const sc = scopeOf(scope, 'outbox');
-      if (!agg.keyOf(sc)) return null;
-      await agg.catchUpToIngest(sc);
-      await agg.flush(sc.stateDir);
-      const store = await agg.store(sc.stateDir);
+    async outbox(run: RunContext) {
+      if (!agg.keyOf(run)) return null;
+      await agg.catchUpToIngest(run);
+      await agg.flush(run.stateDir);
+      const store = await agg.store(run.stateDir);
       const ranges = store.commit.own.map((r) => [r[0], r[1]] as [number, number]);
       if (ranges.length === 0) return null;
       const parts: Buffer[] = [];
@@ -34,7 +24,7 @@ export function createAggregateService(agg: Aggregator): AggregateService {
         rows,
         ...(agg.collisions ? { collisions: agg.collisions } : {}),
         commit: async () => {
-          const live = await agg.store(sc.stateDir);
+          const live = await agg.store(run.stateDir);
           await live.append('', (n) => {
             n.own = subtractRanges(n.own, ranges);
           });
@@ -44,13 +34,12 @@ export function createAggregateService(agg: Aggregator): AggregateService {
       };
     },
 
-    async merge(ndjson: string, source: string, scope?: AggScope) {
-      const sc = scopeOf(scope, 'merge');
-      const store = await agg.store(sc.stateDir);
+    async merge(run: RunContext, ndjson: string, source: string) {
+      const store = await agg.store(run.stateDir);
       // With a key, this tenant's rows are kept with a fingerprint: a run id of ours arriving
       // with another row is a raw run id reused, not the same row seen again.
-      const key = agg.keyOf(sc);
-      const tenant = key ? tenantOf(key) : undefined;
+      const key = agg.keyOf(run);
+      const tenant = key ? await agg.tenantOf(key) : undefined;
       const keys = await store.keySet(tenant);
       const ours = tenant ? store.rowsOf(tenant) : undefined;
       let collided = 0;
@@ -92,7 +81,7 @@ export function createAggregateService(agg: Aggregator): AggregateService {
         if (invalid.length > 5) agg.log.warn(`${source}: ... and ${invalid.length - 5} more invalid aggregate rows skipped`);
       }
       if (!collided || !first || !tenant) return { added, duplicates, invalid };
-      const collisions = await agg.describeCollision(sc, store, collided, first.row, source);
+      const collisions = await agg.describeCollision(run, store, collided, first.row, source);
       agg.reportCollisions(collisions, `merging ${source}`);
       return { added, duplicates, invalid, collisions };
     },

@@ -2,9 +2,10 @@ import { closeSync, constants, ftruncateSync, mkdirSync, openSync, promises as f
 import path from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../../adapters/fs.ts';
 import { checkpoint } from '../../core/checkpoint.ts';
-import { writeJsonRenamed } from '../../cli/ingest.ts';
+import { writeJsonRenamed } from '../../adapters/fs.ts';
 import { checkAggLine, type AggRow } from '../../domain/agg-row.ts';
 import { State } from '../../domain/state-layout.ts';
+import { ErrorCode, SnappyError } from '../../core/errors.ts';
 
 /**
  * The commit record `.snappy/aggregate.json`: the truth about `log/evals.aggregate.ndjson`.
@@ -128,7 +129,7 @@ export class AggStore {
   /** True after a failed append: the owner must open the store again (recover) before writing. */
   broken = false;
 
-  // Synchronous like writeJsonRenamed (cli/ingest.ts): no event-loop wake-ups per chunk.
+  // Synchronous like writeJsonRenamed (adapters/fs.ts): no event-loop wake-ups per chunk.
   private async write(bytes: Uint8Array, at: number): Promise<void> {
     let fd: number;
     try {
@@ -146,7 +147,7 @@ export class AggStore {
         } catch {
           // the next open() cuts it anyway
         }
-        throw new Error(`short write to ${this.file}`);
+        throw new SnappyError(`short write to ${this.file}`, { code: ErrorCode.Invalid, details: { path: this.file } });
       }
     } finally {
       closeSync(fd);
@@ -209,7 +210,7 @@ export class AggStore {
     try {
       const b = Buffer.alloc(end - start);
       const { bytesRead } = await fh.read(b, 0, b.length, start);
-      if (bytesRead !== b.length) throw new Error(`${this.file} is shorter than its commit record says (${start + bytesRead} < ${end})`);
+      if (bytesRead !== b.length) throw new SnappyError(`${this.file} is shorter than its commit record says (${start + bytesRead} < ${end})`, { code: ErrorCode.Malformed, details: { path: this.file } });
       return b;
     } finally {
       await fh.close();

@@ -1,7 +1,7 @@
 import type { BlobStore } from '../../core/ports.ts';
 import type { AggRow } from '../../domain/agg-row.ts';
 import { Remote } from '../../domain/layout.ts';
-import { updateJson } from './json-store.ts';
+import { updateJson } from '../../domain/json-store.ts';
 
 /**
  * Per (skill, tenant), a day-by-day summary of the tenant's plain `<skill>` rows: count, sum and

@@ -1,15 +1,24 @@
 import { definePlugin } from '../../core/plugin.ts';
 import { Stage } from '../../core/stages.ts';
-import { runTick } from '../../core/tick.ts';
 import { quorumOptions } from './options.ts';
-import { lastPromotion, revStatuses } from './revs.ts';
-import { quorumTick, type QuorumTickReport } from './tick.ts';
-import { count, progressWords, tickLines } from './words.ts';
+import { createQuorumService } from './service.ts';
+import { quorumTick } from './tick.ts';
+import { tickLines } from './tick-lines.ts';
+import { count, progressWords } from './words.ts';
+
+export type { QuorumService, QuorumStores } from './service.ts';
+export type { QuorumOptions } from './options.ts';
+export type { RevStatus, Rejection } from './revs.ts';
+export type { ChangelogRow, PromoteResult } from './promote.ts';
+export type { QuorumTickReport, RevOutcome } from './tick.ts';
+export { QuorumErrorCode } from './errors.ts';
+export { progressWords } from './words.ts';
 
 /**
- * The quorum plugin (SPEC §11): on every tick, takes in new aggregate batches and promotes
- * each staged rev a quorum of distinct tenants endorses. Node-free: it runs in the Worker's
- * `scheduled` handler and in `snappy run tick` alike. Offers the task `tick`.
+ * The quorum plugin (docs/contract.md, "Quorum"): on every tick, takes in new aggregate
+ * batches and promotes each staged rev a quorum of distinct tenants endorses. Node-free: it
+ * runs in the Worker's cron and in `snappy run tick` alike. Provides the `quorum` service the
+ * Worker's routes and `snappy ops` act through.
  */
 export default definePlugin({
   name: 'quorum',
@@ -17,48 +26,43 @@ export default definePlugin({
   runtimes: ['node', 'worker'],
   apply(hooks, ctx) {
     const opts = ctx.options;
-    hooks.onTick.tapPromise({ name: 'quorum', stage: Stage.DEFAULT }, async (tick) => {
-      tick.results.quorum = await quorumTick(tick, opts);
+    const service = createQuorumService(opts);
+    ctx.provide('quorum', service);
+
+    hooks.onTick.tapPromise({ name: ctx.name, stage: Stage.DEFAULT }, async (tick) => {
+      const q = await quorumTick(tick, opts);
+      tick.results.quorum = q;
+      const s = q.scan;
+      const busy = s.batches > 0 || q.revs.length > 0 || q.problems.length > 0 || q.partial;
+      // A quiet tick says nothing: the Worker ticks every minute.
+      if (busy || tick.runtime === 'node') {
+        // One line per rev decided or advanced (the skipped objects were warned of as found).
+        for (const l of tickLines(q)) tick.log.info(l);
+      }
     });
 
-    hooks.onStatus.tapPromise({ name: 'quorum', stage: Stage.DEFAULT }, async (req) => {
-      const blobs = await req.ctx.remote();
+    hooks.onStatus.tapPromise({ name: ctx.name, stage: Stage.DEFAULT }, async (run, status) => {
+      const blobs = await run.remote();
       if (blobs.fleetStatus) {
         // Worker mode: the tallies are the Worker's; it says what a tenant may see.
         const s = await blobs.fleetStatus();
         const staged = (s.staged ?? []) as { skill: string; rev: string; state: string; manualReview: string | null; endorsing: number; endorsingRuns: number; mean: number | null; thresholds: { minTenants: number; minRuns: number } }[];
         const last = s.last_quorum_promotion as { skill: string; rev_id: string; ts: string } | null;
-        req.sections.quorum = { revs: staged, last_quorum_promotion: last, via: blobs.url };
-        req.lines.push(`quorum (from ${blobs.url}): ${count(staged.length, 'staged rev')} not promoted; last promotion: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
-        for (const r of staged) req.lines.push(`  ${r.skill}:${r.rev} ${r.state}${r.manualReview ? ` (manual_review: ${r.manualReview})` : ''}: ${progressWords(r, r.thresholds)}`);
+        status.sections.quorum = { revs: staged, last_quorum_promotion: last, via: blobs.url };
+        status.lines.push(`quorum (from ${blobs.url}): ${count(staged.length, 'staged rev')} not promoted; last promotion: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
+        for (const r of staged) status.lines.push(`  ${r.skill}:${r.rev} ${r.state}${r.manualReview ? ` (manual_review: ${r.manualReview})` : ''}: ${progressWords(r, r.thresholds)}`);
         return;
       }
-      const kv = await req.ctx.kv();
-      const revs = await revStatuses(blobs, opts);
-      const last = await lastPromotion(kv);
-      req.sections.quorum = { revs, last_quorum_promotion: last };
+      const kv = await run.kv();
+      const revs = await service.revs(blobs);
+      const last = await service.lastPromotion(kv);
+      status.sections.quorum = { revs, last_quorum_promotion: last };
       const open = revs.filter((r) => r.state !== 'promoted');
-      req.lines.push(`quorum: ${count(revs.length, 'staged rev')}, ${open.length} not promoted; last promotion: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
+      status.lines.push(`quorum: ${count(revs.length, 'staged rev')}, ${open.length} not promoted; last promotion: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
       for (const r of open) {
-        if (r.state === 'quarantined') req.lines.push(`  ${r.skill}:${r.rev} quarantined, never to be promoted: ${r.quarantine?.reason ?? ''}`);
-        else req.lines.push(`  ${r.skill}:${r.rev} ${r.state}${r.manualReview ? ` (manual review: ${r.manualReview})` : ''}: ${progressWords(r, r.thresholds)}`);
+        if (r.state === 'quarantined') status.lines.push(`  ${r.skill}:${r.rev} quarantined, never to be promoted: ${r.quarantine?.reason ?? ''}`);
+        else status.lines.push(`  ${r.skill}:${r.rev} ${r.state}${r.manualReview ? ` (manual review: ${r.manualReview})` : ''}: ${progressWords(r, r.thresholds)}`);
       }
-    });
-
-    ctx.defineTask('tick', {
-      describe: "run the Worker's onTick chain (quorum promotion) in Node against --remote",
-      async run(task) {
-        const blobs = await task.remote();
-        const kv = await task.kv();
-        const results = await runTick(task.runner.hooks, { now: Date.now(), budgetMs: opts.budgetMs, blobs, kv, log: task.log });
-        task.report(results);
-        const q = results.quorum as QuorumTickReport | undefined;
-        if (q && !task.flags.json) {
-          const lines = tickLines(q);
-          for (const l of lines.info) task.log.info(l);
-          for (const l of lines.warn) task.log.warn(l);
-        }
-      },
     });
   },
 });

@@ -3,9 +3,10 @@ import type { BlobStore, KV } from '../../core/ports.ts';
 import { appendFeed } from '../../domain/feed.ts';
 import { Remote } from '../../domain/layout.ts';
 import type { RevFile } from '../../domain/staged-rev.ts';
-import { isMalformed, readJson } from './json-store.ts';
+import { isMalformed, readJson } from '../../domain/json-store.ts';
 import type { Problem } from './scan.ts';
 import { quarantineRev, verifyStagedRev, type Quarantine } from './verify.ts';
+import { QuorumErrorCode, quorumError } from './errors.ts';
 
 /** One changelog row: the record of one promotion, stored create-only at Remote.changelog(skill, rev). */
 export interface ChangelogRow {
@@ -87,7 +88,7 @@ export async function complete(blobs: BlobStore, kv: KV, row: ChangelogRow, opts
     if (!verified) {
       const v = await verifyStagedRev(blobs, skill, rev);
       if (!v.ok) {
-        if (v.incomplete) throw new Error(`cannot finish the promotion of ${skill}:${rev}: ${v.reason}`);
+        if (v.incomplete) throw quorumError(QuorumErrorCode.Incomplete, `cannot finish the promotion of ${skill}:${rev}: ${v.reason}`);
         return { files: [], quarantined: await quarantineRev(blobs, skill, rev, `promoted (changelog row written), but before its files were copied: ${v.reason}`) };
       }
       verified = v.files;

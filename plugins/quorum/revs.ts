@@ -2,11 +2,11 @@ import type { BlobStore, KV } from '../../core/ports.ts';
 import { parsePage } from '../../domain/frontmatter.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isRevId, isSkillName } from '../../domain/names.ts';
-import { isMalformed, readJson } from './json-store.ts';
+import { isMalformed, readJson } from '../../domain/json-store.ts';
 import { isGatedSkill, type QuorumOptions, thresholdsFor } from './options.ts';
 import { KvKeys, type ChangelogRow } from './promote.ts';
 import { decide, defaultRule, progressOf, type Progress, type Standing, type Thresholds } from './rule.ts';
-import { standingsOf } from './registry.ts';
+import { standingsOf } from '../../domain/registry.ts';
 import { emptyTally, readTally, type Tally } from './tally.ts';
 import { quarantineOf, type Quarantine } from './verify.ts';
 
@@ -71,7 +71,10 @@ export async function promotionIndex(blobs: BlobStore): Promise<{ promoted: Set<
 export async function manualReviewOf(blobs: BlobStore, skill: string, rev: string): Promise<string | null> {
   const page = await blobs.get(Remote.staged(skill, rev));
   if (!page) return null;
-  const v = parsePage(new TextDecoder().decode(page)).data.manual_review;
+  const parsed = parsePage(new TextDecoder().decode(page));
+  // A gate we cannot read is still a gate: a page whose frontmatter does not parse waits for an operator.
+  if (parsed.error) return `(unreadable: ${parsed.error})`;
+  const v = parsed.data.manual_review;
   return typeof v === 'string' && v.trim() ? v.trim() : null;
 }
 

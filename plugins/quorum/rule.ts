@@ -20,7 +20,10 @@ export interface TenantProgress {
 }
 
 /** Whether a tenant's runs count in decisions, and if not, why. */
-export type Standing = 'ok' | 'revoked' | 'not admitted';
+import type { Standing } from '../../domain/registry.ts';
+import { QuorumErrorCode, quorumError } from './errors.ts';
+
+export type { Standing };
 
 /** Where a staged rev stands: what a rule decides on, and what status and /snappy-ops show. */
 export interface Progress {
@@ -93,7 +96,7 @@ export function progressOf(tally: Tally, t: Thresholds, standing?: ReadonlyMap<s
   };
 }
 
-/** SPEC §11: promote when >= minTenants tenants endorse and their runs total >= minRuns. */
+/** docs/contract.md §11: promote when >= minTenants tenants endorse and their runs total >= minRuns. */
 export const defaultRule: QuorumRule = (p, t) => {
   const base = { tenants: p.endorsing, runs: p.endorsingRuns, mean: p.endorsingMean };
   if (p.endorsing < t.minTenants) return { ...base, promote: false, reason: `${tenantsWords(p.endorsing, t.minTenants)} (a mean score of at least ${t.minScore})` };
@@ -104,7 +107,7 @@ export const defaultRule: QuorumRule = (p, t) => {
 /** Runs a rule, filling the changelog numbers when the rule left them out. */
 export function decide(rule: QuorumRule, p: Progress, t: Thresholds): Decision {
   const d = rule(p, t);
-  if (!d || typeof d.promote !== 'boolean') throw new Error(`quorum rule returned ${JSON.stringify(d)} for ${p.skill}:${p.rev}; expected { promote: boolean, reason: string }`);
+  if (!d || typeof d.promote !== 'boolean') throw quorumError(QuorumErrorCode.BadRule, `quorum rule (config quorum.rule) returned ${JSON.stringify(d)} for ${p.skill}:${p.rev}; expected { promote: boolean, reason: string }`);
   const full = d as Partial<Decision>;
   return { promote: d.promote, reason: String(d.reason ?? ''), tenants: full.tenants ?? p.endorsing, runs: full.runs ?? p.endorsingRuns, mean: full.mean === undefined ? p.endorsingMean : full.mean };
 }

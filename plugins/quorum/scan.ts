@@ -1,11 +1,11 @@
-import type { BlobStore } from '../../core/ports.ts';
+import type { BlobStore, Clock } from '../../core/ports.ts';
 import { checkAggLine, type AggRow } from '../../domain/agg-row.ts';
 import { FEED_SKEW_MS } from '../../domain/feed.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isTenantId, parseSkillRef } from '../../domain/names.ts';
 import { applyToDaily } from './daily.ts';
-import { INDEX_KEY, listIndexAfter, trailKey } from './index-scan.ts';
-import { isMalformed, readJson, updateJson } from './json-store.ts';
+import { INDEX_KEY, listIndexAfter, trailKey } from '../../domain/agg-index.ts';
+import { isMalformed, readJson, updateJson } from '../../domain/json-store.ts';
 import { applyToTally } from './tally.ts';
 
 /**
@@ -62,7 +62,7 @@ const isScanState = (v: unknown): boolean => {
  */
 export async function scanNewBatches(
   blobs: BlobStore,
-  opts: { now: number; deadline: number; discover: boolean; staged: ReadonlySet<string>; closed?: ReadonlySet<string>; problem: (p: Problem) => void },
+  opts: { now: number; deadline: number; clock: Clock; discover: boolean; staged: ReadonlySet<string>; closed?: ReadonlySet<string>; problem: (p: Problem) => void },
 ): Promise<ScanResult> {
   let state: ScanState;
   try {
@@ -106,17 +106,17 @@ export async function scanNewBatches(
   const pending: { tenant: string; batch: string }[] = [];
   let cursor = state.cursor;
   let committedCursor = state.cursor;
-  let lastCommit = Date.now();
+  let lastCommit = opts.clock.now();
   const flush = async () => {
     if (!pending.length && cursor <= committedCursor) return;
     await commit(blobs, pending.splice(0), cursor);
     committedCursor = cursor;
-    lastCommit = Date.now();
+    lastCommit = opts.clock.now();
   };
   let i = 0;
   for (; i < todo.length; i++) {
     const b = todo[i]!;
-    if (!b.done && Date.now() > opts.deadline) {
+    if (!b.done && opts.clock.now() > opts.deadline) {
       res.partial = true;
       break;
     }
@@ -130,7 +130,7 @@ export async function scanNewBatches(
       const next = b.index < trail ? b.index : trail;
       if (next > cursor) cursor = next;
     }
-    if (pending.length >= COMMIT_EVERY || Date.now() - lastCommit > COMMIT_MS) await flush();
+    if (pending.length >= COMMIT_EVERY || opts.clock.now() - lastCommit > COMMIT_MS) await flush();
   }
   res.backlog = todo.slice(i).filter((t) => !t.done).length;
   // With nothing left before it, the cursor may move up to the trail.

@@ -2,7 +2,7 @@ import type { BlobStore } from '../../core/ports.ts';
 import type { AggRow } from '../../domain/agg-row.ts';
 import { Remote } from '../../domain/layout.ts';
 import { parseSkillRef } from '../../domain/names.ts';
-import { readJson, updateJson } from './json-store.ts';
+import { readJson, updateJson } from '../../domain/json-store.ts';
 
 /**
  * The running tally of one staged rev: every tenant's runs of `<skill>:<rev>`, deduplicated by

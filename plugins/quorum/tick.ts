@@ -1,12 +1,12 @@
 import { checkpoint } from '../../core/checkpoint.ts';
-import type { TickContext } from '../../core/hooks.ts';
+import type { TickContext } from '../../core/context.ts';
 import { Remote } from '../../domain/layout.ts';
 import { parseSkillRef } from '../../domain/names.ts';
-import { isMalformed, readJson } from './json-store.ts';
+import { isMalformed, readJson } from '../../domain/json-store.ts';
 import { type QuorumOptions, thresholdsFor } from './options.ts';
 import { assertExactlyOnce } from './probe.ts';
 import { complete, promote, type ChangelogRow } from './promote.ts';
-import { standingsOf } from './registry.ts';
+import { standingsOf } from '../../domain/registry.ts';
 import { gateOf, listStagedRevs, promotionIndex, type RevRef } from './revs.ts';
 import { decide, defaultRule, progressOf, type Progress, type Standing, type Thresholds } from './rule.ts';
 import { scanNewBatches, type Problem, type ScanResult } from './scan.ts';
@@ -58,7 +58,7 @@ export interface QuorumTickReport {
 }
 
 /**
- * The quorum tick (SPEC §11). First, unless the operator declared a single writer, the store
+ * The quorum tick (docs/contract.md, "Quorum"). First, unless the operator declared a single writer, the store
  * must enforce conditional writes (else E_BACKEND). Then: take in new aggregate batches (only
  * revs that are staged get tallies), finish interrupted promotions, freeze the manifest of any
  * rev staged without one, and evaluate every staged rev not yet promoted, rejected or
@@ -76,7 +76,7 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
   const idx = await promotionIndex(blobs);
   const closed = new Set([...idx.promoted, ...idx.rejected, ...idx.quarantined]);
   const revs: RevRef[] = tick.only ? await existing(blobs, onlyRefs(tick.only)) : await listStagedRevs(blobs);
-  const scan = await scanNewBatches(blobs, { now: tick.now, deadline: tick.deadline - 2_000, discover: opts.discover, staged: new Set(revs.map((r) => `${r.skill}:${r.rev}`)), closed, problem });
+  const scan = await scanNewBatches(blobs, { now: tick.now, deadline: tick.deadline - 2_000, clock: tick.clock, discover: opts.discover, staged: new Set(revs.map((r) => `${r.skill}:${r.rev}`)), closed, problem });
   const report: QuorumTickReport = { scan, promoted: [], completed: [], gated: [], quarantined: [], pending: 0, revs: [], problems, partial: scan.partial };
   const touched = new Set(scan.touched);
   checkpoint('tick:scanned');
@@ -105,7 +105,7 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
   for (const { skill, rev } of revs) {
     const id = `${skill}:${rev}`;
     if (closed.has(id)) continue;
-    if (tick.signal.aborted || Date.now() > tick.deadline) {
+    if (tick.signal.aborted || tick.clock.now() > tick.deadline) {
       report.partial = true;
       break;
     }
@@ -134,7 +134,7 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
       report.revs.push({ rev: id, outcome: 'gated', reason: `${d.reason}; waits for an operator (manual review: ${gate})`, progress, manualReview: gate });
       continue;
     }
-    const res = await promote(blobs, kv, { ts: new Date().toISOString(), skill, rev_id: rev, by: 'quorum', tenants: d.tenants, runs: d.runs, mean: d.mean }, { problem });
+    const res = await promote(blobs, kv, { ts: new Date(tick.now).toISOString(), skill, rev_id: rev, by: 'quorum', tenants: d.tenants, runs: d.runs, mean: d.mean }, { problem });
     if (res.quarantined) {
       report.quarantined.push({ rev: id, reason: res.quarantined.reason });
       report.revs.push({ rev: id, outcome: 'quarantined', reason: res.quarantined.reason, progress });

@@ -2,7 +2,7 @@ import type { BlobStore } from '../../core/ports.ts';
 import { revIdOf } from '../../domain/hash.ts';
 import { Remote } from '../../domain/layout.ts';
 import { checkRev, manifestOf, readManifest, sha256, type RevFile, type RevManifest } from '../../domain/staged-rev.ts';
-import { isMalformed, readJson } from './json-store.ts';
+import { isMalformed, readJson } from '../../domain/json-store.ts';
 
 /** A rev the tick will never promote, and why. `snappy-quorum/quarantine/<skill>/<rev>.json`. */
 export interface Quarantine {

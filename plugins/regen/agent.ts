@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { spawn } from 'node:child_process';
 import { checkpoint } from '../../core/checkpoint.ts';
 import type { AgentSpec } from './options.ts';
+import { ErrorCode, SnappyError } from '../../core/errors.ts';
 
 /** What one agent attempt gets. */
 export interface AgentCall {
@@ -16,9 +17,12 @@ export interface AgentCall {
 }
 
 /** An attempt that produced no page; `message` says why in words. */
-export class AgentFailure extends Error {
-  constructor(message: string, readonly kind: 'start' | 'exit' | 'timeout' | 'output' | 'throw') {
-    super(message);
+export class AgentFailure extends SnappyError {
+  constructor(
+    message: string,
+    readonly kind: 'start' | 'exit' | 'timeout' | 'output' | 'throw',
+  ) {
+    super(message, { code: ErrorCode.AgentFailed, details: { kind } });
     this.name = 'AgentFailure';
   }
 }

@@ -13,7 +13,8 @@ import { fetchEvals } from './evals.ts';
 import { agentFor, type RegenOptions } from './options.ts';
 import { toRevision } from './page.ts';
 import { afterRegen } from './pid.ts';
-import { loadAttempts, loadRecord, readMarker, saveAttempts, saveRecord, type AttemptRecord } from './store.ts';
+import { readMarker } from '../../adapters/markers.ts';
+import { loadAttempts, loadRecord, saveAttempts, saveRecord, type AttemptRecord } from './store.ts';
 
 /** What became of one marker. */
 export interface RegenOutcome {
@@ -47,7 +48,7 @@ export class Dispatcher {
     this.queue = new PQueue({ concurrency: opts.concurrency });
   }
 
-  async handle(ev: ReadyEvent, at: DispatchTarget): Promise<RegenOutcome> {
+  async handle(ev: Omit<ReadyEvent, 'settle'>, at: DispatchTarget): Promise<RegenOutcome> {
     const { skill } = ev;
     const dir = at.stateDir;
     const found = await readMarker(dir, skill);

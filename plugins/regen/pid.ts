@@ -1,9 +1,19 @@
 /**
- * The per-skill PID controller, pure: no I/O, no clock. One `step` per eval run of the
- * skill's current page. The output u rises when the filtered score sits below the setpoint
- * (P), stays there (I) or is falling fast (D on the measurement); a marker is due when u
- * crosses `on` while armed, after `minRuns` runs since the last regen and `cooldownMs` after
- * the last marker. Constants and their defaults are explained in docs/regen.md.
+ * The per-skill PID controller, pure: no I/O, no clock. One `stepPid` per eval run of the
+ * skill's current page, with score s. This is the one statement of its formulas (docs/regen.md
+ * explains the defaults and shows how they behave):
+ *
+ *   time     dt = clamp(Δts / periodMs, minStep, maxStep)       same-instant or out-of-order rows: one step; a gap of days: at most two
+ *   filter   f += clamp(alpha·(s − f), ±maxInnovation)           a new skill starts at f = setpoint; one wild run moves f by at most maxInnovation
+ *   error    e = setpoint − f                                    positive below target
+ *   P        kp·e
+ *   I        I = clamp(I + ki·e·dt, integralMin, integralMax)    not integrated while u is pinned and e pushes further (anti-windup)
+ *   D        −kd·(f − f_prev)/dt                                 on the measurement: a setpoint change causes no kick
+ *   output   u = clamp(P + I + D, outputMin, outputMax)
+ *   trigger  a marker when u ≥ on while armed, runsSinceRegen ≥ minRuns and cooldownMs (event
+ *            time) since the last marker; re-armed when u ≤ off (hysteresis)
+ *
+ * After a successful regen (`afterRegen`) runsSinceRegen starts over and the trigger re-arms.
  */
 
 /** Every constant of the controller (config `regen.pid`, `regen.skills.<skill>.pid`). */
@@ -70,8 +80,8 @@ export interface PidState {
   integral: number;
   error: number;
   output: number;
+  /** The proportional and derivative terms of the last step (the integral term is `integral`). */
   p: number;
-  i: number;
   d: number;
   /** Event time of the last run (ms). */
   lastTs: number | null;
@@ -84,7 +94,7 @@ export interface PidState {
 }
 
 export function initialPidState(): PidState {
-  return { runs: 0, runsSinceRegen: 0, filtered: null, integral: 0, error: 0, output: 0, p: 0, i: 0, d: 0, lastTs: null, latched: false, lastMarkerTs: null, lastRegenTs: null };
+  return { runs: 0, runsSinceRegen: 0, filtered: null, integral: 0, error: 0, output: 0, p: 0, d: 0, lastTs: null, latched: false, lastMarkerTs: null, lastRegenTs: null };
 }
 
 /** One run's outcome for the controller. */
@@ -121,7 +131,6 @@ export function stepPid(prev: PidState, score: number, ts: number, k: PidParams)
     error,
     output,
     p,
-    i: integral,
     d,
     lastTs: prev.lastTs === null ? ts : Math.max(prev.lastTs, ts),
   };

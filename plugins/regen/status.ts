@@ -5,7 +5,8 @@ import { isRevId, isSkillName } from '../../domain/names.ts';
 import { parseRevFates, type RevFate } from '../../domain/rev-fates.ts';
 import { State } from '../../domain/state-layout.ts';
 import { pidParamsFor, type RegenOptions } from './options.ts';
-import { emptyIfMissing, listMarkers, listRecordedSkills, loadAttempts, loadRecord } from './store.ts';
+import { listMarkers } from '../../adapters/markers.ts';
+import { emptyIfMissing, listRecordedSkills, loadAttempts, loadRecord } from './store.ts';
 
 /** One skill as `snappy status` shows it. */
 export interface SkillStatus {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../../adapters/fs.ts';
@@ -35,14 +34,6 @@ export interface SkillRecord {
   revs: Record<string, RevRuns>;
 }
 
-/** A `.ready` marker's content. */
-export interface Marker {
-  skill: string;
-  reason: string;
-  created: string;
-  snapshot: MarkerSnapshot;
-}
-
 /** The controller's state at the moment it dropped a marker. */
 export interface MarkerSnapshot {
   runs: number;
@@ -74,7 +65,6 @@ export interface AttemptRecord {
 
 export const recordFile = (stateDir: string, skill: string) => path.join(stateDir, State.internal(`pid/${skill}.json`));
 export const attemptFile = (stateDir: string, skill: string) => path.join(stateDir, State.internal(`regen/${skill}.json`));
-export const markerFile = (stateDir: string, skill: string) => path.join(stateDir, State.marker(skill));
 
 export function freshRecord(skill: string): SkillRecord {
   return { v: 1, skill, pid: initialPidState(), applied: null, recent: [], revs: {} };
@@ -117,67 +107,13 @@ export function snapshotOf(pid: PidState, k: PidParams, ts: number): MarkerSnaps
     error: r(pid.error),
     output: r(pid.output),
     p: r(pid.p),
-    i: r(pid.i),
+    i: r(pid.integral),
     d: r(pid.d),
     setpoint: k.setpoint,
     on: k.on,
     off: k.off,
     at: isoOf(ts),
   };
-}
-
-export function writeMarker(stateDir: string, marker: Marker): Promise<void> {
-  return writeJsonAtomic(markerFile(stateDir, marker.skill), marker);
-}
-
-/** A marker as found on disk, with the identity that tells a re-created marker from the same one. */
-export interface FoundMarker {
-  skill: string;
-  /** Relative path, e.g. `ready/summarize.ready`. */
-  rel: string;
-  marker: Partial<Marker>;
-  id: string;
-}
-
-/** Every `ready/<skill>.ready` with a valid skill name; unreadable markers count with empty content. */
-export async function listMarkers(stateDir: string): Promise<{ found: FoundMarker[]; ignored: string[] }> {
-  const dir = path.join(stateDir, State.readyDir);
-  const names = (await fs.readdir(dir).catch(emptyIfMissing)).filter((n) => n.endsWith('.ready')).sort();
-  const found: FoundMarker[] = [];
-  const ignored: string[] = [];
-  for (const name of names) {
-    const skill = name.slice(0, -'.ready'.length);
-    if (!isSkillName(skill)) {
-      ignored.push(`${State.readyDir}${name}: "${skill}" is not a valid skill name`);
-      continue;
-    }
-    const m = await readMarker(stateDir, skill);
-    if (m) found.push(m);
-  }
-  return { found, ignored };
-}
-
-export async function readMarker(stateDir: string, skill: string): Promise<FoundMarker | null> {
-  const file = markerFile(stateDir, skill);
-  let text: string;
-  let mtime: number;
-  try {
-    const st = await fs.lstat(file);
-    if (!st.isFile()) return null;
-    mtime = st.mtimeMs;
-    text = await fs.readFile(file, 'utf8');
-  } catch {
-    return null;
-  }
-  let marker: Partial<Marker> = {};
-  try {
-    const v = JSON.parse(text);
-    if (v && typeof v === 'object' && !Array.isArray(v)) marker = v;
-  } catch {
-    /* a hand-made marker (touch ready/x.ready) is still a request to regen */
-  }
-  const id = `${Math.floor(mtime)}-${createHash('sha256').update(text).digest('hex').slice(0, 12)}`;
-  return { skill, rel: State.marker(skill), marker, id };
 }
 
 export async function loadAttempts(stateDir: string, skill: string): Promise<AttemptRecord> {

@@ -3,14 +3,16 @@ import path from 'node:path';
 import { writeFileAtomic } from '../../adapters/fs.ts';
 import { isHardDenied } from '../../domain/state-layout.ts';
 import { isSafeRel, type SyncFilter } from './paths.ts';
+import { ErrorCode, SnappyError } from '../../core/errors.ts';
 
 /** A file sync will not send or write, with the reason; never retried. */
-export class Refusal extends Error {
+export class Refusal extends SnappyError {
   constructor(
     readonly rel: string,
     readonly reason: string,
   ) {
-    super(`${rel}: ${reason}`);
+    super(`${rel}: ${reason}`, { code: ErrorCode.Refused, details: { path: rel } });
+    this.name = 'Refusal';
   }
 }
 

@@ -1,41 +1,30 @@
 import { definePlugin } from '../../core/plugin.ts';
 import { Stage } from '../../core/stages.ts';
-import type { AggregateService } from '../aggregate/service.ts';
-import { AGGREGATE_SERVICE } from '../aggregate/service.ts';
 import { filterPlan } from './filter-tap.ts';
-import { GlobSet } from './glob.ts';
+import { GlobList } from '../../domain/glob.ts';
 import { syncOptionsSchema } from './options.ts';
 import { SyncFilter } from './paths.ts';
 import { runPull } from './pull.ts';
-import { runPush } from './push.ts';
+import { preparePush, sendPush } from './push.ts';
 
-/** The sync plugin: tasks `push` and `pull`, and the allow/deny filter on `beforePush`. */
+/**
+ * The sync plugin: provides the `transport` the push and pull lifecycle moves files with, and
+ * taps `beforePush` with the allow/deny filter. Ships and merges the aggregate through the
+ * `aggregate` service when a plugin provides it.
+ */
 export const syncPlugin = definePlugin({
   name: 'sync',
   options: syncOptionsSchema,
   apply(hooks, ctx) {
     const options = ctx.options;
-    const filter = new SyncFilter(new GlobSet(options.allow), new GlobSet(options.deny));
-    // The aggregate plugin is optional: without it, no batches are shipped or merged.
-    const aggregate = (): AggregateService | undefined => {
-      try {
-        return ctx.use<AggregateService>(AGGREGATE_SERVICE);
-      } catch {
-        return undefined;
-      }
-    };
+    const filter = new SyncFilter(new GlobList(options.allow), new GlobList(options.deny));
+    // Found at run time: the aggregate plugin is optional, and without it no batches move.
+    const deps = () => ({ options, filter, aggregate: ctx.find('aggregate') });
     hooks.beforePush.tapPromise({ name: ctx.name, stage: Stage.FILTER }, async (plan) => filterPlan(plan, filter, ctx.log));
-    ctx.defineTask('push', {
-      describe: 'send what changed (pages, briefs, own staged revs) to the remote and ship the aggregate outbox',
-      run: (t) => runPush(t, { options, filter, hooks, ...opt('aggregate', aggregate()) }),
-    });
-    ctx.defineTask('pull', {
-      describe: 'fetch what changed on the remote (pages, briefs, staged revs, canonical) and merge new aggregate batches',
-      run: (t) => runPull(t, { options, filter, ...opt('aggregate', aggregate()) }),
+    ctx.provide('transport', {
+      preparePush: (run) => preparePush(run, deps()),
+      sendPush: (push, prepared, plan) => sendPush(push, deps(), prepared, plan),
+      pull: (run) => runPull(run, deps()),
     });
   },
 });
-
-function opt<K extends string, V>(k: K, v: V | undefined): { [P in K]?: V } {
-  return (v === undefined ? {} : { [k]: v }) as { [P in K]?: V };
-}

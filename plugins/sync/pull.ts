@@ -1,12 +1,12 @@
 import PQueue from 'p-queue';
 import { ErrorCode, SnappyError } from '../../core/errors.ts';
-import type { TaskContext } from '../../core/plugin.ts';
+import type { RunContext } from '../../core/context.ts';
 import type { BlobInfo, BlobStore, RemoteStore } from '../../core/ports.ts';
+import type { AggregateService, RunIdCollisions } from '../../core/services.ts';
 import { revIdOf } from '../../domain/hash.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isSkillName } from '../../domain/names.ts';
 import { State } from '../../domain/state-layout.ts';
-import type { AggregateService, RunIdCollisions } from '../aggregate/service.ts';
 import { learnFates } from './fates.ts';
 import { Refusal, StateFiles } from './local.ts';
 import { contentHash, loadManifest, saveManifest, type Manifest } from './manifest.ts';
@@ -20,7 +20,7 @@ import { withRetry, type RetryPolicy } from './retry.ts';
 export interface PullDeps {
   options: SyncOptions;
   filter: SyncFilter;
-  aggregate?: AggregateService;
+  aggregate?: AggregateService | undefined;
 }
 
 interface PullCounts {
@@ -50,7 +50,7 @@ interface Unsettled {
  * gets the remote's version beside it as `<file>.incoming`), mirror the canonical pages into
  * `canonical/`, and merge new aggregate batches.
  */
-export async function runPull(ctx: TaskContext, deps: PullDeps): Promise<void> {
+export async function runPull(ctx: RunContext, deps: PullDeps): Promise<void> {
   const t0 = performance.now();
   const remote = await ctx.remote();
   const requests0 = remote.requests;
@@ -372,7 +372,7 @@ function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
-async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: AggregateService, retry: RetryPolicy, ctx: TaskContext): Promise<Record<string, unknown>> {
+async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: AggregateService, retry: RetryPolicy, ctx: RunContext): Promise<Record<string, unknown>> {
   const stateDir = ctx.stateDir;
   let batches = 0;
   let added = 0;
@@ -388,7 +388,7 @@ async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: Aggreg
     for (;;) {
       const page = await withRetry(() => remote.aggregateSince!(cursor), retry);
       if (page.ndjson) {
-        const r = await svc.merge(page.ndjson, `${remote.url} /v1/aggregate`, ctx);
+        const r = await svc.merge(ctx, page.ndjson, `${remote.url} /v1/aggregate`);
         added += r.added;
         invalid += r.invalid.length;
         met(r.collisions);
@@ -405,7 +405,7 @@ async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: Aggreg
     if (manifest.merged[info.key] || !aggregateBatchTenant(info.key)) continue;
     const bytes = await withRetry(() => remote.get(info.key), retry);
     if (!bytes) continue;
-    const r = await svc.merge(new TextDecoder().decode(bytes), info.key, ctx);
+    const r = await svc.merge(ctx, new TextDecoder().decode(bytes), info.key);
     manifest.merged[info.key] = 1;
     batches++;
     added += r.added;

@@ -1,40 +1,50 @@
 import { checkpoint } from '../../core/checkpoint.ts';
-import type { PlanEntry, PushPlan, SnappyHooks } from '../../core/hooks.ts';
+import type { PushContext, RunContext } from '../../core/context.ts';
+import type { PlanEntry, PushPlan } from '../../core/hooks.ts';
 import { ErrorCode, SnappyError } from '../../core/errors.ts';
-import type { TaskContext } from '../../core/plugin.ts';
-import { veto } from '../../core/runner.ts';
+import type { RemoteStore } from '../../core/ports.ts';
+import type { AggregateService, PreparedPush } from '../../core/services.ts';
 import { batchIdOf } from '../../domain/ingest-protocol.ts';
 import { Remote } from '../../domain/layout.ts';
 import { State } from '../../domain/state-layout.ts';
-import type { AggregateService } from '../aggregate/service.ts';
 import { Refusal, StateFiles } from './local.ts';
-import { loadManifest, saveManifest } from './manifest.ts';
+import { loadManifest, saveManifest, type Manifest } from './manifest.ts';
 import type { SyncOptions } from './options.ts';
 import { INCOMING_SUFFIX, type SyncFilter } from './paths.ts';
-import { scanChanges } from './plan.ts';
+import { scanChanges, type ScanResult } from './plan.ts';
 import { formatBytes, Progress } from './progress.ts';
 import { shipToRemote } from './ship.ts';
 import { checkEntry, uploadPlan } from './upload.ts';
 import { withRetry } from './retry.ts';
 
-/** What push needs beyond the task context. */
+/** What push needs beyond the run. */
 export interface PushDeps {
   options: SyncOptions;
   filter: SyncFilter;
-  hooks: SnappyHooks;
-  /** The aggregate service, when the aggregate plugin is configured. */
-  aggregate?: AggregateService;
+  /** The aggregate service, when a plugin provides it. */
+  aggregate?: AggregateService | undefined;
+}
+
+/** A push between its plan and its sending: what the scan found. */
+interface SyncPush extends PreparedPush {
+  t0: number;
+  tScan: number;
+  remote: RemoteStore;
+  requests0: number | undefined;
+  manifest: Manifest;
+  files: StateFiles;
+  who: { machine: string; tenant?: string };
+  scan: ScanResult;
+  outbox: Awaited<ReturnType<AggregateService['outbox']>>;
+  aggKey: string | undefined;
 }
 
 /**
- * `snappy run push`: scan what changed since the last sync, let `beforePush` taps shape the
- * plan (or veto it), send it, ship the aggregate outbox as one create-only batch, then record
- * what was sent. `--dry-run` prints the plan and changes nothing, not even the manifest.
+ * The first half of a push: scan what changed since the last sync and plan it, with the
+ * aggregate outbox as one entry (so `beforePush` taps and sync.deny see it).
  */
-export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
+export async function preparePush(ctx: RunContext, deps: PushDeps): Promise<PreparedPush> {
   const t0 = performance.now();
-  const { dryRun } = ctx.flags;
-  if (!dryRun) await ctx.ingest();
   const remote = await ctx.remote();
   const requests0 = remote.requests;
   const manifest = await loadManifest(ctx.stateDir, remote.url);
@@ -50,7 +60,18 @@ export async function runPush(ctx: TaskContext, deps: PushDeps): Promise<void> {
   const entries: PlanEntry[] = [...scan.entries];
   const aggKey = outbox ? Remote.aggregateBatch(ctx.identity.tenant!, await batchIdOf(outbox.ndjson)) : undefined;
   if (outbox) entries.push({ path: State.aggregate, key: aggKey!, kind: 'aggregate', createOnly: true, size: Buffer.byteLength(outbox.ndjson) });
-  const plan: PushPlan = await deps.hooks.beforePush.promise({ entries }, { dryRun, veto });
+  const prepared: SyncPush = { plan: { entries }, t0, tScan, remote, requests0, manifest, files, who, scan, outbox, aggKey };
+  return prepared;
+}
+
+/**
+ * The second half, once `beforePush` taps have shaped the plan: send it, ship the aggregate
+ * outbox as one create-only batch, then record what was sent. `--dry-run` prints the plan and
+ * changes nothing, not even the manifest.
+ */
+export async function sendPush(ctx: PushContext, deps: PushDeps, prepared: PreparedPush, plan: PushPlan): Promise<void> {
+  const { t0, tScan, remote, requests0, manifest, files, who, scan, outbox, aggKey } = prepared as SyncPush;
+  const dryRun = ctx.dryRun;
   const planned = Array.isArray(plan?.entries) ? plan.entries : [];
   const isAgg = (e: PlanEntry) => !!e && e.kind === 'aggregate' && e.path === State.aggregate;
   // The batch ships only under the key made from its own bytes and tenant, whatever a tap wrote.

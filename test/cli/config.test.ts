@@ -44,6 +44,13 @@ test('an unknown key in the config is refused by name', async () => {
   assert.match(r.stderr, 'at remtoe: unknown key; expected one of: machineId, remote,');
 });
 
+test('a sync glob that cannot compile exits 2 naming the list, the index and the reason', async () => {
+  const dir = project({ 'snappy.config.json': JSON.stringify({ sync: { allow: ['skills/*.md', 'skills/[ab'] } }) });
+  const r = await statusJson(dir);
+  assert.is(r.code, 2, r.stderr);
+  assert.match(r.stderr, 'at sync.allow[1]: not a usable glob: Missing closing: "]"');
+});
+
 test('--json on a config error prints exactly one JSON object on stdout', async () => {
   const dir = project({ 'snappy.config.json': '{ not json' });
   const r = await statusJson(dir);
@@ -100,7 +107,7 @@ test('a missing --config file exits 2 naming it', async () => {
 test('a third-party plugin given as a module specifier with options is loaded and validated', async () => {
   const core = JSON.stringify(path.resolve('core/index.ts'));
   const dir = project({
-    'my-plugin.ts': `import { definePlugin, z } from ${core};\nexport default definePlugin({ name: 'greeter', options: z.object({ greeting: z.string() }).strict(), apply(hooks, ctx) { hooks.onStatus.tapPromise('greeter', async (s) => { s.sections.greeter = ctx.options.greeting; }); } });\n`,
+    'my-plugin.ts': `import { definePlugin, z } from ${core};\nexport default definePlugin({ name: 'greeter', options: z.object({ greeting: z.string() }).strict(), apply(hooks, ctx) { hooks.onStatus.tapPromise('greeter', async (_run, s) => { s.sections.greeter = ctx.options.greeting; }); } });\n`,
     'good.json': JSON.stringify({ plugins: [['./my-plugin.ts', { greeting: 'hello' }]] }),
     'bad.json': JSON.stringify({ plugins: [['./my-plugin.ts', { greeting: 5 }]] }),
     'missing.json': JSON.stringify({ plugins: ['./nowhere.ts'] }),

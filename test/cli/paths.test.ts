@@ -26,7 +26,7 @@ test('a state dir named with --state that does not exist is exit 2, naming it; n
   assert.is(r.code, 2, r.stderr);
   const typo = path.join(p.dir, 'typo-dir');
   assert.match(r.stderr, `state dir ${typo} (from --state) does not exist: create it (mkdir -p`);
-  assert.match(r.stderr, 'or run snappy init');
+  assert.match(r.stderr, `or set it up with \`snappy init --state ${JSON.stringify(typo)}\``);
   const out = JSON.parse(r.stdout);
   assert.is(out.error.code, 'E_USAGE');
   assert.is(out.error.details.path, typo);
@@ -44,6 +44,19 @@ test('SNAPPY_STATE is held to the same rule; status on it says so instead of "no
   const lint = await runCli(['lint', 'aggregate', '--state', missing], { cwd: p.dir });
   assert.is(lint.code, 2, lint.stderr);
   assert.match(lint.stderr, `state dir ${missing} (from --state) does not exist`);
+});
+
+test('snappy eval starts a state: a named dir that does not exist is created, and it says so', async () => {
+  const dir = tmpDir('snappy-paths-');
+  const fresh = path.join(dir, 'deep', 'new-state');
+  const r = await runCli(['eval', '--skill', 'summarize', '--score', '0.9', '--run-id', 'r1', '--state', fresh, '--json'], { cwd: dir, env });
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, `created state dir ${fresh} (from --state)`);
+  assert.is(JSON.parse(r.stdout).ok, true);
+  assert.ok(existsSync(path.join(fresh, 'log', 'evals.ndjson')), 'the row is in the new state');
+  const again = await runCli(['eval', '--skill', 'summarize', '--score', '0.8', '--run-id', 'r2', '--state', fresh], { cwd: dir, env });
+  assert.is(again.code, 0, again.stderr);
+  assert.not.match(again.stderr, 'created state dir', 'said once, when it was created');
 });
 
 test('the default ./state, not named, keeps working when absent: status reports an empty state', async () => {

@@ -19,12 +19,12 @@ test('hooks the runner compiled at build time run their taps after Function and 
     import { z } from 'zod';
     z.config({ jitless: true });
     const { createRunner } = await import('./core/runner.ts');
-    const { runTick } = await import('./core/tick.ts');
+    const { runTick } = await import('./lifecycle/tick.ts');
     const { definePlugin } = await import('./core/plugin.ts');
     const seen = [];
     const p = definePlugin({ name: 'probe', options: z.object({ n: z.number().default(2) }), apply(hooks, ctx) {
       hooks.onTick.tapPromise('probe', async (t) => { seen.push('tick:' + ctx.options.n); t.results.probe = true; });
-      hooks.afterEval.tap('probe', (e) => { seen.push('eval:' + e.skill); });
+      hooks.afterEval.tap('probe', (_run, e) => { seen.push('eval:' + e.skill); });
       hooks.beforePush.tapPromise('probe', async (plan) => ({ entries: [...plan.entries, { path: 'a', key: 'a', kind: 'x' }] }));
     } });
     const runner = createRunner({ plugins: [{ plugin: p, options: { n: 3 } }] });
@@ -33,8 +33,8 @@ test('hooks the runner compiled at build time run their taps after Function and 
     globalThis.Function = new Proxy(Function, { construct: refuse, apply: refuse });
     globalThis.eval = refuse;
     const kv = { get: async () => null, put: async () => {}, delete: async () => {}, list: async () => [] };
-    const res = await runTick(runner.hooks, { now: Date.now(), budgetMs: 1000, blobs: {}, kv, log: console });
-    await runner.hooks.afterEval.promise({ skill: 's', ts: 0, score: 1, runId: 'r', ok: true, generation: 'g', offset: 0, line: 1 });
+    const res = await runTick(runner.hooks, { budgetMs: 1000, blobs: {}, kv, log: console, runtime: 'node' });
+    await runner.each('afterEval', {}, [{ skill: 's', ts: 0, score: 1, runId: 'r', ok: true, generation: 'g', offset: 0, line: 1 }]);
     const plan = await runner.hooks.beforePush.promise({ entries: [] }, { dryRun: false, veto() { throw new Error('no'); } });
     let direct = 'allowed';
     try { new Function('return 1'); } catch (e) { direct = e.name; }

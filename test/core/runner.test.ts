@@ -1,13 +1,24 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
-import { Stage, createRunner, definePlugin, isSnappyError, ErrorCode, veto, type PluginInstance, type PushPlan } from '../../core/index.ts';
+import { Stage, createRunner, definePlugin, isSnappyError, ErrorCode, veto, type PluginInstance, type PushContext, type PushPlan, type TickContext } from '../../core/index.ts';
+import { systemClock } from '../../core/ports.ts';
+import { localRun } from '../helpers/run.ts';
+
+declare module '../../core/services.ts' {
+  interface ServiceMap {
+    answer: number;
+    k: number;
+  }
+}
 
 const plugin = (name: string, apply: Parameters<typeof definePlugin>[0]['apply'], extra: Partial<Parameters<typeof definePlugin>[0]> = {}): PluginInstance => ({
   plugin: definePlugin({ name, apply, ...extra }),
 });
 
-const tick = { now: 0, deadline: 0, signal: new AbortController().signal, blobs: null as never, kv: null as never, log: console, results: {} };
+const tick: TickContext = { now: 0, deadline: 0, signal: new AbortController().signal, clock: systemClock, runtime: 'node', blobs: null as never, kv: null as never, log: console, results: {} };
+const run = localRun('/nowhere', { machine: 'm' });
+const push: PushContext = { ...run, dryRun: false, veto };
 
 test('taps run by stage first, then by plugin dependency order, whatever order plugins are listed in', async () => {
   const seen: string[] = [];
@@ -57,7 +68,7 @@ test('a veto in beforePush aborts with E_VETO naming the vetoing plugin and its 
     ],
   });
   try {
-    await runner.hooks.beforePush.promise({ entries: [] }, { dryRun: false, veto });
+    await runner.hooks.beforePush.promise({ entries: [] }, push);
     assert.unreachable('no veto');
   } catch (err) {
     assert.ok(isSnappyError(err));
@@ -75,7 +86,7 @@ test('beforePush is a waterfall: each tap sees and transforms the previous plan'
       plugin('two', (h) => h.beforePush.tapPromise('two', async (p: PushPlan) => ({ entries: p.entries.filter((e) => e.path !== 'drop') }))),
     ],
   });
-  const out = await runner.hooks.beforePush.promise({ entries: [{ path: 'drop', key: 'drop', kind: 'x' }] }, { dryRun: false, veto });
+  const out = await runner.hooks.beforePush.promise({ entries: [{ path: 'drop', key: 'drop', kind: 'x' }] }, push);
   assert.equal(out.entries.map((e) => e.path), ['a']);
 });
 
@@ -101,12 +112,12 @@ test('a failing afterEval observer is reported by name and the other observers s
   const runner = createRunner({
     plugins: [
       plugin('flaky', (h) => h.afterEval.tapPromise('flaky', async () => { throw new Error('nope'); })),
-      plugin('steady', (h) => h.afterEval.tapPromise('steady', async (ev) => void seen.push(ev.runId))),
+      plugin('steady', (h) => h.afterEval.tapPromise('steady', async (_run, ev) => void seen.push(ev.runId))),
     ],
   });
   const ev = { skill: 's', ts: 0, score: 1, runId: 'r1', ok: true, generation: 'g', offset: 0, line: 1 };
-  await runner.hooks.afterEval.promise(ev);
-  await runner.hooks.afterEval.promise({ ...ev, runId: 'r2' });
+  await runner.hooks.afterEval.promise(run, ev);
+  await runner.hooks.afterEval.promise(run, { ...ev, runId: 'r2' });
   assert.equal(seen, ['r1', 'r2']);
   const failures = runner.observerFailures();
   assert.equal(failures, [{ plugin: 'flaky', hook: 'afterEval', message: 'nope', count: 2 }]);
@@ -190,7 +201,7 @@ test('tasks and services are attributed to their plugin; duplicates are refused'
   });
   assert.equal([...runner.tasks.keys()], ['make', 'use']);
   assert.is(runner.tasks.get('use')!.plugin, 'user');
-  const base = { stateDir: '/x', mode: 'direct' as const, identity: { machine: 'm' }, flags: { auto: false, dryRun: false, json: false, quiet: false }, log: console, remote: async () => null as never, kv: async () => null as never, ingest: async () => null as never, report: () => {} };
+  const base = { ...run, ingest: async () => null as never };
   try {
     await runner.runTask('use', base);
     assert.unreachable();

@@ -110,10 +110,11 @@ test('a plugin module the config names but nobody installed fails the build, nam
 test('the CLI applies plugins that list node and leaves out those that run in the Worker only', async () => {
   const dir = tmpDir('snappy-cli-runtimes-');
   mkdirSync(path.join(dir, 'state')); // a state dir named with --state must exist
-  const tap = (name: string, runtimes: string[]) => `export default { name: '${name}', runtimes: ${JSON.stringify(runtimes)}, apply(hooks) { hooks.onStatus.tapPromise('${name}', async (s) => { s.sections['${name}'] = 'applied'; }); } };\n`;
+  const tap = (name: string, runtimes: string[]) => `export default { name: '${name}', runtimes: ${JSON.stringify(runtimes)}, apply(hooks) { hooks.onStatus.tapPromise('${name}', async (_run, s) => { s.sections['${name}'] = 'applied'; }); } };\n`;
   writeFileSync(path.join(dir, 'both.mjs'), tap('both', ['node', 'worker']));
   writeFileSync(path.join(dir, 'worker-only.mjs'), tap('worker-only', ['worker']));
   writeFileSync(path.join(dir, 'snappy.config.json'), JSON.stringify({ plugins: ['./both.mjs', './worker-only.mjs'] }));
+  mkdirSync(path.join(dir, 'state'));
   const r = await runCli(['status', '--json', '--state', path.join(dir, 'state'), '--config', path.join(dir, 'snappy.config.json')], { cwd: dir, env: { SNAPPY_MACHINE_ID: 'm1' } });
   assert.is(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);

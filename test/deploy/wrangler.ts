@@ -23,7 +23,7 @@ export function npxWrangler(args: string[], cwd: string, timeoutMs = 240_000): P
  */
 export function checkoutCopy(): string {
   const dir = tmpDir('snappy-checkout-');
-  for (const d of ['core', 'domain', 'adapters', 'plugins', 'worker', 'cli']) cpSync(path.join(ROOT, d), path.join(dir, d), { recursive: true });
+  for (const d of ['core', 'domain', 'adapters', 'plugins', 'lifecycle', 'worker', 'cli']) cpSync(path.join(ROOT, d), path.join(dir, d), { recursive: true });
   for (const f of ['package.json', 'wrangler.toml', '.dev.vars.example', 'snappy.config.ts']) cpSync(path.join(ROOT, f), path.join(dir, f));
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
   mkdirSync(path.join(dir, 'examples'));

@@ -7,7 +7,7 @@ import { propertyParams } from '../helpers/seed.ts';
 
 const params = propertyParams('domain/cents', 0x5eed_1002);
 
-test('SPEC rounding: decimal, not binary; 0 stays 0; sub-cent rounds up to 1; else half up', () => {
+test('contract rounding (docs/contract.md §6): decimal, not binary; 0 stays 0; sub-cent rounds up to 1; else half up', () => {
   const usd: [number, number][] = [
     [0, 0],
     [0.015, 2], // 1.5 cents (0.015 * 100 is 1.4999999999999998 in binary)

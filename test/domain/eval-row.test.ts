@@ -8,7 +8,7 @@ import { propertyParams } from '../helpers/seed.ts';
 const params = propertyParams('domain/eval-row', 0x5eed_1003);
 
 /**
- * The reference: JSON.parse, then SPEC §5's rules as test/plugins/aggregate/reference.ts
+ * The reference: JSON.parse, then docs/contract.md §5's rules as test/plugins/aggregate/reference.ts
  * writes them, independently of domain/. It decides which rows are well-formed and what
  * their fields are; how a refusal is worded is the implementation's own business.
  */

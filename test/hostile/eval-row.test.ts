@@ -2,12 +2,12 @@ import { isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseEvalChunk } from '../../cli/ingest.ts';
+import { parseEvalChunk } from '../../adapters/eval-log.ts';
 import { MAX_LINE_BYTES, parseEvalLine, validateEvalRow, type EvalRow, type ParseResult } from '../../domain/eval-row.ts';
 import { fuzzSeed, runs } from '../helpers/seed.ts';
 
 // Hostile input for the eval-row parser (domain/eval-row.ts) and the chunk parser the ingest
-// runs (cli/ingest.ts parseEvalChunk over the field scanner domain/eval-scan.ts).
+// runs (adapters/eval-log.ts parseEvalChunk over the field scanner domain/eval-scan.ts).
 const seed = fuzzSeed('hostile/eval-row', 0x5eed_0001);
 const params = (n: number) => ({ seed, numRuns: runs(n), endOnFailure: true });
 
@@ -33,7 +33,7 @@ function fieldOf(reason: string): Field | 'json' {
   return ((m[1] ?? m[2] ?? m[3]) as Field | undefined) ?? 'json';
 }
 
-// Written here from SPEC §2/§5, not imported: an accepted row must satisfy them on its own.
+// Written here from docs/contract.md §2/§5, not imported: an accepted row must satisfy them on its own.
 const SKILL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 function assertSane(row: EvalRow, line: string): void {
   const where = `accepted ${JSON.stringify(line.slice(0, 300))}`;

@@ -30,7 +30,7 @@ test.after(async () => {
   await mf?.dispose();
 });
 
-// --- an aggregate-row check written from the locked schema v1 (SPEC), independent of domain/agg-row.ts
+// --- an aggregate-row check written from the locked schema v1 (docs/contract.md §6), independent of domain/agg-row.ts
 const ORDER = ['_v', 'ts', 'skill', 'score', 'run_id', 'tenant', 'cost_usd_cents', 'ok'];
 const SKILL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const skillOk = (s: string) => SKILL.test(s) && s !== '..' && !s.endsWith('.');

@@ -3,7 +3,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ingestEvalLog } from '../../../cli/ingest.ts';
+import { ingestEvalLog } from '../../../lifecycle/ingest.ts';
+import { localRun } from '../../helpers/run.ts';
 import { definePlugin } from '../../../core/plugin.ts';
 import { createRunner } from '../../../core/runner.ts';
 import aggregatePlugin from '../../../plugins/aggregate/index.ts';
@@ -32,7 +33,7 @@ test('property: any chunk size, any mix of UTF-8, invalid bytes and malformed li
       const runner = createRunner({ plugins: [{ plugin: aggregatePlugin }] });
       // Chunks at least as long as the longest line (the real ones are twice the line limit).
       const longest = Math.max(1, ...bytes.toString('latin1').split('\n').map((l) => l.length + 1));
-      const res = await ingestEvalLog(stateDir, runner.hooks, { identity: { machine: 'm', masterKey: KEY }, chunkBytes: longest + chunk });
+      const res = await ingestEvalLog(localRun(stateDir, { machine: 'm', masterKey: KEY }), runner, { chunkBytes: longest + chunk });
       const ref = referenceAggregate(bytes, KEY);
       const out = await fs.readFile(path.join(stateDir, 'log', 'evals.aggregate.ndjson'), 'utf8').catch(() => '');
       assert.is(out, ref.lines.join(''));
@@ -50,9 +51,9 @@ test('event offsets and line numbers point at the row in the file', async () => 
   const bytes = Buffer.from(rows.join('\n') + '\n');
   await fs.writeFile(log, bytes);
   const got: { offset: number; line: number }[] = [];
-  const probe = definePlugin({ name: 'probe', apply: (h) => h.afterEval.tapPromise('probe', async (e) => void got.push(e)) });
+  const probe = definePlugin({ name: 'probe', apply: (h) => h.afterEval.tapPromise('probe', async (_run, e) => void got.push(e)) });
   const runner = createRunner({ plugins: [{ plugin: probe }] });
-  const res = await ingestEvalLog(stateDir, runner.hooks, { chunkBytes: 70 });
+  const res = await ingestEvalLog(localRun(stateDir, { machine: 'm' }), runner, { chunkBytes: 70 });
   assert.is(res.rows, 2);
   assert.equal(got.map((e) => e.line), [1, 4], 'afterEval fired once for each well-formed row');
   for (const e of got) assert.is(bytes.subarray(e.offset).toString('utf8').split('\n')[0], rows[e.line - 1]);

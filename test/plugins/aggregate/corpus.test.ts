@@ -11,7 +11,7 @@ const base = { ts: '2024-05-01T10:00:00Z', skill: 'summarize', score: 0.5, ok: t
 let n = 0;
 const row = (o: Record<string, unknown>) => JSON.stringify({ ...base, run_id: `r${++n}`, ...o });
 
-/** The edge cases of SPEC §5-6, as raw bytes of one log. */
+/** The edge cases of docs/contract.md §5-6, as raw bytes of one log. */
 function corpus(): Buffer {
   const lines: (string | Buffer)[] = [
     row({}),
@@ -111,7 +111,7 @@ test('rows are projected key by key: 0.015 USD is 2 cents, skill from verb trimm
   assert.is(r.code, 0, r.stderr);
   const out = JSON.parse(await readText(p.agg));
   assert.equal(Object.keys(out), ['_v', 'ts', 'skill', 'score', 'run_id', 'tenant', 'cost_usd_cents', 'ok']);
-  // Computed here with node:crypto, as SPEC §2 words them: not read back from the output.
+  // Computed here with node:crypto, as docs/contract.md §2 words them: not read back from the output.
   const runId = createHmac('sha256', KEY).update('run-42').digest('hex').slice(0, 16);
   const tenant = createHash('sha256').update(KEY).digest('hex').slice(0, 12);
   assert.equal(out, { _v: 1, ts: '2024-05-01T10:00:00.000Z', skill: 'legacy', score: 0.25, run_id: runId, tenant, cost_usd_cents: 2, ok: false });

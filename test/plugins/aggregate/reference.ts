@@ -1,6 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 
-// A plain reference implementation of SPEC §5-6, written independently of the plugin:
+// A plain reference implementation of docs/contract.md §5-6, written independently of the plugin:
 // JSON.parse every complete line, apply the rules, project, stringify.
 
 const SKILL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -64,7 +64,7 @@ export function referenceAggregate(log: Buffer, key: string): { lines: string[];
   return { lines, malformed };
 }
 
-/** A well-formed eval row's fields by SPEC §5, as the reference reads them. */
+/** A well-formed eval row's fields by docs/contract.md §5, as the reference reads them. */
 export interface ReferenceEvalRow {
   skill: string;
   rev?: string;
@@ -75,7 +75,7 @@ export interface ReferenceEvalRow {
   costCents?: number;
 }
 
-/** SPEC §5's rules on a parsed line: the row's fields, or undefined for a malformed row. */
+/** docs/contract.md §5's rules on a parsed line: the row's fields, or undefined for a malformed row. */
 export function referenceEvalRow(o: unknown): ReferenceEvalRow | undefined {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return undefined;
   const r = o as Record<string, unknown>;

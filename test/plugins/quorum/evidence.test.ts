@@ -125,7 +125,7 @@ test('bounded: a batch naming 3,000 revs makes tallies only for the staged ones;
 });
 
 test('under a short deadline the scan commits what it did and the next ticks go on from there: every run counted once', async () => {
-  const { blobs, tick } = await setup({ quorum: { budgetMs: 2050 } });
+  const { blobs, tick } = await setup({ tick: { budgetMs: 2050 } });
   const [a, b, c] = await Promise.all(['a', 'b', 'c'].map(tenant)) as [Tenant, Tenant, Tenant];
   const rev = await stageRev(blobs, 'slow', 'Slow.\n');
   const ts = [a, b, c];

@@ -6,7 +6,7 @@ import { applyToTally, emptyTally, readTally, type Tally } from '../../../plugin
 import { tmpDir } from '../../helpers/tmp.ts';
 import { fileRemote, row, tenant } from './fleet.ts';
 
-// The default rule at its edges (SPEC §11): a tenant endorses at a mean >= 0.85; a rev is
+// The default rule at its edges (docs/contract.md §11): a tenant endorses at a mean >= 0.85; a rev is
 // promoted when >= 3 tenants endorse with >= 5 runs among them. Defaults as the config gives them.
 const t = thresholdsFor(quorumOptions.parse({}), 'summarize');
 

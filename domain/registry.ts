@@ -1,9 +1,12 @@
-import type { BlobStore, KV } from '../../core/ports.ts';
-import { isPublicKey } from '../../domain/auth.ts';
-import { Remote } from '../../domain/layout.ts';
-import { isTenantId } from '../../domain/names.ts';
+import { ErrorCode, SnappyError } from '../core/errors.ts';
+import type { BlobStore, KV } from '../core/ports.ts';
+import { isPublicKey } from './auth.ts';
 import { readJson } from './json-store.ts';
-import type { Standing } from './rule.ts';
+import { Remote } from './layout.ts';
+import { isTenantId } from './names.ts';
+
+/** Where a tenant stands in the registry, for counting its runs toward a quorum. */
+export type Standing = 'ok' | 'revoked' | 'not admitted';
 
 /**
  * The tenant registry: one object per tenant, `snappy-registry/tenants/<id>.json`, written
@@ -40,14 +43,9 @@ export interface AuditEntry {
   detail?: string;
 }
 
-/** Raised for a registry action the caller got wrong (HTTP 400/404/409). */
-export class RegistryError extends Error {
-  constructor(
-    message: string,
-    readonly status: 400 | 404 | 409,
-  ) {
-    super(message);
-  }
+/** A registry action the caller got wrong: E_REGISTRY (HTTP 400), or E_NOT_FOUND (404) for an unknown tenant. */
+export function registryError(message: string, status: 400 | 404): SnappyError {
+  return new SnappyError(message, { code: status === 404 ? ErrorCode.NotFound : ErrorCode.Registry, status, step: 'registry' });
 }
 
 const NAME = /^[A-Za-z0-9._@+:-]{1,64}$/;
@@ -84,11 +82,11 @@ export async function listTenants(blobs: BlobStore): Promise<TenantView[]> {
  * window is open (`v1Open`), for fleets that have not upgraded yet.
  */
 export async function admitTenant(blobs: BlobStore, tenant: string, key: string, by: string, opts: { now?: number; v1Open?: boolean } = {}): Promise<TenantView> {
-  if (!isTenantId(tenant)) throw new RegistryError(`tenant ${JSON.stringify(tenant)}: expected 12 lower-case hex characters (see \`snappy ops key\`)`, 400);
+  if (!isTenantId(tenant)) throw registryError(`tenant ${JSON.stringify(tenant)}: expected 12 lower-case hex characters (see \`snappy ops key\`)`, 400);
   checkName(by);
   const v1 = /^[0-9a-f]{64}$/.test(key);
-  if (!v1 && !isPublicKey(key)) throw new RegistryError('key: expected the 43-character public key `snappy ops key` prints', 400);
-  if (v1 && !opts.v1Open) throw new RegistryError('key: that is a v1 ingest key, and signatures v1 are retired on this Worker; run `snappy ops key` with a current snappy and admit the public key it prints', 400);
+  if (!v1 && !isPublicKey(key)) throw registryError('key: expected the 43-character public key `snappy ops key` prints', 400);
+  if (v1 && !opts.v1Open) throw registryError('key: that is a v1 ingest key, and signatures v1 are retired on this Worker; run `snappy ops key` with a current snappy and admit the public key it prints', 400);
   const now = new Date(opts.now ?? Date.now()).toISOString();
   const rec = await casTenant(blobs, tenant, (cur) => ({
     v: 2,
@@ -103,7 +101,7 @@ export async function admitTenant(blobs: BlobStore, tenant: string, key: string,
 
 /** Revokes a tenant: refused from the next request on; its runs stop counting in decisions. */
 export async function revokeTenant(blobs: BlobStore, tenant: string, by: string, now = Date.now()): Promise<boolean> {
-  if (!isTenantId(tenant)) throw new RegistryError(`tenant ${JSON.stringify(tenant)}: expected 12 lower-case hex characters`, 400);
+  if (!isTenantId(tenant)) throw registryError(`tenant ${JSON.stringify(tenant)}: expected 12 lower-case hex characters`, 400);
   checkName(by);
   let had = false;
   const ts = new Date(now).toISOString();
@@ -121,10 +119,10 @@ export async function revokeTenant(blobs: BlobStore, tenant: string, by: string,
  * path): the v1 key is dropped at once, so nothing secret stays in the registry.
  */
 export async function rekeyTenant(blobs: BlobStore, tenant: string, publicKey: string, now = Date.now()): Promise<TenantView> {
-  if (!isPublicKey(publicKey)) throw new RegistryError('publicKey: expected 43 characters of base64url', 400);
+  if (!isPublicKey(publicKey)) throw registryError('publicKey: expected 43 characters of base64url', 400);
   const ts = new Date(now).toISOString();
   const rec = await casTenant(blobs, tenant, (cur) => {
-    if (!cur || !isAdmitted(cur)) throw new RegistryError(`tenant ${tenant} is not admitted`, 404);
+    if (!cur || !isAdmitted(cur)) throw registryError(`tenant ${tenant} is not admitted`, 404);
     if (cur.publicKey === publicKey && !cur.v1Key) return null;
     const { v1Key: _gone, ...rest } = cur;
     return { ...rest, publicKey };
@@ -207,18 +205,18 @@ async function casTenant(blobs: BlobStore, tenant: string, change: (cur: TenantR
     const cur = info ? await readJson<TenantRecord>(blobs, key) : null;
     const next = change(cur);
     if (next === null) {
-      if (!cur) throw new RegistryError(`tenant ${tenant} is not in the registry`, 404);
+      if (!cur) throw registryError(`tenant ${tenant} is not in the registry`, 404);
       return cur;
     }
     const ok = await blobs.put(key, JSON.stringify(next), info ? { ifMatch: info.etag ?? '', contentType: 'application/json' } : { ifAbsent: true, contentType: 'application/json' });
     if (ok) return next;
     await new Promise((r) => setTimeout(r, Math.random() * 20 * (i + 1)));
   }
-  throw new Error(`${blobs.url} ${key}: kept changing under concurrent writers`);
+  throw new SnappyError(`${blobs.url} ${key}: kept changing under concurrent writers`, { code: ErrorCode.Conflict, status: 409 });
 }
 
 function checkName(by: string): void {
-  if (!NAME.test(by)) throw new RegistryError(`operator ${JSON.stringify(by)}: expected 1-64 characters of [A-Za-z0-9._@+:-]`, 400);
+  if (!NAME.test(by)) throw registryError(`operator ${JSON.stringify(by)}: expected 1-64 characters of [A-Za-z0-9._@+:-]`, 400);
 }
 
 function randomHex(bytes: number): string {

@@ -1,5 +1,5 @@
-import { ErrorCode, SnappyError } from '../../core/errors.ts';
-import type { BlobStore } from '../../core/ports.ts';
+import { ErrorCode, SnappyError } from '../core/errors.ts';
+import type { BlobStore } from '../core/ports.ts';
 
 /** True when `err` says a stored object was unreadable or malformed (E_MALFORMED). */
 export function isMalformed(err: unknown): err is SnappyError {
@@ -55,5 +55,5 @@ export async function updateJson<T>(blobs: BlobStore, key: string, init: () => T
     }
     await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 5 * 2 ** i)));
   }
-  throw new Error(`${blobs.url} ${key}: kept changing under concurrent writers (${tries} tries)`);
+  throw new SnappyError(`${blobs.url} ${key}: kept changing under concurrent writers (${tries} tries)`, { code: ErrorCode.Conflict, status: 409 });
 }

@@ -1,10 +1,7 @@
-import type { BlobStore, KV, Logger } from '../../core/ports.ts';
-import { assertExactlyOnce } from './probe.ts';
-import type { QuorumOptions } from './options.ts';
-import { approveRev, rejectRev } from './ops.ts';
-import { admitTenant, auditLog, listTenants, revokeTenant, type AuditEntry, type TenantView } from './registry.ts';
-import type { PromoteResult } from './promote.ts';
-import { lastPromotion, revStatuses, type Rejection, type RevStatus } from './revs.ts';
+import { ErrorCode, SnappyError } from '../core/errors.ts';
+import type { Logger } from '../core/ports.ts';
+import { admitTenant, auditLog, listTenants, revokeTenant, type AuditEntry, type TenantView } from '../domain/registry.ts';
+import type { PromoteResult, QuorumService, QuorumStores, Rejection, RevStatus } from '../plugins/quorum/index.ts';
 
 /** The operator's actions, either straight on the remote or through the Worker's /snappy-ops API. */
 export interface OpsBackend {
@@ -28,15 +25,17 @@ export interface OpsBackend {
  * `operator` is who acts when `by` is not given. An approval is a promotion: it is refused on
  * a store that ignores conditional writes unless a single writer is declared.
  */
-export function directBackend(blobs: BlobStore, kv: KV, opts: QuorumOptions, operator: string, log: Logger): OpsBackend {
+export function directBackend(stores: QuorumStores, quorum: QuorumService | undefined, operator: string, log: Logger): OpsBackend {
+  const { blobs } = stores;
+  const q = (): QuorumService => {
+    if (!quorum) throw new SnappyError('the quorum plugin is not configured (config builtins): there are no revs to act on', { code: ErrorCode.Config });
+    return quorum;
+  };
   return {
     where: blobs.url,
-    revs: async () => ({ revs: await revStatuses(blobs, opts), last_quorum_promotion: await lastPromotion(kv) }),
-    approve: async (skill, rev, by) => {
-      await assertExactlyOnce(blobs, opts.singleWriter, log);
-      return approveRev(blobs, kv, skill, rev, by ?? operator);
-    },
-    reject: (skill, rev, by, reason) => rejectRev(blobs, skill, rev, by ?? operator, reason),
+    revs: async () => ({ revs: await q().revs(blobs), last_quorum_promotion: await q().lastPromotion(stores.kv) }),
+    approve: (skill, rev, by) => q().approve(stores, skill, rev, by ?? operator, log),
+    reject: (skill, rev, by, reason) => q().reject(blobs, skill, rev, by ?? operator, reason),
     // Direct mode has no v1 signatures to migrate: only public keys are admitted.
     admit: (tenant, key, by) => admitTenant(blobs, tenant, key, by ?? operator),
     revoke: (tenant, by) => revokeTenant(blobs, tenant, by ?? operator),

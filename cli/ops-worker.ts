@@ -1,8 +1,8 @@
 import { ErrorCode, SnappyError } from '../core/errors.ts';
-import type { OpsBackend } from '../plugins/quorum/ops-backend.ts';
-import type { Rejection } from '../plugins/quorum/revs.ts';
-import type { AuditEntry, TenantView } from '../plugins/quorum/registry.ts';
-import { DEFAULT_TIMEOUTS, httpRequest } from './http-client.ts';
+import { DEFAULT_TIMEOUTS, httpRequest } from '../adapters/http-client.ts';
+import type { AuditEntry, TenantView } from '../domain/registry.ts';
+import type { Rejection } from '../plugins/quorum/index.ts';
+import type { OpsBackend } from './ops-backend.ts';
 
 /** The operator's actions through a deployed Worker: `{url}/snappy-ops/api/...` with the ops token. */
 export function workerBackend(url: string, token: string, timeouts: { connectTimeoutMs?: number; timeoutMs?: number } = {}): OpsBackend {
@@ -24,7 +24,7 @@ export function workerBackend(url: string, token: string, timeouts: { connectTim
     } catch {
       throw new SnappyError(`${route}: HTTP ${res.status}, not JSON: ${text.slice(0, 200)}`, { code: ErrorCode.Remote });
     }
-    if (res.status < 200 || res.status >= 300) throw new SnappyError(`${route}: HTTP ${res.status}: ${data.error ?? text.slice(0, 200)}`, { code: res.status === 400 ? ErrorCode.Usage : ErrorCode.Remote, details: { status: res.status } });
+    if (res.status < 200 || res.status >= 300) throw new SnappyError(`${route}: HTTP ${res.status}: ${data.error ?? text.slice(0, 200)}`, { code: typeof data.code === 'string' ? data.code : res.status === 400 ? ErrorCode.Usage : ErrorCode.Remote, status: res.status, details: { status: res.status } });
     return data as T;
   };
   const enc = encodeURIComponent;

@@ -1,6 +1,6 @@
-import type { BlobInfo, BlobStore } from '../../core/ports.ts';
-import { listTimeOrdered, trailCursor } from '../../domain/feed.ts';
-import { Remote } from '../../domain/layout.ts';
+import type { BlobInfo, BlobStore } from '../core/ports.ts';
+import { listTimeOrdered, trailCursor } from './feed.ts';
+import { Remote } from './layout.ts';
 
 /** Parses an index key: `snappy-agg-index/<hour>/<ts13>-<tenant>-<batch>`. */
 export const INDEX_KEY = /^snappy-agg-index\/\d{10}\/\d{13}-([0-9a-f]{12})-([0-9a-f]+)$/;

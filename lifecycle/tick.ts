@@ -1,0 +1,52 @@
+import type { TickContext } from '../core/context.ts';
+import type { SnappyHooks } from '../core/hooks.ts';
+import { systemClock, type BlobStore, type Clock, type KV, type Logger } from '../core/ports.ts';
+
+/** How long a tick may take when the config does not say (`tick.budgetMs`): a cron handler's CPU is 30 s. */
+export const DEFAULT_TICK_BUDGET_MS = 25_000;
+
+/** What a host gives a tick: the stores, where it runs and its budget. */
+export interface TickRun {
+  blobs: BlobStore;
+  kv: KV;
+  log: Logger;
+  runtime: 'node' | 'worker';
+  budgetMs: number;
+  clock?: Clock;
+  /** Limits the tick to these staged revs (`skill:rev_id`). */
+  only?: readonly string[];
+}
+
+/**
+ * Fires the `onTick` chain once, under a deadline: the signal aborts when the budget is spent
+ * (or when `outer` aborts). The Worker's cron, the Worker's ingest and `snappy run tick` all
+ * tick through here. Returns what the taps put in `results`.
+ */
+export async function runTick(hooks: Pick<SnappyHooks, 'onTick'>, run: TickRun, outer?: AbortSignal): Promise<Record<string, unknown>> {
+  const clock = run.clock ?? systemClock;
+  const controller = new AbortController();
+  const now = clock.now();
+  const timer = setTimeout(() => controller.abort(new Error(`tick deadline of ${run.budgetMs} ms passed`)), run.budgetMs);
+  const stop = () => controller.abort(outer?.reason);
+  outer?.addEventListener('abort', stop, { once: true });
+  const results: Record<string, unknown> = {};
+  const tick: TickContext = {
+    now,
+    deadline: now + run.budgetMs,
+    signal: controller.signal,
+    clock,
+    runtime: run.runtime,
+    blobs: run.blobs,
+    kv: run.kv,
+    log: run.log,
+    results,
+    ...(run.only ? { only: run.only } : {}),
+  };
+  try {
+    await hooks.onTick.promise(tick);
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener('abort', stop);
+  }
+  return results;
+}

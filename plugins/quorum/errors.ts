@@ -1,0 +1,36 @@
+import { SnappyError } from '../../core/errors.ts';
+
+/** The quorum plugin's own error codes (stable: match on them, not on messages). */
+export const QuorumErrorCode = {
+  /** A skill name or rev id that is not well-formed. */
+  BadRef: 'E_QUORUM_BAD_REF',
+  /** An operator name, reason or other input of an operator action that is not acceptable. */
+  BadInput: 'E_QUORUM_BAD_INPUT',
+  /** No staged rev by that name. */
+  NoSuchRev: 'E_QUORUM_NO_SUCH_REV',
+  /** The rev is quarantined: its bytes are not what was endorsed; it is never promoted. */
+  Quarantined: 'E_QUORUM_QUARANTINED',
+  /** A file of the rev's manifest is not staged (yet): nothing was done. */
+  Incomplete: 'E_QUORUM_INCOMPLETE',
+  /** The rev was promoted already. */
+  AlreadyPromoted: 'E_QUORUM_ALREADY_PROMOTED',
+  /** A configured `quorum.rule` returned something that is not a decision. */
+  BadRule: 'E_QUORUM_BAD_RULE',
+} as const;
+
+type QuorumCode = (typeof QuorumErrorCode)[keyof typeof QuorumErrorCode];
+
+const STATUS: Record<QuorumCode, number> = {
+  E_QUORUM_BAD_REF: 400,
+  E_QUORUM_BAD_INPUT: 400,
+  E_QUORUM_NO_SUCH_REV: 404,
+  E_QUORUM_QUARANTINED: 409,
+  E_QUORUM_INCOMPLETE: 409,
+  E_QUORUM_ALREADY_PROMOTED: 409,
+  E_QUORUM_BAD_RULE: 500,
+};
+
+/** An operator action the quorum plugin refuses, with its code and HTTP status. */
+export function quorumError(code: QuorumCode, message: string, details?: unknown): SnappyError {
+  return new SnappyError(message, { code, plugin: 'quorum', status: STATUS[code], ...(details !== undefined ? { details } : {}) });
+}
