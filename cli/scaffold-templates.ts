@@ -32,23 +32,7 @@ export default defineConfig({
 `;
 }
 
-export const EXAMPLE_SKILL = 'example';
-
-export const EXAMPLE_PAGE = `---
-name: example
-description: >
-  What this skill is for, in a sentence or two. Agents that use the skill read
-  this page, and so does the regen agent that rewrites it.
-tags:
-  - example
-# manual_review: your-name   # new revisions of this page then wait for an operator
----
-# example
-
-Replace this page with a real skill: the instructions an agent follows. Log how each run
-went, e.g. \`snappy eval --skill example --score 0.9 --run-id r1\`; when the scores sag,
-snappy drops a marker and asks the regen agent for a better page.
-`;
+export { EXAMPLE_PAGE, EXAMPLE_SKILL } from '../domain/example-page.ts';
 
 /** The Worker's wrangler config for a project: docs/deploy.md walks through the placeholders. */
 export function wranglerTemplate(name: string, buildCommand: string): string {

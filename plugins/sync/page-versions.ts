@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BlobStore } from '../../core/ports.ts';
+import { EXAMPLE_PAGE, EXAMPLE_SKILL } from '../../domain/example-page.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isRevId } from '../../domain/names.ts';
 import { State } from '../../domain/state-layout.ts';
@@ -62,8 +63,9 @@ export async function rememberVersion(remote: BlobStore, pageKey: string, hash: 
 /**
  * Content hashes of versions of `skills/<skill>.md` that nobody wrote on this machine: the
  * versions the tenant's page had (its history on the remote), the staged and canonical pages of
- * the skill held here, and the example page shipped with snappy. A local page equal to one of
- * these, with no sync record, is a copy this machine started from, not a local edit.
+ * the skill held here, and the example pages shipped with snappy (`state/skills/`, and the one
+ * `snappy init` writes). A local page equal to one of these, with no sync record, is a copy
+ * this machine started from, not a local edit.
  */
 export async function sharedVersions(stateDir: string, skill: string, remote: BlobStore, tenant: string | undefined, retry: RetryPolicy): Promise<Set<string>> {
   const out = new Set<string>();
@@ -76,5 +78,6 @@ export async function sharedVersions(stateDir: string, skill: string, remote: Bl
   for (const rev of await fs.readdir(staged).catch(() => [] as string[])) if (isRevId(rev)) await add(path.join(stateDir, State.stagedPage(skill, rev)));
   await add(path.join(stateDir, State.canonicalDir(skill), `${skill}.md`));
   await add(path.join(EXAMPLE_SKILLS, `${skill}.md`));
+  if (skill === EXAMPLE_SKILL) out.add(contentHash(Buffer.from(EXAMPLE_PAGE)));
   return out;
 }

@@ -6,7 +6,7 @@ import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ROOT } from '../../helpers/cli.ts';
+import { ROOT, runCli } from '../../helpers/cli.ts';
 import { tmpDir } from '../../helpers/tmp.ts';
 import { machine, readTree, tenantOf, writeTree } from './fixtures.ts';
 
@@ -59,6 +59,27 @@ test('a joining machine with the example page snappy ships adopts the tenant\'s 
   assert.is(res.code, 0, res.stderr);
   assert.equal(out.reports.pull.adopted, ['skills/summarize.md']);
   assert.is(readFileSync(path.join(a2.state, 'skills/summarize.md'), 'utf8'), 'the tenant\'s own summarize page\n');
+});
+
+test('a machine set up with snappy init adopts the example page as the tenant edited it on a machine set up the same way', async () => {
+  const remoteDir = path.join(tmpDir('snappy-join-'), 'r');
+  const remote = `file://${remoteDir}`;
+  const setUp = async (id: string) => {
+    const dir = path.join(tmpDir('snappy-join-'), id);
+    const r = await runCli(['init', dir], { env: { SNAPPY_MACHINE_ID: id, SNAPPY_MASTER_KEY: KEY } });
+    assert.is(r.code, 0, r.stderr);
+    return machine({ id, key: KEY, remote, dir });
+  };
+  const a1 = await setUp('a1');
+  const page = path.join(a1.state, 'skills/example.md');
+  const edited = `${readFileSync(page, 'utf8')}\nAlways name the deadline first.\n`;
+  writeFileSync(page, edited);
+  assert.is((await a1.run(['run', 'push'])).code, 0);
+  const a2 = await setUp('a2');
+  const { res, out } = await a2.json(['run', 'pull']);
+  assert.is(res.code, 0, res.stderr);
+  assert.equal([out.reports.pull.adopted, out.reports.pull.conflicts, out.reports.pull.incoming], [['skills/example.md'], [], []]);
+  assert.is(readFileSync(path.join(a2.state, 'skills/example.md'), 'utf8'), edited);
 });
 
 test('a real local edit on a joining machine is kept; pull says which .incoming it wrote, push says which it honours', async () => {
