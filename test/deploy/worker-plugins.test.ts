@@ -109,7 +109,6 @@ test('a plugin module the config names but nobody installed fails the build, nam
 
 test('the CLI applies plugins that list node and leaves out those that run in the Worker only', async () => {
   const dir = tmpDir('snappy-cli-runtimes-');
-  mkdirSync(path.join(dir, 'state')); // a state dir named with --state must exist
   const tap = (name: string, runtimes: string[]) => `export default { name: '${name}', runtimes: ${JSON.stringify(runtimes)}, apply(hooks) { hooks.onStatus.tapPromise('${name}', async (_run, s) => { s.sections['${name}'] = 'applied'; }); } };\n`;
   writeFileSync(path.join(dir, 'both.mjs'), tap('both', ['node', 'worker']));
   writeFileSync(path.join(dir, 'worker-only.mjs'), tap('worker-only', ['worker']));
