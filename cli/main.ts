@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { COMMANDS } from './commands/index.ts';
+import { PACKAGE_ROOT } from './package-root.ts';
 import { reportError } from './output.ts';
 import { noCommandError, usageError, type ParserView } from './usage.ts';
 
@@ -30,10 +32,15 @@ With --json, stdout holds exactly one JSON object, also on failure:
   (and "plugin", "hook", "step" when known)
 Docs: README.md`;
 
+/** Tests only (SNAPPY_TEST_PROGRESS): reports this process's checkpoints to a file. */
+export async function listenForTests(env: NodeJS.ProcessEnv): Promise<void> {
+  (await import('../adapters/checkpoint-file.ts')).listenFromEnv(env);
+}
+
 /** Runs the CLI on `args`; resolves to the exit code. */
 export async function main(args: string[]): Promise<number> {
   const json = args.includes('--json');
-  const version = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version as string;
+  const version = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')).version as string;
   const parser = yargs(args)
     .scriptName('snappy')
     .usage('snappy keeps a fleet\'s AI-agent skills improving without raw eval data leaving any machine.\n\nUsage: $0 <command> [options]')
