@@ -31,7 +31,9 @@ async function tsLoader(filepath: string): Promise<unknown> {
  * path inside it and what was expected (code E_CONFIG, exit 2).
  */
 export async function loadConfig(opts: { explicit?: string; dir: string }): Promise<LoadedConfig> {
-  const { cosmiconfig } = await import('cosmiconfig');
+  const mod = (await import('cosmiconfig')) as typeof import('cosmiconfig') & { default?: typeof import('cosmiconfig') };
+  // A named export in Node and under tsx; only `default` (its module.exports) where the build bundled this CommonJS package.
+  const cosmiconfig = mod.cosmiconfig ?? mod.default!.cosmiconfig;
   const loaders = { '.ts': tsLoader, '.mts': tsLoader, '.js': importLoader, '.mjs': importLoader };
   const explorer = cosmiconfig('snappy', { searchPlaces: SEARCH_PLACES, loaders, searchStrategy: 'none', cache: false });
   let result;

@@ -30,7 +30,7 @@ for (const name of ['index.js', 'index.js.map', 'cli.js', 'cli.js.map', 'chunks'
 // Pure-ESM dependencies are bundled in (zod alone is some 230 modules to resolve and load);
 // the rest stay imports: the AWS SDK (loaded only for s3://), tsx and esbuild (loaded only to
 // compile TypeScript), cosmiconfig (CommonJS).
-const EXTERNAL = ['@aws-sdk/*', 'tsx', 'tsx/*', 'esbuild', 'cosmiconfig'];
+const EXTERNAL = ['@aws-sdk/*', 'tsx', 'tsx/*', 'esbuild', 'typescript'];
 
 const result = await esbuild.build({
   absWorkingDir: ROOT,
