@@ -4,5 +4,6 @@
 import { register } from 'node:module';
 import { register as registerTsx } from 'tsx/esm/api';
 
-registerTsx();
+// Registered first, so it runs after tsx's own resolve, which then treats the file as TypeScript.
 register('./source-resolve.mjs', import.meta.url);
+registerTsx();
