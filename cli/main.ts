@@ -71,12 +71,25 @@ export async function main(args: string[]): Promise<number> {
       if (msg === 'no command') throw noCommandError(viewOf(parser), args);
       throw usageError(msg, viewOf(parser), args);
     });
+  skipHelpPrerender(parser);
   try {
     await parser.parseAsync();
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (err) {
     return reportError(err, json);
   }
+}
+
+/**
+ * yargs renders the whole help text each time it starts a command, in case that command asks
+ * for its help later; none of ours does, and the rendering is a good part of a no-op run's
+ * start. `--help` and usage errors render it as before.
+ */
+function skipHelpPrerender(parser: Argv): void {
+  // A yargs 18 method its type definitions leave out.
+  const internal = parser as unknown as { getInternalMethods(): { getUsageInstance(): { cacheHelpMessage?: () => void } } };
+  const usage = internal.getInternalMethods().getUsageInstance();
+  if (typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
 
 const TOP_COMMANDS = COMMANDS.map((c) => String(c.command).split(' ')[0]!);
