@@ -91,7 +91,7 @@ export async function benchStartup(opts: { runs?: number; files?: number; dir?: 
     if (existsSync(path.join(ROOT, 'scripts', 'build.mjs'))) {
       const build = spawnSync(node, [path.join(ROOT, 'scripts', 'build.mjs'), '--js-only'], { cwd: ROOT, encoding: 'utf8' });
       if (build.status !== 0) throw new Error(`the build failed: ${build.stderr}`);
-      res.build = build.stdout.trim();
+      res.build = build.stderr.trim();
     }
     const deadlines: { what: string; value: number; limit: number }[] = [];
     const project = embeddedDefault(dir, env);

@@ -6,9 +6,9 @@
 //   dist/types/         declarations (.d.ts + maps), the layout of the sources
 //   dist/build.json     the source files the JS was built from, for bin/snappy.js's freshness check
 //   dist/help-100.txt   `snappy --help` as printed off a terminal
-// JS is bundled by esbuild with every dependency left external: one file per entry and a few
-// shared chunks start far faster than ~90 separate TypeScript modules. Commands keep their
-// lazy imports as chunks of their own. Source maps everywhere.
+// JS is bundled by esbuild, most dependencies included: one file per entry and shared chunks
+// start far faster than ~90 TypeScript modules and a few hundred of their dependencies'.
+// Commands keep their lazy imports as chunks of their own. Source maps everywhere.
 //
 // Usage: node scripts/build.mjs [--js-only]   (--js-only skips the declarations)
 import { readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -27,9 +27,9 @@ for (const name of ['index.js', 'index.js.map', 'cli.js', 'cli.js.map', 'chunks'
   rmSync(path.join(DIST, name), { recursive: true, force: true });
 }
 
-// Pure-ESM dependencies are bundled in (zod alone is some 230 modules to resolve and load);
-// the rest stay imports: the AWS SDK (loaded only for s3://), tsx and esbuild (loaded only to
-// compile TypeScript), cosmiconfig (CommonJS).
+// Dependencies are bundled in (zod alone is some 230 modules to resolve and load), except
+// those loaded only when needed: the AWS SDK (s3:// remotes), tsx and esbuild (compiling
+// TypeScript), and typescript, which cosmiconfig would require for a loader we do not use.
 const EXTERNAL = ['@aws-sdk/*', 'tsx', 'tsx/*', 'esbuild', 'typescript'];
 
 const result = await esbuild.build({
@@ -95,7 +95,8 @@ if (!jsOnly) {
   mkdirSync(path.join(DIST, 'types'), { recursive: true });
 }
 
-console.log(`built dist/ (${Object.keys(result.metafile.outputs).filter((o) => o.endsWith('.js')).length + 1} JS files${jsOnly ? '' : ', declarations'}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+// On stderr: npm runs this as `prepack`, and `npm pack --json` must keep stdout to its JSON.
+console.error(`built dist/ (${Object.keys(result.metafile.outputs).filter((o) => o.endsWith('.js')).length + 1} JS files${jsOnly ? '' : ', declarations'}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
 function* walk(dir) {
   for (const name of readdirSync(dir)) {

@@ -126,7 +126,8 @@ test('npm pack makes a package of the built library, the CLI, declarations and t
   const src = path.join(work, 'src');
   const r = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: src });
   assert.is(r.code, 0, show(r));
-  const [info] = JSON.parse(r.out.slice(r.out.indexOf('['))) as { filename: string; size: number; entryCount: number; files: { path: string }[] }[];
+  // stdout is npm's JSON alone: the build (prepack) says what it did on stderr.
+  const [info] = JSON.parse(r.out) as { filename: string; size: number; entryCount: number; files: { path: string }[] }[];
   const files = info!.files.map((f) => f.path);
   tarball = path.join(work, info!.filename);
   assert.ok(existsSync(tarball), `${tarball} was written`);
