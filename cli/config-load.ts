@@ -20,14 +20,22 @@ async function importLoader(filepath: string): Promise<unknown> {
   return importDefault(filepath);
 }
 
+/** A TypeScript config is compiled once and cached (config-compile.ts). */
+async function tsLoader(filepath: string): Promise<unknown> {
+  const { importTsConfig } = await import('./config-compile.ts');
+  return importTsConfig(filepath);
+}
+
 /**
  * Finds and validates the config: `explicit` (--config / SNAPPY_CONFIG) when given, else the
  * first of SEARCH_PLACES in `dir`. Every error names the file and, for invalid content, the
  * path inside it and what was expected (code E_CONFIG, exit 2).
  */
 export async function loadConfig(opts: { explicit?: string; dir: string }): Promise<LoadedConfig> {
-  const { cosmiconfig } = await import('cosmiconfig');
-  const loaders = { '.ts': importLoader, '.mts': importLoader, '.js': importLoader, '.mjs': importLoader };
+  const mod = (await import('cosmiconfig')) as typeof import('cosmiconfig') & { default?: typeof import('cosmiconfig') };
+  // A named export in Node and under tsx; only `default` (its module.exports) where the build bundled this CommonJS package.
+  const cosmiconfig = mod.cosmiconfig ?? mod.default!.cosmiconfig;
+  const loaders = { '.ts': tsLoader, '.mts': tsLoader, '.js': importLoader, '.mjs': importLoader };
   const explorer = cosmiconfig('snappy', { searchPlaces: SEARCH_PLACES, loaders, searchStrategy: 'none', cache: false });
   let result;
   const file = opts.explicit ? path.resolve(opts.explicit) : undefined;

@@ -1,3 +1,4 @@
+import './jitless.ts';
 import path from 'node:path';
 import { resolveConfig, type ResolvedConfig } from '../core/config.ts';
 import { ErrorCode, isSnappyError, SnappyError } from '../core/errors.ts';

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from './package-root.ts';
 import { ErrorCode, SnappyError } from '../core/errors.ts';
 import { tenantIdOf } from '../domain/hash.ts';
 import { State } from '../domain/state-layout.ts';
 import { MASTER_KEY_FILE, newMasterKey } from './master-key.ts';
 import { configTemplate, devVarsTemplate, EXAMPLE_PAGE, EXAMPLE_SKILL, GITIGNORE_HEADER, wranglerTemplate } from './scaffold-templates.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = PACKAGE_ROOT;
 
 /** One thing `snappy init` sees to: made now, or already there and left alone. */
 export interface ScaffoldStep {

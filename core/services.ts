@@ -65,7 +65,7 @@ export interface TransportService {
 /**
  * Typed services plugins provide (`ctx.provide`) and use (`ctx.use`, `ctx.find`): the only way
  * plugins meet besides hooks. A plugin adds its own by augmenting this interface:
- * `declare module 'snappy' { interface ServiceMap { myService: MyService } }`.
+ * `declare module 'snappy-os' { interface ServiceMap { myService: MyService } }`.
  */
 export interface ServiceMap {
   aggregate: AggregateService;
