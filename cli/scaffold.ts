@@ -35,7 +35,7 @@ export interface ScaffoldResult {
 
 const CONFIG_FILES = ['snappy.config.ts', 'snappy.config.mts', 'snappy.config.js', 'snappy.config.mjs', 'snappy.config.json'];
 const WRANGLER_FILES = ['wrangler.toml', 'wrangler.json', 'wrangler.jsonc'];
-/** The state layout (SPEC §4): pages, logs and briefs, markers, revisions, canonical, internals. */
+/** The state layout (docs/contract.md §4): pages, logs and briefs, markers, revisions, canonical, internals. */
 const STATE_DIRS = [State.skillsDir, 'log/', State.regenQueueDir, State.readyDir, State.stagingDir, 'canonical/', State.internalDir];
 
 /**
@@ -76,7 +76,7 @@ export async function scaffold(opts: { dir: string; stateDir: string; env: NodeJ
   else if (await create(path.join(dir, 'snappy.config.ts'), configTemplate(pkg))) step(path.join(dir, 'snappy.config.ts'), 'create', 'typed config (defineConfig); every section optional');
   else step(path.join(dir, 'snappy.config.ts'), 'keep', 'config');
 
-  // The state layout (SPEC §4), and an example page when the state has no page yet.
+  // The state layout (docs/contract.md §4), and an example page when the state has no page yet.
   const made: string[] = [];
   for (const d of STATE_DIRS) {
     const p = path.join(stateDir, d);
