@@ -1,3 +1,4 @@
+import { readEntry, readLog } from '../domain/changelog.ts';
 import { Remote } from '../domain/layout.ts';
 import { isSkillName } from '../domain/names.ts';
 import type { QuorumService } from '../plugins/quorum/index.ts';
@@ -57,14 +58,10 @@ export async function pullCanonical(skill: string, env: Env, quorum: QuorumServi
     if (b) files[o.key.slice(dir.length)] = new TextDecoder().decode(b);
   }
   if (!Object.keys(files).length) return fail(404, `no canonical pages for skill ${skill}`);
-  const rows: { ts: string; rev_id: string; by: string }[] = [];
-  for await (const o of blobs.list(`${Remote.changelogPrefix}${skill}/`)) {
-    const b = await blobs.get(o.key);
-    if (b) rows.push(JSON.parse(new TextDecoder().decode(b)));
-  }
-  rows.sort((a, b) => (a.ts < b.ts ? -1 : 1));
-  const latest = rows[rows.length - 1];
-  const body = JSON.stringify({ skill, rev_id: latest?.rev_id ?? null, promoted: latest ?? null, files });
+  // The changelog says which rev the folder is (a rollback may have restored an earlier one).
+  const log = await readLog(blobs, skill).catch(() => null);
+  const promoted = log?.canonical ? await readEntry(blobs, log, log.canonical.seq).catch(() => null) : null;
+  const body = JSON.stringify({ skill, rev_id: log?.canonical?.rev_id ?? null, promoted, ...(log?.lastChange?.action === 'rollback' ? { rolledBack: log.lastChange } : {}), files });
   if (cacheKey) await kv.put(cacheKey, body);
   return new Response(body, { headers: { 'content-type': 'application/json; charset=utf-8', 'x-snappy-cache': 'miss' } });
 }

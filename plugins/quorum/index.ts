@@ -9,6 +9,11 @@ export type { QuorumOptions } from './options.ts';
 export type { RevStatus, Rejection } from './revs.ts';
 export type { ChangelogRow, PromoteResult } from './promote.ts';
 export type { QuorumTickReport, RevOutcome } from './tick.ts';
+export type { RollbackResult } from './rollback.ts';
+export type { MarkResult } from './marks.ts';
+export type { WatchReport, WatchStatus, RollbackStatus } from './watch-status.ts';
+export type { WatchOutcome } from './watch-tick.ts';
+export type { WatchVerdict, TenantVerdict } from './objection.ts';
 export { QuorumErrorCode } from './errors.ts';
 
 /**

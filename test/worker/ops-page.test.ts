@@ -6,7 +6,7 @@ import { R2BlobStore } from '../../adapters/r2-blob-store.ts';
 import { Remote } from '../../domain/layout.ts';
 import { freePort } from '../helpers/s3rver.ts';
 import { tmpDir } from '../helpers/tmp.ts';
-import { ndjson, row, stageRev, tenant, text } from '../plugins/quorum/fleet.ts';
+import { ndjson, promotionText, row, stageRev, tenant } from '../plugins/quorum/fleet.ts';
 import { admit, ingest, OPS_TOKEN } from './client.ts';
 import { buildTestWorker, startWorker, r2Of } from './helpers.ts';
 
@@ -63,7 +63,7 @@ run('an operator approves a gated rev on /snappy-ops in a real browser; hostile 
   } finally {
     await browser.close();
   }
-  const clog = JSON.parse((await text(blobs, Remote.changelog('deploy', rev)))!);
+  const clog = JSON.parse((await promotionText(blobs, 'deploy', rev))!);
   assert.is(clog.by, 'manual:robert');
   assert.ok(await blobs.head(`${Remote.canonicalDir('deploy')}deploy.md`));
 });
