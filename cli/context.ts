@@ -14,6 +14,7 @@ import { State } from '../domain/state-layout.ts';
 import { loadConfig } from './config-load.ts';
 import { cliLogger } from './log.ts';
 import { machineIdFor } from './machine-id.ts';
+import { masterKeyFor } from './master-key.ts';
 import { addJsonWarning } from './output.ts';
 import { loadPlugins } from './plugins-load.ts';
 import { checkRemote, defaultRemote, openRemote, type RemoteUse } from './remote.ts';
@@ -72,11 +73,19 @@ export interface CliOptions {
 
 export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env, opts: CliOptions = {}): Promise<Cli> {
   const log = cliLogger({ json: !!flags.json, quiet: !!flags.quiet });
+  // --quiet is for cron: the AWS SDK's notice that it will drop this Node version is not this
+  // run's warning. Its documented switch, set only when the user has not set it either way.
+  if (flags.quiet && env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED === undefined) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const loaded = await loadConfig({ explicit: flags.config ?? env.SNAPPY_CONFIG, dir: process.cwd() });
   // After the config (its errors come first, naming its file), before anything reads the state.
   const { dir: stateDir, created, from } = await resolveStateDir(flags, env, { create: opts.createState });
   if (created) log.warn(`created state dir ${stateDir} (from ${from}): it did not exist`);
-  const masterKey = env.SNAPPY_MASTER_KEY || undefined;
+  const chosen = await masterKeyFor(stateDir, env);
+  const masterKey = chosen.key;
+  if (chosen.warning) {
+    log.warn(chosen.warning);
+    addJsonWarning(chosen.warning);
+  }
   const tenant = masterKey ? await tenantIdOf(masterKey) : undefined;
   if (masterKey) warnIfWeak(masterKey, log);
   const machine = env.SNAPPY_MACHINE_ID || loaded.config.machineId || (await generatedMachineId(stateDir, opts.stateWrites ?? !flags.dryRun, log));

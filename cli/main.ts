@@ -5,8 +5,9 @@ import { reportError } from './output.ts';
 import { noCommandError, usageError, type ParserView } from './usage.ts';
 
 const EPILOG = `Environment:
-  SNAPPY_MASTER_KEY   the tenant's secret; its SHA-256 names the tenant. Unset: no aggregate
-                      is made or shipped and the tenant's pages do not sync (said in one line)
+  SNAPPY_MASTER_KEY   the tenant's secret; its SHA-256 names the tenant. Unset: the key in
+                      <state>/.snappy/master-key (snappy init makes it), else no aggregate is
+                      made or shipped and the tenant's pages do not sync (said in one line)
   SNAPPY_MACHINE_ID   this machine's id, seen by the fleet in brief names (else config machineId,
                       else a pseudonym generated once and kept in <state>/.snappy/machine-id)
   SNAPPY_STATE        state dir (default ./state); a dir named here or with --state must exist

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import os from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
 import { ErrorCode, SnappyError } from '../../core/errors.ts';
@@ -60,8 +61,11 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
     const args = (argv.args ?? []).map(String);
 
     if (argv.action === 'key') {
-      const master = process.env.SNAPPY_MASTER_KEY;
-      if (!master) throw new SnappyError('SNAPPY_MASTER_KEY is not set: there is no tenant on this machine', { code: ErrorCode.Usage });
+      const { resolveStateDir } = await import('../state-dir.ts');
+      const { masterKeyFor, MASTER_KEY_FILE } = await import('../master-key.ts');
+      const { dir } = await resolveStateDir(argv);
+      const master = (await masterKeyFor(dir)).key;
+      if (!master) throw new SnappyError(`SNAPPY_MASTER_KEY is not set and ${path.join(dir, MASTER_KEY_FILE)} does not exist: there is no tenant on this machine (snappy init makes a key)`, { code: ErrorCode.Usage });
       // The tenant id is public, so a weak key can be guessed offline: no ingest key is derived from one.
       const { keyStrength, weakKeyMessage } = await import('../../domain/key-strength.ts');
       const strength = keyStrength(master);

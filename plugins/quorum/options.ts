@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GlobList, globSchema } from '../../domain/glob.ts';
 import { isSkillName } from '../../domain/names.ts';
 import type { QuorumRule, Thresholds } from './rule.ts';
 
@@ -60,10 +61,10 @@ export const quorumOptions = z
     admittedOnly: z.boolean().default(false),
     /**
      * Skills whose revs always wait for an operator, whatever their pages say (globs on skill
-     * names: `*` any characters, `?` one). A rev is also gated when its page's frontmatter has
-     * a non-empty `manual_review`.
+     * names, picomatch's dialect: `deploy-*`, `{deploy,release}-*`, `!docs-*`). A rev is also
+     * gated when its page's frontmatter has a non-empty `manual_review`.
      */
-    manualReview: z.array(z.string().min(1).max(200)).default([]),
+    manualReview: z.array(globSchema).default([]),
     /**
      * Declares that one tick runner is the only writer of the store, for a store that does not
      * enforce conditional writes (s3rver, some S3-compatible servers): the tick then goes on
@@ -79,11 +80,16 @@ export type QuorumOptions = z.output<typeof quorumOptions>;
 
 /** True when config `manualReview` gates every rev of `skill`. */
 export function isGatedSkill(opts: QuorumOptions, skill: string): boolean {
-  return opts.manualReview.some((g) => skillGlob(g).test(skill));
+  return gatedSkills(opts.manualReview).matches(skill);
 }
 
-function skillGlob(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\/]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+const compiled = new WeakMap<readonly string[], GlobList>();
+
+/** The tick asks once per rev: compile each config's list once. */
+function gatedSkills(globs: readonly string[]): GlobList {
+  let list = compiled.get(globs);
+  if (!list) compiled.set(globs, (list = new GlobList(globs)));
+  return list;
 }
 
 /** The thresholds that apply to `skill`. */

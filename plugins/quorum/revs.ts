@@ -90,7 +90,10 @@ export async function promotionIndex(blobs: BlobStore, problem?: ProblemSink): P
 export async function manualReviewOf(blobs: BlobStore, skill: string, rev: string): Promise<string | null> {
   const page = await blobs.get(Remote.staged(skill, rev));
   if (!page) return null;
-  const v = parsePage(new TextDecoder().decode(page)).data.manual_review;
+  const parsed = parsePage(new TextDecoder().decode(page));
+  // A gate we cannot read is still a gate: a page whose frontmatter does not parse waits for an operator.
+  if (parsed.error) return `(unreadable: ${parsed.error})`;
+  const v = parsed.data.manual_review;
   return typeof v === 'string' && v.trim() ? v.trim() : null;
 }
 

@@ -44,6 +44,13 @@ test('an unknown key in the config is refused by name', async () => {
   assert.match(r.stderr, 'remtoe');
 });
 
+test('a sync glob that cannot compile exits 2 naming the list, the index and the reason', async () => {
+  const dir = project({ 'snappy.config.json': JSON.stringify({ sync: { allow: ['skills/*.md', 'skills/[ab'] } }) });
+  const r = await statusJson(dir);
+  assert.is(r.code, 2, r.stderr);
+  assert.match(r.stderr, 'at sync.allow[1]: not a usable glob: Missing closing: "]"');
+});
+
 test('--json on a config error prints exactly one JSON object on stdout', async () => {
   const dir = project({ 'snappy.config.json': '{ not json' });
   const r = await statusJson(dir);

@@ -92,14 +92,16 @@ test('overlapping scheduled events promote once and write one changelog row', as
   }
 });
 
-test('manual_review gates a rev; approving it through /snappy-ops/api promotes it as manual:<name>', async () => {
-  const rev = await stageRev(blobs, 'deploy', '---\nmanual_review: robert\n---\nDeploy.\n');
+test('manual_review gates a rev (read as YAML in workerd, comment dropped); approving it through /snappy-ops/api promotes it as manual:<name>', async () => {
+  const page = '---\ndescription: >\n  Deploys the service,\n  carefully.\ntags:\n  - ops\n  - deploy\nmanual_review: robert # the release manager\n---\nDeploy.\n';
+  const rev = await stageRev(blobs, 'deploy', page);
   for (const t of fleet) assert.is((await ingest(mf, t, ndjson([row(t, `deploy:${rev}`, 1, 'm1'), row(t, `deploy:${rev}`, 1, 'm2')]))).status, 201);
   await (await mf.getWorker()).scheduled({ cron: '* * * * *' });
   assert.is(await promotionText(blobs, 'deploy', rev), null, 'gated: quorum alone never promotes it');
   const list = await ops(mf, 'GET', '/revs');
   const st = list.body.revs.find((r: { rev: string }) => r.rev === rev);
   assert.is(st.state, 'gated');
+  assert.is(st.manualReview, 'robert', 'the name, without the YAML comment');
   assert.is(st.decision.promote, true);
   assert.is((await ops(mf, 'POST', `/revs/deploy/${rev}/approve`, { by: 'robert' }, 'wrong')).status, 403);
   const ok = await ops(mf, 'POST', `/revs/deploy/${rev}/approve`, { by: 'robert' });
