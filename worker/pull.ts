@@ -1,7 +1,7 @@
 import { readEntry, readLog } from '../domain/changelog.ts';
 import { Remote } from '../domain/layout.ts';
 import { isSkillName } from '../domain/names.ts';
-import type { QuorumService } from '../plugins/quorum/index.ts';
+import { watchView, type QuorumService } from '../plugins/quorum/index.ts';
 import { INDEX_KEY, listIndexAfter } from '../domain/agg-index.ts';
 import { nextCursor } from '../domain/feed.ts';
 import { storesOf } from './bindings.ts';
@@ -75,9 +75,9 @@ export async function listCanonical(env: Env): Promise<Response> {
 }
 
 /**
- * GET /v1/status, by who asks: anyone gets `last_quorum_promotion` and counts; a tenant's
- * signed request also gets each staged rev's progress (no per-tenant rows); the operator
- * (ops token) gets everything /snappy-ops shows.
+ * GET /v1/status, by who asks: anyone gets `last_quorum_promotion`, `last_quorum_rollback` and
+ * counts; a tenant's signed request also gets each staged rev's progress and the watch of each
+ * promotion as counts (no per-tenant rows); the operator (ops token) gets the staged revs whole.
  */
 export async function status(env: Env, quorum: QuorumService | undefined, who: 'public' | 'tenant' | 'operator'): Promise<Response> {
   if (!quorum) return fail(503, 'this Worker runs without the quorum plugin (config builtins): there is no quorum status');
@@ -86,9 +86,11 @@ export async function status(env: Env, quorum: QuorumService | undefined, who: '
   const counts: Record<string, number> = { staged: all.length };
   for (const r of all) counts[r.state] = (counts[r.state] ?? 0) + 1;
   const last = await quorum.lastPromotion(kv);
-  if (who === 'public') return json({ ok: true, counts, last_quorum_promotion: last });
+  if (who === 'public') return json({ ok: true, counts, last_quorum_promotion: last, last_quorum_rollback: await quorum.lastRollback(kv) });
   const open = all.filter((r) => r.state !== 'promoted');
-  if (who === 'operator') return json({ ok: true, counts, staged: open.map(({ histogram: _h, ...r }) => r), last_quorum_promotion: last });
+  // The watch as counts: who objects and how each tenant scored stay with the operator (/snappy-ops).
+  const watch = watchView(await quorum.watch({ blobs, kv }));
+  if (who === 'operator') return json({ ok: true, counts, staged: open.map(({ histogram: _h, ...r }) => r), last_quorum_promotion: last, watch });
   const staged = open.map((r) => ({ skill: r.skill, rev: r.rev, state: r.state, manualReview: r.manualReview, thresholds: r.thresholds, scored: r.tenants.length, endorsing: r.endorsing, endorsingRuns: r.endorsingRuns, totalRuns: r.totalRuns, mean: r.mean, decision: r.decision }));
-  return json({ ok: true, counts, staged, last_quorum_promotion: last });
+  return json({ ok: true, counts, staged, last_quorum_promotion: last, watch });
 }
