@@ -5,6 +5,7 @@ import { isMalformed } from '../../domain/json-store.ts';
 import { Remote } from '../../domain/layout.ts';
 import { standingsOf, type Standing } from '../../domain/registry.ts';
 import { readDaily } from './daily.ts';
+import { readTally } from './tally.ts';
 import { baselineOf, judge, type Baseline, type WatchVerdict } from './objection.ts';
 import { type QuorumOptions, thresholdsFor, watchOptionsFor } from './options.ts';
 import type { PromotionIndex } from './revs.ts';
@@ -106,11 +107,15 @@ export async function judgeWatch(tick: Pick<TickContext, 'blobs'>, opts: QuorumO
  * Tenants whose shared page (`snappy-tenants/<tenant>/skills/<skill>.md`) is the promoted rev
  * now: adopted from this tick on (the Worker notes a push at the moment it takes it; in direct
  * mode the tick is the first to see it). A page is read only when its etag changed since the
- * tick last looked. Tenants are those with runs of the skill: since the promotion, or before it.
+ * tick last looked. Tenants are those with runs of the skill (since the promotion, or before
+ * it) and those that evaluated the rev.
  */
 async function observeAdoption(tick: TickContext, w: Watch, ref: WatchRef): Promise<boolean> {
   const { blobs } = tick;
   const tenants = new Set(Object.keys(w.tenants));
+  // The tenants that evaluated the rev are the likeliest to adopt it, runs of the page or not yet.
+  const tally = await readTally(blobs, w.skill, w.rev).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
+  for (const t of Object.keys(tally?.tenants ?? {})) tenants.add(t);
   for await (const o of blobs.list(`${Remote.dailyPrefix}${w.skill}/`)) {
     const m = /^([0-9a-f]{12})\.json$/.exec(o.key.slice(`${Remote.dailyPrefix}${w.skill}/`.length));
     if (m) tenants.add(m[1]!);
