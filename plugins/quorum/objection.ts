@@ -71,7 +71,7 @@ export function baselineOf(daily: DailySummary | null, promotedAt: number, days:
 }
 
 /**
- * The objection rule (docs/worker.md "Watch and rollback"). A tenant that adopted the page
+ * The objection rule (README "Watch and rollback"). A tenant that adopted the page
  * objects when, over at least `minRuns` runs since its cutoff, its mean is below its own
  * baseline by more than `margin` (a baseline of at least `minRuns` runs), or below `floor`.
  * Revoked tenants never count, nor (with `admittedOnly`) tenants never admitted. The page is

@@ -31,7 +31,7 @@ const watch = {
   pinApprovals: z.boolean(),
 };
 
-/** The defaults of the post-promotion watch; docs/worker.md "Watch and rollback" gives the reasons. */
+/** The defaults of the post-promotion watch; README "Watch and rollback" gives the reasons. */
 export const WATCH_DEFAULTS = { enabled: true, minRuns: 10, margin: 0.1, floor: 0.5, graceMs: 15 * 60_000, days: 14, baselineDays: 28, pinApprovals: false } as const;
 
 /** The `quorum` config section. */

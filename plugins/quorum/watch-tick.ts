@@ -26,7 +26,7 @@ export interface WatchOutcome {
 const DAY = 86_400_000;
 
 /**
- * The watch part of the tick (docs/worker.md "Watch and rollback"): for each open watch, close
+ * The watch part of the tick (README "Watch and rollback"): for each open watch, close
  * it when its page was replaced or has been watched long enough; note tenants whose shared page
  * now is the promoted one (direct mode: no Worker saw the push); judge the objections; roll the
  * page back, exactly once, when as many tenants object as the quorum needs, unless it is pinned.
