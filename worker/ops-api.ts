@@ -13,6 +13,9 @@ import { fail, json, readLimited } from './http.ts';
  *   GET    revs                              staged revs with progress, last_quorum_promotion
  *   POST   revs/<skill>/<rev>/approve        {by?}  promote now (by: the named token's operator, or required)
  *   POST   revs/<skill>/<rev>/reject         {by?, reason?}
+ *   POST   revs/<skill>/<rev>/clear|pin|unpin {by?, reason?}  lift a rollback's mark; pin or unpin a rev
+ *   GET    watch                             promotions under watch with their objections, pins, rollbacks, last_quorum_rollback
+ *   POST   skills/<skill>/rollback           {by?, rev?, reason?}  restore what the canonical page replaced (only while `rev` is canonical)
  *   GET    tenants                           every tenant in the registry (public keys only)
  *   POST   tenants                           {tenant, key, by}  admit (or admit again, or replace the key)
  *   DELETE tenants/<tenant>                   {by}  revoke
@@ -50,7 +53,7 @@ export async function handleOpsApi(req: Request, env: Env, path: string, quorum:
     if (typeof v !== 'string') throw badRequest(`"${name}" must be a string`);
     return v;
   };
-  if (parts[0] === 'revs' && !quorum) return fail(503, 'this Worker runs without the quorum plugin (config builtins): there are no revs to act on');
+  if ((parts[0] === 'revs' || parts[0] === 'watch' || parts[0] === 'skills') && !quorum) return fail(503, 'this Worker runs without the quorum plugin (config builtins): there are no revs to act on');
   if (parts[0] === 'revs' && parts.length === 1 && req.method === 'GET') {
     return json({ ok: true, revs: await quorum!.revs(blobs), last_quorum_promotion: await quorum!.lastPromotion(kv) });
   }
@@ -59,6 +62,14 @@ export async function handleOpsApi(req: Request, env: Env, path: string, quorum:
     const b = await body();
     if (action === 'approve') return json({ ok: true, ...(await quorum!.approve({ blobs, kv }, skill, rev, operatorName(op, str(b.by, 'by', false)), consoleLogger)) });
     if (action === 'reject') return json({ ok: true, rejection: await quorum!.reject(blobs, skill, rev, operatorName(op, str(b.by, 'by', false)), str(b.reason, 'reason', false) ?? '') });
+    if (action === 'clear') return json({ ok: true, ...(await quorum!.clear({ blobs, kv }, skill, rev, operatorName(op, str(b.by, 'by', false)), str(b.reason, 'reason', false) ?? '', consoleLogger)) });
+    if (action === 'pin' || action === 'unpin') return json({ ok: true, ...(await quorum!.pin({ blobs, kv }, skill, rev, action === 'pin', operatorName(op, str(b.by, 'by', false)), str(b.reason, 'reason', false) ?? '', consoleLogger)) });
+  }
+  if (parts[0] === 'watch' && parts.length === 1 && req.method === 'GET') return json({ ok: true, ...(await quorum!.watch({ blobs, kv })) });
+  if (parts[0] === 'skills' && parts.length === 3 && parts[2] === 'rollback' && req.method === 'POST') {
+    const b = await body();
+    const rev = str(b.rev, 'rev', false);
+    return json({ ok: true, ...(await quorum!.rollback({ blobs, kv }, parts[1]!, operatorName(op, str(b.by, 'by', false)), { ...(rev ? { rev } : {}), reason: str(b.reason, 'reason', false) ?? '' }, consoleLogger)) });
   }
   if (parts[0] === 'tenants' && parts.length === 1) {
     if (req.method === 'GET') return json({ ok: true, tenants: await listTenants(blobs) });

@@ -1,6 +1,6 @@
 /**
  * /snappy-ops: the operator page. The HTML holds no data; /snappy-ops/app.js asks for the ops
- * token (kept in sessionStorage), loads /snappy-ops/api/revs with it and builds the DOM with
+ * token (kept in sessionStorage), loads /snappy-ops/api/revs (and watch, tenants, audit) with it and builds the DOM with
  * textContent and createElementNS only, so no skill name or page text is ever parsed as HTML.
  * The CSP (worker/http.ts) allows scripts and styles from this origin only.
  */
@@ -22,6 +22,12 @@ export const OPS_PAGE = `<!doctype html>
 <p id="msg" role="status"></p>
 <section><h2>Staged revisions</h2>
 <table id="revs"><thead><tr><th>skill</th><th>rev</th><th>state</th><th>tenants</th><th>runs</th><th>mean</th><th>scores</th><th></th></tr></thead><tbody></tbody></table>
+</section>
+<section><h2>Promotions under watch</h2>
+<p id="lastrb"></p>
+<table id="watch"><thead><tr><th>skill</th><th>rev</th><th>promoted</th><th>objecting</th><th>adopted</th><th>runs</th><th>tenants</th><th></th></tr></thead><tbody></tbody></table>
+<h3>Rollbacks</h3>
+<table id="rollbacks"><thead><tr><th>skill</th><th>rev</th><th>when</th><th>by</th><th>restored</th><th>evidence</th><th></th></tr></thead><tbody></tbody></table>
 </section>
 <section><h2>Tenants</h2>
 <table id="tenants"><thead><tr><th>tenant</th><th>standing</th><th>admitted</th><th>signatures</th><th></th></tr></thead><tbody></tbody></table>
@@ -99,6 +105,51 @@ export const OPS_JS = `'use strict';
     });
     if (!data.revs.length) { var tr = document.createElement('tr'); var td = el('td', 'no staged revisions'); td.colSpan = 8; tr.appendChild(td); tb.appendChild(tr); }
   }
+  function watchAct(skill, rev, action) {
+    var me = $('me').value.trim() || 'operator';
+    var why = prompt('Reason to ' + action + ' ' + skill + ':' + rev + '?') || '';
+    var path = action === 'rollback' ? '/skills/' + encodeURIComponent(skill) + '/rollback' : '/revs/' + encodeURIComponent(skill) + '/' + encodeURIComponent(rev) + '/' + action;
+    say(action + ' ' + skill + ':' + rev + '...');
+    api('POST', path, action === 'rollback' ? { by: me, rev: rev, reason: why } : { by: me, reason: why })
+      .then(function (j) {
+        if (action === 'rollback') say(j.rolledBack ? 'rolled back ' + skill + ':' + rev + (j.restored ? ', restored ' + j.restored.rev_id : ', canonical withdrawn') : 'nothing rolled back: ' + j.why);
+        else say(j.changed ? action + ' ' + skill + ':' + rev + ' done' : action + ' ' + skill + ':' + rev + ': nothing to change');
+        load();
+      })
+      .catch(function (e) { say(e.message); });
+  }
+  function button(label, cls, fn) { var b = el('button', label); b.className = cls; b.addEventListener('click', fn); return b; }
+  function renderWatch(w) {
+    var lr = w.last_quorum_rollback;
+    $('lastrb').textContent = lr ? 'last rollback: ' + lr.skill + ':' + lr.rev_id + ' at ' + lr.ts + ' by ' + lr.by : 'no rollback yet';
+    var tb = $('watch').tBodies[0]; tb.textContent = '';
+    w.watches.forEach(function (x) {
+      var tr = document.createElement('tr'); tr.setAttribute('data-watch', x.skill + ':' + x.rev);
+      tr.appendChild(el('td', x.skill)); tr.appendChild(el('td', x.rev + (x.pinned ? ' (pinned)' : '')));
+      tr.appendChild(el('td', x.promotedAt + ' by ' + x.by));
+      tr.appendChild(el('td', x.objecting + ' of ' + x.thresholds.minTenants + (x.rollback ? (x.pinned ? ' (would roll back; pinned)' : ' (rolls back at the next tick)') : ''), x.objecting ? 'rejected' : ''));
+      tr.appendChild(el('td', x.adopted)); tr.appendChild(el('td', x.runs));
+      var ul = el('ul');
+      x.tenants.forEach(function (t) { ul.appendChild(el('li', t.tenant + ': ' + t.state + ' (' + t.reason + ')')); });
+      var c = el('td'); c.appendChild(ul); tr.appendChild(c);
+      var b = el('td');
+      b.appendChild(button('Roll back', 'rollback', function () { if (confirm('Roll back ' + x.skill + ':' + x.rev + ' now?')) watchAct(x.skill, x.rev, 'rollback'); }));
+      b.appendChild(x.pinned ? button('Unpin', 'unpin', function () { watchAct(x.skill, x.rev, 'unpin'); }) : button('Pin', 'pin', function () { watchAct(x.skill, x.rev, 'pin'); }));
+      tr.appendChild(b); tb.appendChild(tr);
+    });
+    if (!w.watches.length) { var none = document.createElement('tr'); var td = el('td', 'no promotion under watch'); td.colSpan = 8; none.appendChild(td); tb.appendChild(none); }
+    var rb = $('rollbacks').tBodies[0]; rb.textContent = '';
+    w.rollbacks.forEach(function (e) {
+      var tr = document.createElement('tr'); tr.setAttribute('data-rollback', e.skill + ':' + e.rev_id + ':' + e.seq);
+      tr.appendChild(el('td', e.skill)); tr.appendChild(el('td', e.rev_id + (e.marked ? ' (marked)' : ' (cleared)')));
+      tr.appendChild(el('td', e.ts)); tr.appendChild(el('td', e.by + (e.reason ? ': ' + e.reason : '')));
+      tr.appendChild(el('td', e.restored ? e.restored.rev_id : 'withdrawn'));
+      tr.appendChild(el('td', e.tenants + ' tenants, ' + e.runs + ' runs, mean ' + (e.mean === null ? '-' : e.mean)));
+      var b = el('td');
+      if (e.marked) b.appendChild(button('Clear', 'clear', function () { watchAct(e.skill, e.rev_id, 'clear'); }));
+      tr.appendChild(b); rb.appendChild(tr);
+    });
+  }
   function renderTenants(list) {
     var tb = $('tenants').tBodies[0]; tb.textContent = '';
     list.forEach(function (t) {
@@ -120,9 +171,10 @@ export const OPS_JS = `'use strict';
     });
   }
   function load() {
-    return Promise.all([api('GET', '/revs'), api('GET', '/tenants'), api('GET', '/audit')]).then(function (res) {
+    return Promise.all([api('GET', '/revs'), api('GET', '/tenants'), api('GET', '/audit'), api('GET', '/watch')]).then(function (res) {
       render(res[0]);
       renderTenants(res[1].tenants);
+      renderWatch(res[3]);
       var ol = $('audit'); ol.textContent = '';
       res[2].audit.forEach(function (e) { ol.appendChild(el('li', e.ts + ' ' + e.action + ' ' + e.tenant + ' by ' + e.by + (e.detail ? ' (' + e.detail + ')' : ''))); });
       document.body.setAttribute('data-loaded', String(Date.now()));

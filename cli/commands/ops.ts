@@ -18,6 +18,14 @@ const USAGE = `snappy ops <action>:
   approve <skill> <rev_id> [--by NAME] promote now, regardless of quorum (by: the operator; through the Worker,
                                        a named token's owner, else required; in direct mode, else $USER)
   reject <skill> <rev_id> [--by NAME] [--reason TEXT]
+  watch                                promotions under watch (objections so far, runs counted), pins, rollbacks
+  rollback <skill> [<rev_id>] [--by NAME] [--reason TEXT]
+                                       restore the canonical page the current one replaced (or withdraw it);
+                                       with <rev_id>, only while that rev is the canonical one
+  clear <skill> <rev_id> [--by NAME] [--reason TEXT]
+                                       lift a rollback's mark: the quorum may promote the rev again
+  pin | unpin <skill> <rev_id> [--by NAME] [--reason TEXT]
+                                       a pinned rev is never rolled back by the watch (an operator still can)
   tenants list | admit <tenant> <public-key> | revoke <tenant>
   audit                                admissions, revocations and key changes, newest first
 
@@ -34,13 +42,14 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
   describe: 'Operator actions: approve/reject staged revs, admit tenants, list revs; `ops key` prints the ingest key to hand over',
   builder: (y: Argv<GlobalFlags>) =>
     y
-      .positional('action', { type: 'string', choices: ['key', 'revs', 'approve', 'reject', 'tenants', 'audit'], demandOption: true })
+      .positional('action', { type: 'string', choices: ['key', 'revs', 'approve', 'reject', 'watch', 'rollback', 'clear', 'pin', 'unpin', 'tenants', 'audit'], demandOption: true })
       .positional('args', { type: 'string', array: true, default: [] })
       .option('by', { type: 'string', describe: 'who acts (recorded in the changelog row or tenant record)' })
-      .option('reason', { type: 'string', describe: 'why a rev is rejected' })
+      .option('reason', { type: 'string', describe: 'why a rev is rejected, rolled back, cleared or pinned' })
       .option('allow-weak-key', { type: 'boolean', describe: 'ops key: derive the signing key even from a master key under 128 bits (tests only)' })
       .usage(USAGE)
       .example('$0 ops approve summarize 3f2a9c1d0e4b --by robert', 'promote a gated rev')
+      .example('$0 ops rollback summarize 3f2a9c1d0e4b --reason "answers got longer"', 'restore the page the promotion replaced')
       .example('$0 ops tenants admit 0123456789ab <public key>', 'let a tenant in (its `snappy ops key` output)') as unknown as Argv<OpsArgs>,
   handler: async (argv) => {
     const { printJson } = await import('../output.ts');
@@ -99,6 +108,31 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
         if (args.length !== 2) throw usage('ops reject needs <skill> <rev_id>');
         const r = await backend.reject(args[0]!, args[1]!, argv.by, argv.reason ?? '');
         return out({ where: backend.where, rejection: r }, `rejected ${args[0]}:${args[1]} (by ${r.by})`);
+      }
+      case 'watch': {
+        const w = await backend.watch();
+        const { tenantsWords } = await import('../../plugins/quorum/index.ts');
+        const lines = [
+          ...w.watches.map((x) => `${x.skill}:${x.rev}  promoted ${x.promotedAt} by ${x.by}${x.pinned ? '  PINNED' : ''}: ${tenantsWords(x.objecting, x.thresholds.minTenants, 'object')}, ${x.adopted} adopted the page, ${x.runs} runs counted`),
+          ...w.pins.map((p) => `pinned ${p.skill}:${p.rev}`),
+          ...w.rollbacks.map((r) => `rolled back ${r.skill}:${r.rev_id} at ${r.ts} by ${r.by}: ${r.restored ? `restored ${r.restored.rev_id}` : 'canonical withdrawn'}${r.marked ? ' (marked)' : ' (mark cleared)'}`),
+        ];
+        const last = w.last_quorum_rollback as { skill: string; rev_id: string; ts: string } | null;
+        return out({ where: backend.where, ...w }, `${lines.join('\n') || 'no promotion under watch'}\nlast rollback: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
+      }
+      case 'rollback': {
+        if (args.length < 1 || args.length > 2) throw usage('ops rollback needs <skill> and may name the <rev_id> it means');
+        const r = await backend.rollback(args[0]!, args[1], argv.by, argv.reason ?? '');
+        return out({ where: backend.where, ...r }, r.rolledBack ? `rolled back ${args[0]}:${r.entry!.rev_id} (by ${r.entry!.by}): ${r.restored ? `canonical is ${r.restored.rev_id} again` : 'there was no earlier canonical: withdrawn'}` : `nothing rolled back: ${r.why}`);
+      }
+      case 'clear':
+      case 'pin':
+      case 'unpin': {
+        if (args.length !== 2) throw usage(`ops ${argv.action} needs <skill> <rev_id>`);
+        const r = await backend.mark(argv.action, args[0]!, args[1]!, argv.by, argv.reason ?? '');
+        const done = { clear: 'cleared the mark of', pin: 'pinned', unpin: 'unpinned' }[argv.action];
+        const already = { clear: 'is not marked (cleared already)', pin: 'is pinned already', unpin: 'is not pinned' }[argv.action];
+        return out({ where: backend.where, ...r }, r.changed ? `${done} ${args[0]}:${args[1]} (by ${r.entry!.by})` : `${args[0]}:${args[1]} ${already}; nothing changed`);
       }
       case 'tenants': {
         const [sub, ...rest] = args;

@@ -3,9 +3,12 @@ export function count(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
-/** Endorsing tenants against the quorum: `2 of 3 tenants endorse`, or `4 tenants endorse, 3 needed` once past it. */
-export function tenantsWords(endorsing: number, minTenants: number): string {
-  return endorsing <= minTenants ? `${endorsing} of ${count(minTenants, 'tenant')} endorse${endorsing === 1 ? 's' : ''}` : `${count(endorsing, 'tenant')} endorse, ${minTenants} needed`;
+/**
+ * Tenants against the quorum: `2 of 3 tenants endorse`, or `4 tenants endorse, 3 needed` once
+ * past it; the verb is `endorse` for a staged rev, `object` for a watched promotion.
+ */
+export function tenantsWords(n: number, minTenants: number, verb = 'endorse'): string {
+  return n <= minTenants ? `${n} of ${count(minTenants, 'tenant')} ${verb}${n === 1 ? 's' : ''}` : `${count(n, 'tenant')} ${verb}, ${minTenants} needed`;
 }
 
 /** Runs against what is needed: `6 runs, 5 needed` (never a fraction like 6/5). */

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../../adapters/fs.ts';
 import type { BlobStore, Logger, RemoteStore } from '../../core/ports.ts';
 import { revIdOf } from '../../domain/hash.ts';
+import { promotionOf, readLog } from '../../domain/changelog.ts';
+import { isMalformed } from '../../domain/json-store.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isRevId, isSkillName } from '../../domain/names.ts';
 import { parseRevFates, type RevFate, type RevFateState } from '../../domain/rev-fates.ts';
@@ -91,12 +93,36 @@ async function fromWorker(remote: RemoteStore, open: readonly string[], settle: 
 
 async function fromRecords(remote: BlobStore, open: readonly string[], retry: RetryPolicy, settle: Settle): Promise<void> {
   const want = new Set(open);
-  const sources: [RevFateState, string, (skill: string, rev: string) => string, RevFate['source']][] = [
-    ['promoted', Remote.changelogPrefix, Remote.changelog, 'changelog'],
-    ['quarantined', Remote.quarantinePrefix, Remote.quarantine, 'quorum-records'],
-    ['rejected', Remote.rejectionPrefix, Remote.rejection, 'quorum-records'],
+  // Promotions: each skill's changelog, folded (domain/changelog.ts); a rev promoted and since
+  // rolled back was still promoted, and is no longer waiting for evaluation.
+  for (const skill of new Set(open.map((id) => id.slice(0, id.indexOf(':'))))) {
+    let found: [string, Omit<RevFate, 'learned'>][] = [];
+    try {
+      found = await withRetry(async () => {
+        const log = await readLog(remote, skill);
+        const out: [string, Omit<RevFate, 'learned'>][] = [];
+        for (const id of want) {
+          const rev = id.slice(skill.length + 1);
+          if (!id.startsWith(`${skill}:`) || !Object.values(log.promotions).some((p) => p.rev_id === rev)) continue;
+          const e = await promotionOf(remote, log, rev).catch(() => null);
+          out.push([id, { state: 'promoted', source: 'changelog', ...str('ts', e?.ts), ...str('by', e?.by) }]);
+        }
+        return out;
+      }, retry);
+    } catch (err) {
+      if (!isMalformed(err)) throw err;
+      // A torn changelog leaves this skill's revs waiting; the tick reports the object.
+    }
+    for (const [id, fate] of found) {
+      settle(id, fate);
+      want.delete(id);
+    }
+  }
+  const sources: [RevFateState, string, (skill: string, rev: string) => string][] = [
+    ['quarantined', Remote.quarantinePrefix, Remote.quarantine],
+    ['rejected', Remote.rejectionPrefix, Remote.rejection],
   ];
-  for (const [state, prefix, keyOf, source] of sources) {
+  for (const [state, prefix, keyOf] of sources) {
     const ids = await withRetry(async () => {
       const found: string[] = [];
       for await (const o of remote.list(prefix)) {
@@ -115,7 +141,7 @@ async function fromRecords(remote: BlobStore, open: readonly string[], retry: Re
       } catch {
         rec = {};
       }
-      settle(id, { state, source, ...str('ts', rec.ts), ...str('by', rec.by), ...(state === 'promoted' ? {} : str('reason', rec.reason)) });
+      settle(id, { state, source: 'quorum-records', ...str('ts', rec.ts), ...str('by', rec.by), ...str('reason', rec.reason) });
       want.delete(id);
     }
   }

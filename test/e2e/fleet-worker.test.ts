@@ -74,7 +74,10 @@ async function fleet() {
     },
     async changelogRows(skill: string, id: string): Promise<string[]> {
       const out: string[] = [];
-      for await (const o of blobs.list(`${Remote.changelogPrefix}${skill}/`)) if (o.key.includes(id)) out.push((await f.bucketText(o.key))!);
+      for await (const o of blobs.list(`${Remote.changelogPrefix}${skill}/`)) {
+        const body = (await f.bucketText(o.key))!;
+        if (body.includes(id)) out.push(body);
+      }
       return out;
     },
     /** Operator commands: `snappy ops ...` through the Worker (config worker.url + SNAPPY_OPS_TOKEN, no remote). */

@@ -8,7 +8,7 @@ import { CheckpointLog, killAt } from '../../helpers/checkpoints.ts';
 import { collect, runCli, spawnCli } from '../../helpers/cli.ts';
 import { fuzzSeed, prng } from '../../helpers/seed.ts';
 import { tmpDir } from '../../helpers/tmp.ts';
-import { fileRemote, listKeys, row, stageRev, tenant, text, writeBatch } from './fleet.ts';
+import { fileRemote, listKeys, promotionDone, promotionText, row, stageRev, tenant, writeBatch } from './fleet.ts';
 
 const seed = fuzzSeed('quorum/exactly-once', 0x0_0c_e5);
 const REVS = 6;
@@ -33,11 +33,11 @@ async function fleetWithQuorums() {
 
 async function assertPromotedOnce(blobs: ReturnType<typeof fileRemote>, revs: { skill: string; rev: string }[]) {
   for (const { skill, rev } of revs) {
-    assert.equal(await listKeys(blobs, `${Remote.changelogPrefix}${skill}/`), [Remote.changelog(skill, rev)], `${skill}: one changelog row`);
+    assert.equal(await listKeys(blobs, `${Remote.changelogPrefix}${skill}/`), [Remote.changelogEntry(skill, 1)], `${skill}: one changelog row`);
     const canon = (await listKeys(blobs, Remote.canonicalDir(skill))).map((k) => k.slice(Remote.canonicalDir(skill).length)).sort();
     const staged = (await listKeys(blobs, Remote.stagedDir(skill, rev))).map((k) => k.slice(Remote.stagedDir(skill, rev).length)).sort();
     assert.equal(canon, staged, `${skill}: canonical is exactly the rev's folder`);
-    assert.ok(await blobs.head(Remote.promotionDone(skill, rev)), `${skill}: promotion finished`);
+    assert.ok(await promotionDone(blobs, skill, rev), `${skill}: promotion finished`);
   }
 }
 
@@ -66,7 +66,7 @@ async function killedTicks(rnd: () => number) {
       if (at && o.passes.some((p) => p.point === at.point && p.n === at.n)) late++;
     }
     for (const { skill, rev } of revs) {
-      const t = await text(blobs, Remote.changelog(skill, rev));
+      const t = await promotionText(blobs, skill, rev);
       if (!t) continue;
       if (rows.has(skill)) assert.is(t, rows.get(skill), `${skill}: the changelog row is never rewritten (tick ${i}, ${o.killed ? `killed after ${at!.point} #${at!.n}` : 'not killed'})`);
       rows.set(skill, t);
@@ -77,7 +77,7 @@ async function killedTicks(rnd: () => number) {
   const again = await runCli(args, { cwd: dir });
   assert.equal(JSON.parse(again.stdout).reports.tick.quorum.promoted, [], 'nothing left to promote');
   await assertPromotedOnce(blobs, revs);
-  for (const { skill, rev } of revs) if (rows.has(skill)) assert.is(await text(blobs, Remote.changelog(skill, rev)), rows.get(skill));
+  for (const { skill, rev } of revs) if (rows.has(skill)) assert.is(await promotionText(blobs, skill, rev), rows.get(skill));
   const lqp = JSON.parse((await new BlobKV(blobs).get('last_quorum_promotion'))!);
   assert.ok(revs.some((r) => r.rev === lqp.rev_id));
   return { landed, late };

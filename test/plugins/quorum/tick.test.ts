@@ -6,7 +6,7 @@ import { BlobKV } from '../../../adapters/blob-kv.ts';
 import { Remote } from '../../../domain/layout.ts';
 import { runCli } from '../../helpers/cli.ts';
 import { tmpDir } from '../../helpers/tmp.ts';
-import { fileRemote, listKeys, row, stageRev, tenant, text, writeBatch } from './fleet.ts';
+import { fileRemote, listKeys, promotionText, row, stageRev, tenant, text, writeBatch } from './fleet.ts';
 
 async function setup(config: Record<string, unknown> = {}) {
   const dir = tmpDir('snappy-quorum-');
@@ -37,18 +37,19 @@ test('a rev is promoted once 3 tenants endorse with 5 runs, not before; canonica
   q = await tick();
   assert.is(q.scan.batches, 1);
   assert.is(q.promoted.length, 1, 'the 5th run completes the quorum');
-  assert.equal({ ...q.promoted[0], ts: undefined, mean: undefined }, { ts: undefined, skill: 'summarize', rev_id: rev, by: 'quorum', tenants: 3, runs: 5, mean: undefined });
+  assert.equal({ ...q.promoted[0], ts: undefined, mean: undefined }, { seq: 1, ts: undefined, skill: 'summarize', rev_id: rev, action: 'promote', by: 'quorum', tenants: 3, runs: 5, mean: undefined, previous: null });
   assert.equal((await listKeys(blobs, Remote.canonicalDir('summarize'))).sort(), [`${Remote.canonicalDir('summarize')}notes.txt`, `${Remote.canonicalDir('summarize')}summarize.md`]);
   assert.is(await text(blobs, `${Remote.canonicalDir('summarize')}summarize.md`), '---\nbase_rev: none\n---\nSummarize well.\n');
-  const rowText = await text(blobs, Remote.changelog('summarize', rev));
+  const rowText = await promotionText(blobs, 'summarize', rev);
   const clog = JSON.parse(rowText!);
-  assert.equal(Object.keys(clog), ['ts', 'skill', 'rev_id', 'by', 'tenants', 'runs', 'mean']);
+  assert.equal(Object.keys(clog), ['seq', 'ts', 'skill', 'rev_id', 'action', 'by', 'tenants', 'runs', 'mean', 'previous']);
+  assert.equal([clog.seq, clog.action, clog.previous], [1, 'promote', null], 'the first entry of the skill, replacing no earlier canonical');
   assert.is(clog.mean, 0.898);
   const last = JSON.parse((await kv.get('last_quorum_promotion'))!);
   assert.equal(last, { ts: clog.ts, skill: 'summarize', rev_id: rev, tenants: 3, runs: 5 });
   q = await tick();
   assert.is(q.promoted.length, 0, 'a second tick promotes nothing');
-  assert.is(await text(blobs, Remote.changelog('summarize', rev)), rowText, 'the changelog row is never rewritten');
+  assert.is(await promotionText(blobs, 'summarize', rev), rowText, 'the changelog row is never rewritten');
 });
 
 test('runs are deduped by (tenant, run_id); a tenant below 0.85 does not endorse; rows naming another tenant are ignored', async () => {
@@ -93,7 +94,7 @@ test('manual_review gates a rev until `snappy ops approve`, which records who ap
   const q = await tick();
   assert.is(q.promoted.length, 0, 'quorum never promotes a gated rev');
   assert.equal(q.gated, [`deploy:${rev}`]);
-  assert.is(await text(blobs, Remote.changelog('deploy', rev)), null);
+  assert.is(await promotionText(blobs, 'deploy', rev), null);
   const list = await runCli(['ops', 'revs', '--remote', `file://${remote}`, '--json'], { cwd: dir });
   assert.is(list.code, 0, list.stderr);
   const revs = JSON.parse(list.stdout).revs;
@@ -109,12 +110,12 @@ test('manual_review gates a rev until `snappy ops approve`, which records who ap
   const res = JSON.parse(ok.stdout);
   assert.is(res.promoted, true);
   assert.is(res.row.by, 'manual:carol', "the approver is the operator, not the page's manual_review name");
-  assert.is(JSON.parse((await text(blobs, Remote.changelog('deploy', rev)))!).by, 'manual:carol');
+  assert.is(JSON.parse((await promotionText(blobs, 'deploy', rev))!).by, 'manual:carol');
   assert.is(await text(blobs, `${Remote.canonicalDir('deploy')}deploy.md`), '---\nmanual_review: robert\n---\nDeploy carefully.\n');
   assert.is(JSON.parse((await kv.get('last_quorum_promotion'))!).rev_id, rev);
   const again = await runCli(['ops', 'approve', 'deploy', rev, '--by', 'alice', '--remote', `file://${remote}`, '--json'], { cwd: dir });
   assert.is(JSON.parse(again.stdout).promoted, false, 'a second approval changes nothing');
-  assert.is(JSON.parse((await text(blobs, Remote.changelog('deploy', rev)))!).by, 'manual:carol');
+  assert.is(JSON.parse((await promotionText(blobs, 'deploy', rev))!).by, 'manual:carol');
 });
 
 test('a rejected rev is never promoted by quorum', async () => {
