@@ -1,12 +1,11 @@
-import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Miniflare } from 'miniflare';
+import type { Miniflare } from 'miniflare';
 import { R2BlobStore } from '../../adapters/r2-blob-store.ts';
 import { Remote } from '../../domain/layout.ts';
 import { listKeys, ndjson, promotionDone, row, stageRev, tenant, text, type Tenant } from '../plugins/quorum/fleet.ts';
 import { admit, ingest, OPS_TOKEN } from '../worker/client.ts';
-import { buildTestWorker, COMPAT_DATE, r2Of } from '../worker/helpers.ts';
+import { buildTestWorker, r2Of, startWorker } from '../worker/helpers.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import { fuzzSeed, prng } from '../helpers/seed.ts';
 
@@ -20,23 +19,7 @@ const persist = tmpDir('snappy-mf-persist-');
 let script = '';
 
 function start(): Promise<Miniflare> {
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: script,
-    modulesRoot: path.dirname(script),
-    compatibilityDate: COMPAT_DATE,
-    kvNamespaces: ['SNAPPY_KV'],
-    r2Buckets: ['SNAPPY_BUCKET'],
-    kvPersist: path.join(persist, 'kv'),
-    r2Persist: path.join(persist, 'r2'),
-    bindings: { OPS_TOKEN },
-    host: '127.0.0.1',
-    handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
-      stdout.resume();
-      stderr.resume();
-    },
-  });
-  return mf.ready.then(() => mf);
+  return startWorker(script, { OPS_TOKEN }, { persist, quiet: true });
 }
 
 const blobsOf = async (mf: Miniflare) => new R2BlobStore(await r2Of(mf));

@@ -16,7 +16,7 @@ export async function buildTestWorker(config?: string): Promise<string> {
 }
 
 /** Starts the built Worker in real workerd with KV and R2 bindings (in memory). */
-export async function startWorker(scriptPath: string, bindings: Record<string, string> = {}, extra: { port?: number; ratelimits?: Record<string, { simple: { limit: number; period?: 10 | 60 } }> } = {}): Promise<Miniflare> {
+export async function startWorker(scriptPath: string, bindings: Record<string, string> = {}, extra: { port?: number; ratelimits?: Record<string, { simple: { limit: number; period?: 10 | 60 } }>; persist?: string; quiet?: boolean } = {}): Promise<Miniflare> {
   const mf = new Miniflare({
     modules: true,
     scriptPath,
@@ -28,8 +28,16 @@ export async function startWorker(scriptPath: string, bindings: Record<string, s
     host: '127.0.0.1',
     ...(extra.port ? { port: extra.port } : {}),
     ...(extra.ratelimits ? { ratelimits: extra.ratelimits } : {}),
+    // KV and R2 kept on disk, so a restarted Worker finds what the stopped one wrote.
+    ...(extra.persist ? { kvPersist: path.join(extra.persist, 'kv'), r2Persist: path.join(extra.persist, 'r2') } : {}),
     // The Worker's console goes to stderr: stdout stays free for --json style output (bench).
+    // Quiet drops it (fault suites restart the Worker many times).
     handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
+      if (extra.quiet) {
+        stdout.resume();
+        stderr.resume();
+        return;
+      }
       stdout.pipe(process.stderr);
       stderr.pipe(process.stderr);
     },
