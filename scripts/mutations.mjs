@@ -55,27 +55,55 @@ export default [
   // Promotion: exactly once, however ticks overlap or die.
   {
     id: 'changelog-not-create-only',
-    file: 'plugins/quorum/promote.ts',
-    search: '`${JSON.stringify(row)}\\n`, { ifAbsent: true, contentType',
-    replace: '`${JSON.stringify(row)}\\n`, { contentType',
+    file: 'plugins/quorum/changelog.ts',
+    search: '`${JSON.stringify(entry)}\\n`, { ifAbsent: true, contentType',
+    replace: '`${JSON.stringify(entry)}\\n`, { contentType',
     tests: ['test/plugins/quorum/promote-race', 'test/plugins/quorum/exactly-once'],
-    why: 'overlapping promotions each store a changelog row and report promoted: true',
+    why: 'overlapping promotions each store the same changelog entry and report promoted: true',
   },
   {
     id: 'changelog-check-then-write',
-    file: 'plugins/quorum/promote.ts',
-    search: "const promoted = await blobs.put(Remote.changelog(row.skill, row.rev_id), `${JSON.stringify(row)}\\n`, { ifAbsent: true, contentType: 'application/json' });",
-    replace: "const promoted = !(await blobs.head(Remote.changelog(row.skill, row.rev_id))) && (await blobs.put(Remote.changelog(row.skill, row.rev_id), `${JSON.stringify(row)}\\n`, { contentType: 'application/json' }));",
+    file: 'plugins/quorum/changelog.ts',
+    search: "if (await blobs.put(Remote.changelogEntry(skill, entry.seq), `${JSON.stringify(entry)}\\n`, { ifAbsent: true, contentType: 'application/json' })) {",
+    replace: "if (!(await blobs.head(Remote.changelogEntry(skill, entry.seq))) && (await blobs.put(Remote.changelogEntry(skill, entry.seq), `${JSON.stringify(entry)}\\n`, { contentType: 'application/json' }))) {",
     tests: ['test/plugins/quorum/promote-race'],
-    why: 'a head-then-put leaves a window in which two callers both see no row and both write one',
+    why: 'a head-then-put leaves a window in which two callers both see no entry and both write one',
   },
   {
     id: 'tick-leaves-killed-promotions-unfinished',
     file: 'plugins/quorum/tick.ts',
-    search: 'if (idx.done.has(id)) continue;',
+    search: 'if (!s.unfinished.length && !s.unfinishedLegacy.length) continue;',
     replace: 'continue;',
     tests: ['test/faults/tick-kill', 'test/plugins/quorum/exactly-once'],
     why: 'a promotion killed mid-copy would leave canonical half replaced for good',
+  },
+  // The watch after a promotion (README "Watch and rollback").
+  {
+    id: 'rollback-two-objecting-tenants-enough',
+    file: 'plugins/quorum/objection.ts',
+    search: 'const rollback = objecting >= t.minTenants && objectingRuns >= t.minRuns;',
+    replace: 'const rollback = objecting >= t.minTenants - 1 && objectingRuns >= t.minRuns;',
+    tests: ['test/plugins/quorum/objection', 'test/plugins/quorum/rollback'],
+    why: 'two objecting tenants would roll a promotion back',
+  },
+  {
+    id: 'rollback-ignores-pins',
+    // The pin is checked where the watch decides and again where the rollback is written.
+    edits: [
+      { file: 'plugins/quorum/watch-tick.ts', search: 'if (s.pins.has(w.rev)) {', replace: 'if (false) {' },
+      { file: 'plugins/quorum/rollback.ts', search: "if (req.watched && log.pins.includes(target.rev_id)) return { rolledBack: false", replace: "if (false) return { rolledBack: false" },
+      { file: 'plugins/quorum/rollback.ts', search: 'if (req.watched && l.pins.includes(target.rev_id)) return null;', replace: '' },
+    ],
+    tests: ['test/plugins/quorum/rollback'],
+    why: 'the watch would roll back a rev an operator pinned',
+  },
+  {
+    id: 'rollback-counts-revoked-tenants',
+    file: 'plugins/quorum/objection.ts',
+    search: "if (st === 'revoked' || (admittedOnly && st === 'not admitted')) {",
+    replace: "if (admittedOnly && st === 'not admitted') {",
+    tests: ['test/plugins/quorum/objection'],
+    why: "a revoked tenant's runs would still count toward a rollback",
   },
   // Aggregate: what leaves a machine.
   {
