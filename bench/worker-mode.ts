@@ -8,10 +8,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WorkerRemote } from '../adapters/worker-remote.ts';
 import { runCli } from '../test/helpers/cli.ts';
-import { freePort } from '../test/helpers/s3rver.ts';
 import { ndjson, row, tenant } from '../test/plugins/quorum/fleet.ts';
 import { admit, OPS_TOKEN } from '../test/worker/client.ts';
-import { buildTestWorker, startWorker } from '../test/worker/helpers.ts';
+import { buildTestWorker, portOf, startWorker } from '../test/worker/helpers.ts';
 
 export interface BenchWorkerModeOptions {
   dir: string;
@@ -29,8 +28,8 @@ export async function benchWorkerMode(opts: BenchWorkerModeOptions): Promise<Rec
   const trials = opts.trials ?? 50;
   const pages = opts.pages ?? 300;
   const runs = opts.runs ?? 5;
-  const port = await freePort();
-  const mf = await startWorker(await buildTestWorker(), { OPS_TOKEN }, { port });
+  const mf = await startWorker(await buildTestWorker(), { OPS_TOKEN });
+  const port = await portOf(mf);
   const url = `http://127.0.0.1:${port}`;
   try {
     // 1. ingest: 1,000 rows a request, through the same client `snappy run push` uses.

@@ -13,10 +13,9 @@ import { parsePage } from '../../domain/frontmatter.ts';
 import { tenantIdOf } from '../../domain/hash.ts';
 import { Remote } from '../../domain/layout.ts';
 import { runCli } from '../helpers/cli.ts';
-import { freePort } from '../helpers/s3rver.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import { admit, OPS_TOKEN } from '../worker/client.ts';
-import { buildTestWorker, r2Of, startWorker } from '../worker/helpers.ts';
+import { buildTestWorker, portOf, r2Of, startWorker } from '../worker/helpers.ts';
 import { CANARY, RAW_RUN_ID, aggregateLines, assertNothingLeaks, makeMachine, rows, runTimes, until, writeFleetConfig, type Machine } from './fleet.ts';
 
 // Strong keys (256 bits of base64url), as `ops key` demands: fixed, so runs are comparable.
@@ -36,9 +35,9 @@ test.before(async () => {
 async function fleet() {
   const root = tmpDir('snappy-fleet-worker-');
   fleets++;
-  const port = await freePort();
   // A named token: the Worker knows the operator, and an approval records robert without --by.
-  const mf: Miniflare = await startWorker(script, { OPS_TOKENS: `robert:${OPS_TOKEN}` }, { port });
+  const mf: Miniflare = await startWorker(script, { OPS_TOKENS: `robert:${OPS_TOKEN}` });
+  const port = await portOf(mf);
   const blobs = new R2BlobStore(await r2Of(mf));
   const workerUrl = `http://127.0.0.1:${port}`;
   const config = writeFleetConfig(root, { worker: { url: workerUrl } });

@@ -13,11 +13,10 @@ import type { BlobStore } from '../../core/ports.ts';
 import { tenantIdOf } from '../../domain/hash.ts';
 import { Remote } from '../../domain/layout.ts';
 import { runCli } from '../helpers/cli.ts';
-import { freePort } from '../helpers/s3rver.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import { entries, stageRev, text } from '../plugins/quorum/fleet.ts';
 import { admit, OPS_TOKEN } from '../worker/client.ts';
-import { buildTestWorker, kvOf, r2Of, startWorker } from '../worker/helpers.ts';
+import { buildTestWorker, kvOf, portOf, r2Of, startWorker } from '../worker/helpers.ts';
 import { makeMachine, rows, writeFleetConfig, type Machine } from './fleet.ts';
 
 const KEYS = ['tenant-A-5Qm0c8ZrT2vX9kLp4HwB7nJd1sGy6fEa3UuRiOoP', 'tenant-B-Vb2N8xK4qW7eR1tY5uI9oP3aS6dF0gHjLzXcMnQw', 'tenant-C-Hs6Gd3Fa9Jk2Lq5Wz8Xc1Vb4Nm7Qe0RtYuIoPaSd', 'tenant-D-Kd8Rt2Wq5Zx1Cv7Bn4Mm9Lp3Jh6Gf0DsAaQwErTyUi'];
@@ -73,8 +72,8 @@ async function fleet(mode: 'file' | 'worker'): Promise<Fleet> {
     };
   }
   script ||= await buildTestWorker('test/worker/fixtures/watch.config.ts');
-  const port = await freePort();
-  const mf: Miniflare = await startWorker(script, { OPS_TOKENS: `robert:${OPS_TOKEN}` }, { port });
+  const mf: Miniflare = await startWorker(script, { OPS_TOKENS: `robert:${OPS_TOKEN}` });
+  const port = await portOf(mf);
   const blobs = new R2BlobStore(await r2Of(mf));
   const config = writeFleetConfig(root, { worker: { url: `http://127.0.0.1:${port}` } });
   const env = { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_ENDPOINT_URL: undefined } as unknown as Record<string, string>;

@@ -11,7 +11,7 @@ import { isSnappyError } from '../../core/errors.ts';
 import { freePort } from '../helpers/s3rver.ts';
 import { ndjson, row, tenant, type Tenant } from '../plugins/quorum/fleet.ts';
 import { admit, ingest, OPS_TOKEN } from './client.ts';
-import { buildTestWorker, startWorker } from './helpers.ts';
+import { buildTestWorker, portOf, startWorker } from './helpers.ts';
 
 let limited: Miniflare;
 let small: Miniflare;
@@ -23,8 +23,8 @@ const sockets = new Set<net.Socket>();
 test.before(async () => {
   const script = await buildTestWorker();
   limited = await startWorker(script, { OPS_TOKEN, SNAPPY_INGEST_LIMIT_PERIOD: '10' }, { ratelimits: { SNAPPY_INGEST_LIMITER: { simple: { limit: 2, period: 10 } } } });
-  const port = await freePort();
-  small = await startWorker(script, { OPS_TOKEN, SNAPPY_INGEST_MAX_ROWS: '50', SNAPPY_INGEST_MAX_REVS: '2' }, { port });
+  small = await startWorker(script, { OPS_TOKEN, SNAPPY_INGEST_MAX_ROWS: '50', SNAPPY_INGEST_MAX_REVS: '2' });
+  const port = await portOf(small);
   smallUrl = `http://127.0.0.1:${port}`;
   t = await tenant('bounded');
   await admit(limited, t);

@@ -16,7 +16,7 @@ export async function buildTestWorker(config?: string): Promise<string> {
 }
 
 /** Starts the built Worker in real workerd with KV and R2 bindings (in memory). */
-export async function startWorker(scriptPath: string, bindings: Record<string, string> = {}, extra: { port?: number; ratelimits?: Record<string, { simple: { limit: number; period?: 10 | 60 } }>; persist?: string; quiet?: boolean } = {}): Promise<Miniflare> {
+export async function startWorker(scriptPath: string, bindings: Record<string, string> = {}, extra: { ratelimits?: Record<string, { simple: { limit: number; period?: 10 | 60 } }>; persist?: string; quiet?: boolean } = {}): Promise<Miniflare> {
   const mf = new Miniflare({
     modules: true,
     scriptPath,
@@ -26,7 +26,6 @@ export async function startWorker(scriptPath: string, bindings: Record<string, s
     r2Buckets: ['SNAPPY_BUCKET'],
     bindings,
     host: '127.0.0.1',
-    ...(extra.port ? { port: extra.port } : {}),
     ...(extra.ratelimits ? { ratelimits: extra.ratelimits } : {}),
     // KV and R2 kept on disk, so a restarted Worker finds what the stopped one wrote.
     ...(extra.persist ? { kvPersist: path.join(extra.persist, 'kv'), r2Persist: path.join(extra.persist, 'r2') } : {}),
@@ -44,6 +43,15 @@ export async function startWorker(scriptPath: string, bindings: Record<string, s
   });
   await mf.ready;
   return mf;
+}
+
+/**
+ * The port workerd listens on. Start a Worker without a port and ask this: workerd binds a free
+ * port itself and reports it, where a port picked beforehand can be taken meanwhile by another
+ * process (an "Address already in use" that killed a suite on a busy machine).
+ */
+export async function portOf(mf: Miniflare): Promise<number> {
+  return Number((await mf.ready).port);
 }
 
 /**

@@ -6,11 +6,10 @@ import type { Miniflare } from 'miniflare';
 import { R2BlobStore } from '../../adapters/r2-blob-store.ts';
 import { Remote } from '../../domain/layout.ts';
 import { runCli } from '../helpers/cli.ts';
-import { freePort } from '../helpers/s3rver.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import { ndjson, promotionText, row, stageRev, tenant } from '../plugins/quorum/fleet.ts';
 import { ingest, OPS_TOKEN } from './client.ts';
-import { buildTestWorker, startWorker, r2Of } from './helpers.ts';
+import { buildTestWorker, portOf, startWorker, r2Of } from './helpers.ts';
 
 let mf: Miniflare | undefined;
 test.after(async () => {
@@ -18,8 +17,8 @@ test.after(async () => {
 });
 
 test('`snappy ops key` hands over the public key; `snappy ops tenants admit|list|revoke`, `ops audit` and `ops approve` act through the Worker API; Worker mode refuses --remote and run tick', async () => {
-  const port = await freePort();
-  mf = await startWorker(await buildTestWorker(), { OPS_TOKEN }, { port });
+  mf = await startWorker(await buildTestWorker(), { OPS_TOKEN });
+  const port = await portOf(mf);
   const dir = tmpDir('snappy-opscli-');
   writeFileSync(path.join(dir, 'snappy.config.json'), JSON.stringify({ builtins: ['quorum'], worker: { url: `http://127.0.0.1:${port}` } }));
   const t = await tenant('cli');

@@ -4,13 +4,12 @@ import * as assert from 'uvu/assert';
 import type { Miniflare } from 'miniflare';
 import { R2BlobStore } from '../../adapters/r2-blob-store.ts';
 import { Remote } from '../../domain/layout.ts';
-import { freePort } from '../helpers/s3rver.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import { createHmac } from 'node:crypto';
 import type { AggRow } from '../../domain/agg-row.ts';
 import { entries, ndjson, promotionText, row, stageRev, tenant, text, type Tenant } from '../plugins/quorum/fleet.ts';
 import { admit, ingest, OPS_TOKEN, signed } from './client.ts';
-import { buildTestWorker, startWorker, r2Of } from './helpers.ts';
+import { buildTestWorker, portOf, startWorker, r2Of } from './helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -27,8 +26,8 @@ if (!existsSync(CHROMIUM)) console.log(`SKIPPED: ${CHROMIUM} is not installed (a
 
 run('an operator approves a gated rev on /snappy-ops in a real browser; hostile page content stays text', async () => {
   const { chromium } = await import('playwright-core');
-  const port = await freePort();
-  mf = await startWorker(await buildTestWorker(), { OPS_TOKEN }, { port });
+  mf = await startWorker(await buildTestWorker(), { OPS_TOKEN });
+  const port = await portOf(mf);
   const blobs = new R2BlobStore(await r2Of(mf));
   const fleet = await Promise.all(['a', 'b', 'c'].map(tenant));
   for (const t of fleet) await admit(mf, t);
@@ -79,9 +78,9 @@ function plain(t: Tenant, skill: string, score: number, run: string, ts: number)
 
 run('the watch on /snappy-ops: objections per tenant, pin, roll back by hand, clear the mark, in a real browser', async () => {
   const { chromium } = await import('playwright-core');
-  const port = await freePort();
   await mf?.dispose();
-  mf = await startWorker(await buildTestWorker('test/worker/fixtures/watch.config.ts'), { OPS_TOKEN }, { port });
+  mf = await startWorker(await buildTestWorker('test/worker/fixtures/watch.config.ts'), { OPS_TOKEN });
+  const port = await portOf(mf);
   const worker = mf;
   const blobs = new R2BlobStore(await r2Of(worker));
   const fleet = await Promise.all(['a', 'b', 'c'].map(tenant));

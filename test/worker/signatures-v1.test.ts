@@ -7,10 +7,9 @@ import type { Miniflare } from 'miniflare';
 import { WorkerRemote } from '../../adapters/worker-remote.ts';
 import { ingestKeyOf } from '../../domain/ingest-protocol.ts';
 import { Remote } from '../../domain/layout.ts';
-import { freePort } from '../helpers/s3rver.ts';
 import { ndjson, row, tenant, type Tenant } from '../plugins/quorum/fleet.ts';
 import { ingest, ops, OPS_TOKEN, signed } from './client.ts';
-import { buildTestWorker, startWorker } from './helpers.ts';
+import { buildTestWorker, portOf, startWorker } from './helpers.ts';
 
 let open: Miniflare;
 let closed: Miniflare;
@@ -20,8 +19,8 @@ let other: Tenant;
 
 test.before(async () => {
   const script = await buildTestWorker();
-  const port = await freePort();
-  open = await startWorker(script, { OPS_TOKEN, SNAPPY_V1_UNTIL: new Date(Date.now() + 86_400_000).toISOString() }, { port });
+  open = await startWorker(script, { OPS_TOKEN, SNAPPY_V1_UNTIL: new Date(Date.now() + 86_400_000).toISOString() });
+  const port = await portOf(open);
   url = `http://127.0.0.1:${port}`;
   closed = await startWorker(script, { OPS_TOKEN, SNAPPY_V1_UNTIL: new Date(Date.now() - 1000).toISOString() });
   [old, other] = await Promise.all([tenant('upgrading'), tenant('late')]);

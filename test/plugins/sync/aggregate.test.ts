@@ -4,10 +4,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Miniflare } from 'miniflare';
 import { Remote } from '../../../domain/layout.ts';
-import { freePort } from '../../helpers/s3rver.ts';
 import { tmpDir } from '../../helpers/tmp.ts';
 import { admit, OPS_TOKEN } from '../../worker/client.ts';
-import { buildTestWorker, startWorker } from '../../worker/helpers.ts';
+import { buildTestWorker, portOf, startWorker } from '../../worker/helpers.ts';
 import { machine, readTree, tenantOf } from './fixtures.ts';
 
 // Sync ships and merges aggregate batches through the real aggregate plugin, to a file
@@ -75,8 +74,8 @@ test('without a master key nothing is shipped and sync adds no warning of its ow
 test('with worker.url the batch goes to the Worker in workerd; a refusal (tenant not admitted) fails the push with the Worker\'s message and keeps the outbox; once admitted the same rows arrive once', async () => {
   let mf: Miniflare | undefined;
   try {
-    const port = await freePort();
-    mf = await startWorker(await buildTestWorker(), { OPS_TOKEN }, { port });
+    mf = await startWorker(await buildTestWorker(), { OPS_TOKEN });
+    const port = await portOf(mf);
     // Worker mode: the Worker's URL and the key, no remote.
     const m = setup('w1', 'agg-w', undefined, { worker: { url: `http://127.0.0.1:${port}` } });
     const me = { masterKey: 'agg-w', id: await tenantOf('agg-w') };
