@@ -18,6 +18,7 @@ import { addJsonWarning } from './output.ts';
 import { loadPlugins } from './plugins-load.ts';
 import { checkRemote, defaultRemote, openRemote, type RemoteUse } from './remote.ts';
 import { resolveStateDir } from './state-dir.ts';
+import { openStateVersion, type StateCheck } from './state-version.ts';
 
 /** Flags every command accepts. */
 export interface GlobalFlags {
@@ -45,6 +46,8 @@ export interface Cli {
    */
   checkRemote(use: RemoteUse, create?: boolean): Promise<void>;
   configFile?: string;
+  /** The state dir's version as found, and what this run did about it. */
+  state: StateCheck;
   config: ResolvedConfig;
   identity: Identity;
   runner: Runner;
@@ -79,6 +82,9 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
   const masterKey = env.SNAPPY_MASTER_KEY || undefined;
   const tenant = masterKey ? await tenantIdOf(masterKey) : undefined;
   if (masterKey) warnIfWeak(masterKey, log);
+  // Before anything reads or writes the state: a newer format is refused, an older one migrated.
+  const state = await openStateVersion(stateDir, { write: opts.stateWrites ?? !flags.dryRun, tenant, log });
+  if (state.rekeyed) log.warn(rekeyedMessage(state.rekeyed.from, state.rekeyed.to));
   const machine = env.SNAPPY_MACHINE_ID || loaded.config.machineId || (await generatedMachineId(stateDir, opts.stateWrites ?? !flags.dryRun, log));
   if (!isMachineId(machine)) {
     const where = env.SNAPPY_MACHINE_ID ? 'SNAPPY_MACHINE_ID' : `config machineId${loaded.file ? ` in ${loaded.file}` : ''}`;
@@ -117,6 +123,7 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
       if (!workerUrl) await checkRemote(remoteUrl, remoteFrom, use, create);
     },
     ...(loaded.file ? { configFile: loaded.file } : {}),
+    state,
     config,
     identity,
     runner,
@@ -162,6 +169,11 @@ async function openWorker(url: string, identity: Identity, config: ResolvedConfi
   const { DEFAULT_TIMEOUTS } = await import('../adapters/http-client.ts');
   const w = config.worker!;
   return new WorkerRemote(url, { tenant: identity.tenant, masterKey: identity.masterKey }, { connectMs: w.connectTimeoutMs ?? DEFAULT_TIMEOUTS.connectMs, responseMs: w.timeoutMs ?? DEFAULT_TIMEOUTS.responseMs });
+}
+
+/** Said when this state dir's tenant changed: the operator must link the two ids. */
+export function rekeyedMessage(from: string, to: string): string {
+  return `SNAPPY_MASTER_KEY changed since the last run on this state dir: it was tenant ${from}'s, it is now tenant ${to}'s. If this is a key rotation, the operator links the two (snappy ops rotate ${from} ${to} <public key from snappy ops key>), so the fleet counts them as one tenant and the rows ${from} has not shipped yet go out under ${to} (docs/operate.md "Rotate a key")`;
 }
 
 let warnedWeak = false;

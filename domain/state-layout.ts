@@ -22,6 +22,8 @@ export const State = {
   internal: (name: string) => `.snappy/${name}`,
   /** The lock every command that writes the state dir holds. */
   lock: '.snappy/lock',
+  /** The state dir's version and the tenant that last wrote it (domain/versions.ts). */
+  stateMarker: '.snappy/state.json',
 } as const;
 
 /**
