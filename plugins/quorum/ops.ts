@@ -7,6 +7,7 @@ import type { Rejection } from './revs.ts';
 import { emptyTally, readTally } from './tally.ts';
 import { quarantineOf } from './verify.ts';
 import { progressOf } from './rule.ts';
+import { countedTally, recordCache } from './identity.ts';
 import { QuorumErrorCode as Q, quorumError } from './errors.ts';
 
 const NAME = /^[A-Za-z0-9._@+-]{1,64}$/;
@@ -33,7 +34,7 @@ export async function approveRev(blobs: BlobStore, kv: KV, skill: string, rev: s
   const q = await quarantineOf(blobs, skill, rev);
   if (q) throw quorumError(Q.Quarantined, `${skill}:${rev} is quarantined (${q.reason}); it can never be promoted`);
   const tally = await readTally(blobs, skill, rev).catch((err) => (isMalformed(err) ? emptyTally(skill, rev) : Promise.reject(err)));
-  const p = progressOf(tally, { minTenants: 1, minRuns: 1, minScore: 0 });
+  const p = progressOf((await countedTally(blobs, tally, false, recordCache())).tally, { minTenants: 1, minRuns: 1, minScore: 0 });
   const row: ChangelogRow = { ts: new Date(now).toISOString(), skill, rev_id: rev, by: `manual:${by}`, tenants: p.tenants.length, runs: p.totalRuns, mean: p.mean };
   const res = await promote(blobs, kv, row);
   if (res.quarantined) throw quorumError(Q.Quarantined, `${skill}:${rev} was not promoted: ${res.quarantined.reason}; it is quarantined now`);

@@ -5,8 +5,8 @@ import { isRevId, isSkillName } from '../../domain/names.ts';
 import { isMalformed, readJson } from '../../domain/json-store.ts';
 import { isGatedSkill, type QuorumOptions, thresholdsFor } from './options.ts';
 import { KvKeys, type ChangelogRow } from './promote.ts';
-import { decide, defaultRule, progressOf, type Progress, type Standing, type Thresholds } from './rule.ts';
-import { standingsOf } from '../../domain/registry.ts';
+import { decide, defaultRule, progressOf, type Progress, type Thresholds } from './rule.ts';
+import { countedTally, recordCache } from './identity.ts';
 import { emptyTally, readTally, type Tally } from './tally.ts';
 import { quarantineOf, type Quarantine } from './verify.ts';
 
@@ -90,7 +90,7 @@ export function histogramOf(tally: Tally): number[] {
 export async function revStatuses(blobs: BlobStore, opts: QuorumOptions, only?: readonly RevRef[]): Promise<RevStatus[]> {
   const [revs, idx] = await Promise.all([only ? Promise.resolve([...only]) : listStagedRevs(blobs), promotionIndex(blobs)]);
   const out: RevStatus[] = [];
-  const standings = new Map<string, Standing>();
+  const records = recordCache();
   for (const { skill, rev } of revs) {
     const id = `${skill}:${rev}`;
     const thresholds = thresholdsFor(opts, skill);
@@ -104,7 +104,8 @@ export async function revStatuses(blobs: BlobStore, opts: QuorumOptions, only?: 
       idx.quarantined.has(id) ? quarantineOf(blobs, skill, rev) : Promise.resolve(null),
     ]);
     const t = tally ?? emptyTally(skill, rev);
-    const progress = progressOf(t, thresholds, opts.admittedOnly ? await standingsOf(blobs, Object.keys(t.tenants), standings) : undefined);
+    const counted = await countedTally(blobs, t, !!opts.admittedOnly, records);
+    const progress = progressOf(counted.tally, thresholds, counted.standing);
     const d = decide(opts.rule ?? defaultRule, progress, thresholds);
     const state = idx.promoted.has(id) ? 'promoted' : quarantine ? 'quarantined' : rejection ? 'rejected' : !tally ? 'unreadable' : manualReview ? 'gated' : 'pending';
     out.push({ ...progress, state, manualReview, quarantine, thresholds, decision: { promote: d.promote, reason: d.reason }, promotion, rejection, histogram: histogramOf(t) });

@@ -6,9 +6,9 @@ import { isMalformed, readJson } from '../../domain/json-store.ts';
 import { type QuorumOptions, thresholdsFor } from './options.ts';
 import { assertExactlyOnce } from './probe.ts';
 import { complete, promote, type ChangelogRow } from './promote.ts';
-import { standingsOf } from '../../domain/registry.ts';
+import { countedTally, recordCache, shippableLookup } from './identity.ts';
 import { gateOf, listStagedRevs, promotionIndex, type RevRef } from './revs.ts';
-import { decide, defaultRule, progressOf, type Standing } from './rule.ts';
+import { decide, defaultRule, progressOf } from './rule.ts';
 import { scanNewBatches, type Problem, type ScanResult } from './scan.ts';
 import { readTally } from './tally.ts';
 import { quarantineRev, verifyStagedRev } from './verify.ts';
@@ -60,7 +60,7 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
   const idx = await promotionIndex(blobs);
   const closed = new Set([...idx.promoted, ...idx.rejected, ...idx.quarantined]);
   const revs: RevRef[] = tick.only ? await existing(blobs, onlyRefs(tick.only)) : await listStagedRevs(blobs);
-  const scan = await scanNewBatches(blobs, { now: tick.now, deadline: tick.deadline - 2_000, clock: tick.clock, discover: opts.discover, staged: new Set(revs.map((r) => `${r.skill}:${r.rev}`)), closed, problem });
+  const scan = await scanNewBatches(blobs, { now: tick.now, deadline: tick.deadline - 2_000, clock: tick.clock, discover: opts.discover, staged: new Set(revs.map((r) => `${r.skill}:${r.rev}`)), closed, problem, shippable: shippableLookup(blobs, recordCache()) });
   const report: QuorumTickReport = { scan, promoted: [], completed: [], gated: [], quarantined: [], pending: 0, revs: [], problems, partial: scan.partial };
   const touched = new Set(scan.touched);
   checkpoint('tick:scanned');
@@ -80,7 +80,7 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
   }
   if (!tick.only) await freezeManifests(blobs, revs, closed, problem);
   const rule = opts.rule ?? defaultRule;
-  const standings = new Map<string, Standing>();
+  const records = recordCache();
   for (const { skill, rev } of revs) {
     const id = `${skill}:${rev}`;
     if (closed.has(id)) continue;
@@ -98,8 +98,8 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
       report.revs.push({ rev: id, outcome: 'unreadable', reason: 'its tally is malformed' });
       continue;
     }
-    const standing = opts.admittedOnly ? await standingsOf(blobs, Object.keys(tally.tenants), standings) : undefined;
-    const d = decide(rule, progressOf(tally, t, standing), t);
+    const counted = await countedTally(blobs, tally, !!opts.admittedOnly, records);
+    const d = decide(rule, progressOf(counted.tally, t, counted.standing), t);
     if (!d.promote) {
       report.pending++;
       if (touched.has(id)) report.revs.push({ rev: id, outcome: 'pending', reason: d.reason });
