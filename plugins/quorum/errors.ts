@@ -16,6 +16,8 @@ export const QuorumErrorCode = {
   AlreadyPromoted: 'E_QUORUM_ALREADY_PROMOTED',
   /** A configured `quorum.rule` returned something that is not a decision. */
   BadRule: 'E_QUORUM_BAD_RULE',
+  /** The approval names a diff that is no longer the rev against canonical: the operator looks again. */
+  StaleDiff: 'E_QUORUM_STALE_DIFF',
 } as const;
 
 type QuorumCode = (typeof QuorumErrorCode)[keyof typeof QuorumErrorCode];
@@ -28,6 +30,7 @@ const STATUS: Record<QuorumCode, number> = {
   E_QUORUM_INCOMPLETE: 409,
   E_QUORUM_ALREADY_PROMOTED: 409,
   E_QUORUM_BAD_RULE: 500,
+  E_QUORUM_STALE_DIFF: 409,
 };
 
 /** An operator action the quorum plugin refuses, with its code and HTTP status. */

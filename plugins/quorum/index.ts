@@ -8,6 +8,7 @@ export type { QuorumService, QuorumStores } from './service.ts';
 export type { QuorumOptions } from './options.ts';
 export type { RevStatus, Rejection } from './revs.ts';
 export type { ChangelogRow, PromoteResult } from './promote.ts';
+export type { Approval } from './ops.ts';
 export type { QuorumTickReport, RevOutcome } from './tick.ts';
 export { QuorumErrorCode } from './errors.ts';
 

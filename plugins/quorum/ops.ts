@@ -6,6 +6,7 @@ import { KvKeys, promote, stagedFiles, type ChangelogRow, type PromoteResult } f
 import type { Rejection } from './revs.ts';
 import { emptyTally, readTally } from './tally.ts';
 import { quarantineOf } from './verify.ts';
+import { revDiff } from '../../domain/rev-diff.ts';
 import { progressOf } from './rule.ts';
 import { countedTally, recordCache } from './identity.ts';
 import { QuorumErrorCode as Q, quorumError } from './errors.ts';
@@ -27,19 +28,52 @@ function checkName(by: string, what: string): void {
  * already promoted rev changes nothing. A quarantined rev, or one whose bytes no longer match
  * its manifest, is refused (409): an approval promotes what was staged, nothing else.
  */
-export async function approveRev(blobs: BlobStore, kv: KV, skill: string, rev: string, by: string, now = Date.now()): Promise<PromoteResult> {
+export async function approveRev(blobs: BlobStore, kv: KV, skill: string, rev: string, by: string, now = Date.now(), shown?: string): Promise<PromoteResult & { approval?: Approval }> {
   checkRef(skill, rev);
   checkName(by, 'approver');
+  if (shown !== undefined && !/^[0-9a-f]{16}$/.test(shown)) throw quorumError(Q.BadInput, `diff ${JSON.stringify(shown)}: expected the 16-hex diff id \`snappy ops diff\` or the ops page shows`);
   if (!(await stagedFiles(blobs, skill, rev)).length) throw quorumError(Q.NoSuchRev, `no staged rev ${skill}:${rev} (nothing at ${Remote.stagedDir(skill, rev)})`);
   const q = await quarantineOf(blobs, skill, rev);
   if (q) throw quorumError(Q.Quarantined, `${skill}:${rev} is quarantined (${q.reason}); it can never be promoted`);
+  // What the page becomes is every agent's instructions: the approval records which diff the
+  // operator saw, and refuses one that no longer describes the change (canonical moved since).
+  const promoted = await readJson<ChangelogRow>(blobs, Remote.changelog(skill, rev)).catch(() => null);
+  let approval: Approval | undefined;
+  if (!promoted) {
+    const d = await revDiff(blobs, skill, rev);
+    if (shown !== undefined && shown !== d.diffId) {
+      throw quorumError(Q.StaleDiff, `${skill}:${rev}: the diff shown (${shown}) is not the change any more (now ${d.diffId}${d.canonicalRev ? `, against canonical rev ${d.canonicalRev}` : ''}): canonical or the rev changed since; look again (snappy ops diff ${skill} ${rev}) and approve what you see`, { shown, current: d.diffId });
+    }
+    approval = { ts: new Date(now).toISOString(), skill, rev_id: rev, by, diff: d.diffId, shown: shown !== undefined, against: d.canonicalRev };
+    await blobs.put(Remote.approval(skill, rev), JSON.stringify(approval), { contentType: 'application/json' });
+  }
   const tally = await readTally(blobs, skill, rev).catch((err) => (isMalformed(err) ? emptyTally(skill, rev) : Promise.reject(err)));
   const p = progressOf((await countedTally(blobs, tally, false, recordCache())).tally, { minTenants: 1, minRuns: 1, minScore: 0 });
   const row: ChangelogRow = { ts: new Date(now).toISOString(), skill, rev_id: rev, by: `manual:${by}`, tenants: p.tenants.length, runs: p.totalRuns, mean: p.mean };
   const res = await promote(blobs, kv, row);
   if (res.quarantined) throw quorumError(Q.Quarantined, `${skill}:${rev} was not promoted: ${res.quarantined.reason}; it is quarantined now`);
   if (res.incomplete) throw quorumError(Q.Incomplete, `${skill}:${rev} cannot be promoted yet: ${res.incomplete}`);
-  return res;
+  return approval && res.promoted ? { ...res, approval } : res;
+}
+
+/**
+ * What an operator approved (`snappy-quorum/approved/<skill>/<rev>.json`): the diff's id, whether
+ * the operator named it (saw it) or approved without, and the canonical rev it was against.
+ */
+export interface Approval {
+  ts: string;
+  skill: string;
+  rev_id: string;
+  by: string;
+  diff: string;
+  shown: boolean;
+  against: string | null;
+}
+
+/** The approval record of a rev, if an operator approved it. */
+export async function approvalOf(blobs: BlobStore, skill: string, rev: string): Promise<Approval | null> {
+  checkRef(skill, rev);
+  return readJson<Approval>(blobs, Remote.approval(skill, rev)).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
 }
 
 /** Rejects a staged rev: the tick never promotes it (an approval still can). */

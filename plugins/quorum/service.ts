@@ -1,5 +1,5 @@
 import type { BlobStore, KV, Logger } from '../../core/ports.ts';
-import { approveRev, rejectRev } from './ops.ts';
+import { approvalOf, approveRev, rejectRev, type Approval } from './ops.ts';
 import type { QuorumOptions } from './options.ts';
 import { assertExactlyOnce } from './probe.ts';
 import { KvKeys, type PromoteResult } from './promote.ts';
@@ -20,8 +20,14 @@ export interface QuorumService {
   /** Every staged rev and where it stands. */
   revs(blobs: BlobStore): Promise<RevStatus[]>;
   lastPromotion(kv: KV): Promise<Record<string, unknown> | null>;
-  /** Promotes a staged rev now, as operator `by` (refused on a store without exactly-once writes unless a single writer is declared). */
-  approve(stores: QuorumStores, skill: string, rev: string, by: string, log: Logger): Promise<PromoteResult>;
+  /**
+   * Promotes a staged rev now, as operator `by` (refused on a store without exactly-once writes
+   * unless a single writer is declared). `opts.diff`: the id of the diff the operator was shown
+   * (`revDiff`); refused when it is not the change any more. The approval is recorded either way.
+   */
+  approve(stores: QuorumStores, skill: string, rev: string, by: string, log: Logger, opts?: { diff?: string }): Promise<PromoteResult & { approval?: Approval }>;
+  /** The approval record of a rev (which diff its operator saw), if it was approved. */
+  approval(blobs: BlobStore, skill: string, rev: string): Promise<Approval | null>;
   reject(blobs: BlobStore, skill: string, rev: string, by: string, reason: string): Promise<Rejection>;
   /** The KV key the Worker caches a skill's canonical folder under until its next promotion. */
   canonicalCacheKey(skill: string): string;
@@ -38,10 +44,11 @@ export function createQuorumService(options: QuorumOptions): QuorumService {
     options,
     revs: (blobs) => revStatuses(blobs, options),
     lastPromotion,
-    approve: async ({ blobs, kv }, skill, rev, by, log) => {
+    approve: async ({ blobs, kv }, skill, rev, by, log, opts = {}) => {
       await assertExactlyOnce(blobs, options.singleWriter, log);
-      return approveRev(blobs, kv, skill, rev, by);
+      return approveRev(blobs, kv, skill, rev, by, Date.now(), opts.diff);
     },
+    approval: approvalOf,
     reject: (blobs, skill, rev, by, reason) => rejectRev(blobs, skill, rev, by, reason),
     canonicalCacheKey: KvKeys.canonical,
   };
