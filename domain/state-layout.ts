@@ -24,6 +24,8 @@ export const State = {
   lock: '.snappy/lock',
   /** The state dir's version and the tenant that last wrote it (domain/versions.ts). */
   stateMarker: '.snappy/state.json',
+  /** How this machine's last push went, for `snappy doctor`. */
+  lastPush: '.snappy/last-push.json',
 } as const;
 
 /**
