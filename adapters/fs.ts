@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { constants, mkdirSync, promises as fs, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { constants, mkdirSync, promises as fs, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { checkpoint } from '../core/checkpoint.ts';
 import { ErrorCode, isSnappyError, SnappyError } from '../core/errors.ts';
 
 /** Writes a file atomically: a temp file in the same folder, fsync, rename. */
@@ -64,64 +63,6 @@ export async function exists(file: string): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-/**
- * An exclusive lock on a state dir: `.snappy/lock` created with O_EXCL, holding our pid. A lock
- * whose process is gone (killed with -9) is broken. A second holder waits up to `waitMs`.
- */
-export async function acquireLock(file: string, opts: { waitMs?: number; what?: string } = {}): Promise<() => Promise<void>> {
-  const waitMs = opts.waitMs ?? 30_000;
-  const t0 = Date.now();
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const fh = await fs.open(file, 'wx');
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
-      return async () => {
-        await fs.rm(file, { force: true });
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const holder = Number.parseInt((await fs.readFile(file, 'utf8').catch(() => '')).trim(), 10);
-    if (!Number.isFinite(holder) || !isAlive(holder)) {
-      // Left by a dead process (or half-written): take it over unless someone else did first.
-      const st = await fs.stat(file).catch(() => null);
-      if (st && (Number.isFinite(holder) || Date.now() - st.mtimeMs > 2000)) {
-        const again = Number.parseInt((await fs.readFile(file, 'utf8').catch(() => '')).trim(), 10);
-        if (again === holder || (Number.isNaN(again) && Number.isNaN(holder))) await fs.rm(file, { force: true });
-        continue;
-      }
-    }
-    if (Date.now() - t0 > waitMs) {
-      throw new SnappyError(`${opts.what ?? 'state dir'} is locked by process ${holder} (${file}); waited ${waitMs} ms`, { code: ErrorCode.Locked, details: { path: file, holder } });
-    }
-    checkpoint('lock:busy');
-    await new Promise((r) => setTimeout(r, Math.min(20 * 2 ** Math.min(attempt, 5), 500)));
-  }
-}
-
-/** Removes a lock this process holds, synchronously: for a process that must quit at once. */
-export function releaseLockSync(file: string): void {
-  let holder = '';
-  try {
-    holder = readFileSync(file, 'utf8').trim();
-  } catch {
-    return;
-  }
-  if (holder === String(process.pid)) rmSync(file, { force: true });
-}
-
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

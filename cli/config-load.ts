@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, SnappyError, messageOf } from '../core/errors.ts';
-import { configSchema, type ParsedConfig } from '../core/config.ts';
-import { formatIssues, issuesOf } from '../core/validate.ts';
+import type { z } from 'zod';
+import { BUILTIN_PLUGINS, configSchema, deepMerge, type BuiltinPlugin, type ParsedConfig } from '../core/config.ts';
+import { formatIssues, issuesOf, type Issue } from '../core/validate.ts';
 
 /** A loaded, validated config and where it came from. */
 export interface LoadedConfig {
@@ -19,14 +20,22 @@ async function importLoader(filepath: string): Promise<unknown> {
   return importDefault(filepath);
 }
 
+/** A TypeScript config is compiled once and cached (config-compile.ts). */
+async function tsLoader(filepath: string): Promise<unknown> {
+  const { importTsConfig } = await import('./config-compile.ts');
+  return importTsConfig(filepath);
+}
+
 /**
  * Finds and validates the config: `explicit` (--config / SNAPPY_CONFIG) when given, else the
  * first of SEARCH_PLACES in `dir`. Every error names the file and, for invalid content, the
  * path inside it and what was expected (code E_CONFIG, exit 2).
  */
 export async function loadConfig(opts: { explicit?: string; dir: string }): Promise<LoadedConfig> {
-  const { cosmiconfig } = await import('cosmiconfig');
-  const loaders = { '.ts': importLoader, '.mts': importLoader, '.js': importLoader, '.mjs': importLoader };
+  const mod = (await import('cosmiconfig')) as typeof import('cosmiconfig') & { default?: typeof import('cosmiconfig') };
+  // A named export in Node and under tsx; only `default` (its module.exports) where the build bundled this CommonJS package.
+  const cosmiconfig = mod.cosmiconfig ?? mod.default!.cosmiconfig;
+  const loaders = { '.ts': tsLoader, '.mts': tsLoader, '.js': importLoader, '.mjs': importLoader };
   const explorer = cosmiconfig('snappy', { searchPlaces: SEARCH_PLACES, loaders, searchStrategy: 'none', cache: false });
   let result;
   const file = opts.explicit ? path.resolve(opts.explicit) : undefined;
@@ -42,8 +51,44 @@ export async function loadConfig(opts: { explicit?: string; dir: string }): Prom
   if (!result || result.isEmpty) return { config: configSchema.parse({}), ...(result ? { file: result.filepath } : {}) };
   const parsed = configSchema.safeParse(result.config);
   if (!parsed.success) {
-    const issues = issuesOf(parsed.error);
+    const issues = issuesOf(parsed.error, '', configSchema);
     throw new SnappyError(`invalid config ${result.filepath}:\n${formatIssues(issues)}`, { code: ErrorCode.Config, details: { file: result.filepath, issues } });
   }
   return { config: parsed.data, file: result.filepath };
+}
+
+/**
+ * Checks the options of every built-in plugin as the base config and each `tenants.<id>` and
+ * `machines.<id>` override (merged over the base) leave them, so that a bad value in one
+ * tenant's override stops every run at load time, not only that tenant's. An issue the base
+ * already has is reported once, at its own path; one an override brings is reported under the
+ * override (`tenants.<id>.regen.pid.setpoint`). `schemaOf` gives a built-in's options schema.
+ */
+export async function checkBuiltinOptions(loaded: LoadedConfig, schemaOf: (name: BuiltinPlugin) => Promise<z.ZodType | undefined>): Promise<void> {
+  const { tenants, machines, ...base } = loaded.config;
+  const views: { where: string; config: Record<string, unknown> }[] = [{ where: '', config: base }];
+  for (const [id, o] of Object.entries(tenants ?? {})) views.push({ where: `tenants.${id}`, config: deepMerge(base, o as Record<string, unknown>) });
+  for (const [id, o] of Object.entries(machines ?? {})) views.push({ where: `machines.${id}`, config: deepMerge(base, o as Record<string, unknown>) });
+  const issues: Issue[] = [];
+  const baseIssues = new Map<BuiltinPlugin, Set<string>>();
+  for (const view of views) {
+    const enabled = (view.config.builtins as BuiltinPlugin[] | undefined) ?? BUILTIN_PLUGINS;
+    for (const name of enabled) {
+      const schema = await schemaOf(name);
+      if (!schema) continue;
+      const res = schema.safeParse(view.config[name] ?? {});
+      const found = res.success ? [] : issuesOf(res.error, name, schema);
+      if (view.where === '') {
+        baseIssues.set(name, new Set(found.map((i) => `${i.path}\0${i.message}`)));
+        issues.push(...found);
+        continue;
+      }
+      const known = baseIssues.get(name);
+      for (const i of found) if (!known?.has(`${i.path}\0${i.message}`)) issues.push({ path: `${view.where}.${i.path}`, message: i.message });
+    }
+  }
+  if (issues.length) {
+    const where = loaded.file ?? 'the built-in defaults';
+    throw new SnappyError(`invalid config ${where}:\n${formatIssues(issues)}`, { code: ErrorCode.Config, details: { file: loaded.file ?? null, issues } });
+  }
 }

@@ -1,3 +1,4 @@
+import './jitless.ts';
 import path from 'node:path';
 import { resolveConfig, type ResolvedConfig } from '../core/config.ts';
 import { ErrorCode, isSnappyError, SnappyError } from '../core/errors.ts';
@@ -11,9 +12,11 @@ import { tenantIdOf } from '../domain/hash.ts';
 import { keyStrength, weakKeyMessage } from '../domain/key-strength.ts';
 import { isMachineId } from '../domain/names.ts';
 import { State } from '../domain/state-layout.ts';
-import { loadConfig } from './config-load.ts';
+import { checkBuiltinOptions, loadConfig } from './config-load.ts';
+import { BUILTINS } from './builtins.ts';
 import { cliLogger } from './log.ts';
 import { machineIdFor } from './machine-id.ts';
+import { masterKeyFor } from './master-key.ts';
 import { addJsonWarning } from './output.ts';
 import { loadPlugins } from './plugins-load.ts';
 import { checkRemote, defaultRemote, openRemote, type RemoteUse } from './remote.ts';
@@ -75,11 +78,22 @@ export interface CliOptions {
 
 export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env, opts: CliOptions = {}): Promise<Cli> {
   const log = cliLogger({ json: !!flags.json, quiet: !!flags.quiet });
+  // --quiet is for cron: the AWS SDK's notice that it will drop this Node version is not this
+  // run's warning. Its documented switch, set only when the user has not set it either way.
+  if (flags.quiet && env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED === undefined) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const loaded = await loadConfig({ explicit: flags.config ?? env.SNAPPY_CONFIG, dir: process.cwd() });
+  // Every tenant's and machine's view of the built-ins' options, not only this machine's: a bad
+  // override fails every run of the fleet at once, not just the runs it applies to.
+  await checkBuiltinOptions(loaded, async (name) => (BUILTINS[name] ? (await BUILTINS[name]!()).options : undefined));
   // After the config (its errors come first, naming its file), before anything reads the state.
   const { dir: stateDir, created, from } = await resolveStateDir(flags, env, { create: opts.createState });
   if (created) log.warn(`created state dir ${stateDir} (from ${from}): it did not exist`);
-  const masterKey = env.SNAPPY_MASTER_KEY || undefined;
+  const chosen = await masterKeyFor(stateDir, env);
+  const masterKey = chosen.key;
+  if (chosen.warning) {
+    log.warn(chosen.warning);
+    addJsonWarning(chosen.warning);
+  }
   const tenant = masterKey ? await tenantIdOf(masterKey) : undefined;
   if (masterKey) warnIfWeak(masterKey, log);
   // Before anything reads or writes the state: a newer format is refused, an older one migrated.
@@ -104,7 +118,12 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
   const configDir = loaded.file ? path.dirname(loaded.file) : process.cwd();
   const instances = await loadPlugins(config, configDir);
   const tasks = lifecycleTasks({ tickBudgetMs: config.tick?.budgetMs ?? DEFAULT_TICK_BUDGET_MS });
-  const runner = createRunner({ plugins: instances, config: config as Record<string, unknown>, log, runtime: 'node', tapTimeoutMs: config.timeouts ?? {}, tasks });
+  let runner: Runner;
+  try {
+    runner = createRunner({ plugins: instances, config: config as Record<string, unknown>, log, runtime: 'node', tapTimeoutMs: config.timeouts ?? {}, tasks });
+  } catch (err) {
+    throw namingConfig(err, loaded.file, { tenant, machine });
+  }
   const identity: Identity = { machine, ...(tenant ? { tenant, masterKey } : {}) };
   const taskFlags: RunFlags = { auto: !!flags.auto, dryRun: !!flags.dryRun, json: !!flags.json, quiet: !!flags.quiet };
 
@@ -174,6 +193,23 @@ async function openWorker(url: string, identity: Identity, config: ResolvedConfi
 /** Said when this state dir's tenant changed: the operator must link the two ids. */
 export function rekeyedMessage(from: string, to: string): string {
   return `SNAPPY_MASTER_KEY changed since the last run on this state dir: it was tenant ${from}'s, it is now tenant ${to}'s. If this is a key rotation, the operator links the two (snappy ops rotate ${from} ${to} <public key from snappy ops key>), so the fleet counts them as one tenant and the rows ${from} has not shipped yet go out under ${to} (docs/operate.md "Rotate a key")`;
+}
+
+/**
+ * A plugin's invalid options, named by the config file they came from and the overrides
+ * merged into them (the built-ins' sections are checked earlier for every tenant and machine
+ * alone; what is left is a combination, or a third-party plugin's options).
+ */
+function namingConfig(err: unknown, file: string | undefined, who: { tenant?: string | undefined; machine: string }): unknown {
+  if (!isSnappyError(err) || err.code !== ErrorCode.PluginOptions) return err;
+  const merged = `${who.tenant ? `tenant ${who.tenant}, ` : ''}machine ${who.machine}`;
+  const issues = ((err.details as { issues?: { path: string; message: string }[] } | undefined)?.issues ?? []).map((i) => `  at ${i.path}: ${i.message}`).join('\n');
+  return new SnappyError(`invalid config ${file ?? '(built-in defaults)'}: the options of plugin ${err.plugin} as they apply to ${merged} (base config, then tenants.<id>, then machines.<id>):\n${issues}`, {
+    code: ErrorCode.PluginOptions,
+    ...(err.plugin ? { plugin: err.plugin } : {}),
+    details: { ...(err.details as object), file: file ?? null },
+    cause: err,
+  });
 }
 
 let warnedWeak = false;

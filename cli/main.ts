@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { COMMANDS } from './commands/index.ts';
+import { PACKAGE_ROOT } from './package-root.ts';
 import { reportError } from './output.ts';
 import { noCommandError, usageError, type ParserView } from './usage.ts';
 
 const EPILOG = `Environment:
-  SNAPPY_MASTER_KEY   the tenant's secret; its SHA-256 names the tenant. Unset: no aggregate
-                      is made or shipped and the tenant's pages do not sync (said in one line)
+  SNAPPY_MASTER_KEY   the tenant's secret; its SHA-256 names the tenant. Unset: the key in
+                      <state>/.snappy/master-key (snappy init makes it), else no aggregate is
+                      made or shipped and the tenant's pages do not sync (said in one line)
   SNAPPY_MACHINE_ID   this machine's id, seen by the fleet in brief names (else config machineId,
                       else a pseudonym generated once and kept in <state>/.snappy/machine-id)
   SNAPPY_STATE        state dir (default ./state); a dir named here or with --state must exist
@@ -29,10 +32,15 @@ With --json, stdout holds exactly one JSON object, also on failure:
   (and "plugin", "hook", "step" when known)
 Docs: README.md`;
 
+/** Tests only (SNAPPY_TEST_PROGRESS): reports this process's checkpoints to a file. */
+export async function listenForTests(env: NodeJS.ProcessEnv): Promise<void> {
+  (await import('../adapters/checkpoint-file.ts')).listenFromEnv(env);
+}
+
 /** Runs the CLI on `args`; resolves to the exit code. */
 export async function main(args: string[]): Promise<number> {
   const json = args.includes('--json');
-  const version = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version as string;
+  const version = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')).version as string;
   const parser = yargs(args)
     .scriptName('snappy')
     .usage('snappy keeps a fleet\'s AI-agent skills improving without raw eval data leaving any machine.\n\nUsage: $0 <command> [options]')
@@ -63,12 +71,25 @@ export async function main(args: string[]): Promise<number> {
       if (msg === 'no command') throw noCommandError(viewOf(parser), args);
       throw usageError(msg, viewOf(parser), args);
     });
+  skipHelpPrerender(parser);
   try {
     await parser.parseAsync();
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (err) {
     return reportError(err, json);
   }
+}
+
+/**
+ * yargs renders the whole help text each time it starts a command, in case that command asks
+ * for its help later; none of ours does, and the rendering is a good part of a no-op run's
+ * start. `--help` and usage errors render it as before.
+ */
+function skipHelpPrerender(parser: Argv): void {
+  // A yargs 18 method its type definitions leave out.
+  const internal = parser as unknown as { getInternalMethods(): { getUsageInstance(): { cacheHelpMessage?: () => void } } };
+  const usage = internal.getInternalMethods().getUsageInstance();
+  if (typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
 
 const TOP_COMMANDS = COMMANDS.map((c) => String(c.command).split(' ')[0]!);

@@ -1,7 +1,7 @@
 import { ErrorCode, SnappyError } from '../core/errors.ts';
 import type { Logger } from '../core/ports.ts';
 import { admitTenant, auditLog, listTenants, revokeTenant, type AuditEntry, type TenantView } from '../domain/registry.ts';
-import type { Approval, PromoteResult, QuorumService, QuorumStores, Rejection, RevStatus } from '../plugins/quorum/index.ts';
+import type { Approval, MarkResult, PromoteResult, QuorumService, QuorumStores, Rejection, RevStatus, RollbackResult, WatchReport } from '../plugins/quorum/index.ts';
 import { ackAlert, alertLog, readAlertState, type Alert } from '../domain/alerts.ts';
 import { listSeen, readTickRecord, type SeenRecord, type TickRecord } from '../domain/health.ts';
 import { readLayout } from '../domain/remote-version.ts';
@@ -18,6 +18,12 @@ export interface OpsBackend {
    */
   approve(skill: string, rev: string, by?: string, diff?: string): Promise<PromoteResult & { approval?: Approval }>;
   reject(skill: string, rev: string, by: string | undefined, reason: string): Promise<Rejection>;
+  /** Promotions under watch, pins, rollbacks. */
+  watch(): Promise<WatchReport>;
+  /** Rolls the skill's canonical back; with `rev`, only while that rev is canonical. */
+  rollback(skill: string, rev: string | undefined, by: string | undefined, reason: string): Promise<RollbackResult>;
+  /** Clears a rollback's mark, pins or unpins a rev. */
+  mark(action: 'clear' | 'pin' | 'unpin', skill: string, rev: string, by: string | undefined, reason: string): Promise<MarkResult>;
   /** `key`: the public key `snappy ops key` prints. */
   admit(tenant: string, key: string, by?: string): Promise<TenantView>;
   revoke(tenant: string, by?: string): Promise<boolean>;
@@ -68,6 +74,9 @@ export function directBackend(stores: QuorumStores, quorum: QuorumService | unde
     revs: async () => ({ revs: await q().revs(blobs), last_quorum_promotion: await q().lastPromotion(stores.kv) }),
     approve: (skill, rev, by, diff) => q().approve(stores, skill, rev, by ?? operator, log, diff === undefined ? {} : { diff }),
     reject: (skill, rev, by, reason) => q().reject(blobs, skill, rev, by ?? operator, reason),
+    watch: () => q().watch(stores),
+    rollback: (skill, rev, by, reason) => q().rollback(stores, skill, by ?? operator, { ...(rev ? { rev } : {}), reason }, log),
+    mark: (action, skill, rev, by, reason) => (action === 'clear' ? q().clear(stores, skill, rev, by ?? operator, reason, log) : q().pin(stores, skill, rev, action === 'pin', by ?? operator, reason, log)),
     // Direct mode has no v1 signatures to migrate: only public keys are admitted.
     admit: (tenant, key, by) => admitTenant(blobs, tenant, key, by ?? operator),
     revoke: (tenant, by) => revokeTenant(blobs, tenant, by ?? operator),

@@ -32,7 +32,9 @@ export async function resolveStateDir(flags: { state?: string | undefined }, env
       return { dir, from: named.from, created: true };
     }
     if (code === 'ENOENT') {
-      throw new SnappyError(`state dir ${dir} (from ${named.from}) does not exist: create it (mkdir -p ${JSON.stringify(dir)}) or run snappy init`, { code: ErrorCode.Usage, details: { path: dir } });
+      // init reads --state and SNAPPY_STATE as every command does: the same words set this dir up.
+      const init = named.from === '--state' ? `snappy init --state ${JSON.stringify(dir)}` : 'snappy init';
+      throw new SnappyError(`state dir ${dir} (from ${named.from}) does not exist: create it (mkdir -p ${JSON.stringify(dir)}) or set it up with \`${init}\``, { code: ErrorCode.Usage, details: { path: dir } });
     }
     if (code === 'ENOTDIR') throw new SnappyError(`state dir ${dir} (from ${named.from}) is not a folder: a part of its path is a file`, { code: ErrorCode.Usage, details: { path: dir } });
     throw new SnappyError(`cannot read the state dir ${dir} (from ${named.from}): ${(err as Error).message}`, { code: ErrorCode.Invalid, step: 'state', details: { path: dir }, cause: err });

@@ -90,9 +90,9 @@ export const configSchema = z
   .object({
     ...overridable,
     /** Overrides by tenant id (12 hex), merged over the base config. */
-    tenants: z.record(z.string().regex(/^[0-9a-f]{12}$/, 'tenant ids are 12 lower-case hex characters'), overrideSchema).optional(),
+    tenants: z.record(z.string().regex(/^[0-9a-f]{12}$/, 'expected a tenant id: 12 lower-case hex characters, the first 12 of the SHA-256 of the master key (`snappy ops key` prints it)'), overrideSchema).optional(),
     /** Overrides by machine id, merged over the base and tenant config. */
-    machines: z.record(z.string().regex(MACHINE_ID, 'expected a machine id of [A-Za-z0-9._-]{1,64}'), overrideSchema).optional(),
+    machines: z.record(z.string().regex(MACHINE_ID, 'expected a machine id: 1-64 characters of [A-Za-z0-9._-] (`snappy status` prints this machine\'s)'), overrideSchema).optional(),
   })
   .strict();
 

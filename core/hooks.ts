@@ -99,7 +99,7 @@ export interface BuiltinHooks {
 
 /**
  * The hook table. Third-party plugins add hooks by augmenting this interface
- * (`declare module 'snappy' { interface SnappyHooks { myHook: AsyncSeriesHook<[RunContext, Foo]> } }`)
+ * (`declare module 'snappy-os' { interface SnappyHooks { myHook: AsyncSeriesHook<[RunContext, Foo]> } }`)
  * and declaring them in `apply` with `ctx.defineHook('myHook', { hook, failure })`.
  */
 export interface SnappyHooks extends BuiltinHooks {}

@@ -11,15 +11,37 @@ export interface AggregateService {
    * This machine's own rows not yet shipped, as ndjson (schema v1, one row a line, trailing
    * newline); null when there are none or the run has no master key. Call `commit()` only
    * once the batch is stored (remote or Worker): until then the same rows come back.
+   * `collisions`: run ids found reused while this process aggregated, told with the batch.
    */
-  outbox(run: RunContext): Promise<{ ndjson: string; rows: number; commit(): Promise<void> } | null>;
+  outbox(run: RunContext): Promise<{ ndjson: string; rows: number; commit(): Promise<void>; collisions?: RunIdCollisions } | null>;
   /**
    * Merges rows pulled from the remote into the local union: each line checked against the
    * schema (bad lines skipped and returned), deduped by (tenant, run_id), durable when the
    * promise resolves (record the batch as merged only then). `line` is 1-based within
-   * `ndjson`. Needs no master key.
+   * `ndjson`. Needs no master key; with one, rows of this machine's tenant that reuse a run id
+   * another row of it has are reported (`collisions`).
    */
-  merge(run: RunContext, ndjson: string, source: string): Promise<{ added: number; duplicates: number; invalid: { line: number; reason: string }[] }>;
+  merge(run: RunContext, ndjson: string, source: string): Promise<{ added: number; duplicates: number; invalid: { line: number; reason: string }[]; collisions?: RunIdCollisions }>;
+}
+
+/**
+ * Rows of this machine's tenant whose run id was already in the aggregate for another run (a
+ * raw run id logged twice, on one machine or two): only the first counts anywhere, so they
+ * are reported, with a count and one example. Found where the rows meet: when pulled batches
+ * are merged (with a master key), and when new eval rows are aggregated while the aggregate's
+ * keys are loaded.
+ */
+export interface RunIdCollisions {
+  count: number;
+  example: {
+    /** The aggregate run id (HMAC), and the raw one when this machine's own log holds it. */
+    run_id: string;
+    raw_run_id?: string;
+    /** The row already in the aggregate (the one that counts), when it could be found. */
+    kept?: { skill: string; ts: string; score: number };
+    /** The later row with the same run id, and where it came from. */
+    dropped: { skill: string; ts: string; score: number; source: string };
+  };
 }
 
 /** A push being made: the plan `beforePush` taps shape, and what the transport needs to send it. */
@@ -43,7 +65,7 @@ export interface TransportService {
 /**
  * Typed services plugins provide (`ctx.provide`) and use (`ctx.use`, `ctx.find`): the only way
  * plugins meet besides hooks. A plugin adds its own by augmenting this interface:
- * `declare module 'snappy' { interface ServiceMap { myService: MyService } }`.
+ * `declare module 'snappy-os' { interface ServiceMap { myService: MyService } }`.
  */
 export interface ServiceMap {
   aggregate: AggregateService;

@@ -9,9 +9,42 @@ export interface Issue {
   message: string;
 }
 
-/** Turns zod issues into `{path, message}` pairs with readable paths. */
-export function issuesOf(error: z.ZodError, base = ''): Issue[] {
-  return error.issues.map((i) => ({ path: joinPath(base, i.path as PropertyKey[]), message: i.message }));
+/**
+ * Turns zod issues into `{path, message}` pairs with readable paths. A bad record key says
+ * what a key must look like (the key schema's own message, not zod's "Invalid key in record");
+ * given the schema, an unknown key lists the keys that are allowed there.
+ */
+export function issuesOf(error: z.ZodError, base = '', schema?: z.ZodType): Issue[] {
+  return error.issues.flatMap((i): Issue[] => {
+    const at = i.path as PropertyKey[];
+    const path = joinPath(base, at);
+    const nested = (i as { issues?: readonly { message: string }[] }).issues;
+    if (i.code === 'invalid_key' && nested?.length) return [{ path, message: [...new Set(nested.map((n) => n.message))].join('; ') }];
+    if (i.code === 'unrecognized_keys') {
+      const allowed = schema ? keysAt(schema, at) : undefined;
+      const expected = allowed?.length ? `; expected one of: ${allowed.join(', ')}` : '';
+      return i.keys.map((k) => ({ path: joinPath(base, [...at, k]), message: `unknown key${expected}` }));
+    }
+    return [{ path, message: i.message }];
+  });
+}
+
+/** The keys an object schema allows at `path` inside `schema`, or undefined when that is not an object. */
+function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] | undefined {
+  let s: unknown = schema;
+  const def = (x: unknown) => (x as { _zod?: { def?: Record<string, unknown> } })?._zod?.def;
+  const unwrap = (x: unknown): unknown => {
+    for (let d = def(x); d && (d.type === 'optional' || d.type === 'default' || d.type === 'nullable' || d.type === 'prefault' || d.type === 'pipe'); d = def(x)) x = d.type === 'pipe' ? d.in : d.innerType;
+    return x;
+  };
+  for (const p of path) {
+    const d = def((s = unwrap(s)));
+    if (d?.type === 'object') s = (d.shape as Record<string, unknown>)[String(p)];
+    else if (d?.type === 'record') s = d.valueType;
+    else return undefined;
+  }
+  const d = def(unwrap(s));
+  return d?.type === 'object' ? Object.keys(d.shape as Record<string, unknown>) : undefined;
 }
 
 export function joinPath(base: string, path: readonly PropertyKey[]): string {
@@ -32,6 +65,6 @@ export function validateOptions(plugin: PluginDefinition, options: unknown): unk
   if (!plugin.options) return options;
   const res = plugin.options.safeParse(options ?? {});
   if (res.success) return res.data;
-  const issues = issuesOf(res.error, plugin.name);
+  const issues = issuesOf(res.error, plugin.name, plugin.options);
   throw new SnappyError(`invalid options:\n${formatIssues(issues)}`, { code: ErrorCode.PluginOptions, plugin: plugin.name, details: { issues } });
 }

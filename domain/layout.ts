@@ -3,6 +3,11 @@ export function hourOf(ts: number): string {
   return new Date(Math.max(0, ts)).toISOString().slice(0, 13).replace(/[-T]/g, '');
 }
 
+/** A changelog sequence number as keys carry it: 8 digits, so that keys sort by sequence. */
+export function seq8(seq: number): string {
+  return String(seq).padStart(8, '0');
+}
+
 /** Epoch ms, 13 digits, so that keys sort by time. */
 export function ts13(ts: number): string {
   return String(Math.max(0, Math.floor(ts))).padStart(13, '0');
@@ -20,9 +25,18 @@ export const Remote = {
   /** Public canonical pages, written only by the tick: `snappy-os/skills/<skill>/<file>`. */
   canonicalPrefix: 'snappy-os/skills/',
   canonicalDir: (skill: string) => `snappy-os/skills/${skill}/`,
-  /** One create-only object per promotion: the exactly-once record and the changelog row. */
+  /**
+   * The changelog: per skill, a sequence of create-only entries (promote, rollback, clear, pin,
+   * unpin), `snappy-os/changelog/<skill>/<seq, 8 digits>.json`. Writing entry N create-only is the
+   * exactly-once point of whatever it records (domain/changelog.ts).
+   */
   changelogPrefix: 'snappy-os/changelog/',
-  changelog: (skill: string, rev: string) => `snappy-os/changelog/${skill}/${rev}.json`,
+  changelogEntry: (skill: string, seq: number) => `snappy-os/changelog/${skill}/${seq8(seq)}.json`,
+  /** A changelog row of a release before the sequence: one per promotion, named by its rev. Read, never written. */
+  legacyChangelog: (skill: string, rev: string) => `snappy-os/changelog/${skill}/${rev}.json`,
+  /** Per skill, the changelog folded up to its newest entry, advanced by compare-and-swap: `snappy-os/changelog-head/<skill>.json`. */
+  changelogHeadPrefix: 'snappy-os/changelog-head/',
+  changelogHead: (skill: string) => `snappy-os/changelog-head/${skill}.json`,
   /** Aggregate batches, per tenant, immutable and create-only: `snappy-agg/<tenant>/<batch>.ndjson`. */
   aggregatePrefix: 'snappy-agg/',
   aggregateBatch: (tenant: string, batch: string) => `snappy-agg/${tenant}/${batch}.ndjson`,
@@ -40,6 +54,12 @@ export const Remote = {
   /** A tenant's own skill pages, shared among its machines. */
   tenantSkillsPrefix: (tenant: string) => `snappy-tenants/${tenant}/skills/`,
   tenantSkill: (tenant: string, skill: string) => `snappy-tenants/${tenant}/skills/${skill}.md`,
+  /**
+   * Content hashes of the versions a tenant's page had before its current one, kept by the
+   * machines that replace it: a machine joining the tenant adopts the page over a copy of
+   * any of them instead of taking that copy for a local edit. JSON `{v, skill, hashes}`.
+   */
+  tenantPageHistory: (tenant: string, skill: string) => `snappy-tenants/${tenant}/history/${skill}.json`,
   /** Other state files a tenant allows (sync.allow) beyond the defaults of docs/contract.md §4, shared among its machines. */
   tenantFilesPrefix: (tenant: string) => `snappy-tenants/${tenant}/files/`,
   tenantFile: (tenant: string, rel: string) => `snappy-tenants/${tenant}/files/${rel}`,
@@ -77,8 +97,11 @@ export const Remote = {
   quorumPrefix: 'snappy-quorum/',
   tally: (skill: string, rev: string) => `snappy-quorum/tally/${skill}/${rev}.json`,
   quorumScan: 'snappy-quorum/scan.json',
+  /** One marker per changelog entry whose effects are all done: `<seq>-<action>-<rev>.json`, so a listing tells the history without a read. */
   promotionDonePrefix: 'snappy-quorum/done/',
-  promotionDone: (skill: string, rev: string) => `snappy-quorum/done/${skill}/${rev}.json`,
+  entryDone: (skill: string, seq: number, action: string, rev: string) => `snappy-quorum/done/${skill}/${seq8(seq)}-${action}-${rev}.json`,
+  /** The marker of a finished promotion of a release before the sequence. */
+  legacyDone: (skill: string, rev: string) => `snappy-quorum/done/${skill}/${rev}.json`,
   rejectionPrefix: 'snappy-quorum/rejected/',
   rejection: (skill: string, rev: string) => `snappy-quorum/rejected/${skill}/${rev}.json`,
   /** Revs the tick will never promote: their bytes no longer match what was endorsed. */
@@ -103,4 +126,11 @@ export const Remote = {
   /** Per (skill, tenant): a bounded day-by-day summary of plain `<skill>` rows (count, sum, sum of squares). */
   dailyPrefix: 'snappy-quorum/daily/',
   daily: (skill: string, tenant: string) => `snappy-quorum/daily/${skill}/${tenant}.json`,
+  /**
+   * The post-promotion watch of one promotion (the changelog entry `seq` of `skill`): adoption
+   * per tenant and the runs counted since. `<seq>.closed.json` beside it once it ended.
+   */
+  watchPrefix: 'snappy-quorum/watch/',
+  watch: (skill: string, seq: number) => `snappy-quorum/watch/${skill}/${seq8(seq)}.json`,
+  watchClosed: (skill: string, seq: number) => `snappy-quorum/watch/${skill}/${seq8(seq)}.closed.json`,
 } as const;

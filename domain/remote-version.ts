@@ -21,10 +21,14 @@ const isMarker = (v: unknown): boolean => !!v && typeof v === 'object' && Number
 
 /**
  * Migrations of the remote layout, by the version they start from: each moves a remote from
- * `from` to `from + 1` and must be safe to run again after a kill. There are none yet: layout 1
- * is the first that is named.
+ * `from` to `from + 1` and must be safe to run again after a kill.
  */
-const MIGRATIONS: Record<number, (blobs: BlobStore) => Promise<void>> = {};
+const MIGRATIONS: Record<number, (blobs: BlobStore) => Promise<void>> = {
+  // 1 -> 2: nothing to rewrite. The rows of layout 1 (`changelog/<skill>/<rev>.json`) are read as
+  // the first entries of each skill's sequence (domain/changelog.ts readLog), and the first entry
+  // written after them numbers on from there; the watch objects and the heads are new keys.
+  1: async () => {},
+};
 
 export async function readLayout(blobs: BlobStore): Promise<LayoutFound> {
   let marker: LayoutMarker | null;

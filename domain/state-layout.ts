@@ -17,6 +17,8 @@ export const State = {
   stagedDir: (skill: string, rev: string) => `staging/${skill}/${rev}/`,
   stagedPage: (skill: string, rev: string) => `staging/${skill}/${rev}/${skill}.md`,
   canonicalDir: (skill: string) => `canonical/${skill}/`,
+  /** What this machine learned at its pulls about the fates of the staged revs it holds (domain/rev-fates.ts). */
+  revFates: '.snappy/rev-fates.json',
   /** Cursors, manifests, controller state, locks. Never synced. */
   internalDir: '.snappy/',
   internal: (name: string) => `.snappy/${name}`,

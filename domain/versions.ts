@@ -28,8 +28,13 @@ export const MIN_CLIENT_PROTOCOL = 1;
 /** What a peer that names no protocol speaks. */
 export const UNNAMED_PROTOCOL = 1;
 
-/** The remote layout this release reads and writes. */
-export const LAYOUT = 1;
+/**
+ * The remote layout this release reads and writes. 2: the changelog is a per-skill sequence
+ * (`snappy-os/changelog/<skill>/<seq8>.json` with a head in `snappy-os/changelog-head/`), where
+ * layout 1 had one row per promoted rev (`<rev>.json`): a layout-1 release would not see a
+ * promotion or rollback recorded as an entry, so it must not write to such a remote.
+ */
+export const LAYOUT = 2;
 /** The state dir format this release reads and writes. 2: `.snappy/state.json` (version and the tenant that wrote the state). */
 export const STATE = 2;
 

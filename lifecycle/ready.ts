@@ -20,7 +20,8 @@ export async function ready(t: TaskContext): Promise<void> {
     return;
   }
   const hook = t.runner.hooks.onReady;
-  if (found.length && !hook.isUsed()) {
+  // Not isUsed(): the runner's interceptor is on every hook; taps are what count.
+  if (found.length && hook.taps.length === 0) {
     const skipped = 'no plugin taps onReady (the regen plugin is not configured): markers kept';
     t.log.warn(`${found.length} ready marker(s) wait (${found.map((m) => m.skill).join(', ')}), but ${skipped}`);
     t.report({ markers: found.length, outcomes: [], skipped });

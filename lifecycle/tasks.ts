@@ -16,7 +16,7 @@ export type LifecycleTask = (typeof LIFECYCLE_TASKS)[number];
  */
 export function missingFor(runner: RunnerApi, task: string): string | undefined {
   if ((task === 'push' || task === 'pull') && !runner.service('transport')) return `${task} needs a transport, and no configured plugin provides one (the sync plugin is not configured: config builtins)`;
-  if (task === 'tick' && !runner.hooks.onTick.isUsed()) return 'tick has nothing to run: no configured plugin taps onTick (the quorum plugin is not configured: config builtins)';
+  if (task === 'tick' && runner.hooks.onTick.taps.length === 0) return 'tick has nothing to run: no configured plugin taps onTick (the quorum plugin is not configured: config builtins)';
   return undefined;
 }
 

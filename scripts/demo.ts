@@ -1,12 +1,15 @@
 // `npm run demo [-- --keep]`: a three-tenant fleet on the embedded default (a remote folder,
 // `snappy run tick` standing in for the Worker's cron), driven through the real CLI, told as
-// it happens. Deterministic: fixed keys, fixed eval times, a regen agent without a model.
+// it happens: a promotion by quorum, then the same page regressing under watch and rolled back.
+// Deterministic: fixed keys, fixed scores, a regen agent without a model; the runs judged after
+// the promotion are logged at the time of the run (the watch counts runs after each adoption).
 import { execFile } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tenantIdOf } from '../domain/hash.ts';
+import { progressWords, tenantsWords } from '../plugins/quorum/words.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin', 'snappy.js');
@@ -87,13 +90,13 @@ async function tick(rev: string, names: Record<string, string>): Promise<any> {
   const revs = await json(null, ['ops', 'revs']);
   const s = revs.revs.find((r: { rev: string }) => r.rev === rev);
   const per = (s.tenants as { tenant: string; runs: number; mean: number; endorses: boolean }[]).map((x) => `${names[x.tenant] ?? x.tenant} ${x.runs} runs, mean ${fmt(x.mean)}${x.endorses ? ' (endorses)' : ''}`).join('; ');
-  say(`   cron: snappy run tick -> ${SKILL}:${rev} ${s.state}: ${s.endorsing}/${s.thresholds.minTenants} tenants endorse with ${s.endorsingRuns}/${s.thresholds.minRuns} runs${per ? ` [${per}]` : ''}`);
+  say(`   cron: snappy run tick -> ${SKILL}:${rev} ${s.state}: ${progressWords(s, s.thresholds)} [${per}]`);
   return { promoted, revs };
 }
 
 async function main(): Promise<void> {
   const t0 = Date.now();
-  writeFileSync(config, JSON.stringify({ regen: { agent: [process.execPath, AGENT] } }, null, 2));
+  writeFileSync(config, JSON.stringify({ regen: { agent: [process.execPath, AGENT] }, quorum: { watch: { graceMs: 0 } } }, null, 2));
   const keys = { acme: 'acme-demo-master-key', globex: 'globex-demo-master-key', initech: 'initech-demo-master-key' };
   const ids = Object.fromEntries(await Promise.all(Object.entries(keys).map(async ([t, k]) => [t, await tenantIdOf(k)])));
   const laptop = await machine('acme-laptop', 'acme', keys.acme);
@@ -156,14 +159,73 @@ async function main(): Promise<void> {
   const last = promotion?.revs.last_quorum_promotion;
   if (!row || !last || last.rev_id !== rev) throw new Error(`the rev ${rev} was not promoted: ${JSON.stringify(promotion?.revs)}`);
   const canonical = readFileSync(path.join(remoteDir, 'snappy-os', 'skills', SKILL, `${SKILL}.md`), 'utf8');
-  say(`   the tick wrote the changelog row snappy-os/changelog/${SKILL}/${rev}.json (by ${row.by}, ${row.tenants} tenants, ${row.runs} runs, mean ${fmt(row.mean)})`);
+  say(`   the tick wrote the changelog entry snappy-os/changelog/${SKILL}/${String(row.seq).padStart(8, '0')}.json (by ${row.by}, ${row.tenants} tenants, ${row.runs} runs, mean ${fmt(row.mean)})`);
   say(`   and made snappy-os/skills/${SKILL}/ the rev's folder (${canonical.split('\n').length} lines); every tenant's next pull brings it:`);
   await snappy(globex, ['run', 'pull']);
   must(readFileSync(path.join(globex.state, 'canonical', SKILL, `${SKILL}.md`), 'utf8') === canonical, "globex-box's pull did not bring the canonical page");
   say(`   globex-box: snappy run pull -> canonical/${SKILL}/${SKILL}.md is the promoted page`);
+  const st = await json(globex, ['status']);
+  const fate = (st.decided as { ref: string; state: string }[]).find((d) => d.ref === `${SKILL}:${rev}`);
+  must(fate?.state === 'promoted' && !(st.staged as { ref: string }[]).some((w) => w.ref === `${SKILL}:${rev}`), `globex-box's status still lists ${SKILL}:${rev} as waiting`);
+  say(`   globex-box: snappy status -> ${SKILL}:${rev} promoted, no longer waiting for evaluation there`);
   say(`   last_quorum_promotion: ${JSON.stringify(last)}`);
-  if (keep) say(`   (kept ${dir}: the remote is in remote/, each machine's state dir in <machine>/state; about ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   say(`promoted ${SKILL}:${rev} by quorum: ${row.tenants} tenants, ${row.runs} runs`);
+  say();
+
+  await watchAndRollBack(rev, [ci, globex, initech], Object.fromEntries(Object.entries(ids).map(([name, id]) => [id, name])));
+  if (keep) say(`   (kept ${dir}: the remote is in remote/, each machine's state dir in <machine>/state; about ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+}
+
+/**
+ * The promotion under watch: the evaluators adopt the page (their pull takes it, their next push
+ * is the adoption), then their everyday runs of it fall below the floor, and the tick rolls it
+ * back. Runs are logged at the time of the demo: the watch counts runs after each adoption.
+ */
+async function watchAndRollBack(rev: string, adopters: Machine[], names: Record<string, string>): Promise<void> {
+  say(`5. ${SKILL}:${rev} is now under watch: every tenant's pull takes the page, and its next push of it is its adoption`);
+  for (const m of adopters) {
+    await snappy(m, ['run', 'pull']);
+    await snappy(m, ['run', 'push']);
+  }
+  await json(null, ['run', 'tick']);
+  let w = (await json(null, ['ops', 'watch'])).watches.find((x: { rev: string }) => x.rev === rev);
+  must(w && w.adopted === adopters.length, `the tick did not see ${adopters.length} tenants adopt the page: ${JSON.stringify(w)}`);
+  say(`   ${adopters.map((m) => m.name).join(', ')}: snappy run pull, then snappy run push -> each one's skills/${SKILL}.md is the promoted page`);
+  say(`   cron: snappy run tick -> ${w.adopted} tenants adopted it; a tenant objects after ${w.thresholds.watchMinRuns} runs with a mean below the floor ${w.thresholds.floor} or more than ${w.thresholds.margin} below its own baseline`);
+  say(`   (the demo sets quorum.watch.graceMs to 0; by default runs count from 15 minutes after the adoption)`);
+  say();
+  const scores: number[][] = [
+    [0.45, 0.4, 0.42, 0.38, 0.44, 0.4, 0.41, 0.43, 0.39, 0.42],
+    [0.5, 0.44, 0.46, 0.41, 0.47, 0.43, 0.45, 0.42, 0.48, 0.44],
+    [0.4, 0.36, 0.39, 0.42, 0.37, 0.41, 0.35, 0.4, 0.38, 0.39],
+  ];
+  let rolled: any;
+  for (const [i, m] of adopters.entries()) {
+    const from = Date.now() + 1000;
+    logRuns(m, SKILL, scores[i]!, from - (from % 60_000) + 60_000);
+    await snappy(m, ['run', 'push']);
+    const t = await json(null, ['run', 'tick']);
+    rolled = (t.reports.tick.quorum.rolledBack as { rev_id: string }[]).find((e) => e.rev_id === rev);
+    const status = await json(null, ['ops', 'watch']);
+    w = status.watches.find((x: { rev: string }) => x.rev === rev) ?? w;
+    const per = (w.tenants as { tenant: string; state: string; runs: number; mean: number | null }[]).map((x) => `${names[x.tenant] ?? x.tenant} ${x.state}, ${x.runs} runs, mean ${fmt(x.mean)}`).join('; ');
+    say(`${i + 6}. ${m.name} logs 10 everyday runs of "${SKILL}" with the new page, mean ${fmt(scores[i]!.reduce((a, b) => a + b, 0) / 10)}, and pushes them`);
+    say(rolled ? `   cron: snappy run tick -> rolled back: 3 tenants object with ${rolled.runs} runs` : `   cron: snappy run tick -> ${tenantsWords(w.objecting, w.thresholds.minTenants, 'object')} [${per}]`);
+  }
+  must(rolled, `${SKILL}:${rev} was not rolled back`);
+  say(`   the tick appended the changelog entry snappy-os/changelog/${SKILL}/${String(rolled.seq).padStart(8, '0')}.json (action rollback, by ${rolled.by}); the page replaced no earlier canonical, so ${SKILL}'s canonical is withdrawn (an earlier one would be restored byte for byte)`);
+  say(`   ${SKILL}:${rev} is marked: the quorum never promotes it again unless an operator runs snappy ops clear ${SKILL} ${rev}`);
+  const again = await json(null, ['run', 'tick']);
+  must(!again.reports.tick.quorum.rolledBack.length && !again.reports.tick.quorum.promoted.length, 'a second tick changed something');
+  say('   cron: snappy run tick again -> nothing more: a rollback happens once');
+  await snappy(adopters[1]!, ['run', 'pull']);
+  must(!existsSync(path.join(adopters[1]!.state, 'canonical', SKILL, `${SKILL}.md`)), `${adopters[1]!.name}'s pull kept the withdrawn canonical page`);
+  say(`   ${adopters[1]!.name}: snappy run pull -> canonical/${SKILL}/ is gone, as on the remote`);
+  const st = await snappy(null, ['status']);
+  for (const l of st.stdout.split('\n').filter((x) => /^(watch:|  rolled back)/.test(x))) say(`   snappy status: ${l.trim()}`);
+  const lastRb = (await json(null, ['ops', 'watch'])).last_quorum_rollback;
+  say(`   last_quorum_rollback: ${JSON.stringify(lastRb)}`);
+  say(`rolled back ${SKILL}:${rev} by ${rolled.by}: ${rolled.tenants} tenants, ${rolled.runs} runs`);
 }
 
 try {

@@ -29,6 +29,8 @@ const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--
 function copyCheckout() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'snappy-mutant-'));
   for (const f of files) {
+    // Linked below, whatever git holds at that path.
+    if (f === 'node_modules' || f.startsWith('node_modules/')) continue;
     const to = path.join(dir, f);
     mkdirSync(path.dirname(to), { recursive: true });
     try {

@@ -277,4 +277,37 @@ export default [
     tests: ['test/worker/ops-cli'],
     why: 'an approval could be recorded without the operator who made it',
   },
+  // What a fleet user reads: joining machines, fates of staged revs, config overrides, run ids.
+  {
+    id: 'joining-machine-edit-overwritten',
+    file: 'plugins/sync/pull.ts',
+    search: '  if (local?.bytes && !local.link && shared.has(contentHash(local.bytes))) {',
+    replace: '  if (local?.bytes && !local.link) {',
+    tests: ['test/plugins/sync/join'],
+    why: 'a machine joining a tenant would lose its own edit of a page to the tenant\'s version',
+  },
+  {
+    id: 'promoted-rev-listed-as-waiting',
+    file: 'plugins/regen/status.ts',
+    search: '      const fate = fates.revs[`${skill}:${rev}`];',
+    replace: '      const fate = undefined as RevFate | undefined;',
+    tests: ['test/plugins/sync/fates'],
+    why: 'status would list a promoted, rejected or quarantined rev as waiting for evaluation forever',
+  },
+  {
+    id: 'tenant-override-checked-only-where-it-applies',
+    file: 'cli/context.ts',
+    search: '  await checkBuiltinOptions(loaded, ',
+    replace: '  if (false) await checkBuiltinOptions(loaded, ',
+    tests: ['test/cli/config'],
+    why: "an invalid option in one tenant's override would fail only that tenant's runs, and be named without its file",
+  },
+  {
+    id: 'reused-run-id-silent',
+    file: 'plugins/aggregate/service-impl.ts',
+    search: '          if (had !== undefined && had !== fingerprint(text)) {',
+    replace: '          if (false) {',
+    tests: ['test/plugins/aggregate/collisions'],
+    why: 'two runs of one tenant logged with the same raw run id would count as one, silently',
+  },
 ];

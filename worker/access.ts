@@ -4,7 +4,7 @@ import { isMachineId, isSkillName } from '../domain/names.ts';
 /**
  * Who may touch which key through the Worker (docs/worker.md "Who may write what").
  *
- * A tenant may write only its own pages and files and its own briefs; staged revs go through
+ * A tenant may write only its own pages (and their history), files and briefs; staged revs go through
  * `POST /v1/stage` and aggregate batches through `POST /v1/ingest`, both checked there. It may
  * read what a pull needs: its own pages and files, every tenant's briefs, staged revs and their
  * manifests, canonical pages, and the aggregate batches. Everything else (tallies, the
@@ -19,7 +19,11 @@ export function canWrite(tenant: string, key: string): string | null {
       return name.endsWith('.md') && isSkillName(name.slice(0, -3)) ? null : `${key}: a page key is ${own}skills/<skill>.md`;
     }
     if (rest.startsWith('files/') && rest.length > 'files/'.length) return null;
-    return `${key}: under ${own} a tenant writes skills/ and files/ only`;
+    if (rest.startsWith('history/')) {
+      const name = rest.slice('history/'.length);
+      return name.endsWith('.json') && isSkillName(name.slice(0, -5)) ? null : `${key}: a page history key is ${own}history/<skill>.json`;
+    }
+    return `${key}: under ${own} a tenant writes skills/, history/ and files/ only`;
   }
   const briefs = Remote.tenantBriefsPrefix(tenant);
   if (key.startsWith(briefs)) {

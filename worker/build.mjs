@@ -34,9 +34,9 @@ export function findConfig(explicit, cwd = process.cwd()) {
  * imported before.
  */
 function planPlugins(configFile) {
-  const tsx = import.meta.resolve('tsx');
+  const fromSources = pathToFileURL(path.join(ROOT, 'cli', 'from-sources.mjs')).href;
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', tsx, path.join(ROOT, 'worker', 'plugin-plan.ts'), configFile], { cwd: path.dirname(configFile), maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--import', fromSources, path.join(ROOT, 'worker', 'plugin-plan.ts'), configFile], { cwd: path.dirname(configFile), maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`cannot evaluate ${configFile} for the Worker: ${String(stderr).trim() || err.message}`));
       else resolve(JSON.parse(stdout));
     });
@@ -87,6 +87,8 @@ function snappyWorkerPlugin(configFile, plan) {
   return {
     name: 'snappy-worker',
     setup(build) {
+      // The config and plugins import the package by name: the Worker is built from these sources.
+      build.onResolve({ filter: /^snappy-os$/ }, () => ({ path: path.join(ROOT, 'core', 'index.ts') }));
       build.onResolve({ filter: /^snappy:worker-config$/ }, () => (configFile ? { path: configFile } : { path: 'empty-config', namespace: 'snappy' }));
       build.onLoad({ filter: /^empty-config$/, namespace: 'snappy' }, () => ({ contents: 'export default {};', loader: 'js' }));
       build.onResolve({ filter: /^snappy:worker-plugins$/ }, () => ({ path: 'worker-plugins', namespace: 'snappy' }));

@@ -2,6 +2,7 @@ import type { BlobInfo } from '../core/ports.ts';
 import { assertSafeKey } from '../core/ports.ts';
 import { appendFeed, FEED_SKEW_MS, listTimeOrdered, nextCursor, trailCursor, type FeedEntry } from '../domain/feed.ts';
 import { Remote } from '../domain/layout.ts';
+import { isSkillName } from '../domain/names.ts';
 import { fromBase64url } from '../domain/auth.ts';
 import { stageRev, STAGE_LIMITS, type RevFile } from '../domain/staged-rev.ts';
 import { canList, canRead, canWrite } from './access.ts';
@@ -48,7 +49,7 @@ function objectHeaders(info: BlobInfo): Record<string, string> {
  * (create-only) or `If-Match: <etag>` (over the version this machine last saw). 412 when the
  * condition does not hold; the change goes into the feed.
  */
-export async function writeObject(url: URL, req: Request, auth: AuthedRequest, { blobs }: Stores, maxBytes: number): Promise<Response> {
+export async function writeObject(url: URL, req: Request, auth: AuthedRequest, { blobs }: Stores, maxBytes: number, onPage?: PageListener): Promise<Response> {
   const key = keyOf(url);
   if (key instanceof Response) return key;
   const refused = canWrite(auth.tenant, key);
@@ -62,7 +63,21 @@ export async function writeObject(url: URL, req: Request, auth: AuthedRequest, {
   const info = await blobs.head(key);
   const kind: FeedEntry['kind'] = key.startsWith(Remote.briefsPrefix) ? 'brief' : key.includes('/skills/') ? 'page' : 'file';
   await appendFeed(blobs, { kind, keys: [key], ...(kind === 'brief' ? {} : { tenant: auth.tenant }) });
+  // The push itself is the moment a tenant adopts a watched page: the tick would only see it later.
+  const page = onPage && kind === 'page' ? pageSkillOf(auth.tenant, key) : null;
+  if (page) await onPage!(auth.tenant, page, auth.body);
   return json({ ok: true, key, etag: info?.etag ?? null, size: info?.size ?? auth.body.length });
+}
+
+/** Told of every page a tenant pushed: (tenant, skill, bytes). */
+export type PageListener = (tenant: string, skill: string, bytes: Uint8Array) => Promise<unknown>;
+
+/** The skill of `snappy-tenants/<tenant>/skills/<skill>.md`, else null. */
+function pageSkillOf(tenant: string, key: string): string | null {
+  const prefix = Remote.tenantSkillsPrefix(tenant);
+  if (!key.startsWith(prefix) || !key.endsWith('.md')) return null;
+  const skill = key.slice(prefix.length, -'.md'.length);
+  return isSkillName(skill) ? skill : null;
 }
 
 /** GET /v1/objects?prefix=P&after=K: one page of a listing the tenant may see. */

@@ -14,6 +14,9 @@ import { handleOperate } from './ops-operate.ts';
  *   GET    revs                              staged revs with progress, last_quorum_promotion
  *   POST   revs/<skill>/<rev>/approve        {by?}  promote now (by: the named token's operator, or required)
  *   POST   revs/<skill>/<rev>/reject         {by?, reason?}
+ *   POST   revs/<skill>/<rev>/clear|pin|unpin {by?, reason?}  lift a rollback's mark; pin or unpin a rev
+ *   GET    watch                             promotions under watch with their objections, pins, rollbacks, last_quorum_rollback
+ *   POST   skills/<skill>/rollback           {by?, rev?, reason?}  restore what the canonical page replaced (only while `rev` is canonical)
  *   GET    tenants                           every tenant in the registry (public keys only)
  *   POST   tenants                           {tenant, key, by}  admit (or admit again, or replace the key)
  *   DELETE tenants/<tenant>                   {by}  revoke
@@ -54,7 +57,7 @@ export async function handleOpsApi(req: Request, env: Env, path: string, quorum:
   };
   const operate = await handleOperate({ method: req.method, parts, body, str, operator: (by) => operatorName(op, by) }, env, { blobs, kv }, quorum);
   if (operate) return operate;
-  if (parts[0] === 'revs' && !quorum) return fail(503, 'this Worker runs without the quorum plugin (config builtins): there are no revs to act on');
+  if ((parts[0] === 'revs' || parts[0] === 'watch' || parts[0] === 'skills') && !quorum) return fail(503, 'this Worker runs without the quorum plugin (config builtins): there are no revs to act on');
   if (parts[0] === 'revs' && parts.length === 1 && req.method === 'GET') {
     return json({ ok: true, revs: await quorum!.revs(blobs), last_quorum_promotion: await quorum!.lastPromotion(kv) });
   }
@@ -66,6 +69,14 @@ export async function handleOpsApi(req: Request, env: Env, path: string, quorum:
       return json({ ok: true, ...(await quorum!.approve({ blobs, kv }, skill, rev, operatorName(op, str(b.by, 'by', false)), consoleLogger, diff === undefined ? {} : { diff })) });
     }
     if (action === 'reject') return json({ ok: true, rejection: await quorum!.reject(blobs, skill, rev, operatorName(op, str(b.by, 'by', false)), str(b.reason, 'reason', false) ?? '') });
+    if (action === 'clear') return json({ ok: true, ...(await quorum!.clear({ blobs, kv }, skill, rev, operatorName(op, str(b.by, 'by', false)), str(b.reason, 'reason', false) ?? '', consoleLogger)) });
+    if (action === 'pin' || action === 'unpin') return json({ ok: true, ...(await quorum!.pin({ blobs, kv }, skill, rev, action === 'pin', operatorName(op, str(b.by, 'by', false)), str(b.reason, 'reason', false) ?? '', consoleLogger)) });
+  }
+  if (parts[0] === 'watch' && parts.length === 1 && req.method === 'GET') return json({ ok: true, ...(await quorum!.watch({ blobs, kv })) });
+  if (parts[0] === 'skills' && parts.length === 3 && parts[2] === 'rollback' && req.method === 'POST') {
+    const b = await body();
+    const rev = str(b.rev, 'rev', false);
+    return json({ ok: true, ...(await quorum!.rollback({ blobs, kv }, parts[1]!, operatorName(op, str(b.by, 'by', false)), { ...(rev ? { rev } : {}), reason: str(b.reason, 'reason', false) ?? '' }, consoleLogger)) });
   }
   if (parts[0] === 'tenants' && parts.length === 1) {
     if (req.method === 'GET') return json({ ok: true, tenants: await listTenants(blobs) });

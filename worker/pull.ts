@@ -1,6 +1,7 @@
+import { readEntry, readLog } from '../domain/changelog.ts';
 import { Remote } from '../domain/layout.ts';
 import { isSkillName } from '../domain/names.ts';
-import type { QuorumService } from '../plugins/quorum/index.ts';
+import { watchView, type QuorumService } from '../plugins/quorum/index.ts';
 import { INDEX_KEY, listIndexAfter } from '../domain/agg-index.ts';
 import { nextCursor } from '../domain/feed.ts';
 import { storesOf } from './bindings.ts';
@@ -57,14 +58,10 @@ export async function pullCanonical(skill: string, env: Env, quorum: QuorumServi
     if (b) files[o.key.slice(dir.length)] = new TextDecoder().decode(b);
   }
   if (!Object.keys(files).length) return fail(404, `no canonical pages for skill ${skill}`);
-  const rows: { ts: string; rev_id: string; by: string }[] = [];
-  for await (const o of blobs.list(`${Remote.changelogPrefix}${skill}/`)) {
-    const b = await blobs.get(o.key);
-    if (b) rows.push(JSON.parse(new TextDecoder().decode(b)));
-  }
-  rows.sort((a, b) => (a.ts < b.ts ? -1 : 1));
-  const latest = rows[rows.length - 1];
-  const body = JSON.stringify({ skill, rev_id: latest?.rev_id ?? null, promoted: latest ?? null, files });
+  // The changelog says which rev the folder is (a rollback may have restored an earlier one).
+  const log = await readLog(blobs, skill).catch(() => null);
+  const promoted = log?.canonical ? await readEntry(blobs, log, log.canonical.seq).catch(() => null) : null;
+  const body = JSON.stringify({ skill, rev_id: log?.canonical?.rev_id ?? null, promoted, ...(log?.lastChange?.action === 'rollback' ? { rolledBack: log.lastChange } : {}), files });
   if (cacheKey) await kv.put(cacheKey, body);
   return new Response(body, { headers: { 'content-type': 'application/json; charset=utf-8', 'x-snappy-cache': 'miss' } });
 }
@@ -78,9 +75,10 @@ export async function listCanonical(env: Env): Promise<Response> {
 }
 
 /**
- * GET /v1/status, by who asks: anyone gets `last_quorum_promotion` and counts; a tenant's
- * signed request also gets each staged rev's progress (no per-tenant rows); the operator
- * (ops token) gets everything /snappy-ops shows.
+ * GET /v1/status, by who asks: anyone gets `last_quorum_promotion`, `last_quorum_rollback` and
+ * counts; a tenant's signed request also gets each staged rev's progress (no per-tenant rows),
+ * `decided`, the revs promoted, quarantined or rejected (with when), and the watch of each
+ * promotion as counts; the operator (ops token) gets everything /snappy-ops shows.
  */
 export async function status(env: Env, quorum: QuorumService | undefined, who: 'public' | 'tenant' | 'operator'): Promise<Response> {
   if (!quorum) return fail(503, 'this Worker runs without the quorum plugin (config builtins): there is no quorum status');
@@ -89,9 +87,18 @@ export async function status(env: Env, quorum: QuorumService | undefined, who: '
   const counts: Record<string, number> = { staged: all.length };
   for (const r of all) counts[r.state] = (counts[r.state] ?? 0) + 1;
   const last = await quorum.lastPromotion(kv);
-  if (who === 'public') return json({ ok: true, counts, last_quorum_promotion: last });
+  if (who === 'public') return json({ ok: true, counts, last_quorum_promotion: last, last_quorum_rollback: await quorum.lastRollback(kv) });
   const open = all.filter((r) => r.state !== 'promoted');
-  if (who === 'operator') return json({ ok: true, counts, staged: open.map(({ histogram: _h, ...r }) => r), last_quorum_promotion: last });
+  // The watch as counts: who objects and how each tenant scored stay with the operator (/snappy-ops).
+  const watch = watchView(await quorum.watch({ blobs, kv }));
+  if (who === 'operator') return json({ ok: true, counts, staged: open.map(({ histogram: _h, ...r }) => r), last_quorum_promotion: last, watch });
   const staged = open.map((r) => ({ skill: r.skill, rev: r.rev, state: r.state, manualReview: r.manualReview, thresholds: r.thresholds, scored: r.tenants.length, endorsing: r.endorsing, endorsingRuns: r.endorsingRuns, totalRuns: r.totalRuns, mean: r.mean, decision: r.decision }));
-  return json({ ok: true, counts, staged, last_quorum_promotion: last });
+  // The revs no longer waiting for evaluation, so a tenant's pull can tell its status which.
+  const decided = all.flatMap((r): Record<string, unknown>[] => {
+    if (r.state === 'promoted') return [{ skill: r.skill, rev: r.rev, state: r.state, ts: r.promotion?.ts ?? null, by: r.promotion?.by ?? null }];
+    if (r.state === 'quarantined') return [{ skill: r.skill, rev: r.rev, state: r.state, ts: r.quarantine?.ts ?? null, reason: r.quarantine?.reason ?? null }];
+    if (r.state === 'rejected') return [{ skill: r.skill, rev: r.rev, state: r.state, ts: r.rejection?.ts ?? null }];
+    return [];
+  });
+  return json({ ok: true, counts, staged, decided, last_quorum_promotion: last, watch });
 }

@@ -63,7 +63,9 @@ async function dispatch(req: Request, env: Env, ctx: ExecCtx, deps: RouteDeps): 
     if (p === '/v1/limits' && m === 'GET') return json({ ok: true, ingest: ingestLimits(env), objectBytes: objectMax(env), stage: STAGE_LIMITS });
     if (p === '/v1/object') {
       if (m === 'GET' || m === 'HEAD') return await signed(0, (a) => readObject(req, url, a, stores));
-      if (m === 'PUT') return await signed(objectMax(env), (a) => once(stores, a, () => writeObject(url, req, a, stores, objectMax(env))));
+      const quorum = deps.quorum;
+      const onPage = quorum ? (tenant: string, skill: string, bytes: Uint8Array) => quorum.notePage(stores.blobs, tenant, skill, bytes, Date.now()) : undefined;
+      if (m === 'PUT') return await signed(objectMax(env), (a) => once(stores, a, () => writeObject(url, req, a, stores, objectMax(env), onPage)));
       return fail(405, `${p} takes GET, HEAD or PUT`, { allow: 'GET, HEAD, PUT' });
     }
     if (p === '/v1/objects' && m === 'GET') return await signed(0, (a) => listObjects(url, a, stores));

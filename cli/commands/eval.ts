@@ -32,7 +32,8 @@ export const evalCommand: CommandModule<GlobalFlags, EvalArgs> = {
     const check = validateEvalRow(row);
     if (!check.ok) throw new SnappyError(`eval row refused: ${check.reason}`, { code: ErrorCode.Usage });
     const { createCli } = await import('../context.ts');
-    const { appendAtomic, acquireLock } = await import('../../adapters/fs.ts');
+    const { appendAtomic } = await import('../../adapters/fs.ts');
+    const { acquireLock } = await import('../../adapters/lock.ts');
     const { printJson } = await import('../output.ts');
     const cli = await createCli(argv, process.env, { createState: true });
     // The append needs no lock (O_APPEND); the ingest that follows does.

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import os from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
 import { ErrorCode, SnappyError } from '../../core/errors.ts';
@@ -20,6 +21,14 @@ const USAGE = `snappy ops <action>:
   approve <skill> <rev_id> [--by NAME] promote now, regardless of quorum (by: the operator; through the Worker,
                                        a named token's owner, else required; in direct mode, else $USER)
   reject <skill> <rev_id> [--by NAME] [--reason TEXT]
+  watch                                promotions under watch (objections so far, runs counted), pins, rollbacks
+  rollback <skill> [<rev_id>] [--by NAME] [--reason TEXT]
+                                       restore the canonical page the current one replaced (or withdraw it);
+                                       with <rev_id>, only while that rev is the canonical one
+  clear <skill> <rev_id> [--by NAME] [--reason TEXT]
+                                       lift a rollback's mark: the quorum may promote the rev again
+  pin | unpin <skill> <rev_id> [--by NAME] [--reason TEXT]
+                                       a pinned rev is never rolled back by the watch (an operator still can)
   tenants list | admit <tenant> <public-key> | revoke <tenant>
   audit                                admissions, revocations and key changes, newest first
 ${OPERATE_USAGE}
@@ -37,16 +46,17 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
   describe: 'Operator actions: approve/reject staged revs, admit tenants, list revs; `ops key` prints the ingest key to hand over',
   builder: (y: Argv<GlobalFlags>) =>
     y
-      .positional('action', { type: 'string', choices: ['key', 'revs', 'approve', 'reject', 'tenants', 'audit', ...OPERATE_ACTIONS], demandOption: true })
+      .positional('action', { type: 'string', choices: ['key', 'revs', 'approve', 'reject', 'watch', 'rollback', 'clear', 'pin', 'unpin', 'tenants', 'audit', ...OPERATE_ACTIONS], demandOption: true })
       .positional('args', { type: 'string', array: true, default: [] })
       .option('by', { type: 'string', describe: 'who acts (recorded in the changelog row or tenant record)' })
-      .option('reason', { type: 'string', describe: 'why a rev is rejected' })
+      .option('reason', { type: 'string', describe: 'why a rev is rejected, rolled back, cleared or pinned' })
       .option('diff', { type: 'string', describe: 'revs: show each open rev\'s diff against canonical; approve: the diff id you were shown (refused when the change is no longer that)' })
       .option('allow-weak-key', { type: 'boolean', describe: 'ops key: derive the signing key even from a master key under 128 bits (tests only)' })
       .usage(USAGE)
       .example('$0 ops approve summarize 3f2a9c1d0e4b --by robert', 'promote a gated rev')
-      .example('$0 ops tenants admit 0123456789ab <public key>', 'let a tenant in (its `snappy ops key` output)')
       .example('$0 ops diff summarize 3f2a9c1d0e4b', 'the staged page against the canonical one it would replace')
+      .example('$0 ops rollback summarize 3f2a9c1d0e4b --reason "answers got longer"', 'restore the page the promotion replaced')
+      .example('$0 ops tenants admit 0123456789ab <public key>', 'let a tenant in (its `snappy ops key` output)')
       .example('$0 ops rotate 0123456789ab 9876543210fe <new public key> --by robert', 'move a tenant to a new master key') as unknown as Argv<OpsArgs>,
   handler: async (argv) => {
     const { printJson } = await import('../output.ts');
@@ -58,8 +68,11 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
     const args = (argv.args ?? []).map(String);
 
     if (argv.action === 'key') {
-      const master = process.env.SNAPPY_MASTER_KEY;
-      if (!master) throw new SnappyError('SNAPPY_MASTER_KEY is not set: there is no tenant on this machine', { code: ErrorCode.Usage });
+      const { resolveStateDir } = await import('../state-dir.ts');
+      const { masterKeyFor, MASTER_KEY_FILE } = await import('../master-key.ts');
+      const { dir } = await resolveStateDir(argv);
+      const master = (await masterKeyFor(dir)).key;
+      if (!master) throw new SnappyError(`SNAPPY_MASTER_KEY is not set and ${path.join(dir, MASTER_KEY_FILE)} does not exist: there is no tenant on this machine (snappy init makes a key)`, { code: ErrorCode.Usage });
       // The tenant id is public, so a weak key can be guessed offline: no ingest key is derived from one.
       const { keyStrength, weakKeyMessage } = await import('../../domain/key-strength.ts');
       const strength = keyStrength(master);
@@ -89,7 +102,8 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
     switch (argv.action) {
       case 'revs': {
         const r = await backend.revs();
-        const lines = r.revs.map((s) => `${s.skill}:${s.rev}  ${s.state.padEnd(8)} ${s.endorsing}/${s.thresholds.minTenants} tenants endorse, ${s.endorsingRuns}/${s.thresholds.minRuns} runs, mean ${s.mean ?? '-'}${s.manualReview ? `  manual_review: ${s.manualReview}` : ''}${s.promotion ? `  promoted ${s.promotion.ts} by ${s.promotion.by}` : ''}`);
+        const { progressWords } = await import('../../plugins/quorum/index.ts');
+        const lines = r.revs.map((s) => `${s.skill}:${s.rev}  ${s.state.padEnd(11)} ${progressWords(s, s.thresholds)}${s.manualReview ? `  manual_review: ${s.manualReview}` : ''}${s.promotion ? `  promoted ${s.promotion.ts} by ${s.promotion.by}` : ''}`);
         const last = r.last_quorum_promotion;
         // --diff: each rev an operator could still approve, against the canonical it would replace.
         const diffs = argv.diff === undefined ? undefined : await revDiffs(backend, r.revs.filter((s) => s.state === 'pending' || s.state === 'gated'));
@@ -106,6 +120,31 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
         if (args.length !== 2) throw usage('ops reject needs <skill> <rev_id>');
         const r = await backend.reject(args[0]!, args[1]!, argv.by, argv.reason ?? '');
         return out({ where: backend.where, rejection: r }, `rejected ${args[0]}:${args[1]} (by ${r.by})`);
+      }
+      case 'watch': {
+        const w = await backend.watch();
+        const { tenantsWords } = await import('../../plugins/quorum/index.ts');
+        const lines = [
+          ...w.watches.map((x) => `${x.skill}:${x.rev}  promoted ${x.promotedAt} by ${x.by}${x.pinned ? '  PINNED' : ''}: ${tenantsWords(x.objecting, x.thresholds.minTenants, 'object')}, ${x.adopted} adopted the page, ${x.runs} runs counted`),
+          ...w.pins.map((p) => `pinned ${p.skill}:${p.rev}`),
+          ...w.rollbacks.map((r) => `rolled back ${r.skill}:${r.rev_id} at ${r.ts} by ${r.by}: ${r.restored ? `restored ${r.restored.rev_id}` : 'canonical withdrawn'}${r.marked ? ' (marked)' : ' (mark cleared)'}`),
+        ];
+        const last = w.last_quorum_rollback as { skill: string; rev_id: string; ts: string } | null;
+        return out({ where: backend.where, ...w }, `${lines.join('\n') || 'no promotion under watch'}\nlast rollback: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
+      }
+      case 'rollback': {
+        if (args.length < 1 || args.length > 2) throw usage('ops rollback needs <skill> and may name the <rev_id> it means');
+        const r = await backend.rollback(args[0]!, args[1], argv.by, argv.reason ?? '');
+        return out({ where: backend.where, ...r }, r.rolledBack ? `rolled back ${args[0]}:${r.entry!.rev_id} (by ${r.entry!.by}): ${r.restored ? `canonical is ${r.restored.rev_id} again` : 'there was no earlier canonical: withdrawn'}` : `nothing rolled back: ${r.why}`);
+      }
+      case 'clear':
+      case 'pin':
+      case 'unpin': {
+        if (args.length !== 2) throw usage(`ops ${argv.action} needs <skill> <rev_id>`);
+        const r = await backend.mark(argv.action, args[0]!, args[1]!, argv.by, argv.reason ?? '');
+        const done = { clear: 'cleared the mark of', pin: 'pinned', unpin: 'unpinned' }[argv.action];
+        const already = { clear: 'is not marked (cleared already)', pin: 'is pinned already', unpin: 'is not pinned' }[argv.action];
+        return out({ where: backend.where, ...r }, r.changed ? `${done} ${args[0]}:${args[1]} (by ${r.entry!.by})` : `${args[0]}:${args[1]} ${already}; nothing changed`);
       }
       case 'tenants': {
         const [sub, ...rest] = args;

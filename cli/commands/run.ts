@@ -35,7 +35,7 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
       .example('$0 run tick --remote file:///srv/fleet', "run the Worker's minute tick in Node against a remote") as unknown as Argv<GlobalFlags & { task: string[] }>,
   handler: async (argv) => {
     const { createCli } = await import('../context.ts');
-    const { acquireLock, releaseLockSync } = await import('../../adapters/fs.ts');
+    const { acquireLock, releaseLockSync } = await import('../../adapters/lock.ts');
     const { printJson, formatTimings } = await import('../output.ts');
     const { closest } = await import('../suggest.ts');
     const { Interrupts } = await import('../interrupt.ts');

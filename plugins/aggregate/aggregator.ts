@@ -3,12 +3,14 @@ import path from 'node:path';
 import type { RunContext } from '../../core/context.ts';
 import type { EvalEvent, IngestBatch } from '../../core/hooks.ts';
 import type { Logger } from '../../core/ports.ts';
+import type { RunIdCollisions } from '../../core/services.ts';
+import type { AggRow } from '../../domain/agg-row.ts';
 import { tenantIdOf } from '../../domain/hash.ts';
 import { State } from '../../domain/state-layout.ts';
 import { CHUNK_BYTES, nextLineStart, parseEvalChunk, readIngestCursor } from '../../adapters/eval-log.ts';
 import { HmacPool } from './hmac-pool.ts';
 import { maxLineBytes, Projector } from './project.ts';
-import { AggStore, rowKey } from './store.ts';
+import { AggStore, fingerprint, forEachLine, rowKey } from './store.ts';
 
 /** What the aggregate did in this process. */
 export interface AggCounts {
@@ -32,6 +34,8 @@ const POOL_MIN_ROWS = 4096;
  */
 export class Aggregator {
   readonly counts: AggCounts = { aggregated: 0, caughtUp: 0, duplicates: 0, skippedNoKey: 0 };
+  /** Run ids of this tenant found reused while this process aggregated eval rows, with the first example. */
+  collisions: RunIdCollisions | undefined;
   /** Rows `afterEval` collected for the pass under way, and its run: aggregated at its `afterIngest`. */
   private pending: { run: RunContext; rows: EvalEvent[] } | undefined;
   private stores = new Map<string, Promise<AggStore>>();
@@ -165,8 +169,13 @@ export class Aggregator {
   private async append(store: AggStore, key: string, generation: string, events: readonly EvalEvent[], endOffset: number): Promise<void> {
     const p = await this.projector(key);
     const dedupeTo = store.commit.generation === generation ? store.commit.dedupeTo : 0;
-    const keys = events.length > 0 && events[0]!.offset < dedupeTo ? await store.keySet() : undefined;
+    const keys = events.length > 0 && events[0]!.offset < dedupeTo ? await store.keySet(p.tenant) : undefined;
     const known = keys ?? store.loadedKeys();
+    // Loaded (by a merge of pulled batches, or for the dedupe above): a new row whose run id is
+    // already there is a raw run id reused, and is reported.
+    const ours = known ? store.rowsOf(p.tenant) : undefined;
+    let collided = 0;
+    let first: { ev: EvalEvent; rid: string } | undefined;
     let out = Buffer.allocUnsafe(Math.max(4096, events.length * 200));
     let pos = 0;
     let rows = 0;
@@ -186,12 +195,23 @@ export class Aggregator {
       if (known) {
         const rid = p.runId(ev.runId);
         const k = rowKey(p.tenant, rid);
-        if (keys && ev.offset < dedupeTo && known.has(k)) {
-          this.counts.duplicates++;
-          continue;
-        }
+        const line = p.line(ev, rid);
+        const replayable = !!keys && ev.offset < dedupeTo;
+        if (known.has(k)) {
+          // The same row again (a log read anew) is expected where rows may be replayed; any
+          // other row with this run id is a raw run id reused.
+          const had = ours?.get(rid);
+          if (had !== undefined ? had !== fingerprint(line) : !replayable) {
+            collided++;
+            first ??= { ev, rid };
+          }
+          if (replayable) {
+            this.counts.duplicates++;
+            continue;
+          }
+        } else ours?.set(rid, fingerprint(line));
         known.add(k);
-        pos += out.write(p.line(ev, rid) + '\n', pos, 'utf8');
+        pos += out.write(line + '\n', pos, 'utf8');
       } else if (i < split) pos = p.write(ev, out, pos);
       else {
         if (i === split) hex = await ahead; // undefined when the worker failed: hash here instead
@@ -209,5 +229,60 @@ export class Aggregator {
       }
     });
     this.counts.aggregated += rows;
+    if (first) {
+      const ev = first.ev;
+      const kept = await store.findRow(p.tenant, first.rid);
+      const skill = ev.rev === undefined ? ev.skill : `${ev.skill}:${ev.rev}`;
+      const c: RunIdCollisions = { count: collided, example: { run_id: first.rid, raw_run_id: ev.runId, ...(kept ? { kept: { skill: kept.skill, ts: kept.ts, score: kept.score } } : {}), dropped: { skill, ts: p.iso(ev.ts), score: ev.score, source: `${State.evalLog}:${ev.line}` } } };
+      this.reportCollisions(c, `aggregating ${State.evalLog}`);
+      this.collisions = { count: (this.collisions?.count ?? 0) + c.count, example: this.collisions?.example ?? c.example };
+    }
+  }
+
+  /**
+   * One example of `count` reused run ids met in a merge, told in full: the row that counts
+   * (found in the aggregate) and the raw run id (found in this machine's own log, if there).
+   */
+  async describeCollision(run: RunContext, store: AggStore, count: number, row: AggRow, source: string): Promise<RunIdCollisions> {
+    const kept = await store.findRow(row.tenant, row.run_id);
+    const key = this.keyOf(run);
+    const raw = key ? await this.rawRunId(run.stateDir, key, row.run_id) : undefined;
+    return {
+      count,
+      example: { run_id: row.run_id, ...(raw !== undefined ? { raw_run_id: raw } : {}), ...(kept ? { kept: { skill: kept.skill, ts: kept.ts, score: kept.score } } : {}), dropped: { skill: row.skill, ts: row.ts, score: row.score, source } },
+    };
+  }
+
+  /** Says it, once per meeting, on stderr (the --json report carries it where it was met). */
+  reportCollisions(c: RunIdCollisions, where: string): void {
+    const e = c.example;
+    const id = e.raw_run_id !== undefined ? `run id ${JSON.stringify(e.raw_run_id)} (aggregate run_id ${e.run_id})` : `aggregate run_id ${e.run_id}`;
+    const kept = e.kept ? `${e.kept.skill} ${e.kept.score} at ${e.kept.ts} counts` : 'the first row counts';
+    this.log.warn(
+      `${where}: ${c.count} ${c.count === 1 ? 'row of this tenant reuses a run id another run already has, and does' : 'rows of this tenant reuse run ids other runs already have, and do'} not count (e.g. ${id}: ${kept}; ${e.dropped.skill} ${e.dropped.score} at ${e.dropped.ts} from ${e.dropped.source} does not). Run ids must be unique per tenant: prefix them with the machine (README, "The loop").`,
+    );
+  }
+
+  /** The tenant id of a master key (the aggregate's `tenant` field). */
+  async tenantOf(key: string): Promise<string> {
+    return (await this.projector(key)).tenant;
+  }
+
+  /** The raw run id in this machine's log whose HMAC is `runId`, or undefined: one pass, for a message. */
+  private async rawRunId(stateDir: string, key: string, runId: string): Promise<string | undefined> {
+    const p = await this.projector(key);
+    const file = path.join(stateDir, State.evalLog);
+    const size = await fs.stat(file).then((st) => st.size, () => 0);
+    let found: string | undefined;
+    await forEachLine(file, size, (text, s, e) => {
+      if (found !== undefined) return;
+      try {
+        const raw = (JSON.parse(text.slice(s, e)) as { run_id?: unknown }).run_id;
+        if (typeof raw === 'string' && raw && p.runId(raw) === runId) found = raw;
+      } catch {
+        // a malformed line has no run id to find
+      }
+    });
+    return found;
   }
 }

@@ -44,7 +44,8 @@ export const aggregatePlugin = definePlugin({
         await agg.catchUpToIngest(t);
         await agg.flush(t.stateDir);
         const c = agg.counts;
-        t.report({ rows: c.aggregated, caughtUp: c.caughtUp, duplicates: c.duplicates, malformed, skippedNoKey: 0, file: State.aggregate });
+        t.report({ rows: c.aggregated, caughtUp: c.caughtUp, duplicates: c.duplicates, malformed, skippedNoKey: 0, file: State.aggregate, ...(agg.collisions ? { collisions: agg.collisions } : {}) });
+        agg.collisions = undefined;
         if (!t.flags.quiet && !t.flags.json) {
           const extra = [c.caughtUp ? `${c.caughtUp} caught up` : '', c.duplicates ? `${c.duplicates} already present` : '', malformed ? `${malformed} malformed skipped` : ''].filter(Boolean);
           t.log.info(`aggregated ${c.aggregated} row(s) into ${State.aggregate}${extra.length ? ` (${extra.join(', ')})` : ''}`);

@@ -1,8 +1,8 @@
 import type { RunContext } from '../../core/context.ts';
 import type { AggregateService } from '../../core/services.ts';
-import { checkAggLine, formatAggRow } from '../../domain/agg-row.ts';
+import { checkAggLine, formatAggRow, type AggRow } from '../../domain/agg-row.ts';
 import type { Aggregator } from './aggregator.ts';
-import { rowKey } from './store.ts';
+import { fingerprint, rowKey } from './store.ts';
 
 /** The `aggregate` service over this plugin's aggregator (core/services.ts has the contract). */
 export function createAggregateService(agg: Aggregator): AggregateService {
@@ -22,18 +22,28 @@ export function createAggregateService(agg: Aggregator): AggregateService {
       return {
         ndjson,
         rows,
+        ...(agg.collisions ? { collisions: agg.collisions } : {}),
         commit: async () => {
           const live = await agg.store(run.stateDir);
           await live.append('', (n) => {
             n.own = subtractRanges(n.own, ranges);
           });
+          // Told with this batch: a long-running process does not tell them again with the next.
+          agg.collisions = undefined;
         },
       };
     },
 
     async merge(run: RunContext, ndjson: string, source: string) {
       const store = await agg.store(run.stateDir);
-      const keys = await store.keySet();
+      // With a key, this tenant's rows are kept with a fingerprint: a run id of ours arriving
+      // with another row is a raw run id reused, not the same row seen again.
+      const key = agg.keyOf(run);
+      const tenant = key ? await agg.tenantOf(key) : undefined;
+      const keys = await store.keySet(tenant);
+      const ours = tenant ? store.rowsOf(tenant) : undefined;
+      let collided = 0;
+      let first: { row: AggRow } | undefined;
       const invalid: { line: number; reason: string }[] = [];
       let out = '';
       let added = 0;
@@ -48,12 +58,20 @@ export function createAggregateService(agg: Aggregator): AggregateService {
           continue;
         }
         const k = rowKey(c.row.tenant, c.row.run_id);
+        const text = formatAggRow(c.row);
+        const mine = ours && c.row.tenant === tenant;
         if (keys.has(k)) {
           duplicates++;
+          const had = mine ? ours.get(c.row.run_id) : undefined;
+          if (had !== undefined && had !== fingerprint(text)) {
+            collided++;
+            first ??= { row: c.row };
+          }
           continue;
         }
         keys.add(k);
-        out += formatAggRow(c.row) + '\n';
+        if (mine) ours.set(c.row.run_id, fingerprint(text));
+        out += text + '\n';
         added++;
       }
       await store.append(out, () => {});
@@ -62,7 +80,10 @@ export function createAggregateService(agg: Aggregator): AggregateService {
         for (const b of invalid.slice(0, 5)) agg.log.warn(`${source}:${b.line}: ${b.reason} (aggregate row skipped)`);
         if (invalid.length > 5) agg.log.warn(`${source}: ... and ${invalid.length - 5} more invalid aggregate rows skipped`);
       }
-      return { added, duplicates, invalid };
+      if (!collided || !first || !tenant) return { added, duplicates, invalid };
+      const collisions = await agg.describeCollision(run, store, collided, first.row, source);
+      agg.reportCollisions(collisions, `merging ${source}`);
+      return { added, duplicates, invalid, collisions };
     },
   };
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../../adapters/fs.ts';
 import { checkpoint } from '../../core/checkpoint.ts';
 import { writeJsonRenamed } from '../../adapters/fs.ts';
-import { checkAggLine } from '../../domain/agg-row.ts';
+import { checkAggLine, type AggRow } from '../../domain/agg-row.ts';
 import { State } from '../../domain/state-layout.ts';
 import { ErrorCode, SnappyError } from '../../core/errors.ts';
 
@@ -42,6 +42,8 @@ export class AggStore {
   readonly commitFile: string;
   commit: AggCommit = { ...EMPTY, own: [] };
   private keys: Set<string> | undefined;
+  /** One tenant's rows, run_id -> fingerprint of the row: how a reused run id is told from a row seen again. */
+  private tenantRows: { tenant: string; rows: Map<string, number> } | undefined;
 
   private constructor(readonly stateDir: string, private readonly warn: (msg: string) => void) {
     this.file = path.join(stateDir, State.aggregate);
@@ -155,23 +157,51 @@ export class AggStore {
   /** Forgets the key set (its additions may not have reached the file). */
   dropKeys(): void {
     this.keys = undefined;
+    this.tenantRows = undefined;
   }
 
-  /** Every (tenant, run_id) in the committed file, loaded once and kept up to date by `remember`. */
-  async keySet(): Promise<Set<string>> {
-    if (this.keys) return this.keys;
+  /**
+   * Every (tenant, run_id) in the committed file, loaded once and kept up to date by the
+   * callers that append. With `tenant`, the same pass also keeps that tenant's rows with a
+   * fingerprint each (see `rowsOf`).
+   */
+  async keySet(tenant?: string): Promise<Set<string>> {
+    if (this.keys && (!tenant || this.tenantRows?.tenant === tenant)) return this.keys;
     const keys = new Set<string>();
+    const rows = new Map<string, number>();
     await forEachLine(this.file, this.commit.size, (text, s, e) => {
       const k = keyOfLine(text, s, e);
-      if (k) keys.add(k);
+      if (!k) return;
+      keys.add(k);
+      if (tenant && k.startsWith(tenant)) rows.set(k.slice(tenant.length), fingerprint(text, s, e));
     });
     this.keys = keys;
+    if (tenant) this.tenantRows = { tenant, rows };
     return keys;
   }
 
   /** The key set if it is loaded (callers add the keys they append to it). */
   loadedKeys(): Set<string> | undefined {
     return this.keys;
+  }
+
+  /** `tenant`'s rows (run_id -> fingerprint), once `keySet(tenant)` loaded them; callers add what they append. */
+  rowsOf(tenant: string): Map<string, number> | undefined {
+    return this.keys && this.tenantRows?.tenant === tenant ? this.tenantRows.rows : undefined;
+  }
+
+  /** The committed row of (tenant, run_id), parsed; one pass over the file, for messages. */
+  async findRow(tenant: string, runId: string): Promise<AggRow | undefined> {
+    let found: AggRow | undefined;
+    const needle = `"run_id":"${runId}","tenant":"${tenant}"`;
+    await forEachLine(this.file, this.commit.size, (text, s, e) => {
+      if (found) return;
+      const i = text.indexOf(needle, s);
+      if (i < 0 || i >= e) return;
+      const c = checkAggLine(text.slice(s, e));
+      if (c.ok) found = c.row;
+    });
+    return found;
   }
 
   /** Reads the bytes [start, end) of the aggregate file. */
@@ -191,6 +221,19 @@ export class AggStore {
 /** The dedupe key of an aggregate row: tenant and run_id. */
 export function rowKey(tenant: string, runId: string): string {
   return tenant + runId;
+}
+
+/**
+ * A 32-bit FNV-1a of an aggregate line (`text[s, e)`): rows are written in one canonical form,
+ * so the same row always gives the same number, and two runs sharing a run id almost never do.
+ */
+export function fingerprint(text: string, s = 0, e = text.length): number {
+  let h = 0x811c9dc5;
+  for (let i = s; i < e; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h | 0;
 }
 
 const RUN_ID_AT = '"run_id":"';

@@ -1,7 +1,7 @@
 import type { BlobStore } from '../../core/ports.ts';
 import type { AggRow } from '../../domain/agg-row.ts';
 import { Remote } from '../../domain/layout.ts';
-import { updateJson } from '../../domain/json-store.ts';
+import { readJson, updateJson } from '../../domain/json-store.ts';
 
 /**
  * Per (skill, tenant), a day-by-day summary of the tenant's plain `<skill>` rows: count, sum and
@@ -50,4 +50,9 @@ export async function applyToDaily(blobs: BlobStore, skill: string, tenant: stri
     },
     { check: isDaily },
   );
+}
+
+/** A tenant's daily summary of `skill`, or null before its first plain row. */
+export async function readDaily(blobs: BlobStore, skill: string, tenant: string): Promise<DailySummary | null> {
+  return readJson<DailySummary>(blobs, Remote.daily(skill, tenant), isDaily);
 }

@@ -18,6 +18,16 @@ export const QuorumErrorCode = {
   BadRule: 'E_QUORUM_BAD_RULE',
   /** The approval names a diff that is no longer the rev against canonical: the operator looks again. */
   StaleDiff: 'E_QUORUM_STALE_DIFF',
+  /** The rev was rolled back and is marked: the quorum never promotes it, and an approval waits until an operator clears the mark. */
+  RolledBack: 'E_QUORUM_ROLLED_BACK',
+  /** A rollback of a skill that has no canonical page. */
+  NothingCanonical: 'E_QUORUM_NOTHING_CANONICAL',
+  /** A rollback naming a rev that is not (or no longer) the skill's canonical. */
+  NotCanonical: 'E_QUORUM_NOT_CANONICAL',
+  /** The previous canonical cannot be restored byte for byte (files gone or changed since its promotion): nothing was done. */
+  CannotRestore: 'E_QUORUM_CANNOT_RESTORE',
+  /** Clearing the mark of a rev that was never rolled back. */
+  NotRolledBack: 'E_QUORUM_NOT_ROLLED_BACK',
 } as const;
 
 type QuorumCode = (typeof QuorumErrorCode)[keyof typeof QuorumErrorCode];
@@ -31,6 +41,11 @@ const STATUS: Record<QuorumCode, number> = {
   E_QUORUM_ALREADY_PROMOTED: 409,
   E_QUORUM_BAD_RULE: 500,
   E_QUORUM_STALE_DIFF: 409,
+  E_QUORUM_ROLLED_BACK: 409,
+  E_QUORUM_NOTHING_CANONICAL: 409,
+  E_QUORUM_NOT_CANONICAL: 409,
+  E_QUORUM_CANNOT_RESTORE: 409,
+  E_QUORUM_NOT_ROLLED_BACK: 409,
 };
 
 /** An operator action the quorum plugin refuses, with its code and HTTP status. */

@@ -3,6 +3,9 @@ import { Stage } from '../../core/stages.ts';
 import { quorumOptions } from './options.ts';
 import { createQuorumService } from './service.ts';
 import { quorumTick } from './tick.ts';
+import { tickLines } from './tick-lines.ts';
+import { count, progressWords } from './words.ts';
+import { watchLines, watchView, type WatchView } from './watch-view.ts';
 
 export type { QuorumService, QuorumStores } from './service.ts';
 export type { QuorumOptions } from './options.ts';
@@ -10,7 +13,15 @@ export type { RevStatus, Rejection } from './revs.ts';
 export type { ChangelogRow, PromoteResult } from './promote.ts';
 export type { Approval } from './ops.ts';
 export type { QuorumTickReport, RevOutcome } from './tick.ts';
+export type { RollbackResult } from './rollback.ts';
+export type { MarkResult } from './marks.ts';
+export type { WatchReport, WatchStatus, RollbackStatus } from './watch-status.ts';
+export type { WatchOutcome } from './watch-tick.ts';
+export type { WatchView, WatchSummary, RollbackSummary } from './watch-view.ts';
+export { watchView } from './watch-view.ts';
+export type { WatchVerdict, TenantVerdict } from './objection.ts';
 export { QuorumErrorCode } from './errors.ts';
+export { progressWords, tenantsWords } from './words.ts';
 
 /**
  * The quorum plugin (docs/contract.md, "Quorum"): on every tick, takes in new aggregate
@@ -34,8 +45,8 @@ export default definePlugin({
       const busy = s.batches > 0 || q.revs.length > 0 || q.problems.length > 0 || q.partial;
       // A quiet tick says nothing: the Worker ticks every minute.
       if (busy || tick.runtime === 'node') {
-        tick.log.info(`tick: ${s.batches} new batch(es) (${s.rows} rows${s.unstaged ? `, ${s.unstaged} of revs not staged, dropped` : ''}${s.invalid ? `, ${s.invalid} invalid` : ''}), ${q.promoted.length} promotion(s)${q.partial ? `; stopped at its deadline, ${s.backlog} batch(es) wait for the next tick` : ''}`);
-        for (const r of q.revs) tick.log.info(`  ${r.rev}: ${r.outcome}: ${r.reason}`);
+        // One line per rev decided or advanced (the skipped objects were warned of as found).
+        for (const l of tickLines(q)) tick.log.info(l);
       }
     });
 
@@ -46,21 +57,25 @@ export default definePlugin({
         const s = await blobs.fleetStatus();
         const staged = (s.staged ?? []) as { skill: string; rev: string; state: string; manualReview: string | null; endorsing: number; endorsingRuns: number; mean: number | null; thresholds: { minTenants: number; minRuns: number } }[];
         const last = s.last_quorum_promotion as { skill: string; rev_id: string; ts: string } | null;
-        status.sections.quorum = { revs: staged, last_quorum_promotion: last, via: blobs.url };
-        status.lines.push(`quorum (from ${blobs.url}): ${staged.length} staged rev(s) not promoted; last promotion: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
-        for (const r of staged) status.lines.push(`  ${r.skill}:${r.rev} ${r.state}${r.manualReview ? ` (manual_review: ${r.manualReview})` : ''}: ${r.endorsing}/${r.thresholds.minTenants} tenants endorse, ${r.endorsingRuns}/${r.thresholds.minRuns} runs, mean ${r.mean ?? '-'}`);
+        const watch = (s.watch ?? null) as WatchView | null;
+        status.sections.quorum = { revs: staged, last_quorum_promotion: last, via: blobs.url, ...(watch ? { watch } : {}) };
+        status.lines.push(`quorum (from ${blobs.url}): ${count(staged.length, 'staged rev')} not promoted; last promotion: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
+        for (const r of staged) status.lines.push(`  ${r.skill}:${r.rev} ${r.state}${r.manualReview ? ` (manual_review: ${r.manualReview})` : ''}: ${progressWords(r, r.thresholds)}`);
+        if (watch) status.lines.push(...watchLines(watch));
         return;
       }
       const kv = await run.kv();
       const revs = await service.revs(blobs);
       const last = await service.lastPromotion(kv);
-      status.sections.quorum = { revs, last_quorum_promotion: last };
+      const watch = watchView(await service.watch({ blobs, kv }));
+      status.sections.quorum = { revs, last_quorum_promotion: last, watch };
       const open = revs.filter((r) => r.state !== 'promoted');
-      status.lines.push(`quorum: ${revs.length} staged rev(s), ${open.length} not promoted; last promotion: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
+      status.lines.push(`quorum: ${count(revs.length, 'staged rev')}, ${open.length} not promoted; last promotion: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
       for (const r of open) {
         if (r.state === 'quarantined') status.lines.push(`  ${r.skill}:${r.rev} quarantined, never to be promoted: ${r.quarantine?.reason ?? ''}`);
-        else status.lines.push(`  ${r.skill}:${r.rev} ${r.state}${r.manualReview ? ` (manual review: ${r.manualReview})` : ''}: ${r.endorsing}/${r.thresholds.minTenants} tenants endorse, ${r.endorsingRuns}/${r.thresholds.minRuns} runs, mean ${r.mean ?? '-'}`);
+        else status.lines.push(`  ${r.skill}:${r.rev} ${r.state}${r.manualReview ? ` (manual review: ${r.manualReview})` : ''}: ${progressWords(r, r.thresholds)}`);
       }
+      status.lines.push(...watchLines(watch));
     });
   },
 });

@@ -2,8 +2,11 @@ import type { BlobStore, KV } from '../../core/ports.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isRevId, isSkillName } from '../../domain/names.ts';
 import { isMalformed, readJson } from '../../domain/json-store.ts';
-import { KvKeys, promote, stagedFiles, type ChangelogRow, type PromoteResult } from './promote.ts';
+import { promotionOf, readLog } from '../../domain/changelog.ts';
+import { promote, stagedFiles, type PromoteResult, type PromotionRequest } from './promote.ts';
 import type { Rejection } from './revs.ts';
+import { clearMark, setPin, type MarkResult } from './marks.ts';
+import { rollback, type RollbackResult } from './rollback.ts';
 import { emptyTally, readTally } from './tally.ts';
 import { quarantineOf } from './verify.ts';
 import { revDiff } from '../../domain/rev-diff.ts';
@@ -28,7 +31,9 @@ function checkName(by: string, what: string): void {
  * already promoted rev changes nothing. A quarantined rev, or one whose bytes no longer match
  * its manifest, is refused (409): an approval promotes what was staged, nothing else.
  */
-export async function approveRev(blobs: BlobStore, kv: KV, skill: string, rev: string, by: string, now = Date.now(), shown?: string): Promise<PromoteResult & { approval?: Approval }> {
+export async function approveRev(blobs: BlobStore, kv: KV, skill: string, rev: string, by: string, opts: { now?: number; watch?: { graceMs: number } | null; pinned?: boolean; shown?: string } = {}): Promise<PromoteResult & { approval?: Approval }> {
+  const now = opts.now ?? Date.now();
+  const shown = opts.shown;
   checkRef(skill, rev);
   checkName(by, 'approver');
   if (shown !== undefined && !/^[0-9a-f]{16}$/.test(shown)) throw quorumError(Q.BadInput, `diff ${JSON.stringify(shown)}: expected the 16-hex diff id \`snappy ops diff\` or the ops page shows`);
@@ -37,9 +42,10 @@ export async function approveRev(blobs: BlobStore, kv: KV, skill: string, rev: s
   if (q) throw quorumError(Q.Quarantined, `${skill}:${rev} is quarantined (${q.reason}); it can never be promoted`);
   // What the page becomes is every agent's instructions: the approval records which diff the
   // operator saw, and refuses one that no longer describes the change (canonical moved since).
-  const promoted = await readJson<ChangelogRow>(blobs, Remote.changelog(skill, rev)).catch(() => null);
+  // A rev canonical now changes nothing; a rolled back one is refused by promote until cleared.
+  const history = (await readLog(blobs, skill).catch((err) => (isMalformed(err) ? null : Promise.reject(err))))?.revs[rev];
   let approval: Approval | undefined;
-  if (!promoted) {
+  if (history === undefined || history === 'cleared') {
     const d = await revDiff(blobs, skill, rev);
     if (shown !== undefined && shown !== d.diffId) {
       throw quorumError(Q.StaleDiff, `${skill}:${rev}: the diff shown (${shown}) is not the change any more (now ${d.diffId}${d.canonicalRev ? `, against canonical rev ${d.canonicalRev}` : ''}): canonical or the rev changed since; look again (snappy ops diff ${skill} ${rev}) and approve what you see`, { shown, current: d.diffId });
@@ -49,8 +55,8 @@ export async function approveRev(blobs: BlobStore, kv: KV, skill: string, rev: s
   }
   const tally = await readTally(blobs, skill, rev).catch((err) => (isMalformed(err) ? emptyTally(skill, rev) : Promise.reject(err)));
   const p = progressOf((await countedTally(blobs, tally, false, recordCache())).tally, { minTenants: 1, minRuns: 1, minScore: 0 });
-  const row: ChangelogRow = { ts: new Date(now).toISOString(), skill, rev_id: rev, by: `manual:${by}`, tenants: p.tenants.length, runs: p.totalRuns, mean: p.mean };
-  const res = await promote(blobs, kv, row);
+  const row: PromotionRequest = { ts: new Date(now).toISOString(), skill, rev_id: rev, by: `manual:${by}`, tenants: p.tenants.length, runs: p.totalRuns, mean: p.mean };
+  const res = await promote(blobs, kv, row, { now, watch: opts.watch ?? null, ...(opts.pinned ? { pinned: true } : {}) });
   if (res.quarantined) throw quorumError(Q.Quarantined, `${skill}:${rev} was not promoted: ${res.quarantined.reason}; it is quarantined now`);
   if (res.incomplete) throw quorumError(Q.Incomplete, `${skill}:${rev} cannot be promoted yet: ${res.incomplete}`);
   return approval && res.promoted ? { ...res, approval } : res;
@@ -82,9 +88,43 @@ export async function rejectRev(blobs: BlobStore, skill: string, rev: string, by
   checkName(by, 'operator');
   if (reason.length > 1000) throw quorumError(Q.BadInput, 'reason: at most 1000 characters');
   if (!(await stagedFiles(blobs, skill, rev)).length) throw quorumError(Q.NoSuchRev, `no staged rev ${skill}:${rev} (nothing at ${Remote.stagedDir(skill, rev)})`);
-  const done = await readJson<ChangelogRow>(blobs, Remote.changelog(skill, rev)).catch((err) => (isMalformed(err) ? ({ ts: '?', by: '?' } as ChangelogRow) : Promise.reject(err)));
+  const log = await readLog(blobs, skill);
+  const done = log.revs[rev] ? ((await promotionOf(blobs, log, rev).catch((err) => (isMalformed(err) ? null : Promise.reject(err)))) ?? { ts: '?', by: '?' }) : null;
   if (done) throw quorumError(Q.AlreadyPromoted, `${skill}:${rev} was already promoted at ${done.ts} by ${done.by}`);
   const rec: Rejection = { ts: new Date(now).toISOString(), by, reason };
   await blobs.put(Remote.rejection(skill, rev), JSON.stringify(rec), { contentType: 'application/json' });
   return rec;
+}
+
+/**
+ * An operator's rollback of a skill's canonical page (`snappy ops rollback`, /snappy-ops): to
+ * what its promotion replaced, or withdrawn when it replaced nothing, whether the watch objects
+ * or not and pinned or not. With `rev`, only when that rev is still the canonical one (a second
+ * click, or a second operator, rolls back nothing more). The rev is marked like any rolled back rev.
+ */
+export async function rollbackSkill(blobs: BlobStore, kv: KV, skill: string, by: string, opts: { rev?: string; reason?: string; now?: number } = {}): Promise<RollbackResult> {
+  if (!isSkillName(skill)) throw quorumError(Q.BadRef, `skill ${JSON.stringify(skill)} is not a valid skill name`);
+  if (opts.rev !== undefined && !isRevId(opts.rev)) throw quorumError(Q.BadRef, `rev id ${JSON.stringify(opts.rev)} is not 12 lower-case hex characters`);
+  checkName(by, 'operator');
+  const reason = opts.reason ?? '';
+  if (reason.length > 1000) throw quorumError(Q.BadInput, 'reason: at most 1000 characters');
+  const now = opts.now ?? Date.now();
+  return rollback(blobs, kv, { skill, ts: new Date(now).toISOString(), by: `manual:${by}`, tenants: 0, runs: 0, mean: null, ...(opts.rev ? { expectRev: opts.rev } : {}), ...(reason ? { reason } : {}) }, { now });
+}
+
+/** An operator clears the mark a rollback put on a rev (`snappy ops clear`): the quorum may promote it again. */
+export async function clearRev(blobs: BlobStore, kv: KV, skill: string, rev: string, by: string, reason = '', now = Date.now()): Promise<MarkResult> {
+  checkRef(skill, rev);
+  checkName(by, 'operator');
+  if (reason.length > 1000) throw quorumError(Q.BadInput, 'reason: at most 1000 characters');
+  return clearMark(blobs, kv, skill, rev, by, reason, now);
+}
+
+/** An operator pins (or unpins) a staged rev (`snappy ops pin|unpin`): a pinned rev is never rolled back by the watch. */
+export async function pinRev(blobs: BlobStore, kv: KV, skill: string, rev: string, pin: boolean, by: string, reason = '', now = Date.now()): Promise<MarkResult> {
+  checkRef(skill, rev);
+  checkName(by, 'operator');
+  if (reason.length > 1000) throw quorumError(Q.BadInput, 'reason: at most 1000 characters');
+  if (pin && !(await stagedFiles(blobs, skill, rev)).length) throw quorumError(Q.NoSuchRev, `no staged rev ${skill}:${rev} (nothing at ${Remote.stagedDir(skill, rev)})`);
+  return setPin(blobs, kv, skill, rev, pin, by, reason, now);
 }

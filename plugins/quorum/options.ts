@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GlobList, globSchema } from '../../domain/glob.ts';
 import { isSkillName } from '../../domain/names.ts';
 import type { QuorumRule, Thresholds } from './rule.ts';
 
@@ -11,15 +12,39 @@ const thresholds = {
   minScore: z.number().min(0).max(1),
 };
 
+const watch = {
+  /** Watch each promotion at all (default true). */
+  enabled: z.boolean(),
+  /** Runs a tenant must have made with the page since adopting it before it may object (default 10). */
+  minRuns: z.number().int().min(1),
+  /** A tenant objects when its mean since adoption is below its own baseline by more than this (default 0.1). */
+  margin: z.number().min(0).max(1),
+  /** ... or below this, whatever its baseline (default 0.5). */
+  floor: z.number().min(0).max(1),
+  /** Runs count from this long after a tenant adopted the page (ms, default 15 minutes). */
+  graceMs: z.number().int().min(0).max(7 * 86_400_000),
+  /** How long after its promotion a page is watched (days, default 14). */
+  days: z.number().min(0).max(365),
+  /** How many days before the promotion make a tenant's baseline (default 28). */
+  baselineDays: z.number().int().min(1).max(365),
+  /** Pin revs an operator approves (no automatic rollback; default false: approvals are watched too). */
+  pinApprovals: z.boolean(),
+};
+
+/** The defaults of the post-promotion watch; README "Watch and rollback" gives the reasons. */
+export const WATCH_DEFAULTS = { enabled: true, minRuns: 10, margin: 0.1, floor: 0.5, graceMs: 15 * 60_000, days: 14, baselineDays: 28, pinApprovals: false } as const;
+
 /** The `quorum` config section. */
 export const quorumOptions = z
   .object({
     minTenants: thresholds.minTenants.default(3),
     minRuns: thresholds.minRuns.default(5),
     minScore: thresholds.minScore.default(0.85),
-    /** Per-skill thresholds, merged over the ones above. */
+    /** The post-promotion watch: when tenants object to a promoted page, and how the rollback decides. */
+    watch: z.object(watch).partial().strict().default({}),
+    /** Per-skill thresholds (and watch settings), merged over the ones above. */
     skills: z
-      .record(z.string().refine(isSkillName, 'expected a skill name'), z.object(thresholds).partial().strict())
+      .record(z.string().refine(isSkillName, 'expected a skill name'), z.object({ ...thresholds, watch: z.object(watch).partial().strict() }).partial().strict())
       .default({}),
     /** Replaces the decision: (progress, thresholds) => { promote, reason }. See docs/worker.md. */
     rule: z.custom<QuorumRule>((v) => typeof v === 'function', { message: 'expected a function (progress, thresholds) => ({ promote, reason })' }).optional(),
@@ -36,10 +61,10 @@ export const quorumOptions = z
     admittedOnly: z.boolean().default(false),
     /**
      * Skills whose revs always wait for an operator, whatever their pages say (globs on skill
-     * names: `*` any characters, `?` one). A rev is also gated when its page's frontmatter has
-     * a non-empty `manual_review`.
+     * names, picomatch's dialect: `deploy-*`, `{deploy,release}-*`, `!docs-*`). A rev is also
+     * gated when its page's frontmatter has a non-empty `manual_review`.
      */
-    manualReview: z.array(z.string().min(1).max(200)).default([]),
+    manualReview: z.array(globSchema).default([]),
     /**
      * Declares that one tick runner is the only writer of the store, for a store that does not
      * enforce conditional writes (s3rver, some S3-compatible servers): the tick then goes on
@@ -55,15 +80,32 @@ export type QuorumOptions = z.output<typeof quorumOptions>;
 
 /** True when config `manualReview` gates every rev of `skill`. */
 export function isGatedSkill(opts: QuorumOptions, skill: string): boolean {
-  return opts.manualReview.some((g) => skillGlob(g).test(skill));
+  return gatedSkills(opts.manualReview).matches(skill);
 }
 
-function skillGlob(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\/]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+const compiled = new WeakMap<readonly string[], GlobList>();
+
+/** The tick asks once per rev: compile each config's list once. */
+function gatedSkills(globs: readonly string[]): GlobList {
+  let list = compiled.get(globs);
+  if (!list) compiled.set(globs, (list = new GlobList(globs)));
+  return list;
 }
 
 /** The thresholds that apply to `skill`. */
 export function thresholdsFor(opts: QuorumOptions, skill: string): Thresholds {
   const o = opts.skills[skill] ?? {};
   return { minTenants: o.minTenants ?? opts.minTenants, minRuns: o.minRuns ?? opts.minRuns, minScore: o.minScore ?? opts.minScore };
+}
+
+/** The watch settings of one skill. */
+export type WatchOptions = { -readonly [K in keyof typeof WATCH_DEFAULTS]: (typeof WATCH_DEFAULTS)[K] extends boolean ? boolean : number };
+
+/** The watch settings that apply to `skill`: its own, over the section's, over the defaults. */
+export function watchOptionsFor(opts: QuorumOptions, skill: string): WatchOptions {
+  return { ...WATCH_DEFAULTS, ...stripUndefined(opts.watch), ...stripUndefined(opts.skills[skill]?.watch ?? {}) };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -3,8 +3,10 @@ import { parsePage } from '../../domain/frontmatter.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isRevId, isSkillName } from '../../domain/names.ts';
 import { isMalformed, readJson } from '../../domain/json-store.ts';
+import { promotionOf, readEntry, readLog, type ChangelogEntry, type ProblemSink, type RevHistory, type SkillLog } from '../../domain/changelog.ts';
+import { changelogIndex, type ChangelogIndex } from './changelog.ts';
+import { KvKeys } from './kv-keys.ts';
 import { isGatedSkill, type QuorumOptions, thresholdsFor } from './options.ts';
-import { KvKeys, type ChangelogRow } from './promote.ts';
 import { decide, defaultRule, progressOf, type Progress, type Thresholds } from './rule.ts';
 import { countedTally, recordCache } from './identity.ts';
 import { emptyTally, readTally, type Tally } from './tally.ts';
@@ -25,7 +27,8 @@ export interface Rejection {
 
 /** Where one staged rev stands, for status, /v1/status and /snappy-ops. */
 export interface RevStatus extends Progress {
-  state: 'pending' | 'gated' | 'promoted' | 'rejected' | 'quarantined' | 'unreadable';
+  /** `promoted`: promoted (canonical now, or replaced since); `rolled-back`: marked by a rollback until an operator clears it. */
+  state: 'pending' | 'gated' | 'promoted' | 'rolled-back' | 'rejected' | 'quarantined' | 'unreadable';
   /** Why the rev is gated: the `manual_review` name from its page's frontmatter, or the config glob. */
   manualReview: string | null;
   /** Why the rev was quarantined (its bytes no longer match its manifest, ...). */
@@ -33,7 +36,16 @@ export interface RevStatus extends Progress {
   thresholds: Thresholds;
   /** The rule's verdict on the tallies as they stand. */
   decision: { promote: boolean; reason: string };
-  promotion: ChangelogRow | null;
+  /** Its newest promote entry. */
+  promotion: ChangelogEntry | null;
+  /** The rollback entry that marked it (while marked). */
+  rollback: ChangelogEntry | null;
+  /** Where it stands in its skill's history: promoted, rolled back, or cleared (promotable again). */
+  history: RevHistory | null;
+  /** Pinned by an operator: never rolled back automatically. */
+  pinned: boolean;
+  /** The canonical page of its skill now. */
+  canonical: boolean;
   rejection: Rejection | null;
   /** Runs per score decile [0-0.1), ..., [0.9-1.0]: the fleet's score distribution for the chart. */
   histogram: number[];
@@ -53,8 +65,15 @@ export async function listStagedRevs(blobs: BlobStore): Promise<RevRef[]> {
   return out;
 }
 
-/** Which revs are promoted, finished, rejected and quarantined: four listings, whatever the history. */
-export async function promotionIndex(blobs: BlobStore): Promise<{ promoted: Set<string>; done: Set<string>; rejected: Set<string>; quarantined: Set<string> }> {
+/** What the tick and status need to know of every rev's history: the changelog's index, rejections, quarantines. */
+export interface PromotionIndex {
+  changelog: ChangelogIndex;
+  rejected: Set<string>;
+  quarantined: Set<string>;
+}
+
+/** Three listings (the changelog with its done markers, rejections, quarantines), whatever the history. */
+export async function promotionIndex(blobs: BlobStore, problem?: ProblemSink): Promise<PromotionIndex> {
   const ids = async (prefix: string) => {
     const s = new Set<string>();
     for await (const o of blobs.list(prefix)) {
@@ -63,15 +82,18 @@ export async function promotionIndex(blobs: BlobStore): Promise<{ promoted: Set<
     }
     return s;
   };
-  const [promoted, done, rejected, quarantined] = await Promise.all([ids(Remote.changelogPrefix), ids(Remote.promotionDonePrefix), ids(Remote.rejectionPrefix), ids(Remote.quarantinePrefix)]);
-  return { promoted, done, rejected, quarantined };
+  const [changelog, rejected, quarantined] = await Promise.all([changelogIndex(blobs, problem), ids(Remote.rejectionPrefix), ids(Remote.quarantinePrefix)]);
+  return { changelog, rejected, quarantined };
 }
 
 /** The `manual_review` name in the staged page's frontmatter (a non-empty string), or null. */
 export async function manualReviewOf(blobs: BlobStore, skill: string, rev: string): Promise<string | null> {
   const page = await blobs.get(Remote.staged(skill, rev));
   if (!page) return null;
-  const v = parsePage(new TextDecoder().decode(page)).data.manual_review;
+  const parsed = parsePage(new TextDecoder().decode(page));
+  // A gate we cannot read is still a gate: a page whose frontmatter does not parse waits for an operator.
+  if (parsed.error) return `(unreadable: ${parsed.error})`;
+  const v = parsed.data.manual_review;
   return typeof v === 'string' && v.trim() ? v.trim() : null;
 }
 
@@ -91,24 +113,34 @@ export async function revStatuses(blobs: BlobStore, opts: QuorumOptions, only?: 
   const [revs, idx] = await Promise.all([only ? Promise.resolve([...only]) : listStagedRevs(blobs), promotionIndex(blobs)]);
   const out: RevStatus[] = [];
   const records = recordCache();
+  const logs = new Map<string, Promise<SkillLog | null>>();
+  // A malformed object is shown as such; it never hides the other revs.
+  const soft = <T,>(p: Promise<T | null>): Promise<T | null> => p.catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
+  const logOf = (skill: string) => {
+    let l = logs.get(skill);
+    if (!l) logs.set(skill, (l = soft(readLog(blobs, skill))));
+    return l;
+  };
   for (const { skill, rev } of revs) {
     const id = `${skill}:${rev}`;
     const thresholds = thresholdsFor(opts, skill);
-    // A malformed object is shown as such; it never hides the other revs.
-    const soft = <T,>(p: Promise<T | null>): Promise<T | null> => p.catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
+    const history = idx.changelog.skills.get(skill)?.revs.get(rev) ?? null;
+    const log = history || idx.changelog.skills.get(skill)?.pins.has(rev) ? await logOf(skill) : null;
     const [tally, manualReview, promotion, rejection, quarantine] = await Promise.all([
       readTally(blobs, skill, rev).catch((err) => (isMalformed(err) ? null : Promise.reject(err))),
       gateOf(blobs, opts, skill, rev),
-      idx.promoted.has(id) ? soft(readJson<ChangelogRow>(blobs, Remote.changelog(skill, rev))) : Promise.resolve(null),
+      log && history ? soft(promotionOf(blobs, log, rev)) : Promise.resolve(null),
       idx.rejected.has(id) ? soft(readJson<Rejection>(blobs, Remote.rejection(skill, rev))) : Promise.resolve(null),
       idx.quarantined.has(id) ? quarantineOf(blobs, skill, rev) : Promise.resolve(null),
     ]);
+    const rolledBackBy = log && promotion && history === 'rolled-back' ? log.rollbacks[String(promotion.seq)] : undefined;
+    const rollback = log && rolledBackBy ? await soft(readEntry(blobs, log, rolledBackBy)) : null;
     const t = tally ?? emptyTally(skill, rev);
     const counted = await countedTally(blobs, t, !!opts.admittedOnly, records);
     const progress = progressOf(counted.tally, thresholds, counted.standing);
     const d = decide(opts.rule ?? defaultRule, progress, thresholds);
-    const state = idx.promoted.has(id) ? 'promoted' : quarantine ? 'quarantined' : rejection ? 'rejected' : !tally ? 'unreadable' : manualReview ? 'gated' : 'pending';
-    out.push({ ...progress, state, manualReview, quarantine, thresholds, decision: { promote: d.promote, reason: d.reason }, promotion, rejection, histogram: histogramOf(t) });
+    const state = history === 'promoted' ? 'promoted' : history === 'rolled-back' ? 'rolled-back' : quarantine ? 'quarantined' : rejection ? 'rejected' : !tally ? 'unreadable' : manualReview ? 'gated' : 'pending';
+    out.push({ ...progress, state, manualReview, quarantine, thresholds, decision: { promote: d.promote, reason: d.reason }, promotion, rollback, history, pinned: !!log?.pins.includes(rev), canonical: log?.canonical?.rev_id === rev, rejection, histogram: histogramOf(t) });
   }
   return out;
 }
@@ -116,5 +148,11 @@ export async function revStatuses(blobs: BlobStore, opts: QuorumOptions, only?: 
 /** KV `last_quorum_promotion`, parsed; null before the first promotion. */
 export async function lastPromotion(kv: KV): Promise<Record<string, unknown> | null> {
   const v = await kv.get(KvKeys.lastPromotion);
+  return v ? (JSON.parse(v) as Record<string, unknown>) : null;
+}
+
+/** KV `last_quorum_rollback`, parsed; null before the first rollback. */
+export async function lastRollback(kv: KV): Promise<Record<string, unknown> | null> {
+  const v = await kv.get(KvKeys.lastRollback);
   return v ? (JSON.parse(v) as Record<string, unknown>) : null;
 }

@@ -1,4 +1,5 @@
 import type { Tally } from './tally.ts';
+import { runsWords, tenantsWords } from './words.ts';
 
 /** The quorum thresholds for one skill. */
 export interface Thresholds {
@@ -98,8 +99,8 @@ export function progressOf(tally: Tally, t: Thresholds, standing?: ReadonlyMap<s
 /** docs/contract.md §11: promote when >= minTenants tenants endorse and their runs total >= minRuns. */
 export const defaultRule: QuorumRule = (p, t) => {
   const base = { tenants: p.endorsing, runs: p.endorsingRuns, mean: p.endorsingMean };
-  if (p.endorsing < t.minTenants) return { ...base, promote: false, reason: `${p.endorsing}/${t.minTenants} tenants endorse (mean >= ${t.minScore})` };
-  if (p.endorsingRuns < t.minRuns) return { ...base, promote: false, reason: `endorsing tenants have ${p.endorsingRuns}/${t.minRuns} runs` };
+  if (p.endorsing < t.minTenants) return { ...base, promote: false, reason: `${tenantsWords(p.endorsing, t.minTenants)} (a mean score of at least ${t.minScore})` };
+  if (p.endorsingRuns < t.minRuns) return { ...base, promote: false, reason: `the endorsing tenants have ${runsWords(p.endorsingRuns, t.minRuns)}` };
   return { ...base, promote: true, reason: `${p.endorsing} tenants endorse with ${p.endorsingRuns} runs (mean ${p.endorsingMean})` };
 };
 

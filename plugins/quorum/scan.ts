@@ -7,6 +7,7 @@ import { applyToDaily } from './daily.ts';
 import { INDEX_KEY, listIndexAfter, trailKey } from '../../domain/agg-index.ts';
 import { isMalformed, readJson, updateJson } from '../../domain/json-store.ts';
 import { applyToTally } from './tally.ts';
+import { applyToWatch, type WatchRef } from './watch.ts';
 
 /**
  * What the tick has already read: the index cursor (time-ordered keys the Worker writes at
@@ -38,6 +39,8 @@ export interface ScanResult {
   added: number;
   /** `skill:rev` of every rev whose tally gained runs. */
   touched: string[];
+  /** Skills whose open watch gained runs. */
+  watched: string[];
   /** True when the deadline stopped the scan before every new batch was read; the next tick goes on. */
   partial: boolean;
   /** Batches still waiting when the scan stopped. */
@@ -53,7 +56,7 @@ const isScanState = (v: unknown): boolean => {
 /**
  * Reads batches not yet applied (from the index cursor, and by listing every batch key when
  * `discover` is on), one at a time: each batch's runs of staged revs go into the revs' tallies,
- * its plain rows into the daily summaries, and only then is it recorded as seen (with the
+ * its plain rows into the daily summaries (and, for a skill under watch, into its watch), and only then is it recorded as seen (with the
  * cursor), in small groups as it goes, so a tick cut short by its deadline or a kill keeps what
  * it did and the next tick goes on from there. A batch applied twice counts nothing twice: tallies dedupe
  * by (tenant, run_id), summaries by batch id. Rows of revs that are not staged are dropped
@@ -62,7 +65,7 @@ const isScanState = (v: unknown): boolean => {
  */
 export async function scanNewBatches(
   blobs: BlobStore,
-  opts: { now: number; deadline: number; clock: Clock; discover: boolean; staged: ReadonlySet<string>; closed?: ReadonlySet<string>; problem: (p: Problem) => void; shippable?: (tenant: string) => Promise<ReadonlySet<string>> },
+  opts: { now: number; deadline: number; clock: Clock; discover: boolean; staged: ReadonlySet<string>; closed?: ReadonlySet<string>; watching?: ReadonlyMap<string, WatchRef>; problem: (p: Problem) => void; shippable?: (tenant: string) => Promise<ReadonlySet<string>> },
 ): Promise<ScanResult> {
   let state: ScanState;
   try {
@@ -98,8 +101,9 @@ export async function scanNewBatches(
       }
     }
   }
-  const res: ScanResult = { batches: 0, rows: 0, invalid: 0, unstaged: 0, added: 0, touched: [], partial: false, backlog: 0 };
+  const res: ScanResult = { batches: 0, rows: 0, invalid: 0, unstaged: 0, added: 0, touched: [], watched: [], partial: false, backlog: 0 };
   const touched = new Set<string>();
+  const watched = new Set<string>();
   const trail = trailKey(opts.now - FEED_SKEW_MS);
   // Progress is committed batch by batch, in groups so a long backlog does not rewrite the scan
   // state for every batch: at most COMMIT_EVERY batches or COMMIT_MS of work is ever redone.
@@ -121,7 +125,7 @@ export async function scanNewBatches(
       break;
     }
     if (!b.done) {
-      await applyBatch(blobs, b, opts, res, touched);
+      await applyBatch(blobs, b, opts, res, touched, watched);
       res.batches++;
       pending.push({ tenant: b.tenant, batch: b.batch });
     }
@@ -137,6 +141,7 @@ export async function scanNewBatches(
   if (!res.partial && trail > cursor) cursor = trail;
   await flush();
   res.touched = [...touched];
+  res.watched = [...watched];
   return res;
 }
 
@@ -157,9 +162,10 @@ const COMMIT_MS = 500;
 async function applyBatch(
   blobs: BlobStore,
   b: { key: string; tenant: string; batch: string },
-  opts: { staged: ReadonlySet<string>; closed?: ReadonlySet<string>; problem: (p: Problem) => void; shippable?: (tenant: string) => Promise<ReadonlySet<string>> },
+  opts: { staged: ReadonlySet<string>; closed?: ReadonlySet<string>; watching?: ReadonlyMap<string, WatchRef>; problem: (p: Problem) => void; shippable?: (tenant: string) => Promise<ReadonlySet<string>> },
   res: ScanResult,
   touched: Set<string>,
+  watched: Set<string>,
 ): Promise<void> {
   const bytes = await blobs.get(b.key);
   if (!bytes) return;
@@ -212,6 +218,14 @@ async function applyBatch(
     } catch (err) {
       if (!isMalformed(err)) throw err;
       opts.problem({ key: Remote.daily(skill, b.tenant), reason: (err as Error).message });
+    }
+    const w = opts.watching?.get(skill);
+    if (!w) continue;
+    try {
+      if (await applyToWatch(blobs, w, b.tenant, b.batch, rows)) watched.add(skill);
+    } catch (err) {
+      if (!isMalformed(err)) throw err;
+      opts.problem({ key: Remote.watch(w.skill, w.seq), reason: `${(err as Error).message}; ${rows.length} run(s) of ${b.key} not counted` });
     }
   }
 }

@@ -1,9 +1,12 @@
 import type { BlobStore, KV, Logger } from '../../core/ports.ts';
-import { approvalOf, approveRev, rejectRev, type Approval } from './ops.ts';
-import type { QuorumOptions } from './options.ts';
+import type { MarkResult } from './marks.ts';
+import { approvalOf, approveRev, clearRev, pinRev, rejectRev, rollbackSkill, type Approval } from './ops.ts';
+import { type QuorumOptions, watchOptionsFor } from './options.ts';
 import { assertExactlyOnce } from './probe.ts';
 import { KvKeys, type PromoteResult } from './promote.ts';
-import { lastPromotion, revStatuses, type Rejection, type RevStatus } from './revs.ts';
+import { lastPromotion, lastRollback, revStatuses, type Rejection, type RevStatus } from './revs.ts';
+import type { RollbackResult } from './rollback.ts';
+import { notePagePush, watchedSkills, watchReport, type WatchReport } from './watch-status.ts';
 
 /** The stores a quorum action works on: the bucket and its KV. */
 export interface QuorumStores {
@@ -20,6 +23,7 @@ export interface QuorumService {
   /** Every staged rev and where it stands. */
   revs(blobs: BlobStore): Promise<RevStatus[]>;
   lastPromotion(kv: KV): Promise<Record<string, unknown> | null>;
+  lastRollback(kv: KV): Promise<Record<string, unknown> | null>;
   /**
    * Promotes a staged rev now, as operator `by` (refused on a store without exactly-once writes
    * unless a single writer is declared). `opts.diff`: the id of the diff the operator was shown
@@ -29,6 +33,18 @@ export interface QuorumService {
   /** The approval record of a rev (which diff its operator saw), if it was approved. */
   approval(blobs: BlobStore, skill: string, rev: string): Promise<Approval | null>;
   reject(blobs: BlobStore, skill: string, rev: string, by: string, reason: string): Promise<Rejection>;
+  /** Rolls a skill's canonical back now, as operator `by`; with `rev`, only while that rev is canonical. */
+  rollback(stores: QuorumStores, skill: string, by: string, opts: { rev?: string; reason?: string }, log: Logger): Promise<RollbackResult>;
+  /** Lifts the mark of a rolled back rev: the quorum may promote it again. */
+  clear(stores: QuorumStores, skill: string, rev: string, by: string, reason: string, log: Logger): Promise<MarkResult>;
+  /** Pins (or unpins) a rev: a pinned rev is never rolled back by the watch. */
+  pin(stores: QuorumStores, skill: string, rev: string, pin: boolean, by: string, reason: string, log: Logger): Promise<MarkResult>;
+  /** Open watches with their objections so far, pins, and the newest rollbacks. */
+  watch(stores: QuorumStores): Promise<WatchReport>;
+  /** A tenant's page push the Worker accepted: notes the tenant's adoption of a watched page. */
+  notePage(blobs: BlobStore, tenant: string, skill: string, bytes: Uint8Array, now: number): Promise<boolean>;
+  /** Skills with an open watch. */
+  watchedSkills(blobs: BlobStore): Promise<Set<string>>;
   /** The KV key the Worker caches a skill's canonical folder under until its next promotion. */
   canonicalCacheKey(skill: string): string;
 }
@@ -44,12 +60,29 @@ export function createQuorumService(options: QuorumOptions): QuorumService {
     options,
     revs: (blobs) => revStatuses(blobs, options),
     lastPromotion,
+    lastRollback,
     approve: async ({ blobs, kv }, skill, rev, by, log, opts = {}) => {
       await assertExactlyOnce(blobs, options.singleWriter, log);
-      return approveRev(blobs, kv, skill, rev, by, Date.now(), opts.diff);
+      const wo = watchOptionsFor(options, skill);
+      return approveRev(blobs, kv, skill, rev, by, { watch: wo.enabled ? { graceMs: wo.graceMs } : null, pinned: wo.pinApprovals, ...(opts.diff === undefined ? {} : { shown: opts.diff }) });
     },
     approval: approvalOf,
     reject: (blobs, skill, rev, by, reason) => rejectRev(blobs, skill, rev, by, reason),
+    rollback: async ({ blobs, kv }, skill, by, opts, log) => {
+      await assertExactlyOnce(blobs, options.singleWriter, log);
+      return rollbackSkill(blobs, kv, skill, by, opts);
+    },
+    clear: async ({ blobs, kv }, skill, rev, by, reason, log) => {
+      await assertExactlyOnce(blobs, options.singleWriter, log);
+      return clearRev(blobs, kv, skill, rev, by, reason);
+    },
+    pin: async ({ blobs, kv }, skill, rev, pin, by, reason, log) => {
+      await assertExactlyOnce(blobs, options.singleWriter, log);
+      return pinRev(blobs, kv, skill, rev, pin, by, reason);
+    },
+    watch: ({ blobs, kv }) => watchReport(blobs, kv, options),
+    notePage: notePagePush,
+    watchedSkills,
     canonicalCacheKey: KvKeys.canonical,
   };
 }

@@ -2,22 +2,42 @@ import { checkpoint } from '../../core/checkpoint.ts';
 import type { TickContext } from '../../core/context.ts';
 import { Remote } from '../../domain/layout.ts';
 import { parseSkillRef } from '../../domain/names.ts';
-import { isMalformed, readJson } from '../../domain/json-store.ts';
-import { type QuorumOptions, thresholdsFor } from './options.ts';
+import { isMalformed } from '../../domain/json-store.ts';
+import { readEntry, readLog, type ChangelogEntry } from '../../domain/changelog.ts';
+import { type QuorumOptions, thresholdsFor, watchOptionsFor } from './options.ts';
 import { assertExactlyOnce } from './probe.ts';
-import { complete, promote, type ChangelogRow } from './promote.ts';
+import { promote, type ChangelogRow } from './promote.ts';
+import { finishEntry } from './finish.ts';
 import { countedTally, recordCache, shippableLookup } from './identity.ts';
 import { gateOf, listStagedRevs, promotionIndex, type RevRef } from './revs.ts';
-import { decide, defaultRule, progressOf } from './rule.ts';
+import { openWatches, type WatchRef } from './watch.ts';
+import { watchTick, type WatchOutcome } from './watch-tick.ts';
+import { decide, defaultRule, progressOf, type Progress, type Thresholds } from './rule.ts';
 import { scanNewBatches, type Problem, type ScanResult } from './scan.ts';
 import { readTally } from './tally.ts';
 import { quarantineRev, verifyStagedRev } from './verify.ts';
+import { progressWords } from './words.ts';
 
 /** One rev the tick looked at, and where it stands now (one line each in `snappy run tick`). */
 export interface RevOutcome {
   rev: string;
   outcome: 'promoted' | 'gated' | 'pending' | 'quarantined' | 'incomplete' | 'unreadable';
   reason: string;
+  /** Where its quorum stands (absent when its tally could not be read). */
+  progress?: RevProgress;
+  /** Why a gated rev waits for an operator: its page's `manual_review`, or the config glob. */
+  manualReview?: string;
+}
+
+/** A rev's quorum in numbers, and in the words `snappy run tick` prints. */
+export interface RevProgress {
+  endorsing: number;
+  endorsingRuns: number;
+  mean: number | null;
+  minTenants: number;
+  minRuns: number;
+  /** `2 of 3 tenants endorse; 4 runs, 5 needed; mean 0.915`. */
+  words: string;
 }
 
 /** What one quorum tick did (the tick's `results.quorum`). */
@@ -25,8 +45,12 @@ export interface QuorumTickReport {
   scan: ScanResult;
   /** Promotions this tick made (it stored their changelog rows). */
   promoted: ChangelogRow[];
-  /** Promotions found unfinished (a killed tick) and finished now. */
+  /** Changelog entries found unfinished (a killed tick) and finished now, as `skill:rev` (`#seq action`). */
   completed: string[];
+  /** Rollbacks this tick made (it stored their changelog entries). */
+  rolledBack: ChangelogEntry[];
+  /** Every open post-promotion watch the tick judged (or closed), with its verdict. */
+  watches: WatchOutcome[];
   /** Revs that meet the rule but wait for an operator (`manual_review`, or a gated skill). */
   gated: string[];
   /** Revs this tick quarantined: their bytes do not match what was endorsed. */
@@ -44,9 +68,11 @@ export interface QuorumTickReport {
 /**
  * The quorum tick (docs/contract.md, "Quorum"). First, unless the operator declared a single writer, the store
  * must enforce conditional writes (else E_BACKEND). Then: take in new aggregate batches (only
- * revs that are staged get tallies), finish interrupted promotions, freeze the manifest of any
- * rev staged without one, and evaluate every staged rev not yet promoted, rejected or
- * quarantined (or only `tick.only`). A rev is promoted only when its staged bytes still match
+ * revs that are staged get tallies; plain rows of a watched skill go to its watch), finish
+ * changelog entries killed ticks left, judge every open post-promotion watch and roll back a
+ * page its tenants object to, freeze the manifest of any rev staged without one, and evaluate
+ * every staged rev not yet promoted (or cleared since its rollback), rejected or quarantined
+ * (or only `tick.only`). A rev is promoted only when its staged bytes still match
  * its manifest; otherwise it is quarantined. One unreadable object is reported and skipped.
  */
 export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promise<QuorumTickReport> {
@@ -57,28 +83,23 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
     problems.push(p);
     tick.log.warn(`quorum: skipped ${p.key}: ${p.reason}`);
   };
-  const idx = await promotionIndex(blobs);
-  const closed = new Set([...idx.promoted, ...idx.rejected, ...idx.quarantined]);
+  const idx = await promotionIndex(blobs, problem);
+  const closed = new Set([...idx.changelog.closed, ...idx.rejected, ...idx.quarantined]);
   const revs: RevRef[] = tick.only ? await existing(blobs, onlyRefs(tick.only)) : await listStagedRevs(blobs);
-  const scan = await scanNewBatches(blobs, { now: tick.now, deadline: tick.deadline - 2_000, clock: tick.clock, discover: opts.discover, staged: new Set(revs.map((r) => `${r.skill}:${r.rev}`)), closed, problem, shippable: shippableLookup(blobs, recordCache()) });
-  const report: QuorumTickReport = { scan, promoted: [], completed: [], gated: [], quarantined: [], pending: 0, revs: [], problems, partial: scan.partial };
+  const open = await openWatches(blobs);
+  // One open watch per skill: the newest promotion's (an older one is closed below).
+  const watching = new Map<string, WatchRef>();
+  for (const w of open) if ((watching.get(w.skill)?.seq ?? 0) < w.seq) watching.set(w.skill, w);
+  const scan = await scanNewBatches(blobs, { now: tick.now, deadline: tick.deadline - 2_000, clock: tick.clock, discover: opts.discover, staged: new Set(revs.map((r) => `${r.skill}:${r.rev}`)), closed, watching, problem, shippable: shippableLookup(blobs, recordCache()) });
+  const report: QuorumTickReport = { scan, promoted: [], completed: [], rolledBack: [], watches: [], gated: [], quarantined: [], pending: 0, revs: [], problems, partial: scan.partial };
   const touched = new Set(scan.touched);
   checkpoint('tick:scanned');
-  for (const id of idx.promoted) {
-    if (idx.done.has(id)) continue;
-    const [skill, rev] = id.split(':') as [string, string];
-    try {
-      const row = await readJson<ChangelogRow>(blobs, Remote.changelog(skill, rev));
-      if (!row) continue;
-      const r = await complete(blobs, kv, row, { problem });
-      if (r.quarantined) report.quarantined.push({ rev: id, reason: r.quarantined.reason });
-      else report.completed.push(id);
-    } catch (err) {
-      if (!isMalformed(err)) throw err;
-      problem({ key: Remote.changelog(skill, rev), reason: (err as Error).message });
-    }
-  }
-  if (!tick.only) await freezeManifests(blobs, revs, closed, problem);
+  await finishUnfinished(tick, opts, idx, report, problem);
+  const w = await watchTick(tick, opts, idx, open, problem);
+  report.watches = w.watches;
+  report.rolledBack = w.rolledBack;
+  if (w.partial) report.partial = true;
+  if (!tick.only) for (const q of await freezeManifests(blobs, revs, closed, problem)) report.revs.push({ rev: q.rev, outcome: 'quarantined', reason: q.reason });
   const rule = opts.rule ?? defaultRule;
   const records = recordCache();
   for (const { skill, rev } of revs) {
@@ -99,39 +120,85 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
       continue;
     }
     const counted = await countedTally(blobs, tally, !!opts.admittedOnly, records);
-    const d = decide(rule, progressOf(counted.tally, t, counted.standing), t);
+    const p = progressOf(counted.tally, t, counted.standing);
+    const d = decide(rule, p, t);
+    const progress = progressIn(p, t);
     if (!d.promote) {
       report.pending++;
-      if (touched.has(id)) report.revs.push({ rev: id, outcome: 'pending', reason: d.reason });
+      if (touched.has(id)) report.revs.push({ rev: id, outcome: 'pending', reason: d.reason, progress });
       continue;
     }
     const gate = await gateOf(blobs, opts, skill, rev);
     if (gate) {
       report.gated.push(id);
-      report.revs.push({ rev: id, outcome: 'gated', reason: `${d.reason}; waits for an operator (manual review: ${gate})` });
+      report.revs.push({ rev: id, outcome: 'gated', reason: `${d.reason}; waits for an operator (manual review: ${gate})`, progress, manualReview: gate });
       continue;
     }
-    const res = await promote(blobs, kv, { ts: new Date(tick.now).toISOString(), skill, rev_id: rev, by: 'quorum', tenants: d.tenants, runs: d.runs, mean: d.mean }, { problem });
+    const wo = watchOptionsFor(opts, skill);
+    const res = await promote(blobs, kv, { ts: new Date(tick.now).toISOString(), skill, rev_id: rev, by: 'quorum', tenants: d.tenants, runs: d.runs, mean: d.mean }, { problem, watch: wo.enabled ? { graceMs: wo.graceMs } : null, now: tick.clock.now() });
     if (res.quarantined) {
       report.quarantined.push({ rev: id, reason: res.quarantined.reason });
-      report.revs.push({ rev: id, outcome: 'quarantined', reason: res.quarantined.reason });
+      report.revs.push({ rev: id, outcome: 'quarantined', reason: res.quarantined.reason, progress });
       tick.log.warn(`quarantined ${id}: ${res.quarantined.reason}`);
     } else if (res.incomplete) {
-      report.revs.push({ rev: id, outcome: 'incomplete', reason: res.incomplete });
+      report.revs.push({ rev: id, outcome: 'incomplete', reason: res.incomplete, progress });
     } else if (res.promoted) {
       report.promoted.push(res.row);
-      report.revs.push({ rev: id, outcome: 'promoted', reason: d.reason });
-      tick.log.info(`promoted ${id} by quorum: ${d.reason}`);
+      report.revs.push({ rev: id, outcome: 'promoted', reason: d.reason, progress });
     }
   }
   return report;
 }
 
 /**
+ * Finishes what killed ticks left: changelog entries without their done marker, oldest first
+ * per skill (rows of the older release first). An entry that cannot be finished now (its bytes
+ * are not all there, the rev to restore no longer matches its manifest, an unreadable object)
+ * is reported and tried again next tick; the others go on.
+ */
+async function finishUnfinished(tick: TickContext, opts: QuorumOptions, idx: Awaited<ReturnType<typeof promotionIndex>>, report: QuorumTickReport, problem: (p: Problem) => void): Promise<void> {
+  const { blobs, kv } = tick;
+  for (const s of idx.changelog.skills.values()) {
+    if (!s.unfinished.length && !s.unfinishedLegacy.length) continue;
+    const wo = watchOptionsFor(opts, s.skill);
+    try {
+      const log = await readLog(blobs, s.skill, problem);
+      const legacy: ChangelogEntry[] = [];
+      for (const rev of s.unfinishedLegacy) {
+        const seq = Object.entries(log.promotions).find(([q, p]) => p.rev_id === rev && Number(q) <= log.legacy)?.[0];
+        const e = seq ? await readEntry(blobs, log, Number(seq)) : null;
+        if (e) legacy.push(e);
+      }
+      for (const e of [...legacy.sort((a, b) => a.seq - b.seq), ...s.unfinished]) {
+        try {
+          const r = await finishEntry(blobs, kv, e, { problem, log, watch: wo.enabled && e.seq > log.legacy ? { graceMs: wo.graceMs } : null, now: tick.clock.now() });
+          const id = `${e.skill}:${e.rev_id}`;
+          if (r.quarantined) {
+            report.quarantined.push({ rev: id, reason: r.quarantined.reason });
+            report.revs.push({ rev: id, outcome: 'quarantined', reason: r.quarantined.reason });
+          } else {
+            report.completed.push(`${id} (#${e.seq} ${e.action})`);
+            if (e.action === 'promote') report.revs.push({ rev: id, outcome: 'promoted', reason: `finished the promotion an interrupted tick began (by ${e.by} at ${e.ts})` });
+          }
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          if (!isMalformed(err) && code !== 'E_QUORUM_CANNOT_RESTORE' && code !== 'E_QUORUM_INCOMPLETE') throw err;
+          problem({ key: Remote.changelogEntry(e.skill, e.seq), reason: (err as Error).message });
+        }
+      }
+    } catch (err) {
+      if (!isMalformed(err)) throw err;
+      problem({ key: `${Remote.changelogPrefix}${s.skill}/`, reason: (err as Error).message });
+    }
+  }
+}
+
+/**
  * Revs staged without a manifest (a push of a release before manifests, in direct mode) are
  * frozen the first time a tick sees them: from then on, changed bytes quarantine the rev.
  */
-async function freezeManifests(blobs: TickContext['blobs'], revs: readonly RevRef[], closed: ReadonlySet<string>, problem: (p: Problem) => void): Promise<void> {
+async function freezeManifests(blobs: TickContext['blobs'], revs: readonly RevRef[], closed: ReadonlySet<string>, problem: (p: Problem) => void): Promise<{ rev: string; reason: string }[]> {
+  const out: { rev: string; reason: string }[] = [];
   const have = new Set<string>();
   for await (const o of blobs.list(Remote.manifestPrefix)) have.add(o.key);
   for (const { skill, rev } of revs) {
@@ -141,8 +208,14 @@ async function freezeManifests(blobs: TickContext['blobs'], revs: readonly RevRe
     if (!v.ok && !v.incomplete) {
       const q = await quarantineRev(blobs, skill, rev, v.reason);
       problem({ key: Remote.stagedDir(skill, rev), reason: `quarantined: ${q.reason}` });
+      out.push({ rev: `${skill}:${rev}`, reason: q.reason });
     }
   }
+  return out;
+}
+
+function progressIn(p: Progress, t: Thresholds): RevProgress {
+  return { endorsing: p.endorsing, endorsingRuns: p.endorsingRuns, mean: p.mean, minTenants: t.minTenants, minRuns: t.minRuns, words: progressWords(p, t) };
 }
 
 function onlyRefs(only: readonly string[]): RevRef[] {

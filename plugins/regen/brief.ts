@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { writeFileAtomic } from '../../adapters/fs.ts';
-import { formatPage, parsePage } from '../../domain/frontmatter.ts';
+import { formatPage, setFields } from '../../domain/frontmatter.ts';
 import { worstOf, type BriefRun, type SkillEvals } from './evals.ts';
 import type { MarkerSnapshot } from './store.ts';
 
@@ -85,6 +85,5 @@ export function writeBrief(file: string, text: string): Promise<void> {
 /** Rewrites the brief's frontmatter with the outcome of its regen (atomically). */
 export async function recordOutcome(file: string, fields: Record<string, unknown>): Promise<void> {
   const text = await fs.readFile(file, 'utf8');
-  const page = parsePage(text);
-  await writeFileAtomic(file, formatPage({ ...page.data, ...fields }, page.body));
+  await writeFileAtomic(file, setFields(text, fields));
 }

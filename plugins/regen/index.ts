@@ -39,6 +39,8 @@ export default definePlugin({
       const st = await regenStatus(run.stateDir, opts);
       status.sections.skills = st.skills;
       status.sections.staged = st.staged;
+      // Staged revs held here that no longer wait: promoted, rejected or quarantined.
+      status.sections.decided = st.decided;
       status.lines.push(...statusLines(st, status.color));
     });
 

@@ -1,4 +1,4 @@
-import { formatPage, parsePage } from '../../domain/frontmatter.ts';
+import { parsePage, setFields } from '../../domain/frontmatter.ts';
 
 /** A page an agent produced, ready to stage; or why it is not one. */
 export type NewPage = { ok: true; text: string } | { ok: false; reason: string };
@@ -21,13 +21,15 @@ export function toRevision(printed: string, baseRev: string | null, current: str
     const first = JSON.stringify(text.split('\n', 1)[0]!.slice(0, 80));
     return { ok: false, reason: `the regen agent printed text that is not a skill page: no frontmatter block (a '---' line, key: value lines, a '---' line) at the top; its first line is ${first}` };
   }
+  if (page.error) return { ok: false, reason: `the regen agent printed a page whose ${page.error}` };
   if (page.body.trim() === '') return { ok: false, reason: 'the regen agent printed a frontmatter block with an empty body' };
-  const data: Record<string, unknown> = { ...page.data };
-  if (data.manual_review === undefined && current !== null) {
+  const fields: Record<string, unknown> = {};
+  if (page.data.manual_review === undefined && current !== null) {
     const gate = parsePage(current).data.manual_review;
-    if (gate !== undefined && gate !== null && gate !== '' && gate !== false) data.manual_review = gate;
+    if (gate !== undefined && gate !== null && gate !== '' && gate !== false) fields.manual_review = gate;
   }
-  data.base_rev = baseRev;
-  const body = page.body.endsWith('\n') ? page.body : `${page.body}\n`;
-  return { ok: true, text: formatPage(data, body) };
+  fields.base_rev = baseRev;
+  // The agent's own frontmatter is kept as written (block scalars, lists, comments).
+  const out = setFields(text, fields);
+  return { ok: true, text: out.endsWith('\n') ? out : `${out}\n` };
 }

@@ -1,6 +1,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { readJsonFile } from '../../adapters/fs.ts';
 import { isRevId, isSkillName } from '../../domain/names.ts';
+import { parseRevFates, type RevFate } from '../../domain/rev-fates.ts';
 import { State } from '../../domain/state-layout.ts';
 import { pidParamsFor, type RegenOptions } from './options.ts';
 import { listMarkers } from '../../adapters/markers.ts';
@@ -36,7 +38,22 @@ export interface StagedWaiting {
   need: number;
 }
 
-export async function regenStatus(stateDir: string, opts: RegenOptions): Promise<{ skills: Record<string, SkillStatus>; staged: StagedWaiting[] }> {
+/** A staged revision held here that is no longer waiting: promoted, quarantined or rejected, as a pull learned. */
+export interface StagedDecided extends RevFate {
+  skill: string;
+  rev: string;
+  ref: string;
+  /** Runs of it logged here. */
+  runs: number;
+}
+
+/**
+ * The controller of every skill, and the staged revs held here: those waiting for evaluation
+ * (fewer than `stagedEvalRuns` runs logged here, and no known fate) and those decided. A rev's
+ * fate comes from `.snappy/rev-fates.json`, which every pull brings up to date
+ * (plugins/sync/fates.ts): status itself asks no remote.
+ */
+export async function regenStatus(stateDir: string, opts: RegenOptions): Promise<{ skills: Record<string, SkillStatus>; staged: StagedWaiting[]; decided: StagedDecided[] }> {
   const markers = new Set((await listMarkers(stateDir)).found.map((m) => m.skill));
   const names = new Set([...(await listRecordedSkills(stateDir)), ...markers]);
   const skills: Record<string, SkillStatus> = {};
@@ -64,6 +81,9 @@ export async function regenStatus(stateDir: string, opts: RegenOptions): Promise
     };
   }
   const staged: StagedWaiting[] = [];
+  const decided: StagedDecided[] = [];
+  // A torn or hand-edited fates file hides nothing: the revs just show as waiting until the next pull.
+  const fates = parseRevFates(await readJsonFile(path.join(stateDir, State.revFates)).catch(() => undefined));
   const stagingDir = path.join(stateDir, State.stagingDir);
   for (const skill of (await fs.readdir(stagingDir).catch(emptyIfMissing)).sort()) {
     if (!isSkillName(skill)) continue;
@@ -73,10 +93,14 @@ export async function regenStatus(stateDir: string, opts: RegenOptions): Promise
       const st = await fs.lstat(path.join(stateDir, page)).catch(() => null);
       if (!st?.isFile()) continue;
       const runs = revRuns.get(`${skill}:${rev}`) ?? 0;
-      if (runs < opts.stagedEvalRuns) staged.push({ skill, rev, ref: `${skill}:${rev}`, page, runs, need: opts.stagedEvalRuns });
+      const fate = fates.revs[`${skill}:${rev}`];
+      if (fate) decided.push({ skill, rev, ref: `${skill}:${rev}`, runs, ...fate });
+      else if (runs < opts.stagedEvalRuns) staged.push({ skill, rev, ref: `${skill}:${rev}`, page, runs, need: opts.stagedEvalRuns });
     }
   }
-  return { skills, staged };
+  // Newest first: the fates learned last are the news.
+  decided.sort((a, b) => (a.learned < b.learned ? 1 : a.learned > b.learned ? -1 : a.ref < b.ref ? -1 : 1));
+  return { skills, staged, decided };
 }
 
 const BARS = '▁▂▃▄▅▆▇█';
@@ -103,7 +127,23 @@ export function statusLines(st: Awaited<ReturnType<typeof regenStatus>>, tty: bo
   }
   if (st.staged.length) {
     lines.push('regen: staged revisions waiting for evaluation here (log runs with: snappy eval --skill <skill>:<rev> ...):');
-    for (const w of st.staged) lines.push(`  ${w.ref}  ${w.runs}/${w.need} runs  ${w.page}`);
+    for (const w of st.staged) lines.push(`  ${w.ref}  ${w.runs} ${w.runs === 1 ? 'run' : 'runs'} logged here, ${w.need} needed  ${w.page}`);
+  }
+  if (st.decided.length) {
+    lines.push('regen: staged revisions no longer waiting (as learned at a pull):');
+    for (const d of st.decided.slice(0, DECIDED_SHOWN)) lines.push(`  ${d.ref}  ${fateWords(d)}`);
+    if (st.decided.length > DECIDED_SHOWN) lines.push(`  ... and ${st.decided.length - DECIDED_SHOWN} more (snappy status --json lists them all)`);
   }
   return lines;
+}
+
+/** Decided revs listed by name in the human status; --json has them all. */
+const DECIDED_SHOWN = 10;
+
+/** `promoted 2026-11-30T22:34:18.481Z by quorum`, `quarantined: <why>`, `rejected by robert`. */
+function fateWords(d: StagedDecided): string {
+  const when = d.ts ? ` ${d.ts}` : '';
+  if (d.state === 'promoted') return `promoted${when}${d.by ? ` by ${d.by}` : ''}${d.source === 'canonical' ? ` (canonical/${d.skill}/ holds it)` : ''}`;
+  if (d.state === 'rejected') return `rejected${when}${d.by ? ` by ${d.by}` : ''}${d.reason ? `: ${d.reason}` : ''}`;
+  return `quarantined${when}, never to be promoted${d.reason ? `: ${d.reason}` : ''}`;
 }

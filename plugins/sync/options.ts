@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { globSchema } from '../../domain/glob.ts';
 
 /** Globs that sync by default (docs/contract.md §4), relative to the state dir. */
 export const DEFAULT_ALLOW = ['skills/*.md', 'log/evals.aggregate.ndjson', 'log/regen-queue/*', 'staging/**'] as const;
@@ -6,10 +7,10 @@ export const DEFAULT_ALLOW = ['skills/*.md', 'log/evals.aggregate.ndjson', 'log/
 /** Options of the sync plugin (config section `sync`). */
 export const syncOptionsSchema = z
   .object({
-    /** Globs (relative to the state dir) that may sync. */
-    allow: z.array(z.string().min(1)).default([...DEFAULT_ALLOW]),
+    /** Globs (relative to the state dir, picomatch's dialect: README "Sync") that may sync. */
+    allow: z.array(globSchema).default([...DEFAULT_ALLOW]),
     /** Globs that never sync; deny beats allow. The hard deny applies on top, always. */
-    deny: z.array(z.string().min(1)).default([]),
+    deny: z.array(globSchema).default([]),
     /** Transfers in flight at once. */
     concurrency: z.number().int().min(1).max(256).default(16),
     /** Retries of a failed transfer (exponential backoff from `retryBaseMs`). */

@@ -1,7 +1,7 @@
 import { Remote } from '../../domain/layout.ts';
 import { isHardDenied, State } from '../../domain/state-layout.ts';
 import { isRevId, isSkillName, isTenantId } from '../../domain/names.ts';
-import type { GlobSet } from './glob.ts';
+import type { GlobList } from '../../domain/glob.ts';
 
 /** What a synced file is, which decides its remote key and its write rule. */
 export type SyncKind = 'page' | 'brief' | 'staged' | 'file' | 'canonical' | 'aggregate';
@@ -32,8 +32,8 @@ export function isSafeRel(rel: string): boolean {
 /** The allow/deny lists plus the hard deny and the name rules. */
 export class SyncFilter {
   constructor(
-    readonly allow: GlobSet,
-    readonly deny: GlobSet,
+    readonly allow: GlobList,
+    readonly deny: GlobList,
   ) {}
 
   /** May `rel` sync at all (either way)? Deny beats allow; the hard deny beats both. */

@@ -1,7 +1,7 @@
 import { definePlugin } from '../../core/plugin.ts';
 import { Stage } from '../../core/stages.ts';
 import { filterPlan } from './filter-tap.ts';
-import { GlobSet } from './glob.ts';
+import { GlobList } from '../../domain/glob.ts';
 import { syncOptionsSchema } from './options.ts';
 import { SyncFilter } from './paths.ts';
 import { runPull } from './pull.ts';
@@ -17,7 +17,7 @@ export const syncPlugin = definePlugin({
   options: syncOptionsSchema,
   apply(hooks, ctx) {
     const options = ctx.options;
-    const filter = new SyncFilter(new GlobSet(options.allow), new GlobSet(options.deny));
+    const filter = new SyncFilter(new GlobList(options.allow), new GlobList(options.deny));
     // Found at run time: the aggregate plugin is optional, and without it no batches move.
     const deps = () => ({ options, filter, aggregate: ctx.find('aggregate') });
     hooks.beforePush.tapPromise({ name: ctx.name, stage: Stage.FILTER }, async (plan) => filterPlan(plan, filter, ctx.log));

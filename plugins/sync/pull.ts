@@ -2,13 +2,15 @@ import PQueue from 'p-queue';
 import { ErrorCode, SnappyError } from '../../core/errors.ts';
 import type { RunContext } from '../../core/context.ts';
 import type { BlobInfo, BlobStore, RemoteStore } from '../../core/ports.ts';
-import type { AggregateService } from '../../core/services.ts';
+import type { AggregateService, RunIdCollisions } from '../../core/services.ts';
 import { revIdOf } from '../../domain/hash.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isSkillName } from '../../domain/names.ts';
 import { State } from '../../domain/state-layout.ts';
+import { learnFates } from './fates.ts';
 import { Refusal, StateFiles } from './local.ts';
 import { contentHash, loadManifest, saveManifest, type Manifest } from './manifest.ts';
+import { sharedVersions } from './page-versions.ts';
 import type { SyncOptions } from './options.ts';
 import { aggregateBatchTenant, INCOMING_SUFFIX, pullTarget, type SyncFilter, type SyncKind } from './paths.ts';
 import { formatBytes, Progress } from './progress.ts';
@@ -25,10 +27,21 @@ interface PullCounts {
   files: number;
   bytes: number;
   unchanged: number;
+  /** Local files kept over a remote version (each once), and the `.incoming` files written beside them. */
   conflicts: string[];
+  incoming: string[];
+  /** `.incoming` files removed because the file now holds exactly their bytes. */
+  cleared: string[];
   adopted: string[];
   removed: string[];
   refused: { path: string; reason: string }[];
+}
+
+/** A pulled page with no sync record here that differs from the local one: settled once the staged pages are in. */
+interface Unsettled {
+  rel: string;
+  info: BlobInfo;
+  bytes: Uint8Array;
 }
 
 /**
@@ -52,7 +65,7 @@ export async function runPull(ctx: RunContext, deps: PullDeps): Promise<void> {
   /** Canonical folders (local, `canonical/<skill>/`) listed whole this time: what is not in them is gone. */
   const wholeCanonical = new Set<string>();
   const canonicalListed = new Set<string>();
-  const counts: PullCounts = { files: 0, bytes: 0, unchanged: 0, conflicts: [], adopted: [], removed: [], refused: [] };
+  const counts: PullCounts = { files: 0, bytes: 0, unchanged: 0, conflicts: [], incoming: [], cleared: [], adopted: [], removed: [], refused: [] };
   const consider = (info: BlobInfo) => {
     const t = pullTarget(info.key, who);
     if (!t) return;
@@ -60,7 +73,8 @@ export async function runPull(ctx: RunContext, deps: PullDeps): Promise<void> {
     if (t.kind === 'canonical' ? deps.filter.denies(t.rel) : !deps.filter.allows(t.rel)) return;
     if (t.kind === 'canonical') canonicalListed.add(t.rel);
     const rec = manifest.files[t.rel];
-    if (rec && rec.key === info.key && info.etag && rec.etag === info.etag) {
+    // A record without a hash is a version shown as `.incoming` and never synced: look again.
+    if (rec && rec.hash && rec.key === info.key && info.etag && rec.etag === info.etag) {
       counts.unchanged++;
       return;
     }
@@ -82,13 +96,20 @@ export async function runPull(ctx: RunContext, deps: PullDeps): Promise<void> {
     return;
   }
 
-  const progress = Progress.for('pull', wanted.length, ctx.flags);
+  const progress = Progress.for('pull', wanted.length, ctx.flags, wanted.reduce((n, w) => n + (w.info.size || 0), 0));
   const queue = new PQueue({ concurrency: deps.options.concurrency });
   const failed: { key: string; message: string }[] = [];
   const changedCanonical: { rel: string; bytes: Uint8Array }[] = [];
   const nonCanonical = wanted.filter((w) => w.kind !== 'canonical');
   const canonical = wanted.filter((w) => w.kind === 'canonical');
   let notFetched = 0;
+  const unsettled: Unsettled[] = [];
+  const shared = new Map<string, Promise<Set<string>>>();
+  const versionsOf = (skill: string) => {
+    let v = shared.get(skill);
+    if (!v) shared.set(skill, (v = sharedVersions(ctx.stateDir, skill, remote, who.tenant, retry)));
+    return v;
+  };
   for (const group of [nonCanonical, canonical]) {
     for (const w of group) {
       queue.add(async () => {
@@ -105,7 +126,7 @@ export async function runPull(ctx: RunContext, deps: PullDeps): Promise<void> {
             const [, skill, rev, ...name] = w.rel.split('/');
             if (name.join('/') === `${skill}.md` && (await revIdOf(bytes)) !== rev) throw new Refusal(w.rel, `does not hash to its rev id ${rev}: not the staged rev (skipped)`);
           }
-          const written = await applyIncoming(files, manifest, w.rel, w.info, bytes, counts);
+          const written = await applyIncoming(files, manifest, w.rel, w.info, bytes, counts, w.kind === 'page' ? unsettled : undefined);
           if (written && w.kind === 'canonical') changedCanonical.push({ rel: w.rel, bytes });
         } catch (err) {
           if (err instanceof Refusal) counts.refused.push({ path: err.rel, reason: err.reason });
@@ -116,6 +137,16 @@ export async function runPull(ctx: RunContext, deps: PullDeps): Promise<void> {
       });
     }
     await queue.onIdle();
+    if (group === nonCanonical) {
+      for (const u of unsettled.splice(0)) {
+        try {
+          await settlePage(files, manifest, u, counts, versionsOf);
+        } catch (err) {
+          if (err instanceof Refusal) counts.refused.push({ path: err.rel, reason: err.reason });
+          else failed.push({ key: u.info.key, message: (err as Error).message });
+        }
+      }
+    }
   }
   progress.end();
 
@@ -130,13 +161,13 @@ export async function runPull(ctx: RunContext, deps: PullDeps): Promise<void> {
       counts.removed.push(rel);
     }
   }
-  if (deps.options.adoptCanonical === 'when-unchanged') await adoptCanonical(files, manifest, changedCanonical, counts);
+  if (deps.options.adoptCanonical === 'when-unchanged') await adoptCanonical(files, manifest, changedCanonical, counts, versionsOf);
 
   if (ctx.signal?.aborted) {
     // What was written (and adopted) is recorded; the aggregate merge waits for the next pull.
     await saveManifest(ctx.stateDir, manifest);
     for (const c of counts.conflicts) ctx.log.warn(`kept your edit of ${c}; the remote's version is beside it as ${c}${INCOMING_SUFFIX}`);
-    ctx.report({ files: counts.files, bytes: counts.bytes, unchanged: counts.unchanged, conflicts: counts.conflicts, failed, interrupted: true });
+    ctx.report({ files: counts.files, bytes: counts.bytes, unchanged: counts.unchanged, conflicts: counts.conflicts, incoming: counts.incoming, adopted: counts.adopted, failed, interrupted: true });
     throw new SnappyError(`pull stopped: ${counts.files} files fetched and saved, ${notFetched} of the ${wanted.length} changed not yet`, {
       code: ErrorCode.Interrupted,
       details: { fetched: counts.files, notFetched, total: wanted.length },
@@ -146,17 +177,23 @@ export async function runPull(ctx: RunContext, deps: PullDeps): Promise<void> {
   // The feed cursor moves only once everything it pointed at is saved.
   if (feed.cursor !== undefined && !failed.length) (manifest.cursors ??= {}).feed = feed.cursor;
   await saveManifest(ctx.stateDir, manifest);
+  const news = counts.files > 0 || counts.removed.length > 0 || ('added' in aggregate && Number(aggregate.added) > 0);
+  const decided = failed.length ? [] : await learnFates(ctx.stateDir, remote, retry, ctx.log, { news });
 
   for (const r of counts.refused) ctx.log.warn(`not pulled: ${r.path} ${r.reason}`);
-  for (const c of counts.conflicts) ctx.log.warn(`kept your edit of ${c}; the remote's version is beside it as ${c}${INCOMING_SUFFIX}`);
+  for (const c of counts.conflicts) ctx.log.warn(`kept your edit of ${c}; the remote's version is beside it as ${c}${INCOMING_SUFFIX} (merge it into ${c}, then delete the .incoming file)`);
+  for (const a of counts.adopted) ctx.log.info(`updated ${a} to the remote's version: it held no edit made on this machine`);
+  for (const c of counts.cleared) ctx.log.info(`removed ${c}: ${c.slice(0, -INCOMING_SUFFIX.length)} now holds exactly its bytes`);
   const ms = Math.round(performance.now() - t0);
-  ctx.report({ files: counts.files, bytes: counts.bytes, unchanged: counts.unchanged, conflicts: counts.conflicts, adopted: counts.adopted, removed: counts.removed, refused: counts.refused, failed, aggregate, ms: { total: ms }, ...(requests0 !== undefined ? { requests: remote.requests! - requests0 } : {}) });
+  ctx.report({ files: counts.files, bytes: counts.bytes, unchanged: counts.unchanged, conflicts: counts.conflicts, incoming: counts.incoming, cleared: counts.cleared, adopted: counts.adopted, removed: counts.removed, refused: counts.refused, failed, aggregate, decided, ms: { total: ms }, ...(requests0 !== undefined ? { requests: remote.requests! - requests0 } : {}) });
   if (failed.length) {
     const first = failed.slice(0, 5).map((f) => `  ${f.key}: ${f.message}`).join('\n');
     throw new SnappyError(`pull from ${remote.url} failed for ${failed.length} objects (the rest are saved; run pull again to finish):\n${first}`, { code: ErrorCode.Remote, details: { failed } });
   }
-  const merged = 'batches' in aggregate ? `, merged ${aggregate.batches} aggregate batches (+${aggregate.added} rows)` : '';
-  ctx.log.info(`pulled ${counts.files} files (${formatBytes(counts.bytes)}) from ${remote.url}, ${counts.unchanged} unchanged${merged} in ${ms} ms`);
+  for (const d of decided) ctx.log.info(`staged rev ${d.rev} was ${d.state}${d.ts ? ` (${d.ts})` : ''}${d.state === 'promoted' ? '' : `${d.reason ? `: ${d.reason}` : ''}`}; it no longer waits for evaluation here`);
+  const merged = 'batches' in aggregate ? `, merged ${plural(Number(aggregate.batches), 'aggregate batch', 'aggregate batches')} (+${plural(Number(aggregate.added), 'row')})` : '';
+  const incoming = counts.incoming.length ? `, wrote ${counts.incoming.length} .incoming (${counts.incoming.join(', ')})` : '';
+  ctx.log.info(`pulled ${plural(counts.files, 'file')} (${formatBytes(counts.bytes)}) from ${remote.url}, ${counts.unchanged} unchanged${incoming}${merged} in ${ms} ms`);
 }
 
 /**
@@ -201,9 +238,11 @@ async function listAll(remote: BlobStore, prefix: string, retry: RetryPolicy): P
 /**
  * Writes one pulled file by the no-silent-overwrite rule: write when absent, identical, or
  * unchanged here since the last sync; otherwise keep the local file and put the remote's
- * version beside it. Returns true when the local file now holds the remote's bytes.
+ * version beside it. A page this machine holds no sync record of goes to `unsettled` instead,
+ * to be settled by `settlePage` once the staged pages are in. Returns true when the local file
+ * now holds the remote's bytes.
  */
-async function applyIncoming(files: StateFiles, manifest: Manifest, rel: string, info: BlobInfo, bytes: Uint8Array, counts: PullCounts): Promise<boolean> {
+async function applyIncoming(files: StateFiles, manifest: Manifest, rel: string, info: BlobInfo, bytes: Uint8Array, counts: PullCounts, unsettled?: Unsettled[]): Promise<boolean> {
   const hash = contentHash(bytes);
   const rec = manifest.files[rel];
   const local = await files.readLocal(rel);
@@ -216,23 +255,92 @@ async function applyIncoming(files: StateFiles, manifest: Manifest, rel: string,
       counts.bytes += bytes.length;
     } else counts.unchanged++;
     manifest.files[rel] = { size: st?.size ?? bytes.length, mtimeMs: st?.mtimeMs ?? 0, hash, key: info.key, ...(info.etag ? { etag: info.etag } : {}), origin };
+    await clearIncoming(files, rel, bytes, counts);
     return true;
   }
-  await files.write(rel + INCOMING_SUFFIX, bytes);
-  counts.conflicts.push(rel);
-  // Remember the remote version we have shown: once the .incoming file is resolved and removed,
-  // push writes over exactly that version and no other.
-  if (rec) rec.etag = info.etag ?? rec.etag;
-  else manifest.files[rel] = { size: -1, mtimeMs: -1, hash: '', key: info.key, ...(info.etag ? { etag: info.etag } : {}), origin: 'push' };
+  if (unsettled && !local.link && !rec?.hash) {
+    unsettled.push({ rel, info, bytes });
+    return false;
+  }
+  await keepLocal(files, manifest, rel, info, bytes, counts);
   return false;
 }
 
 /**
- * A newly promoted canonical page replaces `skills/<skill>.md` when that page is unchanged
- * since the last sync (or absent from a machine that had synced it); an edited page is kept
- * and the canonical one is put beside it as `.incoming`.
+ * A pulled page that differs from the local one, which this machine has no sync record of (it
+ * just joined the tenant, or never synced the page): the local page is taken for an edit only
+ * if it is none of the versions nobody edited here (`sharedVersions`: the tenant page's
+ * history, the staged and canonical pages held here, the example page snappy ships). Else the
+ * remote's page is adopted.
  */
-async function adoptCanonical(files: StateFiles, manifest: Manifest, changed: { rel: string; bytes: Uint8Array }[], counts: PullCounts): Promise<void> {
+async function settlePage(files: StateFiles, manifest: Manifest, u: Unsettled, counts: PullCounts, versionsOf: (skill: string) => Promise<Set<string>>): Promise<void> {
+  const skill = u.rel.slice(State.skillsDir.length, -'.md'.length);
+  const local = await files.readLocal(u.rel);
+  const shared = await versionsOf(skill);
+  if (local?.bytes && !local.link && shared.has(contentHash(local.bytes))) {
+    const st = await files.write(u.rel, u.bytes);
+    counts.files++;
+    counts.bytes += u.bytes.length;
+    counts.adopted.push(u.rel);
+    manifest.files[u.rel] = { size: st.size, mtimeMs: st.mtimeMs, hash: contentHash(u.bytes), key: u.info.key, ...(u.info.etag ? { etag: u.info.etag } : {}), origin: 'pull' };
+    await clearIncoming(files, u.rel, u.bytes, counts, async () => shared);
+    return;
+  }
+  await keepLocal(files, manifest, u.rel, u.info, u.bytes, counts);
+}
+
+/** Keeps the local file and writes the remote's version beside it as `.incoming` (unless it is there already). */
+async function keepLocal(files: StateFiles, manifest: Manifest, rel: string, info: BlobInfo, bytes: Uint8Array, counts: PullCounts): Promise<void> {
+  const rec = manifest.files[rel];
+  if (await writeIncoming(files, rel, bytes, counts)) noteConflict(counts, rel);
+  // Remember the remote version we have shown: once the .incoming file is resolved and removed,
+  // push writes over exactly that version and no other.
+  if (rec) rec.etag = info.etag ?? rec.etag;
+  else manifest.files[rel] = { size: -1, mtimeMs: -1, hash: '', key: info.key, ...(info.etag ? { etag: info.etag } : {}), origin: 'push' };
+}
+
+/** Writes `<rel>.incoming` unless it already holds these bytes; true when it wrote. */
+async function writeIncoming(files: StateFiles, rel: string, bytes: Uint8Array, counts: PullCounts): Promise<boolean> {
+  const have = await files.readLocal(rel + INCOMING_SUFFIX);
+  if (have?.bytes && contentHash(have.bytes) === contentHash(bytes)) return false;
+  await files.write(rel + INCOMING_SUFFIX, bytes);
+  noteIncoming(counts, rel, bytes);
+  return true;
+}
+
+/** A `.incoming` written is a file pulled, and named in the summary. */
+function noteIncoming(counts: PullCounts, rel: string, bytes: Uint8Array): void {
+  if (counts.incoming.includes(rel + INCOMING_SUFFIX)) return;
+  counts.incoming.push(rel + INCOMING_SUFFIX);
+  counts.files++;
+  counts.bytes += bytes.length;
+}
+
+function noteConflict(counts: PullCounts, rel: string): void {
+  if (!counts.conflicts.includes(rel)) counts.conflicts.push(rel);
+}
+
+/**
+ * A `.incoming` left beside `rel` is settled when it holds exactly the bytes `rel` now has, or
+ * a version the remote page had before (in `older`): it goes, and nothing is lost with it.
+ */
+async function clearIncoming(files: StateFiles, rel: string, bytes: Uint8Array, counts: PullCounts, older?: () => Promise<ReadonlySet<string>>): Promise<void> {
+  if (rel.endsWith(INCOMING_SUFFIX)) return;
+  const have = await files.readLocal(rel + INCOMING_SUFFIX);
+  if (!have?.bytes || have.link) return;
+  const h = contentHash(have.bytes);
+  if (h !== contentHash(bytes) && !(older && (await older()).has(h))) return;
+  await files.remove(rel + INCOMING_SUFFIX);
+  counts.cleared.push(rel + INCOMING_SUFFIX);
+}
+
+/**
+ * A newly promoted canonical page replaces `skills/<skill>.md` when that page is unchanged
+ * since the last sync (or absent from a machine that had synced it), or, with no sync record,
+ * when it is a version nobody edited here (see `settlePage`); an edited page is kept and the
+ * canonical one is put beside it as `.incoming`.
+ */
+async function adoptCanonical(files: StateFiles, manifest: Manifest, changed: { rel: string; bytes: Uint8Array }[], counts: PullCounts, versionsOf: (skill: string) => Promise<Set<string>>): Promise<void> {
   for (const c of changed) {
     const parts = c.rel.split('/');
     if (parts.length !== 3 || parts[2] !== `${parts[1]}.md`) continue;
@@ -242,15 +350,26 @@ async function adoptCanonical(files: StateFiles, manifest: Manifest, changed: { 
     if (!local) continue; // this machine does not use the skill
     const localHash = local.bytes ? contentHash(local.bytes) : undefined;
     if (localHash === contentHash(c.bytes)) continue;
-    if (!local.link && rec && localHash === rec.hash) {
+    const unedited = !local.link && localHash !== undefined && (rec?.hash ? localHash === rec.hash : (await versionsOf(parts[1]!)).has(localHash));
+    if (unedited) {
       // The manifest keeps the old hash, so the next push sends the adopted page to the tenant's copy.
       await files.write(pageRel, c.bytes);
       counts.adopted.push(pageRel);
+      await clearIncoming(files, pageRel, c.bytes, counts, () => versionsOf(parts[1]!));
     } else {
-      await files.write(pageRel + INCOMING_SUFFIX, c.bytes);
-      counts.conflicts.push(pageRel);
+      const wrote = !(await files.readLocal(pageRel + INCOMING_SUFFIX).then((h) => !!h?.bytes && contentHash(h.bytes) === contentHash(c.bytes)));
+      if (wrote) {
+        await files.write(pageRel + INCOMING_SUFFIX, c.bytes);
+        noteIncoming(counts, pageRel, c.bytes);
+        noteConflict(counts, pageRel);
+      }
     }
   }
+}
+
+/** `1 file`, `3 files`. */
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
 }
 
 async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: AggregateService, retry: RetryPolicy, ctx: RunContext): Promise<Record<string, unknown>> {
@@ -258,6 +377,10 @@ async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: Aggreg
   let batches = 0;
   let added = 0;
   let invalid = 0;
+  let collisions: RunIdCollisions | undefined;
+  const met = (c: RunIdCollisions | undefined) => {
+    if (c) collisions = { count: (collisions?.count ?? 0) + c.count, example: collisions?.example ?? c.example };
+  };
   if (remote.aggregateSince) {
     // The Worker sends the rows stored since the cursor; a batch may come twice (the cursor
     // trails), which the merge's dedupe by (tenant, run_id) absorbs.
@@ -268,6 +391,7 @@ async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: Aggreg
         const r = await svc.merge(ctx, page.ndjson, `${remote.url} /v1/aggregate`);
         added += r.added;
         invalid += r.invalid.length;
+        met(r.collisions);
       }
       batches += page.batches;
       cursor = page.cursor;
@@ -275,7 +399,7 @@ async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: Aggreg
       await saveManifest(stateDir, manifest);
       if (!page.more) break;
     }
-    return { batches, added, invalid };
+    return { batches, added, invalid, ...(collisions ? { collisions } : {}) };
   }
   for (const info of await listAll(remote, Remote.aggregatePrefix, retry)) {
     if (manifest.merged[info.key] || !aggregateBatchTenant(info.key)) continue;
@@ -286,7 +410,8 @@ async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: Aggreg
     batches++;
     added += r.added;
     invalid += r.invalid.length;
+    met(r.collisions);
     if (batches % 50 === 0) await saveManifest(stateDir, manifest);
   }
-  return { batches, added, invalid };
+  return { batches, added, invalid, ...(collisions ? { collisions } : {}) };
 }

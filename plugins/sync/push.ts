@@ -10,7 +10,7 @@ import { State } from '../../domain/state-layout.ts';
 import { Refusal, StateFiles } from './local.ts';
 import { loadManifest, saveManifest, type Manifest } from './manifest.ts';
 import type { SyncOptions } from './options.ts';
-import type { SyncFilter } from './paths.ts';
+import { INCOMING_SUFFIX, type SyncFilter } from './paths.ts';
 import { scanChanges, type ScanResult } from './plan.ts';
 import { formatBytes, Progress } from './progress.ts';
 import { shipToRemote } from './ship.ts';
@@ -35,7 +35,7 @@ interface SyncPush extends PreparedPush {
   files: StateFiles;
   who: { machine: string; tenant?: string };
   scan: ScanResult;
-  outbox: { ndjson: string; rows: number; commit(): Promise<void> } | null;
+  outbox: Awaited<ReturnType<AggregateService['outbox']>>;
   aggKey: string | undefined;
 }
 
@@ -83,7 +83,7 @@ export async function sendPush(ctx: PushContext, deps: PushDeps, prepared: Prepa
   // Said by the host, once, with everything else a run without a key skips.
   const skipped = scan.needTenant.length ? { skipped: { reason: 'no SNAPPY_MASTER_KEY', paths: scan.needTenant } } : {};
   for (const r of scan.refused) ctx.log.warn(`not pushed: ${r.path} ${r.reason}`);
-  for (const b of scan.blocked) ctx.log.warn(`not pushed: ${b} has an unresolved ${b}.incoming beside it (merge it into ${b}, then delete the .incoming file)`);
+  for (const b of scan.blocked) ctx.log.warn(`not pushed: ${b} has an unresolved ${b}${INCOMING_SUFFIX} beside it (merge it into ${b}, then delete the .incoming file)`);
 
   if (dryRun) {
     const refused = [...scan.refused, ...aggRefused];
@@ -122,7 +122,7 @@ export async function sendPush(ctx: PushContext, deps: PushDeps, prepared: Prepa
     manifest.inflight = { ...(manifest.inflight ?? {}), ...Object.fromEntries(fileEntries.filter((e) => typeof e?.key === 'string').map((e) => [e.key, 1 as const])) };
     await saveManifest(ctx.stateDir, manifest);
   }
-  const progress = Progress.for('push', fileEntries.length, ctx.flags);
+  const progress = Progress.for('push', fileEntries.length, ctx.flags, fileEntries.reduce((n, e) => n + (typeof e?.size === 'number' ? e.size : 0), 0));
   const retry = { retries: deps.options.retries, baseMs: deps.options.retryBaseMs };
   const up = await uploadPlan(fileEntries, { remote, files, manifest, who, concurrency: deps.options.concurrency, retry, progress, onRecorded, repair, ...(ctx.signal ? { signal: ctx.signal } : {}) });
   progress.end();
@@ -147,11 +147,11 @@ export async function sendPush(ctx: PushContext, deps: PushDeps, prepared: Prepa
     if (remote.shipAggregate) {
       // Through the Worker's ingest, split to fit its limits; each piece is its own batch.
       const shipped = await withRetry(() => remote.shipAggregate!(outbox.ndjson), retry);
-      aggregate = { rows: outbox.rows, batches: shipped.batches, requests: shipped.requests, via: 'worker' };
+      aggregate = { rows: outbox.rows, batches: shipped.batches, requests: shipped.requests, via: 'worker', ...(outbox.collisions ? { collisions: outbox.collisions } : {}) };
       for (const k of shipped.batches) manifest.merged[k] = 1;
     } else {
       const { created } = await shipToRemote(remote, batch, retry);
-      aggregate = { rows: outbox.rows, batch: batch.key, via: 'remote', created };
+      aggregate = { rows: outbox.rows, batch: batch.key, via: 'remote', created, ...(outbox.collisions ? { collisions: outbox.collisions } : {}) };
     }
     checkpoint('push:batch-shipped');
     manifest.merged[batch.key] = 1;
@@ -170,6 +170,7 @@ export async function sendPush(ctx: PushContext, deps: PushDeps, prepared: Prepa
     refused: [...scan.refused, ...aggRefused, ...up.refused],
     conflicts: up.conflicts,
     blocked: scan.blocked,
+    incoming: scan.blocked.map((b) => `${b}${INCOMING_SUFFIX}`),
     failed: up.failed,
     notAttempted: up.notAttempted,
     aggregate,
@@ -186,5 +187,6 @@ export async function sendPush(ctx: PushContext, deps: PushDeps, prepared: Prepa
     });
   }
   const aggLine = 'rows' in aggregate ? `, aggregate ${aggregate.rows} rows` : '';
-  ctx.log.info(`pushed ${up.uploaded} files (${formatBytes(up.bytes)}) to ${remote.url}, ${scan.unchanged} unchanged${aggLine} in ${ms} ms`);
+  const held = scan.blocked.length ? `, ${scan.blocked.length} not pushed: unresolved .incoming (${scan.blocked.map((b) => `${b}${INCOMING_SUFFIX}`).join(', ')})` : '';
+  ctx.log.info(`pushed ${up.uploaded} ${up.uploaded === 1 ? 'file' : 'files'} (${formatBytes(up.bytes)}) to ${remote.url}, ${scan.unchanged} unchanged${held}${aggLine} in ${ms} ms`);
 }

@@ -7,6 +7,7 @@ import { checkRev, stageRev } from '../../domain/staged-rev.ts';
 import { isHardDenied } from '../../domain/state-layout.ts';
 import { contentHash, type Manifest } from './manifest.ts';
 import { Refusal, type LocalRead, type StateFiles } from './local.ts';
+import { rememberVersion } from './page-versions.ts';
 import { pushTarget, type Who } from './paths.ts';
 import type { Progress } from './progress.ts';
 import { withRetry, type RetryPolicy } from './retry.ts';
@@ -225,6 +226,8 @@ async function putOne(remote: BlobStore, e: PlanEntry, bytes: Uint8Array, manife
   if (e.kind === 'page' || e.kind === 'file') {
     const rec = manifest.files[e.path];
     const etag = rec && rec.key === e.key ? rec.etag : undefined;
+    // The version this write replaces joins the page's history first (page-versions.ts).
+    if (e.kind === 'page' && etag && rec?.hash && rec.hash !== contentHash(bytes)) await rememberVersion(remote, e.key, rec.hash);
     ok = await remote.put(e.key, bytes, etag ? { ifMatch: etag } : { ifAbsent: true });
   } else if (e.createOnly) {
     ok = await remote.put(e.key, bytes, { ifAbsent: true });

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { runCli } from '../helpers/cli.ts';
 import { tmpDir } from '../helpers/tmp.ts';
@@ -41,7 +41,14 @@ test('an unknown key in the config is refused by name', async () => {
   const dir = project({ 'snappy.config.json': JSON.stringify({ remtoe: 'file:///x' }) });
   const r = await statusJson(dir);
   assert.is(r.code, 2);
-  assert.match(r.stderr, 'remtoe');
+  assert.match(r.stderr, 'at remtoe: unknown key; expected one of: machineId, remote,');
+});
+
+test('a sync glob that cannot compile exits 2 naming the list, the index and the reason', async () => {
+  const dir = project({ 'snappy.config.json': JSON.stringify({ sync: { allow: ['skills/*.md', 'skills/[ab'] } }) });
+  const r = await statusJson(dir);
+  assert.is(r.code, 2, r.stderr);
+  assert.match(r.stderr, 'at sync.allow[1]: not a usable glob: Missing closing: "]"');
 });
 
 test('--json on a config error prints exactly one JSON object on stdout', async () => {
@@ -114,6 +121,56 @@ test('a third-party plugin given as a module specifier with options is loaded an
   const missing = await statusJson(dir, {}, ['--config', path.join(dir, 'missing.json')]);
   assert.is(missing.code, 2);
   assert.match(missing.stderr, 'nowhere.ts');
+});
+
+test("an invalid option in one tenant's override fails every machine's run at load time, naming the file, tenants.<id>.<path> and what was expected", async () => {
+  const { createHash } = await import('node:crypto');
+  const tenant = createHash('sha256').update('k1').digest('hex').slice(0, 12);
+  const dir = project({ 'snappy.config.json': JSON.stringify({ tenants: { [tenant]: { regen: { pid: { setpoint: 7 } } } }, machines: { 'm-ci': { sync: { concurency: 3 } } } }) });
+  const file = path.join(dir, 'snappy.config.json');
+  // That tenant, another tenant, and a machine with no master key at all: every one refuses.
+  for (const env of [{ SNAPPY_MASTER_KEY: 'k1' }, { SNAPPY_MASTER_KEY: 'k2' }, {}] as Record<string, string>[]) {
+    const r = await statusJson(dir, env);
+    assert.is(r.code, 2, `${JSON.stringify(env)}: ${r.stderr}`);
+    const out = JSON.parse(r.stdout);
+    assert.is(out.error.code, 'E_CONFIG');
+    assert.match(out.error.message, `invalid config ${file}`);
+    assert.equal(out.error.details.issues, [
+      { path: `tenants.${tenant}.regen.pid.setpoint`, message: 'Too big: expected number to be <=1' },
+      { path: 'machines.m-ci.sync.concurency', message: 'unknown key; expected one of: allow, deny, concurrency, retries, retryBaseMs, adoptCanonical' },
+    ]);
+  }
+  const human = await runCli(['run', 'aggregate', '--state', path.join(dir, 'state')], { cwd: dir, env: { SNAPPY_MACHINE_ID: 'm1', SNAPPY_MASTER_KEY: 'k2' } });
+  assert.is(human.code, 2, 'the run of an unaffected tenant is refused before any work');
+  assert.match(human.stderr, `at tenants.${tenant}.regen.pid.setpoint: Too big: expected number to be <=1`);
+  assert.not.ok(existsSync(path.join(dir, 'state', '.snappy')), 'nothing was written to the state');
+});
+
+test('an override that is wrong only in combination names the file, the plugin and the tenant and machine it applies to', async () => {
+  const { createHash } = await import('node:crypto');
+  const tenant = createHash('sha256').update('k1').digest('hex').slice(0, 12);
+  // Alone each is fine (on 0.15 over off 0.1; off 0.18 under on 0.2); merged, off exceeds on.
+  const dir = project({ 'snappy.config.json': JSON.stringify({ tenants: { [tenant]: { regen: { pid: { on: 0.15 } } } }, machines: { m1: { regen: { pid: { off: 0.18 } } } } }) });
+  assert.is((await statusJson(dir, { SNAPPY_MASTER_KEY: 'k2' })).code, 0, 'another tenant on the same machine id runs');
+  const r = await statusJson(dir, { SNAPPY_MASTER_KEY: 'k1' });
+  assert.is(r.code, 2, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.is(out.error.plugin, 'regen');
+  assert.match(out.error.message, `invalid config ${path.join(dir, 'snappy.config.json')}`);
+  assert.match(out.error.message, `tenant ${tenant}, machine m1`);
+  assert.match(out.error.message, 'at regen.pid.off: off (0.18) must not exceed on (0.15)');
+});
+
+test('a bad tenant or machine key says what a key must look like and where to get one', async () => {
+  const dir = project({ 'snappy.config.json': JSON.stringify({ tenants: { nothex: {} }, machines: { 'bad id!': {} } }) });
+  const r = await statusJson(dir);
+  assert.is(r.code, 2, r.stderr);
+  const issues = JSON.parse(r.stdout).error.details.issues;
+  assert.equal(issues, [
+    { path: 'tenants.nothex', message: 'expected a tenant id: 12 lower-case hex characters, the first 12 of the SHA-256 of the master key (`snappy ops key` prints it)' },
+    { path: 'machines.bad id!', message: "expected a machine id: 1-64 characters of [A-Za-z0-9._-] (`snappy status` prints this machine's)" },
+  ]);
+  assert.match(r.stderr, 'at tenants.nothex: expected a tenant id: 12 lower-case hex characters');
 });
 
 test.run();

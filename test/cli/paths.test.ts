@@ -26,7 +26,7 @@ test('a state dir named with --state that does not exist is exit 2, naming it; n
   assert.is(r.code, 2, r.stderr);
   const typo = path.join(p.dir, 'typo-dir');
   assert.match(r.stderr, `state dir ${typo} (from --state) does not exist: create it (mkdir -p`);
-  assert.match(r.stderr, 'or run snappy init');
+  assert.match(r.stderr, `or set it up with \`snappy init --state ${JSON.stringify(typo)}\``);
   const out = JSON.parse(r.stdout);
   assert.is(out.error.code, 'E_USAGE');
   assert.is(out.error.details.path, typo);

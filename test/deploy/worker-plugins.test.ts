@@ -24,8 +24,8 @@ test.after(async () => {
 function project(config: string, packages: string[]): string {
   const dir = tmpDir('snappy-worker-plugins-');
   mkdirSync(path.join(dir, 'node_modules'));
-  // The plugins import `snappy`, as a package installed beside them.
-  symlinkSync(ROOT, path.join(dir, 'node_modules', 'snappy'), 'dir');
+  // The plugins import `snappy-os`, as a package installed beside them.
+  symlinkSync(ROOT, path.join(dir, 'node_modules', 'snappy-os'), 'dir');
   for (const p of packages) cpSync(path.join(FIXTURES, p), path.join(dir, 'node_modules', p), { recursive: true });
   writeFileSync(path.join(dir, 'snappy.config.ts'), config);
   return dir;

@@ -1,5 +1,5 @@
-// `npm run demo` as a user runs it: a real process, the real CLI underneath, ending with the
-// promotion, leaving nothing behind. (One run: the demo takes ~25 s of a 2-core machine.)
+// `npm run demo` as a user runs it: a real process, the real CLI underneath, a promotion and then
+// its rollback, leaving nothing behind. (One run: the demo takes ~45 s of a loaded 2-core machine.)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
@@ -17,7 +17,7 @@ function runDemo(args: string[] = []): Promise<{ code: number | null; stdout: st
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -28,18 +28,25 @@ function runDemo(args: string[] = []): Promise<{ code: number | null; stdout: st
 
 const demoDirs = () => new Set(readdirSync(os.tmpdir()).filter((n) => n.startsWith('snappy-demo-')));
 
-test('the demo tells the loop step by step and ends with the promotion; it leaves no temp folder', async () => {
+test('the demo tells the loop step by step: the promotion, then the same page regressing under watch and rolled back once; it leaves no temp folder', async () => {
   const before = demoDirs();
   const r = await runDemo();
   assert.is(r.code, 0, `${r.stdout}\n${r.stderr}`);
   const lines = r.stdout.trimEnd().split('\n');
-  const last = lines[lines.length - 1]!;
-  const m = /^promoted triage:([0-9a-f]{12}) by quorum: 3 tenants, 6 runs$/.exec(last);
-  assert.ok(m, `the final line is the promotion: ${last}`);
-  const rev = m![1]!;
-  for (const step of ['ready/triage.ready', `staged as rev ${rev}`, `snappy-os-staging/triage/${rev}/triage.md`, 'grows from 2 to 4 rows of the rev', '1/3 tenants endorse', '2/3 tenants endorse', `triage:${rev} promoted: 3/3 tenants endorse`]) {
+  const promoted = lines.map((l) => /^promoted triage:([0-9a-f]{12}) by quorum: 3 tenants, 6 runs$/.exec(l)).find(Boolean);
+  assert.ok(promoted, `a line tells the promotion:\n${r.stdout}`);
+  const rev = promoted![1]!;
+  assert.is(lines[lines.length - 1], `rolled back triage:${rev} by rollback: 3 tenants, 30 runs`, 'the final line is the rollback of the same rev');
+  for (const step of ['1 of 3 tenants objects', '2 of 3 tenants object', 'rolled back: 3 tenants object with 30 runs', "triage's canonical is withdrawn", 'nothing more: a rollback happens once', 'canonical/triage/ is gone']) {
     assert.ok(r.stdout.includes(step), `the story tells: ${step}`);
   }
+  const lqr = lines.find((l) => l.includes('last_quorum_rollback:'));
+  const rb = JSON.parse(lqr!.slice(lqr!.indexOf('{')));
+  assert.equal([rb.skill, rb.rev_id, rb.restored, rb.by, rb.tenants, rb.runs], ['triage', rev, null, 'rollback', 3, 30]);
+  for (const step of ['ready/triage.ready', `staged as rev ${rev}`, `snappy-os-staging/triage/${rev}/triage.md`, 'grows from 2 to 4 rows of the rev', 'pending: 1 of 3 tenants endorses; 2 runs, 5 needed', 'pending: 2 of 3 tenants endorse; 4 runs, 5 needed', `triage:${rev} promoted: 3 of 3 tenants endorse; 6 runs, 5 needed`, `snappy status -> triage:${rev} promoted, no longer waiting for evaluation there`]) {
+    assert.ok(r.stdout.includes(step), `the story tells: ${step}`);
+  }
+  assert.not.match(r.stdout, /\d+\/\d+ (runs|tenants)/, 'progress is told in words, never as a fraction like 6/5');
   const lqp = lines.find((l) => l.includes('last_quorum_promotion:'));
   assert.ok(lqp, 'it shows last_quorum_promotion');
   const promo = JSON.parse(lqp!.slice(lqp!.indexOf('{')));

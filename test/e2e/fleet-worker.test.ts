@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Miniflare } from 'miniflare';
 import { R2BlobStore } from '../../adapters/r2-blob-store.ts';
+import { parsePage } from '../../domain/frontmatter.ts';
 import { tenantIdOf } from '../../domain/hash.ts';
 import { Remote } from '../../domain/layout.ts';
 import { runCli } from '../helpers/cli.ts';
@@ -73,7 +74,10 @@ async function fleet() {
     },
     async changelogRows(skill: string, id: string): Promise<string[]> {
       const out: string[] = [];
-      for await (const o of blobs.list(`${Remote.changelogPrefix}${skill}/`)) if (o.key.includes(id)) out.push((await f.bucketText(o.key))!);
+      for await (const o of blobs.list(`${Remote.changelogPrefix}${skill}/`)) {
+        const body = (await f.bucketText(o.key))!;
+        if (body.includes(id)) out.push(body);
+      }
       return out;
     },
     /** Operator commands: `snappy ops ...` through the Worker (config worker.url + SNAPPY_OPS_TOKEN, no remote). */
@@ -187,7 +191,7 @@ test('1. a degrading skill on tenant A drops a marker, the regen agent writes a 
     assert.not.ok(existsSync(marker), 'the marker is removed once the rev is staged');
     assert.match(a1.id(), /^m-[a-z2-7]{10}$/);
     const brief = readFileSync(path.join(a1.state, 'log', 'regen-queue', `triage.${a1.id()}.md`), 'utf8');
-    assert.match(brief, `rev_id: ${rev}`);
+    assert.is(parsePage(brief).data.rev_id, rev);
     assert.is(await f.bucketText(Remote.brief(await tenantIdOf(MASTER_KEYS[0]!), 'triage', a1.id())), brief, 'the shared brief is in the bucket, under its tenant');
     assert.ok(await blobs.head(Remote.manifest('triage', rev)), "the Worker froze the rev's file manifest");
     const batches: string[] = [];
@@ -221,6 +225,15 @@ test('2. the other tenants pull the staged revision, evaluate it, and each push 
       return s.staged.find((x: { rev: string }) => x.rev === rev)?.endorsing === 2;
     });
     assert.is(await f.kvPromotion(), null, 'two tenants are not a quorum');
+
+    // The operator rejects it: c, which holds the rev, learns so at its next pull (from the
+    // Worker's /v1/status), and its status stops listing the rev as waiting for evaluation.
+    await f.ops(['reject', 'triage', rev, '--reason', 'not this one']);
+    const pulled = await c.json(['run', 'pull']);
+    assert.equal(pulled.reports.pull.decided.map((d: { rev: string; state: string; source: string }) => [d.rev, d.state, d.source]), [[`triage:${rev}`, 'rejected', 'worker']]);
+    const st = await c.json(['status']);
+    assert.equal(st.staged, [], 'nothing waits for evaluation on c');
+    assert.equal(st.decided.map((d: { ref: string; state: string }) => [d.ref, d.state]), [[`triage:${rev}`, 'rejected']]);
   }));
 
 test('3. after the third tenant\'s push the revision becomes canonical without a tick (ingest evaluates the quorum), last_quorum_promotion says so, and every pull brings the page', () =>
@@ -265,6 +278,9 @@ test('3. after the third tenant\'s push the revision becomes canonical without a
       assert.ok(existsSync(file), `${m.name} has the canonical page`);
       assert.is(readFileSync(file, 'utf8'), canon.files['triage.md']);
     }
+    const st = await b.json(['status']);
+    assert.not.ok(st.staged.some((x: { rev: string }) => x.rev === rev), 'b no longer lists the promoted rev as waiting');
+    assert.is(st.decided.find((d: { rev: string }) => d.rev === rev)?.state, 'promoted');
     // Pulls follow the Worker's change feed: with nothing new, a pull asks twice (the feed and
     // the aggregate) whatever the history; a push with nothing new asks nothing at all.
     const quietPull = await b.json(['run', 'pull']);

@@ -8,7 +8,7 @@ import { CheckpointLog, killAt } from '../helpers/checkpoints.ts';
 import { runCli, spawnCli } from '../helpers/cli.ts';
 import { fuzzSeed, prng } from '../helpers/seed.ts';
 import { tmpDir } from '../helpers/tmp.ts';
-import { fileRemote, listKeys, row, stageRev, tenant, text, writeBatch } from '../plugins/quorum/fleet.ts';
+import { fileRemote, listKeys, promotionDone, promotionText, row, stageRev, tenant, writeBatch } from '../plugins/quorum/fleet.ts';
 
 // Complements test/plugins/quorum/exactly-once.test.ts (kills that land wherever a write
 // has got to, over quorums complete from the start): here quorums complete one after
@@ -56,7 +56,7 @@ test('tick killed with -9 at seeded checkpoints (most mid-promotion) while quoru
     const r = rnd();
     const kills = r < 0.15 ? 0 : r < 0.6 ? 1 : 2;
     for (let k = 0; k < kills; k++) {
-      const started = (await text(blobs, Remote.changelog(skill, rev))) !== null;
+      const started = (await promotionText(blobs, skill, rev)) !== null;
       const at = started ? completionPoint(rnd()) : anyPoint(rnd());
       planned++;
       const o = await killAt(new CheckpointLog(), start, { ...at, hold: true });
@@ -65,7 +65,7 @@ test('tick killed with -9 at seeded checkpoints (most mid-promotion) while quoru
       assert.equal([last.point, last.n], [at.point, at.n], `the tick for ${skill} went past the point it was held at`);
       landed.push(`${at.point}#${at.n}`);
       for (const { skill: s } of revs) {
-        const body = await text(blobs, Remote.changelog(s, revs.find((x) => x.skill === s)!.rev));
+        const body = await promotionText(blobs, s, revs.find((x) => x.skill === s)!.rev);
         if (!body) continue;
         if (changelogs.has(s)) assert.is(body, changelogs.get(s), `${s}: the changelog row is never rewritten (after a kill at ${landed.at(-1)})`);
         changelogs.set(s, body);
@@ -85,12 +85,12 @@ test('tick killed with -9 at seeded checkpoints (most mid-promotion) while quoru
   const again = await runCli(args, { cwd: dir });
   assert.equal(JSON.parse(again.stdout).reports.tick.quorum.promoted, [], 'nothing left to promote');
   for (const { skill, rev } of revs) {
-    assert.equal(await listKeys(blobs, `${Remote.changelogPrefix}${skill}/`), [Remote.changelog(skill, rev)], `${skill}: one changelog row`);
+    assert.equal(await listKeys(blobs, `${Remote.changelogPrefix}${skill}/`), [Remote.changelogEntry(skill, 1)], `${skill}: one changelog row`);
     const canon = (await listKeys(blobs, Remote.canonicalDir(skill))).map((k) => k.slice(Remote.canonicalDir(skill).length)).sort();
     const staged = (await listKeys(blobs, Remote.stagedDir(skill, rev))).map((k) => k.slice(Remote.stagedDir(skill, rev).length)).sort();
     assert.equal(canon, staged, `${skill}: canonical is exactly the rev's folder, the stale page gone`);
-    assert.ok(await blobs.head(Remote.promotionDone(skill, rev)), `${skill}: promotion finished`);
-    if (changelogs.has(skill)) assert.is(await text(blobs, Remote.changelog(skill, rev)), changelogs.get(skill), `${skill}: row unchanged by the reruns`);
+    assert.ok(await promotionDone(blobs, skill, rev), `${skill}: promotion finished`);
+    if (changelogs.has(skill)) assert.is(await promotionText(blobs, skill, rev), changelogs.get(skill), `${skill}: row unchanged by the reruns`);
   }
   const lqp = JSON.parse((await new BlobKV(blobs).get('last_quorum_promotion'))!);
   assert.ok(revs.some((r) => r.rev === lqp.rev_id));

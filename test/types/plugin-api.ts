@@ -1,17 +1,16 @@
 // Type tests, checked by `npm run typecheck` (never run): each `@ts-expect-error` must stay an
 // error, so the API cannot loosen without this file failing to compile.
-import { AsyncSeriesHook, definePlugin, z, type RunContext, type ServiceMap, type SnappyHooks } from '../../core/index.ts';
+import { AsyncSeriesHook, definePlugin, z, type RunContext, type ServiceMap, type SnappyHooks } from 'snappy-os';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const expectType = <T extends true>(_: T): void => {};
 
-// A third-party hook and service, declared by augmentation as README "Writing a plugin" shows.
-declare module '../../core/hooks.ts' {
+// A third-party hook and service, declared by augmenting the package by name as README "Writing a
+// plugin" shows (tsconfig.json's `paths` points 'snappy-os' at core/index.ts in the repo).
+declare module 'snappy-os' {
   interface SnappyHooks {
     onTypedThing: AsyncSeriesHook<[RunContext, { size: number }]>;
   }
-}
-declare module '../../core/services.ts' {
   interface ServiceMap {
     typedCounter: { add(n: number): number };
   }

@@ -5,7 +5,8 @@ import * as assert from 'uvu/assert';
 import type { Miniflare } from 'miniflare';
 import { revIdOf } from '../../domain/hash.ts';
 import { Remote } from '../../domain/layout.ts';
-import { ndjson, row, tenant, type Tenant } from '../plugins/quorum/fleet.ts';
+import { R2BlobStore } from '../../adapters/r2-blob-store.ts';
+import { ndjson, promotionText, row, tenant, type Tenant } from '../plugins/quorum/fleet.ts';
 import { BASE, ingest, publicKeyOf, signed } from './client.ts';
 import { buildTestWorker, startWorker } from './helpers.ts';
 
@@ -15,6 +16,7 @@ let mf: Miniflare;
 let fleet: Tenant[];
 
 const bucket = () => mf.getR2Bucket('SNAPPY_BUCKET');
+const store = async () => new R2BlobStore((await bucket()) as never);
 const tick = async () => (await mf.getWorker()).scheduled({ cron: '* * * * *' });
 const enc = (files: Record<string, string>) => Object.entries(files).map(([name, text]) => ({ name, data: Buffer.from(text).toString('base64url') }));
 async function opsAs(token: string, method: string, path: string, body?: unknown, client = '192.0.2.1') {
@@ -55,7 +57,7 @@ test('a staged file swapped in the bucket after endorsement: quarantined, not pr
   assert.is((await runs(c, `summarize:${rev}`, 's')).status, 201);
   await tick();
   const r2 = await bucket();
-  assert.is(await r2.head(Remote.changelog('summarize', rev)), null, 'not promoted');
+  assert.is(await promotionText(await store(), 'summarize', rev), null, 'not promoted');
   assert.is((await r2.list({ prefix: Remote.canonicalDir('summarize') })).objects.length, 0);
   const revs = await opsAs(ROBERT, 'GET', '/revs');
   const st = revs.body.revs.find((x: { rev: string }) => x.rev === rev);
@@ -76,7 +78,7 @@ test('a poisoned changelog row and tally never stop the tick: the next good rev 
   for (const t of [a, b, c]) assert.is((await runs(t, `triage:${good}`, 't')).status, 201);
   const res = await tick();
   assert.is(res.outcome, 'ok');
-  assert.ok(await r2.head(Remote.changelog('triage', good)), 'promoted despite the poisoned objects');
+  assert.ok(await promotionText(await store(), 'triage', good), 'promoted despite the poisoned objects');
 });
 
 test('operators hold the gate: a named token is its operator; `by` cannot name someone else; the page author is never the approver', async () => {
@@ -84,7 +86,7 @@ test('operators hold the gate: a named token is its operator; `by` cannot name s
   const rev = await stage(a, 'deploy', '---\nmanual_review: mallory\n---\nDeploy.\n');
   for (const t of [a, b, c]) assert.is((await runs(t, `deploy:${rev}`, 'd')).status, 201);
   await tick();
-  assert.is(await (await bucket()).head(Remote.changelog('deploy', rev)), null, 'gated');
+  assert.is(await promotionText(await store(), 'deploy', rev), null, 'gated');
   const spoof = await opsAs(ALICE, 'POST', `/revs/deploy/${rev}/approve`, { by: 'robert' });
   assert.is(spoof.status, 400);
   assert.match(spoof.body.error, "this token is alice's");

@@ -8,7 +8,7 @@ import { Remote } from '../../domain/layout.ts';
 import { runCli } from '../helpers/cli.ts';
 import { freePort } from '../helpers/s3rver.ts';
 import { tmpDir } from '../helpers/tmp.ts';
-import { ndjson, row, stageRev, tenant, text } from '../plugins/quorum/fleet.ts';
+import { ndjson, promotionText, row, stageRev, tenant } from '../plugins/quorum/fleet.ts';
 import { ingest, OPS_TOKEN } from './client.ts';
 import { buildTestWorker, startWorker, r2Of } from './helpers.ts';
 
@@ -56,7 +56,7 @@ test('`snappy ops key` hands over the public key; `snappy ops tenants admit|list
   const approve = await runCli(['ops', 'approve', 'gated', rev, '--by', 'alice', '--json'], { cwd: dir, env: { SNAPPY_OPS_TOKEN: OPS_TOKEN } });
   assert.is(approve.code, 0, approve.stderr);
   assert.is(JSON.parse(approve.stdout).row.by, 'manual:alice', 'the operator, not the page author (robert)');
-  assert.is(JSON.parse((await text(blobs, Remote.changelog('gated', rev)))!).by, 'manual:alice');
+  assert.is(JSON.parse((await promotionText(blobs, 'gated', rev))!).by, 'manual:alice');
 
   const withRemote = await runCli(['run', 'pull', '--remote', `file://${dir}/r`], { cwd: dir, env: { SNAPPY_MASTER_KEY: t.masterKey } });
   assert.is(withRemote.code, 2, 'Worker mode and a remote together are a usage error');

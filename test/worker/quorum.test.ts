@@ -4,7 +4,7 @@ import type { Miniflare } from 'miniflare';
 import { KVBinding } from '../../adapters/kv-binding.ts';
 import { R2BlobStore } from '../../adapters/r2-blob-store.ts';
 import { Remote } from '../../domain/layout.ts';
-import { listKeys, ndjson, row, stageRev, tenant, text, type Tenant } from '../plugins/quorum/fleet.ts';
+import { listKeys, ndjson, promotionDone, promotionText, row, stageRev, tenant, text, type Tenant } from '../plugins/quorum/fleet.ts';
 import { admit, eventually, ingest, ops, OPS_TOKEN } from './client.ts';
 import { buildTestWorker, startWorker, r2Of, kvOf } from './helpers.ts';
 
@@ -53,9 +53,9 @@ test('the push that completes a quorum promotes at once (ingest evaluates the re
     return v ? JSON.parse(v) : null;
   }, 'last_quorum_promotion');
   assert.equal({ ...last, ts: undefined }, { ts: undefined, skill: 'summarize', rev_id: rev, tenants: 3, runs: 5 });
-  await eventually(async () => ((await blobs.head(Remote.promotionDone('summarize', rev))) ? true : null), 'the promotion to finish');
+  await eventually(async () => ((await promotionDone(blobs, 'summarize', rev)) ? true : null), 'the promotion to finish');
   assert.equal((await listKeys(blobs, Remote.canonicalDir('summarize'))).sort(), [`${Remote.canonicalDir('summarize')}examples.md`, `${Remote.canonicalDir('summarize')}summarize.md`]);
-  const row0 = JSON.parse((await text(blobs, Remote.changelog('summarize', rev)))!);
+  const row0 = JSON.parse((await promotionText(blobs, 'summarize', rev))!);
   assert.is(row0.by, 'quorum');
   const canon = await (await mf.dispatchFetch('http://snappy.test/v1/canonical/summarize')).json() as { rev_id: string; files: Record<string, string> };
   assert.is(canon.rev_id, rev);
@@ -92,20 +92,22 @@ test('overlapping scheduled events promote once and write one changelog row', as
   }
 });
 
-test('manual_review gates a rev; approving it through /snappy-ops/api promotes it as manual:<name>', async () => {
-  const rev = await stageRev(blobs, 'deploy', '---\nmanual_review: robert\n---\nDeploy.\n');
+test('manual_review gates a rev (read as YAML in workerd, comment dropped); approving it through /snappy-ops/api promotes it as manual:<name>', async () => {
+  const page = '---\ndescription: >\n  Deploys the service,\n  carefully.\ntags:\n  - ops\n  - deploy\nmanual_review: robert # the release manager\n---\nDeploy.\n';
+  const rev = await stageRev(blobs, 'deploy', page);
   for (const t of fleet) assert.is((await ingest(mf, t, ndjson([row(t, `deploy:${rev}`, 1, 'm1'), row(t, `deploy:${rev}`, 1, 'm2')]))).status, 201);
   await (await mf.getWorker()).scheduled({ cron: '* * * * *' });
-  assert.is(await blobs.head(Remote.changelog('deploy', rev)), null, 'gated: quorum alone never promotes it');
+  assert.is(await promotionText(blobs, 'deploy', rev), null, 'gated: quorum alone never promotes it');
   const list = await ops(mf, 'GET', '/revs');
   const st = list.body.revs.find((r: { rev: string }) => r.rev === rev);
   assert.is(st.state, 'gated');
+  assert.is(st.manualReview, 'robert', 'the name, without the YAML comment');
   assert.is(st.decision.promote, true);
   assert.is((await ops(mf, 'POST', `/revs/deploy/${rev}/approve`, { by: 'robert' }, 'wrong')).status, 403);
   const ok = await ops(mf, 'POST', `/revs/deploy/${rev}/approve`, { by: 'robert' });
   assert.is(ok.status, 200, JSON.stringify(ok.body));
   assert.is(ok.body.promoted, true);
-  assert.is(JSON.parse((await text(blobs, Remote.changelog('deploy', rev)))!).by, 'manual:robert');
+  assert.is(JSON.parse((await promotionText(blobs, 'deploy', rev))!).by, 'manual:robert');
   assert.is(JSON.parse((await kv.get('last_quorum_promotion'))!).rev_id, rev);
   const missing = await ops(mf, 'POST', '/revs/deploy/000000000000/approve', { by: 'robert' });
   assert.is(missing.status, 404);

@@ -103,7 +103,7 @@ test('rotate: the old key is refused at once, its unshipped rows go out under th
 
   // A third tenant completes the quorum: the changelog row counts 3 tenants.
   assert.is((await ingest(mf, c, ndjson([row(c, `deploy:${rev}`, 0.9, 'c1')]))).status, 201);
-  const log = await eventually(async () => text(blobs, Remote.changelog('deploy', rev)), 'the promotion');
+  const log = await eventually(async () => text(blobs, Remote.changelogEntry('deploy', 1)), 'the promotion');
   const promotion = JSON.parse(log);
   assert.equal([promotion.tenants, promotion.runs], [3, 7]);
 

@@ -8,7 +8,7 @@ import { Remote } from '../../domain/layout.ts';
 import { runCli } from '../helpers/cli.ts';
 import { startS3rver, type S3Server } from '../helpers/s3rver.ts';
 import { tmpDir } from '../helpers/tmp.ts';
-import { listKeys, ndjson, row, stageRev, tenant, text } from '../plugins/quorum/fleet.ts';
+import { listKeys, ndjson, promotionDone, promotionText, row, stageRev, tenant, text } from '../plugins/quorum/fleet.ts';
 import { admit, eventually, ingest, OPS_TOKEN } from './client.ts';
 import { buildTestWorker, startWorker } from './helpers.ts';
 
@@ -57,11 +57,11 @@ test('the Worker in workerd uses the tenants\' S3 bucket (one writer declared): 
     assert.is(r.status, 201, JSON.stringify(r.body));
   }
   // A declared single writer: ingest does not tick, the cron does.
-  assert.is(await blobs.head(Remote.changelog('summarize', rev)), null, 'no tick at ingest');
+  assert.is(await promotionText(blobs, 'summarize', rev), null, 'no tick at ingest');
   assert.is((await (await mf.getWorker()).scheduled({ cron: '* * * * *' })).outcome, 'ok');
-  await eventually(async () => ((await blobs.head(Remote.promotionDone('summarize', rev))) ? true : null), 'promotion in the S3 bucket');
+  await eventually(async () => ((await promotionDone(blobs, 'summarize', rev)) ? true : null), 'promotion in the S3 bucket');
   assert.is(await text(blobs, `${Remote.canonicalDir('summarize')}summarize.md`), 'Summarize via S3.\n');
-  assert.is(JSON.parse((await text(blobs, Remote.changelog('summarize', rev)))!).by, 'quorum');
+  assert.is(JSON.parse((await promotionText(blobs, 'summarize', rev))!).by, 'quorum');
   assert.is((await listKeys(blobs, Remote.aggregatePrefix)).length, 3, 'batches landed in the shared bucket');
   assert.is((await (await mf.getWorker()).scheduled({ cron: '* * * * *' })).outcome, 'ok');
   // The same bucket from Node: KV lives in Cloudflare KV for the Worker, so only bucket state is shared.

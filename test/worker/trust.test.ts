@@ -29,7 +29,8 @@ async function keys(prefix: string): Promise<string[]> {
 const enc = (files: Record<string, string>) => Object.entries(files).map(([name, text]) => ({ name, data: Buffer.from(text).toString('base64url') }));
 const page = (skill: string, body: string) => `---\nname: ${skill}\n---\n# ${skill}\n\n${body}\n`;
 const tick = async () => (await mf.getWorker()).scheduled({ cron: '* * * * *' });
-const promoted = async (skill: string, rev: string) => (await keys(`${Remote.changelogPrefix}${skill}/`)).some((k) => k.includes(rev));
+const entriesOf = async (skill: string) => Promise.all((await keys(`${Remote.changelogPrefix}${skill}/`)).map(async (k) => JSON.parse(await (await (await bucket()).get(k))!.text())));
+const promoted = async (skill: string, rev: string) => (await entriesOf(skill)).some((e) => e.action === 'promote' && e.rev_id === rev);
 
 test.before(async () => {
   mf = await startWorker(await buildTestWorker(), { OPS_TOKEN, SNAPPY_INGEST_MAX_ROWS: '50', SNAPPY_INGEST_MAX_REVS: '3' });
@@ -49,7 +50,8 @@ test('a tenant may write only its own pages, files and briefs: every other key i
     Remote.aggregateIndex(Date.now(), a.id, '0123456789abcdef'),
     Remote.aggregateMeta(a.id, '0123456789abcdef'),
     'snappy-os/skills/summarize/summarize.md',
-    Remote.changelog('summarize', rev),
+    Remote.changelogEntry('summarize', 1),
+    Remote.changelogHead('summarize'),
     Remote.staged('summarize', rev),
     Remote.manifest('summarize', rev),
     Remote.tenantSkill(b.id, 'summarize'),
@@ -60,6 +62,9 @@ test('a tenant may write only its own pages, files and briefs: every other key i
     Remote.replay(Date.now(), 'forged'),
     'snappy-kv/last_quorum_promotion',
     `snappy-tenants/${a.id}/elsewhere.md`,
+    Remote.tenantPageHistory(b.id, 'summarize'),
+    `snappy-tenants/${a.id}/history/-bad-skill.json`,
+    `snappy-tenants/${a.id}/history/summarize.md`,
   ];
   const before = (await keys('')).length;
   for (const key of forbidden) {
@@ -75,6 +80,8 @@ test('a tenant may write only its own pages, files and briefs: every other key i
   assert.is(stale.status, 412, 'if-match holds through the Worker');
   const brief = await signed(mf, a, 'PUT', `/v1/object?key=${encodeURIComponent(Remote.brief(a.id, 'summarize', 'm1'))}`, 'brief');
   assert.is(brief.status, 200);
+  const history = await signed(mf, a, 'PUT', `/v1/object?key=${encodeURIComponent(Remote.tenantPageHistory(a.id, 'summarize'))}`, '{"v":1,"skill":"summarize","hashes":[]}');
+  assert.is(history.status, 200, "a tenant keeps its own pages' history");
 });
 
 test('a tenant reads what a pull needs and nothing else: the registry, tallies and other tenants\' pages are 403', async () => {
@@ -148,9 +155,8 @@ test('revocation takes effect on the next request and removes the tenant\'s runs
   assert.not.ok(await promoted('billing', rev), 'a, b, c scored it, but a is revoked: two tenants are not a quorum');
   assert.is((await ingest(mf, d, ndjson([0, 1].map((i) => row(d, `billing:${rev}`, 0.95, `rv-${i}`))))).status, 201);
   await tick();
-  const rowKey = (await keys(`${Remote.changelogPrefix}billing/`)).find((k) => k.includes(rev));
-  assert.ok(rowKey, 'b, c, d make the quorum');
-  const changelog = JSON.parse(await (await (await bucket()).get(rowKey!))!.text());
+  const changelog = (await entriesOf('billing')).find((e) => e.rev_id === rev);
+  assert.ok(changelog, 'b, c, d make the quorum');
   assert.is(changelog.tenants, 3);
   const audit = await ops(mf, 'GET', '/audit');
   assert.ok(audit.body.audit.some((e: { action: string; tenant: string; by: string }) => e.action === 'revoke' && e.tenant === a.id && e.by === 'robert'), 'the revocation is in the audit record');

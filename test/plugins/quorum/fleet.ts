@@ -54,3 +54,27 @@ export async function listKeys(blobs: BlobStore, prefix: string): Promise<string
 }
 
 export const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+/** The changelog entries of `skill` as stored (`snappy-os/changelog/<skill>/<seq>.json`), in sequence order, raw text. */
+export async function entryTexts(blobs: BlobStore, skill: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const k of await listKeys(blobs, `${Remote.changelogPrefix}${skill}/`)) if (/\/\d{8}\.json$/.test(k)) out.push((await text(blobs, k))!);
+  return out;
+}
+
+/** The changelog entries of `skill`, parsed, in sequence order. */
+export async function entries(blobs: BlobStore, skill: string): Promise<Record<string, any>[]> {
+  return (await entryTexts(blobs, skill)).map((t) => JSON.parse(t));
+}
+
+/** The stored text of the (first) promote entry of `rev`, or null when it was never promoted. */
+export async function promotionText(blobs: BlobStore, skill: string, rev: string): Promise<string | null> {
+  return (await entryTexts(blobs, skill)).find((t) => JSON.parse(t).action === 'promote' && JSON.parse(t).rev_id === rev) ?? null;
+}
+
+/** The done marker of the (first) promote entry of `rev` is there: its promotion finished. */
+export async function promotionDone(blobs: BlobStore, skill: string, rev: string): Promise<boolean> {
+  const t = await promotionText(blobs, skill, rev);
+  if (!t) return false;
+  return !!(await blobs.head(Remote.entryDone(skill, JSON.parse(t).seq, 'promote', rev)));
+}

@@ -7,11 +7,11 @@ import { KVBinding } from '../../../adapters/kv-binding.ts';
 import { R2BlobStore } from '../../../adapters/r2-blob-store.ts';
 import type { BlobStore, KV } from '../../../core/ports.ts';
 import { Remote } from '../../../domain/layout.ts';
-import { KvKeys, promote, type ChangelogRow } from '../../../plugins/quorum/promote.ts';
+import { KvKeys, promote, type PromotionRequest } from '../../../plugins/quorum/promote.ts';
 import { barrier, gatedWrites } from '../../helpers/barrier.ts';
 import { tmpDir } from '../../helpers/tmp.ts';
 import { COMPAT_DATE, kvOf, r2Of } from '../../worker/helpers.ts';
-import { fileRemote, listKeys, stageRev, text } from './fleet.ts';
+import { fileRemote, listKeys, promotionDone, promotionText, stageRev } from './fleet.ts';
 
 // Promotion's exactly-once point is its create-only changelog write. Here every caller is
 // held at that write until all of them have reached it, then all are let go at once, so
@@ -44,7 +44,7 @@ function file(): { blobs: BlobStore; kv: KV } {
   return { blobs, kv: new BlobKV(blobs) };
 }
 
-const rowOf = (skill: string, rev: string, i: number): ChangelogRow => ({ ts: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(), skill, rev_id: rev, by: `quorum`, tenants: 3 + i, runs: 5 + i, mean: 0.9 });
+const rowOf = (skill: string, rev: string, i: number): PromotionRequest => ({ ts: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(), skill, rev_id: rev, by: `quorum`, tenants: 3 + i, runs: 5 + i, mean: 0.9 });
 
 async function race(where: () => Promise<{ blobs: BlobStore; kv: KV }> | { blobs: BlobStore; kv: KV }, callers: number) {
   const { blobs, kv } = await where();
@@ -59,11 +59,11 @@ async function race(where: () => Promise<{ blobs: BlobStore; kv: KV }> | { blobs
   assert.is(winners.length, 1, `${winners.length} of ${callers} callers reported promoted: true`);
   const stored = winners[0]!.row;
   for (const r of results) assert.equal(r.row, stored, 'every caller reports the one stored row');
-  assert.equal(await listKeys(blobs, `${Remote.changelogPrefix}${skill}/`), [Remote.changelog(skill, rev)]);
-  assert.equal(JSON.parse((await text(blobs, Remote.changelog(skill, rev)))!), stored, 'the changelog row is the winner\'s');
+  assert.equal(await listKeys(blobs, `${Remote.changelogPrefix}${skill}/`), [Remote.changelogEntry(skill, 1)]);
+  assert.equal(JSON.parse((await promotionText(blobs, skill, rev))!), stored, 'the changelog row is the winner\'s');
   const canon = (await listKeys(blobs, Remote.canonicalDir(skill))).map((k) => k.slice(Remote.canonicalDir(skill).length)).sort();
   assert.equal(canon, [`${skill}.md`, 'extra.md'].sort(), 'canonical is exactly the rev\'s folder');
-  assert.ok(await blobs.head(Remote.promotionDone(skill, rev)), 'promotion finished');
+  assert.ok(await promotionDone(blobs, skill, rev), 'promotion finished');
   const last = JSON.parse((await kv.get(KvKeys.lastPromotion))!);
   assert.equal([last.rev_id, last.ts], [rev, stored.ts]);
 }

@@ -179,6 +179,30 @@ test('an agent that prints garbage or nothing is a failure with a clear message,
   assert.ok(sb.exists('ready/chatty.ready') && sb.exists('ready/mute.ready'));
 });
 
+test('a page with a folded block, a list and a commented manual_review is staged with them intact; a frontmatter that is not YAML is refused', async () => {
+  const sb = sandbox({ regen: { retries: 0, agent: [node, path.join(AGENTS, 'good.mjs')] } });
+  page(sb, 'rich', '---\nname: rich\nmanual_review: robert # owner\n---\n# rich\n\nOld.\n');
+  handMarkers(sb, ['rich']);
+  const extra = 'summary: >\n  Folded over\n  two lines.\ntags:\n  - alpha\n  - beta\nmanual_review: robert # the owner';
+  expectExit(await sb.run(['run', 'regen'], { AGENT_PAGE_EXTRA: extra }), 0, 'regen');
+  const revs = staged(sb, 'rich');
+  assert.is(revs.length, 1);
+  const text = sb.read(`staging/rich/${revs[0]}/rich.md`);
+  const pg = parsePage(text);
+  assert.is(pg.data.summary, 'Folded over two lines.\n');
+  assert.equal(pg.data.tags, ['alpha', 'beta']);
+  assert.is(pg.data.manual_review, 'robert');
+  assert.is(pg.data.base_rev, sha12('---\nname: rich\nmanual_review: robert # owner\n---\n# rich\n\nOld.\n'));
+  assert.ok(text.includes('summary: >\n') && text.includes('manual_review: robert # the owner\n'), `the agent's frontmatter is kept as written:\n${text}`);
+
+  handMarkers(sb, ['broken']);
+  const r = await sb.run(['run', 'regen'], { AGENT_PAGE_EXTRA: 'title: Fix: the thing' });
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /broken: regen attempt 1 failed: the regen agent printed a page whose frontmatter is not valid YAML \(line 4 of the page\)/);
+  assert.equal(staged(sb, 'broken'), []);
+  assert.ok(sb.exists('ready/broken.ready'));
+});
+
 test('eight markers at concurrency 2: every one staged, never more than 2 agents at once', async () => {
   const sb = sandbox({ regen: { agent: [node, path.join(AGENTS, 'good.mjs')], concurrency: 2 } });
   const log = path.join(sb.cwd, 'agents.log');

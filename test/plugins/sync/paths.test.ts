@@ -1,22 +1,37 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { GlobSet, globToRegExp } from '../../../plugins/sync/glob.ts';
+import { GlobList } from '../../../domain/glob.ts';
 import { isHardDenied } from '../../../domain/state-layout.ts';
 import { DEFAULT_ALLOW } from '../../../plugins/sync/options.ts';
 import { aggregateBatchTenant, isSafeRel, pullTarget, pushTarget, SyncFilter } from '../../../plugins/sync/paths.ts';
 
 const who = { machine: 'm1', tenant: 'abcdefabcdef' };
-const filter = (allow: string[] = [...DEFAULT_ALLOW], deny: string[] = []) => new SyncFilter(new GlobSet(allow), new GlobSet(deny));
+const filter = (allow: string[] = [...DEFAULT_ALLOW], deny: string[] = []) => new SyncFilter(new GlobList(allow), new GlobList(deny));
 
 test('globs: * stays in a segment, ** crosses segments, {a,b} alternates, a trailing / means the folder', () => {
-  assert.ok(globToRegExp('skills/*.md').test('skills/a.md'));
-  assert.not.ok(globToRegExp('skills/*.md').test('skills/x/a.md'));
-  assert.ok(globToRegExp('staging/**').test('staging/s/0123456789ab/s.md'));
-  assert.ok(globToRegExp('**/*.md').test('a.md'));
-  assert.ok(globToRegExp('**/*.md').test('x/y/a.md'));
-  assert.ok(globToRegExp('log/{a,b}.txt').test('log/b.txt'));
-  assert.ok(globToRegExp('notes/').test('notes/deep/x'));
-  assert.not.ok(globToRegExp('skills/a.md').test('skills/aXmd'), 'a dot matched any character');
+  const m = (glob: string, p: string) => new GlobList([glob]).matches(p);
+  assert.ok(m('skills/*.md', 'skills/a.md'));
+  assert.not.ok(m('skills/*.md', 'skills/x/a.md'));
+  assert.ok(m('staging/**', 'staging/s/0123456789ab/s.md'));
+  assert.ok(m('**/*.md', 'a.md'));
+  assert.ok(m('**/*.md', 'x/y/a.md'));
+  assert.ok(m('log/{a,b}.txt', 'log/b.txt'));
+  assert.ok(m('notes/', 'notes/deep/x'));
+  assert.not.ok(m('skills/a.md', 'skills/aXmd'), 'a dot matched any character');
+});
+
+test('sync lists take the whole glob dialect: braces of globs, classes, negation', () => {
+  const f = filter(['skills/{*.md,*.txt}', 'notes/**'], ['notes/**', '!notes/[ab].md']);
+  assert.ok(f.allows('skills/a.md') && f.allows('skills/a.txt'), 'skills/{*.md,*.txt} matches both kinds');
+  assert.not.ok(f.allows('skills/a.js'));
+  assert.not.ok(f.allows('skills/a.md.txt/x'));
+  assert.ok(f.allows('notes/a.md'), 'deny notes/** but !notes/[ab].md keeps notes/a.md and notes/b.md');
+  assert.not.ok(f.allows('notes/c.md'));
+  const g = filter(['notes/[ab].md', 'skills/*.md', '!skills/draft-*.md']);
+  assert.ok(g.allows('notes/a.md') && g.allows('notes/b.md'));
+  assert.not.ok(g.allows('notes/c.md'), '[ab] is a class of two characters');
+  assert.ok(g.allows('skills/x.md'));
+  assert.not.ok(g.allows('skills/draft-x.md'), 'a ! pattern takes its paths out of the list');
 });
 
 test('the default allow list is the contract\'s (docs/contract.md §4); deny beats allow; the hard deny beats both, even allow **', () => {

@@ -50,8 +50,10 @@ test('a push with nothing changed makes no request at all to the remote; an edit
     assert.equal(proxy.requests, [], 'a no-op push talked to the remote');
     writeFileSync(path.join(m.state, 'skills/p3.md'), 'p3 edited\n');
     assert.is((await m.run(['run', 'push'])).code, 0);
-    // HEAD (the create-only/ifMatch check s3rver needs), PUT, HEAD (the new etag).
-    assert.equal(proxy.requests.map((r) => r.split(' ')[0]), ['HEAD', 'PUT', 'HEAD'], proxy.requests.join('\n'));
+    // GET and PUT of the page's history (the version it replaces joins it), then HEAD (the
+    // ifMatch check s3rver needs), PUT, HEAD (the new etag).
+    assert.equal(proxy.requests.map((r) => r.split(' ')[0]), ['GET', 'PUT', 'HEAD', 'PUT', 'HEAD'], proxy.requests.join('\n'));
+    assert.match(proxy.requests[1]!, '/history/p3.json');
   } finally {
     await proxy.close();
   }

@@ -1,0 +1,104 @@
+import { createHash } from 'node:crypto';
+import { existsSync, promises as fs, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { LIBRARY_ENTRY, PACKAGE_NAME } from './package-root.ts';
+import { importDefault, unwrapDefault } from './import-module.ts';
+
+/** Bumped when the compiled form changes, so older cache entries are not reused. */
+const SCHEME = 1;
+
+/** What a cache entry was compiled from besides the config itself: its local imports, by content hash. */
+interface Inputs {
+  [file: string]: string;
+}
+
+const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** `node_modules/.cache/snappy/config` of the nearest node_modules above `dir`, if there is one. */
+function cacheDirFor(dir: string): string | undefined {
+  for (let d = dir; ; d = path.dirname(d)) {
+    const nm = path.join(d, 'node_modules');
+    if (existsSync(nm)) return path.join(nm, '.cache', 'snappy', 'config');
+    if (path.dirname(d) === d) return undefined;
+  }
+}
+
+function stillSame(inputs: Inputs): boolean {
+  for (const [file, hash] of Object.entries(inputs)) {
+    try {
+      if (sha(readFileSync(file)) !== hash) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Imports a TypeScript config and returns its default export. It is compiled once by esbuild
+ * into one ES module (its relative imports inlined, packages left as imports, 'snappy-os'
+ * pointed at the running CLI's own library) and cached under node_modules/.cache/snappy,
+ * keyed by the content of every file it was made from, as Vite does with vite.config.ts:
+ * later runs import the cached module and load neither esbuild nor tsx. Bare imports in the
+ * cached module resolve from that node_modules, as they would from the config's folder.
+ * Without a node_modules folder above the config, it goes through tsx instead.
+ */
+export async function importTsConfig(file: string): Promise<unknown> {
+  const cacheDir = cacheDirFor(path.dirname(file));
+  if (!cacheDir) return importDefault(file);
+  const source = readFileSync(file);
+  const stem = `${path.basename(file).replace(/\W+/g, '_')}-${sha(file).slice(0, 8)}`;
+  const key = sha(`${SCHEME}\0${LIBRARY_ENTRY}\0${file}\0${sha(source)}`).slice(0, 16);
+  const out = path.join(cacheDir, `${stem}-${key}.mjs`);
+  const meta = `${out}.json`;
+  let fresh = false;
+  try {
+    fresh = existsSync(out) && stillSame(JSON.parse(readFileSync(meta, 'utf8')) as Inputs);
+  } catch {}
+  if (!fresh) await compile(file, out, meta);
+  return unwrapDefault(await import(pathToFileURL(out).href));
+}
+
+async function compile(file: string, out: string, meta: string): Promise<void> {
+  const esbuild = await import('esbuild');
+  const dir = path.dirname(file);
+  const result = await esbuild.build({
+    entryPoints: [file],
+    absWorkingDir: dir,
+    bundle: true,
+    packages: 'external',
+    platform: 'node',
+    format: 'esm',
+    target: `node${process.versions.node.split('.')[0]}`,
+    sourcemap: 'inline',
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+    plugins: [
+      {
+        name: 'snappy-os',
+        setup(build) {
+          build.onResolve({ filter: new RegExp(`^${PACKAGE_NAME}$`) }, () => ({ path: LIBRARY_ENTRY, external: true }));
+        },
+      },
+    ],
+  });
+  const inputs: Inputs = {};
+  for (const input of Object.keys(result.metafile.inputs)) {
+    const abs = path.resolve(dir, input);
+    if (abs !== file && !abs.includes(`${path.sep}node_modules${path.sep}`)) inputs[abs] = sha(readFileSync(abs));
+  }
+  await fs.mkdir(path.dirname(out), { recursive: true });
+  // Written aside and renamed: a process importing the entry never sees half of it.
+  const tmp = `${out}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, result.outputFiles[0]!.contents);
+  await fs.rename(tmp, out);
+  await fs.writeFile(`${meta}.${process.pid}.tmp`, JSON.stringify(inputs));
+  await fs.rename(`${meta}.${process.pid}.tmp`, meta);
+  // Older compilations of this same config are of no further use.
+  const stem = path.basename(out).replace(/-[0-9a-f]{16}\.mjs$/, '-');
+  for (const name of readdirSync(path.dirname(out))) {
+    if (name.startsWith(stem) && !name.startsWith(path.basename(out))) await fs.rm(path.join(path.dirname(out), name), { force: true });
+  }
+}

@@ -1,0 +1,63 @@
+// picomatch's POSIX entry: the default one reads `process.platform`, which workerd lacks, and
+// every path we match is POSIX anyway (state-dir paths, skill names).
+import picomatch from 'picomatch/posix.js';
+import { z } from 'zod';
+
+/**
+ * A list of globs (sync allow/deny lists, `quorum.manualReview`), in picomatch's dialect: `*`
+ * within a path segment, `**` across segments, `?`, `[ab]` and `[a-z]` classes, `{a,b}`
+ * alternatives and `{1..3}` ranges, extglobs such as `@(a|b)`; dot files match like any
+ * other. Two additions: a leading `./` is dropped and a trailing `/` means everything under
+ * that folder. A pattern starting with `!` excludes: a path is in the list when it matches
+ * some plain pattern (or the list has only `!` patterns) and none of the `!` ones.
+ */
+export class GlobList {
+  private readonly include: ((p: string) => boolean)[] = [];
+  private readonly exclude: ((p: string) => boolean)[] = [];
+
+  constructor(readonly globs: readonly string[]) {
+    for (const g of globs) {
+      const negated = isNegated(g);
+      (negated ? this.exclude : this.include).push(compile(negated ? g.slice(1) : g));
+    }
+  }
+
+  matches(path: string): boolean {
+    if (this.globs.length === 0) return false;
+    if (this.include.length > 0 && !this.include.some((m) => m(path))) return false;
+    return !this.exclude.some((m) => m(path));
+  }
+}
+
+/** Why `glob` is not a usable glob, or null when it is (for config validation). */
+export function globProblem(glob: string): string | null {
+  const g = isNegated(glob) ? glob.slice(1) : glob;
+  if (g.trim() === '') return 'an empty pattern';
+  try {
+    compile(g);
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/** One glob in a config list: refused at load time, naming the list, when it cannot compile. */
+export const globSchema = z
+  .string()
+  .min(1)
+  .max(1000)
+  .superRefine((g, ctx) => {
+    const problem = globProblem(g);
+    if (problem) ctx.addIssue({ code: 'custom', message: `not a usable glob: ${problem}` });
+  });
+
+/** `!x` excludes; `!(a|b)` is an extglob, which picomatch reads itself. */
+function isNegated(glob: string): boolean {
+  return glob.startsWith('!') && !glob.startsWith('!(');
+}
+
+function compile(glob: string): (p: string) => boolean {
+  let g = glob.replace(/^(\.\/)+/, '');
+  if (g.endsWith('/')) g += '**';
+  return picomatch(g, { dot: true, strictBrackets: true });
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+// `npm run build`: the package as it is published, in dist/.
+//   dist/index.js       the library (`import ... from 'snappy-os'`), ESM
+//   dist/cli.js         the CLI bin/snappy.js runs; it shares dist/chunks/ with the library, so
+//                       a config or plugin importing 'snappy-os' gets the CLI's own instances
+//   dist/types/         declarations (.d.ts + maps), the layout of the sources
+//   dist/build.json     the source files the JS was built from, for bin/snappy.js's freshness check
+//   dist/help-100.txt   `snappy --help` as printed off a terminal
+// JS is bundled by esbuild, most dependencies included: one file per entry and shared chunks
+// start far faster than ~90 TypeScript modules and a few hundred of their dependencies'.
+// Commands keep their lazy imports as chunks of their own. Source maps everywhere.
+//
+// Usage: node scripts/build.mjs [--js-only]   (--js-only skips the declarations)
+import { readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const DIST = path.join(ROOT, 'dist');
+const jsOnly = process.argv.includes('--js-only');
+const t0 = Date.now();
+
+// Only what this build makes: the Worker bundle (`npm run build:worker`) also lives in dist/.
+for (const name of ['index.js', 'index.js.map', 'cli.js', 'cli.js.map', 'chunks', 'build.json', 'help-100.txt', ...(jsOnly ? [] : ['types'])]) {
+  rmSync(path.join(DIST, name), { recursive: true, force: true });
+}
+
+// Dependencies are bundled in (zod alone is some 230 modules to resolve and load), except
+// those loaded only when needed: the AWS SDK (s3:// remotes), tsx and esbuild (compiling
+// TypeScript), and typescript, which cosmiconfig would require for a loader we do not use.
+const EXTERNAL = ['@aws-sdk/*', 'tsx', 'tsx/*', 'esbuild', 'typescript'];
+
+const result = await esbuild.build({
+  absWorkingDir: ROOT,
+  entryPoints: { index: 'core/index.ts', cli: 'cli/main.ts' },
+  outdir: DIST,
+  chunkNames: 'chunks/[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external: EXTERNAL,
+  // Bundled CommonJS (tapable) requires Node's built-ins: give the ES modules a require.
+  banner: { js: "import { createRequire as __snappyRequire } from 'node:module'; const require = __snappyRequire(import.meta.url);" },
+  sourcemap: true,
+  // The package ships the sources the maps point at.
+  sourcesContent: false,
+  metafile: true,
+  logLevel: 'warning',
+});
+
+// The HMAC worker thread is started by URL (`new URL('./hmac-worker.js', import.meta.url)`):
+// it is built on its own, into the folder of whichever output holds the pool.
+const pool = Object.entries(result.metafile.outputs).find(([, o]) => Object.keys(o.inputs).some((i) => i.endsWith('plugins/aggregate/hmac-pool.ts')));
+if (!pool) throw new Error('build: no output holds plugins/aggregate/hmac-pool.ts');
+const worker = await esbuild.build({
+  absWorkingDir: ROOT,
+  entryPoints: ['plugins/aggregate/hmac-worker.js'],
+  outfile: path.join(ROOT, path.dirname(pool[0]), 'hmac-worker.js'),
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: true,
+  metafile: true,
+  logLevel: 'warning',
+});
+
+// `snappy --help` off a terminal (width 100) is the same text every time: bin/snappy.js prints
+// it from here instead of loading the argument parser, which spends most of its start-up
+// measuring the widths of the help text's cells.
+const help = spawnSync(process.execPath, ['--input-type=module', '-e', `const { main } = await import(${JSON.stringify(pathToFileURL(path.join(DIST, 'cli.js')).href)}); process.exitCode = await main(['--help']);`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+if (help.status !== 0 || !help.stdout.includes('Usage: snappy')) throw new Error(`build: the built CLI's --help failed (exit ${help.status})`);
+writeFileSync(path.join(DIST, 'help-100.txt'), help.stdout);
+
+const inputs = new Set([...Object.keys(result.metafile.inputs), ...Object.keys(worker.metafile.inputs)].filter((f) => !f.includes('node_modules')));
+writeFileSync(path.join(DIST, 'build.json'), `${JSON.stringify({ inputs: [...inputs].sort() }, null, 1)}\n`);
+
+if (!jsOnly) {
+  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const r = spawnSync(process.execPath, [tsc, '-p', path.join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('build: tsc failed to write the declarations');
+  // The sources import each other as `./x.ts`; in published declarations that must read `./x.js`
+  // for a consumer's `module: node16` and `moduleResolution: bundler` alike.
+  for (const file of walk(path.join(DIST, 'types'))) {
+    if (!file.endsWith('.d.ts')) continue;
+    const text = readFileSync(file, 'utf8');
+    const fixed = text.replace(/((?:from|import)\s*\(?\s*['"]\.{1,2}\/[^'"]*?)\.ts(['"])/g, '$1.js$2');
+    if (fixed !== text) writeFileSync(file, fixed);
+  }
+  mkdirSync(path.join(DIST, 'types'), { recursive: true });
+}
+
+// On stderr: npm runs this as `prepack`, and `npm pack --json` must keep stdout to its JSON.
+console.error(`built dist/ (${Object.keys(result.metafile.outputs).filter((o) => o.endsWith('.js')).length + 1} JS files${jsOnly ? '' : ', declarations'}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+function* walk(dir) {
+  for (const name of readdirSync(dir)) {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) yield* walk(full);
+    else yield full;
+  }
+}
