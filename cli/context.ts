@@ -49,8 +49,14 @@ export interface Cli {
    */
   checkRemote(use: RemoteUse, create?: boolean): Promise<void>;
   configFile?: string;
-  /** The state dir's version as found, and what this run did about it. */
+  /** The state dir's version as found, and (after `openState`) what this run did about it. */
   state: StateCheck;
+  /**
+   * Before the first write to the state dir, under its lock: migrates an older state dir and
+   * records this run's tenant (a command that writes nothing leaves it as found). Once per Cli;
+   * never before the usage and config checks, so a refused command writes nothing.
+   */
+  openState(): Promise<StateCheck>;
   config: ResolvedConfig;
   identity: Identity;
   runner: Runner;
@@ -96,9 +102,11 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
   }
   const tenant = masterKey ? await tenantIdOf(masterKey) : undefined;
   if (masterKey) warnIfWeak(masterKey, log);
-  // Before anything reads or writes the state: a newer format is refused, an older one migrated.
-  const state = await openStateVersion(stateDir, { write: opts.stateWrites ?? !flags.dryRun, tenant, log });
-  if (state.rekeyed) log.warn(rekeyedMessage(state.rekeyed.from, state.rekeyed.to));
+  // Before anything reads the state: a newer format is refused. An older one is migrated by
+  // `openState`, when the command starts its work.
+  const state = await openStateVersion(stateDir, { write: false, tenant, log });
+  const writesState = opts.stateWrites ?? !flags.dryRun;
+  let opened: Promise<StateCheck> | undefined;
   const machine = env.SNAPPY_MACHINE_ID || loaded.config.machineId || (await generatedMachineId(stateDir, opts.stateWrites ?? !flags.dryRun, log));
   if (!isMachineId(machine)) {
     const where = env.SNAPPY_MACHINE_ID ? 'SNAPPY_MACHINE_ID' : `config machineId${loaded.file ? ` in ${loaded.file}` : ''}`;
@@ -143,6 +151,14 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
     },
     ...(loaded.file ? { configFile: loaded.file } : {}),
     state,
+    openState: () =>
+      (opened ??= (async () => {
+        if (!writesState) return cli.state;
+        const s = await openStateVersion(stateDir, { write: true, tenant, log, ...(state.fresh !== undefined ? { fresh: state.fresh } : {}) });
+        if (s.rekeyed) log.warn(rekeyedMessage(s.rekeyed.from, s.rekeyed.to));
+        cli.state = s;
+        return s;
+      })()),
     config,
     identity,
     runner,

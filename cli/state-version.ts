@@ -35,6 +35,11 @@ export interface StateCheck {
   migrated?: { from: number; to: number; ms: number };
   /** Set when this run found a different tenant than the last one (the key changed). */
   rekeyed?: { from: string; to: string };
+  /**
+   * No marker and nothing an earlier run left: a new state dir, not one to migrate. Found when
+   * the command starts, before it writes anything of its own (a machine id, the lock).
+   */
+  fresh?: boolean;
 }
 
 const file = (stateDir: string) => path.join(stateDir, State.stateMarker);
@@ -60,7 +65,7 @@ export async function readStateMarker(stateDir: string): Promise<StateMarker | n
  * state dir is migrated now and the marker kept current (the tenant of this run's key noted,
  * a changed key recorded). Without it, nothing is written: an older state dir is read as it is.
  */
-export async function openStateVersion(stateDir: string, opts: { write: boolean; tenant?: string | undefined; log: Logger }): Promise<StateCheck> {
+export async function openStateVersion(stateDir: string, opts: { write: boolean; tenant?: string | undefined; log: Logger; fresh?: boolean }): Promise<StateCheck> {
   const marker = await readStateMarker(stateDir);
   const found = marker?.v ?? 1;
   if (found > STATE) {
@@ -69,12 +74,12 @@ export async function openStateVersion(stateDir: string, opts: { write: boolean;
       { code: ErrorCode.Version, details: { path: file(stateDir), found, known: STATE } },
     );
   }
-  if (!opts.write) return { found, marker };
+  if (!opts.write) return marker ? { found, marker } : { found, marker, fresh: !(await hasState(stateDir)) };
   const now = new Date().toISOString();
   const tenant = opts.tenant ?? null;
   if (!marker) {
     const t0 = performance.now();
-    const fresh = !(await hasState(stateDir));
+    const fresh = opts.fresh ?? !(await hasState(stateDir));
     // A state dir of the release before versions holds its tenant only implicitly: in the
     // tenant field of its own aggregate rows and in the keys of the pages it pushed.
     const before = fresh ? null : await tenantOfV1(stateDir);

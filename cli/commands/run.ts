@@ -78,6 +78,7 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
       const lockFile = path.join(cli.stateDir, State.lock);
       const release = needsLock && !argv.dryRun ? await acquireLock(lockFile, { what: `state dir ${cli.stateDir}` }) : undefined;
       if (release) interrupts.atExit(() => releaseLockSync(lockFile));
+      if (needsLock) await cli.openState();
       if (cli.remoteUrl.startsWith('file://')) {
         const { removeOwnTempFilesSync } = await import('../../adapters/file-blob-store.ts');
         const root = path.resolve(cli.remoteUrl.slice('file://'.length));
