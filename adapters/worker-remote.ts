@@ -3,6 +3,7 @@ import { assertSafeKey, toBytes, type BlobInfo, type ChangeSet, type PutOptions,
 import { AUTH_VERSION, base64url, bodyHashOf, HEADER_AUTH, HEADER_SIGNATURE, HEADER_TENANT, HEADER_TIMESTAMP, tenantSigner, type TenantSigner } from '../domain/auth.ts';
 import { ingestKeyOf, INGEST_PATH, signIngest } from '../domain/ingest-protocol.ts';
 import { parseSkillRef } from '../domain/names.ts';
+import { CLIENT_NAME, HEADER_CLIENT, HEADER_PROTOCOL, MIN_WORKER_PROTOCOL, PROTOCOL, RELEASE, protocolOf, tooOld } from '../domain/versions.ts';
 import { DEFAULT_TIMEOUTS, httpRequest, type HttpAnswer, type HttpTimeouts } from './http-client.ts';
 
 /** Ingest limits as the Worker states them (GET /v1/limits); these are its defaults. */
@@ -59,9 +60,10 @@ export class WorkerRemote implements RemoteStore {
         method,
         what,
         timeouts: this.timeouts,
-        headers: { ...headers, [HEADER_AUTH]: AUTH_VERSION, [HEADER_TENANT]: this.who.tenant, [HEADER_TIMESTAMP]: String(timestamp), [HEADER_SIGNATURE]: signature },
+        headers: { ...headers, ...VERSION_HEADERS, [HEADER_AUTH]: AUTH_VERSION, [HEADER_TENANT]: this.who.tenant, [HEADER_TIMESTAMP]: String(timestamp), [HEADER_SIGNATURE]: signature },
         ...(body ? { body } : {}),
       });
+      checkWorkerVersion(this.base, ans);
       if (ans.status !== 429 || waits >= MAX_RATE_LIMIT_WAITS) return ans;
       const after = Math.min(MAX_RETRY_AFTER_S, Math.max(1, Number(ans.headers['retry-after']) || 10));
       await new Promise((r) => setTimeout(r, after * 1000));
@@ -78,7 +80,7 @@ export class WorkerRemote implements RemoteStore {
       method: 'POST',
       what: 'registering this tenant’s v2 key',
       timeouts: this.timeouts,
-      headers: { 'content-type': 'application/json', [HEADER_TENANT]: this.who.tenant, [HEADER_TIMESTAMP]: String(ts), [HEADER_SIGNATURE]: sig },
+      headers: { 'content-type': 'application/json', ...VERSION_HEADERS, [HEADER_TENANT]: this.who.tenant, [HEADER_TIMESTAMP]: String(ts), [HEADER_SIGNATURE]: sig },
       body,
     });
     if (ans.status !== 200) throw final(`the Worker refused this tenant: ${why}; registering its v2 key failed too: HTTP ${ans.status}: ${errorOf(ans)}`, ans.status);
@@ -188,10 +190,18 @@ export class WorkerRemote implements RemoteStore {
     return parse<Record<string, unknown>>(ans, 'the fleet status');
   }
 
+  /** What the Worker knows of this tenant (GET /v1/whoami, protocol 2): its record, when it was last seen, the last tick. */
+  async whoami(): Promise<Record<string, unknown>> {
+    const ans = await this.call('GET', '/v1/whoami', {}, 'asking the Worker who this tenant is');
+    if (ans.status === 404) throw final(`the Worker at ${this.base} is older than protocol 2 and cannot say (GET /v1/whoami): upgrade it (docs/operate.md "Upgrade")`, 404);
+    expectOk(ans, 'asking the Worker who this tenant is');
+    return parse<Record<string, unknown>>(ans, 'the Worker\'s answer to whoami');
+  }
+
   private async fetchLimits(): Promise<Limits> {
     try {
       this.requests++;
-      const ans = await httpRequest(`${this.base}/v1/limits`, { method: 'GET', what: 'asking the Worker for its limits', timeouts: this.timeouts });
+      const ans = await httpRequest(`${this.base}/v1/limits`, { method: 'GET', what: 'asking the Worker for its limits', timeouts: this.timeouts, headers: VERSION_HEADERS });
       if (ans.status !== 200) return FALLBACK_LIMITS;
       const l = (JSON.parse(ans.body.toString('utf8')) as { ingest?: Partial<Limits> }).ingest ?? {};
       return { bytes: l.bytes || FALLBACK_LIMITS.bytes, rows: l.rows || FALLBACK_LIMITS.rows, revs: l.revs || FALLBACK_LIMITS.revs };
@@ -235,6 +245,23 @@ function revOf(line: string): string | null {
   return ref?.rev ? `${ref.skill}:${ref.rev}` : null;
 }
 
+/** Sent with every request: what this client speaks, for the Worker's gate and its fleet view. */
+const VERSION_HEADERS = { [HEADER_PROTOCOL]: String(PROTOCOL), [HEADER_CLIENT]: CLIENT_NAME };
+
+/**
+ * The Worker's side of the protocol rule (domain/versions.ts): a 426 says it no longer serves
+ * this release; an answer naming a protocol older than this client's minimum is refused here.
+ * Both are E_VERSION (exit 2): upgrading one side is the fix, retrying is not.
+ */
+export function checkWorkerVersion(base: string, ans: HttpAnswer): void {
+  if (ans.status === 426) throw Object.assign(new SnappyError(`the Worker at ${base} refused this snappy (${RELEASE}, protocol ${PROTOCOL}): ${errorOf(ans)}`, { code: ErrorCode.Version, details: { status: 426 } }), { retryable: false });
+  const header = ans.headers[HEADER_PROTOCOL];
+  const theirs = protocolOf(typeof header === 'string' ? header : undefined);
+  if (theirs !== null && tooOld(theirs, MIN_WORKER_PROTOCOL)) {
+    throw Object.assign(new SnappyError(`the Worker at ${base} speaks protocol ${theirs}; this snappy (${RELEASE}) needs protocol ${MIN_WORKER_PROTOCOL} or newer: upgrade the Worker (npx wrangler deploy; docs/operate.md "Upgrade")`, { code: ErrorCode.Version }), { retryable: false });
+  }
+}
+
 function errorOf(ans: HttpAnswer): string {
   const text = ans.body.toString('utf8');
   try {
@@ -247,14 +274,24 @@ function errorOf(ans: HttpAnswer): string {
 }
 
 /** A refusal that retrying will not change (4xx): marked so sync's retry loop stops at once. */
-function final(message: string, status: number): SnappyError {
-  return Object.assign(new SnappyError(message, { code: ErrorCode.Remote, details: { status } }), { retryable: false });
+function final(message: string, status: number, workerCode?: string): SnappyError {
+  return Object.assign(new SnappyError(message, { code: ErrorCode.Remote, details: { status, ...(workerCode ? { workerCode } : {}) } }), { retryable: false });
+}
+
+/** The stable code of the Worker's refusal (`E_ROTATED`, `E_REVOKED`, ...), when it gave one. */
+function codeOf(ans: HttpAnswer): string | undefined {
+  try {
+    const c = (JSON.parse(ans.body.toString('utf8')) as { code?: unknown }).code;
+    return typeof c === 'string' ? c : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function expectOk(ans: HttpAnswer, what: string): void {
   if (ans.status >= 200 && ans.status < 300) return;
   const msg = `${what}: the Worker answered HTTP ${ans.status}: ${errorOf(ans)}`;
-  if (ans.status >= 400 && ans.status < 500) throw final(msg, ans.status);
+  if (ans.status >= 400 && ans.status < 500) throw final(msg, ans.status, codeOf(ans));
   throw new SnappyError(msg, { code: ErrorCode.Remote, details: { status: ans.status } });
 }
 

@@ -21,6 +21,7 @@ import { addJsonWarning } from './output.ts';
 import { loadPlugins } from './plugins-load.ts';
 import { checkRemote, defaultRemote, openRemote, type RemoteUse } from './remote.ts';
 import { resolveStateDir } from './state-dir.ts';
+import { openStateVersion, type StateCheck } from './state-version.ts';
 
 /** Flags every command accepts. */
 export interface GlobalFlags {
@@ -48,6 +49,14 @@ export interface Cli {
    */
   checkRemote(use: RemoteUse, create?: boolean): Promise<void>;
   configFile?: string;
+  /** The state dir's version as found, and (after `openState`) what this run did about it. */
+  state: StateCheck;
+  /**
+   * Before the first write to the state dir, under its lock: migrates an older state dir and
+   * records this run's tenant (a command that writes nothing leaves it as found). Once per Cli;
+   * never before the usage and config checks, so a refused command writes nothing.
+   */
+  openState(): Promise<StateCheck>;
   config: ResolvedConfig;
   identity: Identity;
   runner: Runner;
@@ -93,6 +102,11 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
   }
   const tenant = masterKey ? await tenantIdOf(masterKey) : undefined;
   if (masterKey) warnIfWeak(masterKey, log);
+  // Before anything reads the state: a newer format is refused. An older one is migrated by
+  // `openState`, when the command starts its work.
+  const state = await openStateVersion(stateDir, { write: false, tenant, log });
+  const writesState = opts.stateWrites ?? !flags.dryRun;
+  let opened: Promise<StateCheck> | undefined;
   const machine = env.SNAPPY_MACHINE_ID || loaded.config.machineId || (await generatedMachineId(stateDir, opts.stateWrites ?? !flags.dryRun, log));
   if (!isMachineId(machine)) {
     const where = env.SNAPPY_MACHINE_ID ? 'SNAPPY_MACHINE_ID' : `config machineId${loaded.file ? ` in ${loaded.file}` : ''}`;
@@ -136,6 +150,15 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
       if (!workerUrl) await checkRemote(remoteUrl, remoteFrom, use, create);
     },
     ...(loaded.file ? { configFile: loaded.file } : {}),
+    state,
+    openState: () =>
+      (opened ??= (async () => {
+        if (!writesState) return cli.state;
+        const s = await openStateVersion(stateDir, { write: true, tenant, log, ...(state.fresh !== undefined ? { fresh: state.fresh } : {}) });
+        if (s.rekeyed) log.warn(rekeyedMessage(s.rekeyed.from, s.rekeyed.to));
+        cli.state = s;
+        return s;
+      })()),
     config,
     identity,
     runner,
@@ -181,6 +204,11 @@ async function openWorker(url: string, identity: Identity, config: ResolvedConfi
   const { DEFAULT_TIMEOUTS } = await import('../adapters/http-client.ts');
   const w = config.worker!;
   return new WorkerRemote(url, { tenant: identity.tenant, masterKey: identity.masterKey }, { connectMs: w.connectTimeoutMs ?? DEFAULT_TIMEOUTS.connectMs, responseMs: w.timeoutMs ?? DEFAULT_TIMEOUTS.responseMs });
+}
+
+/** Said when this state dir's tenant changed: the operator must link the two ids. */
+export function rekeyedMessage(from: string, to: string): string {
+  return `SNAPPY_MASTER_KEY changed since the last run on this state dir: it was tenant ${from}'s, it is now tenant ${to}'s. If this is a key rotation, the operator links the two (snappy ops rotate ${from} ${to} <public key from snappy ops key>), so the fleet counts them as one tenant and the rows ${from} has not shipped yet go out under ${to} (docs/operate.md "Rotate a key")`;
 }
 
 /**

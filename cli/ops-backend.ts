@@ -1,7 +1,12 @@
 import { ErrorCode, SnappyError } from '../core/errors.ts';
 import type { Logger } from '../core/ports.ts';
 import { admitTenant, auditLog, listTenants, revokeTenant, type AuditEntry, type TenantView } from '../domain/registry.ts';
-import type { MarkResult, PromoteResult, QuorumService, QuorumStores, Rejection, RevStatus, RollbackResult, WatchReport } from '../plugins/quorum/index.ts';
+import type { Approval, MarkResult, PromoteResult, QuorumService, QuorumStores, Rejection, RevStatus, RollbackResult, WatchReport } from '../plugins/quorum/index.ts';
+import { ackAlert, alertLog, readAlertState, type Alert } from '../domain/alerts.ts';
+import { listSeen, readTickRecord, type SeenRecord, type TickRecord } from '../domain/health.ts';
+import { readLayout } from '../domain/remote-version.ts';
+import { revDiff, type RevDiff } from '../domain/rev-diff.ts';
+import { rotateTenant } from '../domain/rotation.ts';
 
 /** The operator's actions, either straight on the remote or through the Worker's /snappy-ops API. */
 export interface OpsBackend {
@@ -11,7 +16,7 @@ export interface OpsBackend {
    * `by`: the operator who acts. Absent: in direct mode the operator the CLI was given (the OS
    * user); through the Worker, the named token's operator (a shared OPS_TOKEN requires `by`).
    */
-  approve(skill: string, rev: string, by?: string): Promise<PromoteResult>;
+  approve(skill: string, rev: string, by?: string, diff?: string): Promise<PromoteResult & { approval?: Approval }>;
   reject(skill: string, rev: string, by: string | undefined, reason: string): Promise<Rejection>;
   /** Promotions under watch, pins, rollbacks. */
   watch(): Promise<WatchReport>;
@@ -24,6 +29,33 @@ export interface OpsBackend {
   revoke(tenant: string, by?: string): Promise<boolean>;
   tenants(): Promise<TenantView[]>;
   audit(): Promise<AuditEntry[]>;
+  /** Moves tenant `from` to a new master key: `to` and `key` are what `snappy ops key` prints with the new key. */
+  rotate(from: string, to: string, key: string, by?: string): Promise<{ from: TenantView; to: TenantView }>;
+  /** A staged rev against the canonical it would replace, and its approval if it was approved. */
+  diff(skill: string, rev: string): Promise<RevDiff & { approval: Approval | null }>;
+  /** Open alerts, acknowledged ones, the last webhook call and the recent log. */
+  alerts(): Promise<AlertsView>;
+  ack(id: string, by?: string): Promise<boolean>;
+  /** Every tenant with its last request and release; the releases in use; the last tick. */
+  fleet(): Promise<FleetView>;
+}
+
+/** What `ops alerts` shows. */
+export interface AlertsView {
+  open: Alert[];
+  acked: Record<string, { by: string; at: string }>;
+  pending: number;
+  webhook: { configured: boolean; last: { at: string; status?: number; ms: number; error?: string } | null };
+  log: { ts: string; event: string; alert: Alert; by?: string }[];
+}
+
+/** What `ops fleet` shows. */
+export interface FleetView {
+  worker: { release: string; protocol: number; minClientProtocol: number } | null;
+  layout: number | null;
+  lastTick: TickRecord | null;
+  releases: Record<string, number>;
+  tenants: (TenantView & { seen: SeenRecord | null })[];
 }
 
 /**
@@ -40,7 +72,7 @@ export function directBackend(stores: QuorumStores, quorum: QuorumService | unde
   return {
     where: blobs.url,
     revs: async () => ({ revs: await q().revs(blobs), last_quorum_promotion: await q().lastPromotion(stores.kv) }),
-    approve: (skill, rev, by) => q().approve(stores, skill, rev, by ?? operator, log),
+    approve: (skill, rev, by, diff) => q().approve(stores, skill, rev, by ?? operator, log, diff === undefined ? {} : { diff }),
     reject: (skill, rev, by, reason) => q().reject(blobs, skill, rev, by ?? operator, reason),
     watch: () => q().watch(stores),
     rollback: (skill, rev, by, reason) => q().rollback(stores, skill, by ?? operator, { ...(rev ? { rev } : {}), reason }, log),
@@ -50,5 +82,17 @@ export function directBackend(stores: QuorumStores, quorum: QuorumService | unde
     revoke: (tenant, by) => revokeTenant(blobs, tenant, by ?? operator),
     tenants: () => listTenants(blobs),
     audit: () => auditLog(blobs),
+    rotate: (from, to, key, by) => rotateTenant(blobs, from, to, key, by ?? operator),
+    diff: async (skill, rev) => ({ ...(await revDiff(blobs, skill, rev)), approval: quorum ? await quorum.approval(blobs, skill, rev) : null }),
+    alerts: async () => {
+      const [state, log] = await Promise.all([readAlertState(blobs), alertLog(blobs, 50)]);
+      // Direct mode has no webhook: the alerts are what `snappy run tick` recorded.
+      return { open: Object.values(state.open), acked: state.acked, pending: state.outbox.length, webhook: { configured: false, last: state.webhook ?? null }, log };
+    },
+    ack: (id, by) => ackAlert(blobs, id, by ?? operator),
+    fleet: async () => {
+      const [tenants, seen, lastTick, layout] = await Promise.all([listTenants(blobs), listSeen(blobs), readTickRecord(blobs), readLayout(blobs)]);
+      return { worker: null, layout: layout.layout, lastTick, releases: {}, tenants: tenants.map((t) => ({ ...t, seen: seen.get(t.tenant) ?? null })) };
+    },
   };
 }

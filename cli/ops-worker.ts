@@ -31,7 +31,7 @@ export function workerBackend(url: string, token: string, timeouts: { connectTim
   return {
     where: base,
     revs: () => call('GET', '/revs'),
-    approve: (skill, rev, by) => call('POST', `/revs/${enc(skill)}/${enc(rev)}/approve`, by ? { by } : {}),
+    approve: (skill, rev, by, diff) => call('POST', `/revs/${enc(skill)}/${enc(rev)}/approve`, { ...(by ? { by } : {}), ...(diff ? { diff } : {}) }),
     reject: async (skill, rev, by, reason) => (await call<{ rejection: Rejection }>('POST', `/revs/${enc(skill)}/${enc(rev)}/reject`, { ...(by ? { by } : {}), reason })).rejection,
     watch: () => call('GET', '/watch'),
     rollback: (skill, rev, by, reason) => call('POST', `/skills/${enc(skill)}/rollback`, { ...(rev ? { rev } : {}), ...(by ? { by } : {}), reason }),
@@ -40,5 +40,10 @@ export function workerBackend(url: string, token: string, timeouts: { connectTim
     revoke: async (tenant, by) => (await call<{ revoked: boolean }>('DELETE', `/tenants/${enc(tenant)}`, by ? { by } : {})).revoked,
     tenants: async () => (await call<{ tenants: TenantView[] }>('GET', '/tenants')).tenants,
     audit: async () => (await call<{ audit: AuditEntry[] }>('GET', '/audit')).audit,
+    rotate: (from, to, key, by) => call('POST', `/tenants/${enc(from)}/rotate`, { to, key, ...(by ? { by } : {}) }),
+    diff: (skill, rev) => call('GET', `/revs/${enc(skill)}/${enc(rev)}/diff`),
+    alerts: () => call('GET', '/alerts'),
+    ack: async (id, by) => (await call<{ acked: boolean }>('POST', `/alerts/${enc(id)}/ack`, by ? { by } : {})).acked,
+    fleet: () => call('GET', '/fleet'),
   };
 }

@@ -33,6 +33,8 @@ export const ErrorCode = {
   AgentFailed: 'E_AGENT_FAILED',
   /** A tenant registry action the caller got wrong (a malformed tenant id, key or operator name). */
   Registry: 'E_REGISTRY',
+  /** A peer, a remote or a state dir of a version this release cannot work with (docs/operate.md "Upgrade"). */
+  Version: 'E_VERSION',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -56,6 +58,7 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
   ErrorCode.PluginMissingDependency,
   ErrorCode.PluginDuplicate,
   ErrorCode.TaskUnknown,
+  ErrorCode.Version,
 ]);
 
 export interface SnappyErrorInit {

@@ -107,6 +107,22 @@ export const Remote = {
   /** Revs the tick will never promote: their bytes no longer match what was endorsed. */
   quarantinePrefix: 'snappy-quorum/quarantine/',
   quarantine: (skill: string, rev: string) => `snappy-quorum/quarantine/${skill}/${rev}.json`,
+  /** The remote's layout version (domain/versions.ts), written once by the first tick that finds none. */
+  layoutMarker: 'snappy-meta/layout.json',
+  /**
+   * The fleet's health, written by the Worker (or `snappy run tick`): the last tick, each
+   * tenant's last request and release, the alerts (docs/operate.md "Watch").
+   */
+  healthPrefix: 'snappy-health/',
+  lastTick: 'snappy-health/tick.json',
+  seenPrefix: 'snappy-health/seen/',
+  seen: (tenant: string) => `snappy-health/seen/${tenant}.json`,
+  alerts: 'snappy-health/alerts.json',
+  alertLogPrefix: 'snappy-health/alert-log/',
+  alertLog: (ts: number, id: string) => `snappy-health/alert-log/${ts13(ts)}-${id}.json`,
+  /** What an operator saw when approving a rev: the diff's id, against which canonical (docs/operate.md "Approve"). */
+  approvalPrefix: 'snappy-quorum/approved/',
+  approval: (skill: string, rev: string) => `snappy-quorum/approved/${skill}/${rev}.json`,
   /** Per (skill, tenant): a bounded day-by-day summary of plain `<skill>` rows (count, sum, sum of squares). */
   dailyPrefix: 'snappy-quorum/daily/',
   daily: (skill: string, tenant: string) => `snappy-quorum/daily/${skill}/${tenant}.json`,

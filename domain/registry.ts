@@ -29,6 +29,12 @@ export interface TenantRecord {
   admittedBy: string;
   revokedAt?: string;
   revokedBy?: string;
+  /** Set when the operator moved this tenant to a new master key (domain/rotation.ts): its key is refused from then on. */
+  rotatedTo?: string;
+  rotatedAt?: string;
+  rotatedBy?: string;
+  /** The ids this tenant had before, oldest first: their runs count as this tenant's. */
+  formerIds?: string[];
 }
 
 /** A tenant as the operator sees it: no key material beyond the public key. */
@@ -37,7 +43,7 @@ export type TenantView = Omit<TenantRecord, 'v1Key'> & { admitted: boolean; sign
 /** One line of the append-only audit record. */
 export interface AuditEntry {
   ts: string;
-  action: 'admit' | 'revoke' | 'rekey' | 'migrate';
+  action: 'admit' | 'revoke' | 'rekey' | 'migrate' | 'rotate';
   tenant: string;
   by: string;
   detail?: string;
@@ -50,13 +56,14 @@ export function registryError(message: string, status: 400 | 404): SnappyError {
 
 const NAME = /^[A-Za-z0-9._@+:-]{1,64}$/;
 
+/** True when the tenant's key may act: admitted, not revoked, not rotated away. */
 export function isAdmitted(rec: TenantRecord | null | undefined): boolean {
-  return !!rec && !rec.revokedAt;
+  return !!rec && !rec.revokedAt && !rec.rotatedTo;
 }
 
 export function viewOf(rec: TenantRecord): TenantView {
   const { v1Key, ...rest } = rec;
-  return { ...rest, admitted: !rec.revokedAt, signatures: [...(v1Key ? (['v1'] as const) : []), ...(rec.publicKey ? (['v2'] as const) : [])] };
+  return { ...rest, admitted: isAdmitted(rec), signatures: [...(v1Key ? (['v1'] as const) : []), ...(rec.publicKey ? (['v2'] as const) : [])] };
 }
 
 export async function getTenant(blobs: BlobStore, tenant: string): Promise<TenantRecord | null> {
@@ -88,13 +95,18 @@ export async function admitTenant(blobs: BlobStore, tenant: string, key: string,
   if (!v1 && !isPublicKey(key)) throw registryError('key: expected the 43-character public key `snappy ops key` prints', 400);
   if (v1 && !opts.v1Open) throw registryError('key: that is a v1 ingest key, and signatures v1 are retired on this Worker; run `snappy ops key` with a current snappy and admit the public key it prints', 400);
   const now = new Date(opts.now ?? Date.now()).toISOString();
-  const rec = await casTenant(blobs, tenant, (cur) => ({
-    v: 2,
-    tenant,
-    ...(v1 ? { v1Key: key, ...(cur?.publicKey ? { publicKey: cur.publicKey } : {}) } : { publicKey: key }),
-    admittedAt: now,
-    admittedBy: by,
-  }));
+  const rec = await casTenant(blobs, tenant, (cur) => {
+    // Admitting a retired id again would make the fleet count the tenant twice: the new id is the tenant now.
+    if (cur?.rotatedTo) throw registryError(`tenant ${tenant} was rotated to tenant ${cur.rotatedTo} at ${cur.rotatedAt}: its key is retired; admit or re-key ${cur.rotatedTo} instead`, 400);
+    return {
+      v: 2,
+      tenant,
+      ...(v1 ? { v1Key: key, ...(cur?.publicKey ? { publicKey: cur.publicKey } : {}) } : { publicKey: key }),
+      admittedAt: now,
+      admittedBy: by,
+      ...(cur?.formerIds?.length ? { formerIds: cur.formerIds } : {}),
+    };
+  });
   await appendAudit(blobs, { ts: now, action: 'admit', tenant, by, detail: v1 ? 'v1 ingest key' : `public key ${key.slice(0, 8)}…` });
   return viewOf(rec);
 }
@@ -162,24 +174,6 @@ export async function migrateLegacyTenant(blobs: BlobStore, kv: KV, tenant: stri
   return rec;
 }
 
-/**
- * The standing of each tenant in `tenants` (Worker mode: only admitted, unrevoked tenants'
- * runs count). `cache` carries answers across the revs of one tick.
- */
-export async function standingsOf(blobs: BlobStore, tenants: Iterable<string>, cache: Map<string, Standing>): Promise<Map<string, Standing>> {
-  const out = new Map<string, Standing>();
-  for (const t of tenants) {
-    let s = cache.get(t);
-    if (!s) {
-      const rec = await getTenant(blobs, t).catch(() => null);
-      s = !rec ? 'not admitted' : rec.revokedAt ? 'revoked' : 'ok';
-      cache.set(t, s);
-    }
-    out.set(t, s);
-  }
-  return out;
-}
-
 /** The newest audit entries first. */
 export async function auditLog(blobs: BlobStore, limit = 200): Promise<AuditEntry[]> {
   const keys: string[] = [];
@@ -192,13 +186,13 @@ export async function auditLog(blobs: BlobStore, limit = 200): Promise<AuditEntr
   return out;
 }
 
-async function appendAudit(blobs: BlobStore, e: AuditEntry): Promise<void> {
+export async function appendAudit(blobs: BlobStore, e: AuditEntry): Promise<void> {
   const id = `${e.tenant}-${e.action}-${randomHex(4)}`;
   await blobs.put(Remote.audit(Date.parse(e.ts), id), JSON.stringify(e), { ifAbsent: true, contentType: 'application/json' });
 }
 
 /** Read, change, write back with If-Match (create-only when absent); retried on a lost race. */
-async function casTenant(blobs: BlobStore, tenant: string, change: (cur: TenantRecord | null) => TenantRecord | null): Promise<TenantRecord> {
+export async function casTenant(blobs: BlobStore, tenant: string, change: (cur: TenantRecord | null) => TenantRecord | null): Promise<TenantRecord> {
   const key = Remote.registryTenant(tenant);
   for (let i = 0; i < 20; i++) {
     const info = await blobs.head(key);
@@ -215,7 +209,7 @@ async function casTenant(blobs: BlobStore, tenant: string, change: (cur: TenantR
   throw new SnappyError(`${blobs.url} ${key}: kept changing under concurrent writers`, { code: ErrorCode.Conflict, status: 409 });
 }
 
-function checkName(by: string): void {
+export function checkName(by: string): void {
   if (!NAME.test(by)) throw registryError(`operator ${JSON.stringify(by)}: expected 1-64 characters of [A-Za-z0-9._@+:-]`, 400);
 }
 

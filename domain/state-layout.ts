@@ -24,6 +24,10 @@ export const State = {
   internal: (name: string) => `.snappy/${name}`,
   /** The lock every command that writes the state dir holds. */
   lock: '.snappy/lock',
+  /** The state dir's version and the tenant that last wrote it (domain/versions.ts). */
+  stateMarker: '.snappy/state.json',
+  /** How this machine's last push went, for `snappy doctor`. */
+  lastPush: '.snappy/last-push.json',
 } as const;
 
 /**

@@ -2,6 +2,7 @@ import type { RunnerApi, TaskContext, TaskDefinition } from '../core/plugin.ts';
 import { push, pull } from './push.ts';
 import { ready } from './ready.ts';
 import { runTick } from './tick.ts';
+import { DEFAULT_THRESHOLDS, updateAlerts } from '../domain/alerts.ts';
 
 /** The tasks of the lifecycle, in the order `push --auto` runs them (with the ingest before regen). */
 export const LIFECYCLE_TASKS = ['pull', 'regen', 'push', 'tick'] as const;
@@ -31,8 +32,18 @@ export function lifecycleTasks(opts: { tickBudgetMs: number }): Record<Lifecycle
     tick: {
       describe: "run the Worker's onTick chain (quorum promotion) in Node against --remote",
       run: skipIfMissing('tick', async (t) => {
-        const results = await runTick(t.runner.hooks, { blobs: await t.remote(), kv: await t.kv(), log: t.log, runtime: 'node', budgetMs: opts.tickBudgetMs, clock: t.clock }, t.signal);
-        t.report(results);
+        const blobs = await t.remote();
+        try {
+          const results = await runTick(t.runner.hooks, { blobs, kv: await t.kv(), log: t.log, runtime: 'node', budgetMs: opts.tickBudgetMs, clock: t.clock }, t.signal);
+          t.report(results);
+        } finally {
+          // Direct mode keeps the alerts too (no webhook: snappy ops alerts, status and doctor show them).
+          const { events } = await updateAlerts(blobs, DEFAULT_THRESHOLDS).catch((err: Error) => {
+            t.log.warn(`evaluating alerts failed: ${err.message}`);
+            return { events: [] };
+          });
+          for (const e of events) t.log.warn(`alert ${e.event}: ${e.alert.id}: ${e.alert.message}`);
+        }
       }),
     },
   };

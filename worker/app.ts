@@ -1,5 +1,6 @@
 import type { SnappyConfig } from '../core/config.ts';
 import { DEFAULT_TICK_BUDGET_MS, runTick } from '../lifecycle/tick.ts';
+import { afterTick } from './alerts.ts';
 import { storesOf } from './bindings.ts';
 import type { Env, ExecCtx } from './env.ts';
 import { consoleLogger, createWorkerRunner } from './runner.ts';
@@ -29,9 +30,17 @@ export function createWorkerApp(raw: SnappyConfig): WorkerApp {
       return route(req, env, ctx, { runner, quorum, tick });
     },
     async scheduled(_event, env) {
-      await tick(env);
+      let failure: unknown;
+      try {
+        await tick(env);
+      } catch (err) {
+        failure = err;
+      }
+      // A failed tick is exactly what the alerts are for: they are evaluated either way.
+      await afterTick(env, storesOf(env), log).catch((err) => log.warn(`evaluating alerts failed: ${(err as Error).message}`));
       // Answers kept for replays outlive the signature window by an hour, then go.
       await sweepReplays(storesOf(env), Date.now(), Number(env.SNAPPY_INGEST_WINDOW_MS ?? DEFAULT_WINDOW_MS)).catch((err) => log.warn(`sweeping replay records failed: ${(err as Error).message}`));
+      if (failure !== undefined) throw failure;
     },
   };
 }

@@ -40,6 +40,21 @@ export interface Env {
    * v2 (docs/worker.md "Moving from signatures v1"). Unset: v1 is refused.
    */
   SNAPPY_V1_UNTIL?: string;
+  /**
+   * The oldest client protocol the Worker serves (default 1: every release). Raise it once the
+   * ops page shows every tenant on a release that speaks the new one (docs/operate.md "Upgrade").
+   */
+  SNAPPY_MIN_CLIENT_PROTOCOL?: string;
+  /** Secret: a URL the Worker POSTs alerts to as they open and resolve (docs/operate.md "Watch"). */
+  SNAPPY_ALERT_WEBHOOK?: string;
+  /** Secret: when set, every webhook call carries `x-snappy-signature: sha256=<HMAC-SHA256 hex of the body>` under it. */
+  SNAPPY_ALERT_WEBHOOK_SECRET?: string;
+  /** A tenant is quiet after this many hours without a request (default 72). */
+  SNAPPY_ALERT_QUIET_HOURS?: string;
+  /** A backlog is stalled after this many minutes of ticks that leave batches waiting (default 15). */
+  SNAPPY_ALERT_BACKLOG_MINUTES?: string;
+  /** Ticks that fail in a row before an alert (default 3). */
+  SNAPPY_ALERT_TICK_FAILURES?: string;
   /** Cloudflare Rate Limiting binding for ingest, keyed by tenant (wrangler.toml `[[ratelimits]]`). */
   SNAPPY_INGEST_LIMITER?: RateLimit;
   /** The limiter's period in seconds (10 or 60), for Retry-After (default 60). */

@@ -60,6 +60,8 @@ export async function handleIngest(auth: AuthedRequest, env: Env, stores: Stores
     return fail(400, 'body is not valid UTF-8');
   }
   const lines = body.split('\n');
+  // After a key rotation the tenant ships, under its new id, the rows its former ids had not shipped yet.
+  const former = new Set(auth.record.formerIds ?? []);
   const revs = new Set<string>();
   let rows = 0;
   for (let i = 0; i < lines.length; i++) {
@@ -67,7 +69,7 @@ export async function handleIngest(auth: AuthedRequest, env: Env, stores: Stores
     if (!line.trim()) continue;
     const c = checkAggLine(line);
     if (!c.ok) return fail(400, `line ${i + 1}: ${c.reason}; nothing was stored`);
-    if (c.row.tenant !== tenant) return fail(403, `line ${i + 1}: the row names tenant ${c.row.tenant} but the batch is signed by tenant ${tenant}; nothing was stored`);
+    if (c.row.tenant !== tenant && !former.has(c.row.tenant)) return fail(403, `line ${i + 1}: the row names tenant ${c.row.tenant} but the batch is signed by tenant ${tenant}${former.size ? ` (whose former ids are ${[...former].join(', ')})` : ''}; nothing was stored`);
     const ref = parseSkillRef(c.row.skill);
     if (ref?.rev) revs.add(`${ref.skill}:${ref.rev}`);
     if (++rows > limits.rows) return fail(413, `more than ${limits.rows} rows in one batch: split it (nothing was stored)`, limitHeaders(limits));

@@ -7,6 +7,7 @@ import { consoleLogger } from './runner.ts';
 import { storesOf } from './bindings.ts';
 import type { Env } from './env.ts';
 import { fail, json, readLimited } from './http.ts';
+import { handleOperate } from './ops-operate.ts';
 
 /**
  * /snappy-ops/api/...: the operator's JSON API (every route needs the ops token).
@@ -20,6 +21,7 @@ import { fail, json, readLimited } from './http.ts';
  *   POST   tenants                           {tenant, key, by}  admit (or admit again, or replace the key)
  *   DELETE tenants/<tenant>                   {by}  revoke
  *   GET    audit                             admissions, revocations and key changes, newest first
+ * and the operator's day beyond these (fleet, rotation, alerts, diffs): worker/ops-operate.ts.
  */
 export async function handleOpsApi(req: Request, env: Env, path: string, quorum: QuorumService | undefined): Promise<Response> {
   const op = await opsAuth(req, env);
@@ -53,6 +55,8 @@ export async function handleOpsApi(req: Request, env: Env, path: string, quorum:
     if (typeof v !== 'string') throw badRequest(`"${name}" must be a string`);
     return v;
   };
+  const operate = await handleOperate({ method: req.method, parts, body, str, operator: (by) => operatorName(op, by) }, env, { blobs, kv }, quorum);
+  if (operate) return operate;
   if ((parts[0] === 'revs' || parts[0] === 'watch' || parts[0] === 'skills') && !quorum) return fail(503, 'this Worker runs without the quorum plugin (config builtins): there are no revs to act on');
   if (parts[0] === 'revs' && parts.length === 1 && req.method === 'GET') {
     return json({ ok: true, revs: await quorum!.revs(blobs), last_quorum_promotion: await quorum!.lastPromotion(kv) });
@@ -60,7 +64,10 @@ export async function handleOpsApi(req: Request, env: Env, path: string, quorum:
   if (parts[0] === 'revs' && parts.length === 4 && req.method === 'POST') {
     const [, skill, rev, action] = parts as [string, string, string, string];
     const b = await body();
-    if (action === 'approve') return json({ ok: true, ...(await quorum!.approve({ blobs, kv }, skill, rev, operatorName(op, str(b.by, 'by', false)), consoleLogger)) });
+    if (action === 'approve') {
+      const diff = str(b.diff, 'diff', false);
+      return json({ ok: true, ...(await quorum!.approve({ blobs, kv }, skill, rev, operatorName(op, str(b.by, 'by', false)), consoleLogger, diff === undefined ? {} : { diff })) });
+    }
     if (action === 'reject') return json({ ok: true, rejection: await quorum!.reject(blobs, skill, rev, operatorName(op, str(b.by, 'by', false)), str(b.reason, 'reason', false) ?? '') });
     if (action === 'clear') return json({ ok: true, ...(await quorum!.clear({ blobs, kv }, skill, rev, operatorName(op, str(b.by, 'by', false)), str(b.reason, 'reason', false) ?? '', consoleLogger)) });
     if (action === 'pin' || action === 'unpin') return json({ ok: true, ...(await quorum!.pin({ blobs, kv }, skill, rev, action === 'pin', operatorName(op, str(b.by, 'by', false)), str(b.reason, 'reason', false) ?? '', consoleLogger)) });

@@ -1,6 +1,6 @@
 /**
  * /snappy-ops: the operator page. The HTML holds no data; /snappy-ops/app.js asks for the ops
- * token (kept in sessionStorage), loads /snappy-ops/api/revs (and watch, tenants, audit) with it and builds the DOM with
+ * token (kept in sessionStorage), loads /snappy-ops/api/revs (and watch, fleet, alerts, tenants, audit) with it and builds the DOM with
  * textContent and createElementNS only, so no skill name or page text is ever parsed as HTML.
  * The CSP (worker/http.ts) allows scripts and styles from this origin only.
  */
@@ -22,12 +22,21 @@ export const OPS_PAGE = `<!doctype html>
 <p id="msg" role="status"></p>
 <section><h2>Staged revisions</h2>
 <table id="revs"><thead><tr><th>skill</th><th>rev</th><th>state</th><th>tenants</th><th>runs</th><th>mean</th><th>scores</th><th></th></tr></thead><tbody></tbody></table>
+<div id="diffbox" hidden><h3 id="diffhead"></h3><ul id="difffm"></ul><pre id="diff"></pre></div>
 </section>
 <section><h2>Promotions under watch</h2>
 <p id="lastrb"></p>
 <table id="watch"><thead><tr><th>skill</th><th>rev</th><th>promoted</th><th>objecting</th><th>adopted</th><th>runs</th><th>tenants</th><th></th></tr></thead><tbody></tbody></table>
 <h3>Rollbacks</h3>
 <table id="rollbacks"><thead><tr><th>skill</th><th>rev</th><th>when</th><th>by</th><th>restored</th><th>evidence</th><th></th></tr></thead><tbody></tbody></table>
+</section>
+<section><h2>Alerts</h2>
+<p id="hook"></p>
+<table id="alerts"><thead><tr><th>alert</th><th>severity</th><th>since</th><th>message</th><th></th></tr></thead><tbody></tbody></table>
+</section>
+<section><h2>Fleet</h2>
+<p id="versions"></p>
+<table id="fleet"><thead><tr><th>tenant</th><th>standing</th><th>last seen</th><th>release</th></tr></thead><tbody></tbody></table>
 </section>
 <section><h2>Tenants</h2>
 <table id="tenants"><thead><tr><th>tenant</th><th>standing</th><th>admitted</th><th>signatures</th><th></th></tr></thead><tbody></tbody></table>
@@ -51,6 +60,7 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;pad
 .gated{color:#a60}.promoted{color:#070}.rejected{color:#a00}#msg{min-height:1.2em;color:#036}
 form{margin:.5rem 0;display:flex;gap:.5rem;flex-wrap:wrap}input{font:inherit}button{font:inherit;cursor:pointer}
 svg rect{fill:#48c}svg line{stroke:#c33}
+#diff{background:#f6f6f6;padding:.5rem;overflow:auto;max-height:30rem}.error{color:#a00}.warning{color:#a60}
 `;
 
 export const OPS_JS = `'use strict';
@@ -76,12 +86,26 @@ export const OPS_JS = `'use strict';
   function count(n, one) { return n + ' ' + (n === 1 ? one : one + 's'); }
   function tenantsWords(n, need) { return n <= need ? n + ' of ' + count(need, 'tenant') + ' endorse' + (n === 1 ? 's' : '') : count(n, 'tenant') + ' endorse, ' + need + ' needed'; }
   function runsWords(n, need) { return count(n, 'run') + ', ' + need + ' needed'; }
+  // The diff id each rev was last shown with: an approval names it, so it promotes only that change.
+  var shown = {};
+  function showDiff(r) {
+    api('GET', '/revs/' + encodeURIComponent(r.skill) + '/' + encodeURIComponent(r.rev) + '/diff').then(function (d) {
+      shown[r.skill + ':' + r.rev] = d.diffId;
+      $('diffbox').hidden = false;
+      $('diffhead').textContent = r.skill + ':' + r.rev + ' against ' + (d.canonicalRev ? 'canonical ' + d.canonicalRev : 'no canonical page (new skill)') + ', diff ' + d.diffId;
+      var ul = $('difffm'); ul.textContent = '';
+      d.frontmatter.forEach(function (f) { ul.appendChild(el('li', 'frontmatter ' + f.key + ': ' + f.change + (f.change !== 'added' ? ' from ' + JSON.stringify(f.from) : '') + (f.change !== 'removed' ? ' to ' + JSON.stringify(f.to) : ''))); });
+      $('diff').textContent = d.text || '(no change against canonical)';
+      say('showing the diff of ' + r.skill + ':' + r.rev + ' (' + d.diffId + ')');
+    }).catch(function (e) { say(e.message); });
+  }
   function act(r, action) {
     var me = $('me').value.trim();
-    var body = action === 'approve' ? (me ? { by: me } : {}) : { by: me || 'operator', reason: prompt('Reason for rejecting ' + r.skill + ':' + r.rev + '?') || '' };
+    var diff = shown[r.skill + ':' + r.rev];
+    var body = action === 'approve' ? Object.assign(me ? { by: me } : {}, diff ? { diff: diff } : {}) : { by: me || 'operator', reason: prompt('Reason for rejecting ' + r.skill + ':' + r.rev + '?') || '' };
     say(action + ' ' + r.skill + ':' + r.rev + '...');
     api('POST', '/revs/' + encodeURIComponent(r.skill) + '/' + encodeURIComponent(r.rev) + '/' + action, body)
-      .then(function (j) { say(action === 'approve' ? (j.promoted ? 'promoted ' + r.skill + ':' + r.rev + ' (by ' + j.row.by + ')' : 'already promoted') : 'rejected ' + r.skill + ':' + r.rev); load(); })
+      .then(function (j) { say(action === 'approve' ? (j.promoted ? 'promoted ' + r.skill + ':' + r.rev + ' (by ' + j.row.by + (j.approval && j.approval.shown ? ', diff ' + j.approval.diff + ' shown' : '') + ')' : 'already promoted') : 'rejected ' + r.skill + ':' + r.rev); load(); })
       .catch(function (e) { say(e.message); });
   }
   function render(data) {
@@ -97,6 +121,9 @@ export const OPS_JS = `'use strict';
       tr.appendChild(el('td', r.mean === null ? '-' : r.mean));
       var c = el('td'); c.appendChild(chart(r.histogram, r.thresholds.minScore)); tr.appendChild(c);
       var b = el('td');
+      if (r.state === 'pending' || r.state === 'gated') {
+        var df = el('button', 'Diff'); df.className = 'diff'; df.addEventListener('click', function () { showDiff(r); }); b.appendChild(df);
+      }
       if (r.state !== 'promoted') {
         var ap = el('button', 'Approve'); ap.className = 'approve'; ap.addEventListener('click', function () { act(r, 'approve'); }); b.appendChild(ap);
         if (r.state !== 'rejected') { var rj = el('button', 'Reject'); rj.className = 'reject'; rj.addEventListener('click', function () { act(r, 'reject'); }); b.appendChild(rj); }
@@ -155,7 +182,7 @@ export const OPS_JS = `'use strict';
     list.forEach(function (t) {
       var tr = document.createElement('tr'); tr.setAttribute('data-tenant', t.tenant);
       tr.appendChild(el('td', t.tenant));
-      tr.appendChild(el('td', t.admitted ? 'admitted' : 'revoked ' + t.revokedAt + ' by ' + t.revokedBy, t.admitted ? '' : 'rejected'));
+      tr.appendChild(el('td', t.rotatedTo ? 'rotated to ' + t.rotatedTo + ' at ' + t.rotatedAt : t.admitted ? 'admitted' : 'revoked ' + t.revokedAt + ' by ' + t.revokedBy, t.admitted ? '' : 'rejected'));
       tr.appendChild(el('td', t.admittedAt + ' by ' + t.admittedBy));
       tr.appendChild(el('td', t.signatures.join(', ')));
       var b = el('td');
@@ -170,11 +197,43 @@ export const OPS_JS = `'use strict';
       tr.appendChild(b); tb.appendChild(tr);
     });
   }
+  function renderAlerts(a) {
+    var w = a.webhook;
+    $('hook').textContent = (w.configured ? 'webhook configured' + (w.last ? '; last call ' + w.last.at + (w.last.error ? ' failed: ' + w.last.error : ' answered ' + w.last.status) : '; not called yet') : 'no webhook configured (SNAPPY_ALERT_WEBHOOK)') + (a.pending ? '; ' + a.pending + ' event(s) waiting for delivery' : '');
+    var tb = $('alerts').tBodies[0]; tb.textContent = '';
+    a.open.forEach(function (x) {
+      var tr = document.createElement('tr'); tr.setAttribute('data-alert', x.id);
+      tr.appendChild(el('td', x.id)); tr.appendChild(el('td', x.severity, x.severity)); tr.appendChild(el('td', x.opened)); tr.appendChild(el('td', x.message));
+      var b = el('td');
+      b.appendChild(button('Acknowledge', 'ack', function () {
+        api('POST', '/alerts/' + encodeURIComponent(x.id) + '/ack', { by: $('me').value.trim() || 'operator' }).then(function () { say('acknowledged ' + x.id); load(); }).catch(function (e) { say(e.message); });
+      }));
+      tr.appendChild(b); tb.appendChild(tr);
+    });
+    if (!a.open.length) { var tr = document.createElement('tr'); var td = el('td', 'no open alerts'); td.colSpan = 5; tr.appendChild(td); tb.appendChild(tr); }
+  }
+  function renderFleet(f) {
+    var t = f.lastTick;
+    $('versions').textContent = 'Worker ' + f.worker.release + ', protocol ' + f.worker.protocol + ' (clients from protocol ' + f.worker.minClientProtocol + '), layout ' + (f.layout === null ? 'unknown' : f.layout) +
+      '; last tick ' + (t ? t.ts + (t.ok ? ' ok' : ' FAILED (' + t.failures + ' in a row): ' + t.error) : 'never') +
+      '; in use: ' + (Object.keys(f.releases).map(function (k) { return k + ' x' + f.releases[k]; }).join(', ') || 'none');
+    var tb = $('fleet').tBodies[0]; tb.textContent = '';
+    f.tenants.forEach(function (x) {
+      var tr = document.createElement('tr'); tr.setAttribute('data-fleet', x.tenant);
+      tr.appendChild(el('td', x.tenant));
+      tr.appendChild(el('td', x.rotatedTo ? 'rotated to ' + x.rotatedTo : x.admitted ? 'admitted' : 'revoked'));
+      tr.appendChild(el('td', x.seen ? x.seen.lastSeen : 'never'));
+      tr.appendChild(el('td', x.seen ? (x.seen.client || 'unnamed') + ' protocol ' + x.seen.protocol : '-'));
+      tb.appendChild(tr);
+    });
+  }
   function load() {
-    return Promise.all([api('GET', '/revs'), api('GET', '/tenants'), api('GET', '/audit'), api('GET', '/watch')]).then(function (res) {
+    return Promise.all([api('GET', '/revs'), api('GET', '/tenants'), api('GET', '/audit'), api('GET', '/watch'), api('GET', '/alerts'), api('GET', '/fleet')]).then(function (res) {
       render(res[0]);
       renderTenants(res[1].tenants);
       renderWatch(res[3]);
+      renderAlerts(res[4]);
+      renderFleet(res[5]);
       var ol = $('audit'); ol.textContent = '';
       res[2].audit.forEach(function (e) { ol.appendChild(el('li', e.ts + ' ' + e.action + ' ' + e.tenant + ' by ' + e.by + (e.detail ? ' (' + e.detail + ')' : ''))); });
       document.body.setAttribute('data-loaded', String(Date.now()));

@@ -15,6 +15,9 @@ import { handleOpsApi } from './ops-api.ts';
 import { OPS_CSS, OPS_JS, OPS_PAGE } from './ops-page.ts';
 import { listCanonical, pullAggregate, pullCanonical, status } from './pull.ts';
 import { authenticate, once, type AuthedRequest } from './tenant-auth.ts';
+import { noteSeen } from './seen.ts';
+import { protocolGate, stamp, versionInfo } from './versions.ts';
+import { whoami } from './whoami.ts';
 
 /** What the routes need from the app. */
 export interface RouteDeps {
@@ -24,8 +27,12 @@ export interface RouteDeps {
   tick(env: Env, only?: readonly string[]): Promise<Record<string, unknown>>;
 }
 
-/** The Worker's HTTP routes (docs/worker.md "Routes"). */
+/** The Worker's HTTP routes (docs/worker.md "Routes"), behind the protocol check; every answer names the Worker's protocol. */
 export async function route(req: Request, env: Env, ctx: ExecCtx, deps: RouteDeps): Promise<Response> {
+  return stamp(protocolGate(req, env, new URL(req.url).pathname) ?? (await dispatch(req, env, ctx, deps)));
+}
+
+async function dispatch(req: Request, env: Env, ctx: ExecCtx, deps: RouteDeps): Promise<Response> {
   const url = new URL(req.url);
   const p = url.pathname;
   const m = req.method;
@@ -33,7 +40,10 @@ export async function route(req: Request, env: Env, ctx: ExecCtx, deps: RouteDep
   /** Runs `handle` for a tenant's signed request, or answers the refusal. */
   const signed = async (maxBytes: number, handle: (a: AuthedRequest) => Promise<Response>, allowV1 = false): Promise<Response> => {
     const a = await authenticate(req, env, stores, { maxBytes, allowV1 });
-    return a instanceof Response ? a : handle(a);
+    if (a instanceof Response) return a;
+    const res = await handle(a);
+    if (res.status < 300) ctx.waitUntil(noteSeen(stores, a.tenant, req, { ingest: p === INGEST_PATH }).catch((err: Error) => console.warn(`noting tenant ${a.tenant} as seen failed: ${err.message}`)));
+    return res;
   };
   try {
     if (p === INGEST_PATH) {
@@ -48,6 +58,8 @@ export async function route(req: Request, env: Env, ctx: ExecCtx, deps: RouteDep
         true,
       );
     }
+    if (p === '/v1/version' && m === 'GET') return await versionInfo(env, stores);
+    if (p === '/v1/whoami' && m === 'GET') return await signed(0, (a) => whoami(a, env, stores));
     if (p === '/v1/limits' && m === 'GET') return json({ ok: true, ingest: ingestLimits(env), objectBytes: objectMax(env), stage: STAGE_LIMITS });
     if (p === '/v1/object') {
       if (m === 'GET' || m === 'HEAD') return await signed(0, (a) => readObject(req, url, a, stores));

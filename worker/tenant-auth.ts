@@ -55,8 +55,11 @@ export async function authenticate(req: Request, env: Env, stores: Stores, opts:
   const { blobs, kv } = stores;
   let record = await getTenant(blobs, tenant);
   if (!record && version === 'v1') record = await migrateLegacyTenant(blobs, kv, tenant);
-  if (!record) return fail(403, `tenant ${tenant} is not admitted: hand \`snappy ops key\` output to the operator (snappy ops tenants admit)`);
-  if (!isAdmitted(record)) return fail(403, `tenant ${tenant} was revoked at ${record.revokedAt}: ask the operator`);
+  if (!record) return fail(403, `tenant ${tenant} is not admitted: hand \`snappy ops key\` output to the operator (snappy ops tenants admit)`, {}, 'E_NOT_ADMITTED');
+  if (record.revokedAt) return fail(403, `tenant ${tenant} was revoked at ${record.revokedAt}: ask the operator`, {}, 'E_REVOKED');
+  // A rotated key is refused whoever holds it: that is what rotating a leaked key is for.
+  if (record.rotatedTo) return fail(403, `tenant ${tenant}'s key was retired at ${record.rotatedAt} by ${record.rotatedBy}: the tenant moved to a new master key (tenant ${record.rotatedTo}); set SNAPPY_MASTER_KEY to the new key on this machine (docs/operate.md "Rotate a key")`, {}, 'E_ROTATED');
+  if (!isAdmitted(record)) return fail(403, `tenant ${tenant} is not admitted`, {}, 'E_NOT_ADMITTED');
   const body = await readLimited(req, opts.maxBytes);
   if (!body) return fail(413, `body is larger than the limit of ${opts.maxBytes} bytes`, { 'x-snappy-limit-bytes': String(opts.maxBytes) });
   const url = new URL(req.url);

@@ -41,6 +41,7 @@ export const evalCommand: CommandModule<GlobalFlags, EvalArgs> = {
     checkpoint('eval:appended');
     const release = await acquireLock(path.join(cli.stateDir, State.lock), { what: `state dir ${cli.stateDir}` });
     try {
+      await cli.openState();
       const res = await cli.ingest();
       const { noKeySkips } = await import('../no-key.ts');
       const skipped = noKeySkips(cli);

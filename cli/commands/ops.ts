@@ -3,6 +3,8 @@ import os from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
 import { ErrorCode, SnappyError } from '../../core/errors.ts';
 import type { GlobalFlags } from '../context.ts';
+import type { OpsBackend } from '../ops-backend.ts';
+import { formatDiff, OPERATE_ACTIONS, OPERATE_USAGE, operateAction } from './ops-operate.ts';
 
 interface OpsArgs extends GlobalFlags {
   action: string;
@@ -10,6 +12,7 @@ interface OpsArgs extends GlobalFlags {
   by?: string;
   reason?: string;
   allowWeakKey?: boolean;
+  diff?: string;
 }
 
 const USAGE = `snappy ops <action>:
@@ -28,6 +31,7 @@ const USAGE = `snappy ops <action>:
                                        a pinned rev is never rolled back by the watch (an operator still can)
   tenants list | admit <tenant> <public-key> | revoke <tenant>
   audit                                admissions, revocations and key changes, newest first
+${OPERATE_USAGE}
 
 In Worker mode (config worker.url) every action but \`key\` goes through the Worker's
 /snappy-ops API with SNAPPY_OPS_TOKEN; in direct mode it acts on the remote itself.`;
@@ -42,15 +46,18 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
   describe: 'Operator actions: approve/reject staged revs, admit tenants, list revs; `ops key` prints the ingest key to hand over',
   builder: (y: Argv<GlobalFlags>) =>
     y
-      .positional('action', { type: 'string', choices: ['key', 'revs', 'approve', 'reject', 'watch', 'rollback', 'clear', 'pin', 'unpin', 'tenants', 'audit'], demandOption: true })
+      .positional('action', { type: 'string', choices: ['key', 'revs', 'approve', 'reject', 'watch', 'rollback', 'clear', 'pin', 'unpin', 'tenants', 'audit', ...OPERATE_ACTIONS], demandOption: true })
       .positional('args', { type: 'string', array: true, default: [] })
       .option('by', { type: 'string', describe: 'who acts (recorded in the changelog row or tenant record)' })
       .option('reason', { type: 'string', describe: 'why a rev is rejected, rolled back, cleared or pinned' })
+      .option('diff', { type: 'string', describe: 'revs: show each open rev\'s diff against canonical; approve: the diff id you were shown (refused when the change is no longer that)' })
       .option('allow-weak-key', { type: 'boolean', describe: 'ops key: derive the signing key even from a master key under 128 bits (tests only)' })
       .usage(USAGE)
       .example('$0 ops approve summarize 3f2a9c1d0e4b --by robert', 'promote a gated rev')
+      .example('$0 ops diff summarize 3f2a9c1d0e4b', 'the staged page against the canonical one it would replace')
       .example('$0 ops rollback summarize 3f2a9c1d0e4b --reason "answers got longer"', 'restore the page the promotion replaced')
-      .example('$0 ops tenants admit 0123456789ab <public key>', 'let a tenant in (its `snappy ops key` output)') as unknown as Argv<OpsArgs>,
+      .example('$0 ops tenants admit 0123456789ab <public key>', 'let a tenant in (its `snappy ops key` output)')
+      .example('$0 ops rotate 0123456789ab 9876543210fe <new public key> --by robert', 'move a tenant to a new master key') as unknown as Argv<OpsArgs>,
   handler: async (argv) => {
     const { printJson } = await import('../output.ts');
     const out = (data: Record<string, unknown>, human: string): void => {
@@ -91,18 +98,23 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
     // Worker: --by if given, else the Worker knows the operator from a named token.
     const me = argv.by ?? (process.env.USER || os.userInfo().username || 'operator');
     const backend = cli.mode === 'worker' ? workerBackend(cli.config.worker!.url, token!, cli.config.worker) : directBackend({ blobs: await ctx.remote(), kv: await ctx.kv() }, cli.runner.service('quorum'), me, cli.log);
+    if (await operateAction(argv.action, args, argv.by, backend, out)) return;
     switch (argv.action) {
       case 'revs': {
         const r = await backend.revs();
         const { progressWords } = await import('../../plugins/quorum/index.ts');
         const lines = r.revs.map((s) => `${s.skill}:${s.rev}  ${s.state.padEnd(11)} ${progressWords(s, s.thresholds)}${s.manualReview ? `  manual_review: ${s.manualReview}` : ''}${s.promotion ? `  promoted ${s.promotion.ts} by ${s.promotion.by}` : ''}`);
         const last = r.last_quorum_promotion;
-        return out({ where: backend.where, ...r }, `${lines.join('\n') || 'no staged revs'}\nlast promotion: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
+        // --diff: each rev an operator could still approve, against the canonical it would replace.
+        const diffs = argv.diff === undefined ? undefined : await revDiffs(backend, r.revs.filter((s) => s.state === 'pending' || s.state === 'gated'));
+        const shown = diffs ? Object.values(diffs).map((d) => `\n${formatDiff(d)}`).join('\n') : '';
+        return out({ where: backend.where, ...r, ...(diffs ? { diffs } : {}) }, `${lines.join('\n') || 'no staged revs'}\nlast promotion: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}${shown}`);
       }
       case 'approve': {
         if (args.length !== 2) throw usage('ops approve needs <skill> <rev_id>');
-        const r = await backend.approve(args[0]!, args[1]!, argv.by);
-        return out({ where: backend.where, ...r }, r.promoted ? `promoted ${args[0]}:${args[1]} (by ${r.row.by}); canonical now holds ${r.files.length} file(s)` : `${args[0]}:${args[1]} was already promoted at ${r.row.ts} by ${r.row.by}; nothing changed`);
+        if (argv.diff === '') throw usage('ops approve --diff needs the diff id (snappy ops diff <skill> <rev_id> prints it)');
+        const r = await backend.approve(args[0]!, args[1]!, argv.by, argv.diff);
+        return out({ where: backend.where, ...r }, r.promoted ? `promoted ${args[0]}:${args[1]} (by ${r.row.by}); canonical now holds ${r.files.length} file(s)${r.approval ? `; recorded as approved ${r.approval.shown ? `with diff ${r.approval.diff} shown` : `without a diff named (it was ${r.approval.diff}: snappy ops diff shows it)`}` : ''}` : `${args[0]}:${args[1]} was already promoted at ${r.row.ts} by ${r.row.by}; nothing changed`);
       }
       case 'reject': {
         if (args.length !== 2) throw usage('ops reject needs <skill> <rev_id>');
@@ -162,3 +174,10 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
     }
   },
 };
+
+/** The diffs of `revs` against canonical, by `skill:rev`. */
+async function revDiffs(backend: OpsBackend, revs: readonly { skill: string; rev: string }[]): Promise<Record<string, Awaited<ReturnType<OpsBackend['diff']>>>> {
+  const out: Record<string, Awaited<ReturnType<OpsBackend['diff']>>> = {};
+  for (const r of revs) out[`${r.skill}:${r.rev}`] = await backend.diff(r.skill, r.rev);
+  return out;
+}

@@ -42,6 +42,7 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
     const { noKeySkips } = await import('../no-key.ts');
     const { missingFor } = await import('../../lifecycle/tasks.ts');
     const { State } = await import('../../domain/state-layout.ts');
+    const { recordPush } = await import('../last-push.ts');
     // A tick alone works on the remote only: it must not create anything in a state dir.
     const cli = await createCli(argv, process.env, { stateWrites: !argv.dryRun && !argv.task.every((t) => t === 'tick') });
     const tasks = planTasks(argv.task, !!argv.auto);
@@ -77,6 +78,7 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
       const lockFile = path.join(cli.stateDir, State.lock);
       const release = needsLock && !argv.dryRun ? await acquireLock(lockFile, { what: `state dir ${cli.stateDir}` }) : undefined;
       if (release) interrupts.atExit(() => releaseLockSync(lockFile));
+      if (needsLock) await cli.openState();
       if (cli.remoteUrl.startsWith('file://')) {
         const { removeOwnTempFilesSync } = await import('../../adapters/file-blob-store.ts');
         const root = path.resolve(cli.remoteUrl.slice('file://'.length));
@@ -92,7 +94,10 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
           }
           done.push(t);
         }
+        if (done.includes('push') && !argv.dryRun) await recordPush(cli.stateDir, { ok: true }).catch(() => {});
       } catch (err) {
+        // `snappy doctor` says how the last push went: a failed one is worth remembering.
+        if (tasks[done.length] === 'push' && !argv.dryRun) await recordPush(cli.stateDir, { ok: false, error: (err as Error)?.message ?? String(err) }).catch(() => {});
         if (err && typeof err === 'object' && !(err as SnappyError).step) Object.assign(err, { step: tasks[done.length] });
         throw interrupts.explain(err, done);
       } finally {

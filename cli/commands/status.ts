@@ -21,10 +21,14 @@ export const statusCommand: CommandModule<GlobalFlags, GlobalFlags> = {
     await cli.runner.hooks.onStatus.promise(run, request).catch((err: unknown) => {
       throw err && typeof err === 'object' && !(err as { step?: string }).step ? Object.assign(err, { step: 'status' }) : err;
     });
-    if (argv.json) printJson({ ok: true, stateDir: cli.stateDir, remote: cli.remoteUrl, machine: cli.identity.machine, tenant: cli.identity.tenant ?? null, plugins: cli.runner.plugins, ...request.sections, ...(warnings.length ? { warnings } : {}) });
+    // The alerts that concern this tenant (docs/operate.md "Watch"), when there is a way to ask.
+    const { tenantAlerts } = await import('../tenant-alerts.ts');
+    const { alerts } = warnings.length ? { alerts: null } : await tenantAlerts(cli);
+    if (argv.json) printJson({ ok: true, stateDir: cli.stateDir, remote: cli.remoteUrl, machine: cli.identity.machine, tenant: cli.identity.tenant ?? null, plugins: cli.runner.plugins, ...request.sections, alerts, ...(warnings.length ? { warnings } : {}) });
     else {
       process.stdout.write(`state ${cli.stateDir}  remote ${cli.remoteUrl}  machine ${cli.identity.machine}  tenant ${cli.identity.tenant ?? '(no SNAPPY_MASTER_KEY)'}\n`);
       process.stdout.write(request.lines.length ? `${request.lines.join('\n')}\n` : 'no plugin reported anything\n');
+      if (alerts?.length) process.stdout.write(`alerts (${alerts.length}):\n${alerts.map((a) => `  ${a.severity === 'error' ? 'ERROR' : 'warning'} ${a.id}: ${a.message}`).join('\n')}\n`);
     }
   },
 };

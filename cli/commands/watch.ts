@@ -35,6 +35,7 @@ export const watchCommand: CommandModule<GlobalFlags, WatchArgs> = {
     const pass = async () => {
       const release = await acquireLock(lockFile, { what: `state dir ${cli.stateDir}` });
       try {
+        await cli.openState();
         // A fresh ingest every pass: the task context's ingest() runs once per process.
         const res = await ingestRun(cli.taskContext('ingest'), cli.runner);
         totals.rows += res.rows;

@@ -16,6 +16,8 @@ export const QuorumErrorCode = {
   AlreadyPromoted: 'E_QUORUM_ALREADY_PROMOTED',
   /** A configured `quorum.rule` returned something that is not a decision. */
   BadRule: 'E_QUORUM_BAD_RULE',
+  /** The approval names a diff that is no longer the rev against canonical: the operator looks again. */
+  StaleDiff: 'E_QUORUM_STALE_DIFF',
   /** The rev was rolled back and is marked: the quorum never promotes it, and an approval waits until an operator clears the mark. */
   RolledBack: 'E_QUORUM_ROLLED_BACK',
   /** A rollback of a skill that has no canonical page. */
@@ -38,6 +40,7 @@ const STATUS: Record<QuorumCode, number> = {
   E_QUORUM_INCOMPLETE: 409,
   E_QUORUM_ALREADY_PROMOTED: 409,
   E_QUORUM_BAD_RULE: 500,
+  E_QUORUM_STALE_DIFF: 409,
   E_QUORUM_ROLLED_BACK: 409,
   E_QUORUM_NOTHING_CANONICAL: 409,
   E_QUORUM_NOT_CANONICAL: 409,

@@ -11,6 +11,7 @@ export type { QuorumService, QuorumStores } from './service.ts';
 export type { QuorumOptions } from './options.ts';
 export type { RevStatus, Rejection } from './revs.ts';
 export type { ChangelogRow, PromoteResult } from './promote.ts';
+export type { Approval } from './ops.ts';
 export type { QuorumTickReport, RevOutcome } from './tick.ts';
 export type { RollbackResult } from './rollback.ts';
 export type { MarkResult } from './marks.ts';

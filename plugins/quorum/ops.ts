@@ -1,7 +1,7 @@
 import type { BlobStore, KV } from '../../core/ports.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isRevId, isSkillName } from '../../domain/names.ts';
-import { isMalformed } from '../../domain/json-store.ts';
+import { isMalformed, readJson } from '../../domain/json-store.ts';
 import { promotionOf, readLog } from '../../domain/changelog.ts';
 import { promote, stagedFiles, type PromoteResult, type PromotionRequest } from './promote.ts';
 import type { Rejection } from './revs.ts';
@@ -9,7 +9,9 @@ import { clearMark, setPin, type MarkResult } from './marks.ts';
 import { rollback, type RollbackResult } from './rollback.ts';
 import { emptyTally, readTally } from './tally.ts';
 import { quarantineOf } from './verify.ts';
+import { revDiff } from '../../domain/rev-diff.ts';
 import { progressOf } from './rule.ts';
+import { countedTally, recordCache } from './identity.ts';
 import { QuorumErrorCode as Q, quorumError } from './errors.ts';
 
 const NAME = /^[A-Za-z0-9._@+-]{1,64}$/;
@@ -29,20 +31,55 @@ function checkName(by: string, what: string): void {
  * already promoted rev changes nothing. A quarantined rev, or one whose bytes no longer match
  * its manifest, is refused (409): an approval promotes what was staged, nothing else.
  */
-export async function approveRev(blobs: BlobStore, kv: KV, skill: string, rev: string, by: string, opts: { now?: number; watch?: { graceMs: number } | null; pinned?: boolean } = {}): Promise<PromoteResult> {
+export async function approveRev(blobs: BlobStore, kv: KV, skill: string, rev: string, by: string, opts: { now?: number; watch?: { graceMs: number } | null; pinned?: boolean; shown?: string } = {}): Promise<PromoteResult & { approval?: Approval }> {
   const now = opts.now ?? Date.now();
+  const shown = opts.shown;
   checkRef(skill, rev);
   checkName(by, 'approver');
+  if (shown !== undefined && !/^[0-9a-f]{16}$/.test(shown)) throw quorumError(Q.BadInput, `diff ${JSON.stringify(shown)}: expected the 16-hex diff id \`snappy ops diff\` or the ops page shows`);
   if (!(await stagedFiles(blobs, skill, rev)).length) throw quorumError(Q.NoSuchRev, `no staged rev ${skill}:${rev} (nothing at ${Remote.stagedDir(skill, rev)})`);
   const q = await quarantineOf(blobs, skill, rev);
   if (q) throw quorumError(Q.Quarantined, `${skill}:${rev} is quarantined (${q.reason}); it can never be promoted`);
+  // What the page becomes is every agent's instructions: the approval records which diff the
+  // operator saw, and refuses one that no longer describes the change (canonical moved since).
+  // A rev canonical now changes nothing; a rolled back one is refused by promote until cleared.
+  const history = (await readLog(blobs, skill).catch((err) => (isMalformed(err) ? null : Promise.reject(err))))?.revs[rev];
+  let approval: Approval | undefined;
+  if (history === undefined || history === 'cleared') {
+    const d = await revDiff(blobs, skill, rev);
+    if (shown !== undefined && shown !== d.diffId) {
+      throw quorumError(Q.StaleDiff, `${skill}:${rev}: the diff shown (${shown}) is not the change any more (now ${d.diffId}${d.canonicalRev ? `, against canonical rev ${d.canonicalRev}` : ''}): canonical or the rev changed since; look again (snappy ops diff ${skill} ${rev}) and approve what you see`, { shown, current: d.diffId });
+    }
+    approval = { ts: new Date(now).toISOString(), skill, rev_id: rev, by, diff: d.diffId, shown: shown !== undefined, against: d.canonicalRev };
+    await blobs.put(Remote.approval(skill, rev), JSON.stringify(approval), { contentType: 'application/json' });
+  }
   const tally = await readTally(blobs, skill, rev).catch((err) => (isMalformed(err) ? emptyTally(skill, rev) : Promise.reject(err)));
-  const p = progressOf(tally, { minTenants: 1, minRuns: 1, minScore: 0 });
+  const p = progressOf((await countedTally(blobs, tally, false, recordCache())).tally, { minTenants: 1, minRuns: 1, minScore: 0 });
   const row: PromotionRequest = { ts: new Date(now).toISOString(), skill, rev_id: rev, by: `manual:${by}`, tenants: p.tenants.length, runs: p.totalRuns, mean: p.mean };
   const res = await promote(blobs, kv, row, { now, watch: opts.watch ?? null, ...(opts.pinned ? { pinned: true } : {}) });
   if (res.quarantined) throw quorumError(Q.Quarantined, `${skill}:${rev} was not promoted: ${res.quarantined.reason}; it is quarantined now`);
   if (res.incomplete) throw quorumError(Q.Incomplete, `${skill}:${rev} cannot be promoted yet: ${res.incomplete}`);
-  return res;
+  return approval && res.promoted ? { ...res, approval } : res;
+}
+
+/**
+ * What an operator approved (`snappy-quorum/approved/<skill>/<rev>.json`): the diff's id, whether
+ * the operator named it (saw it) or approved without, and the canonical rev it was against.
+ */
+export interface Approval {
+  ts: string;
+  skill: string;
+  rev_id: string;
+  by: string;
+  diff: string;
+  shown: boolean;
+  against: string | null;
+}
+
+/** The approval record of a rev, if an operator approved it. */
+export async function approvalOf(blobs: BlobStore, skill: string, rev: string): Promise<Approval | null> {
+  checkRef(skill, rev);
+  return readJson<Approval>(blobs, Remote.approval(skill, rev)).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
 }
 
 /** Rejects a staged rev: the tick never promotes it (an approval still can). */

@@ -7,8 +7,8 @@ import { promotionOf, readEntry, readLog, type ChangelogEntry, type ProblemSink,
 import { changelogIndex, type ChangelogIndex } from './changelog.ts';
 import { KvKeys } from './kv-keys.ts';
 import { isGatedSkill, type QuorumOptions, thresholdsFor } from './options.ts';
-import { decide, defaultRule, progressOf, type Progress, type Standing, type Thresholds } from './rule.ts';
-import { standingsOf } from '../../domain/registry.ts';
+import { decide, defaultRule, progressOf, type Progress, type Thresholds } from './rule.ts';
+import { countedTally, recordCache } from './identity.ts';
 import { emptyTally, readTally, type Tally } from './tally.ts';
 import { quarantineOf, type Quarantine } from './verify.ts';
 
@@ -112,7 +112,7 @@ export function histogramOf(tally: Tally): number[] {
 export async function revStatuses(blobs: BlobStore, opts: QuorumOptions, only?: readonly RevRef[]): Promise<RevStatus[]> {
   const [revs, idx] = await Promise.all([only ? Promise.resolve([...only]) : listStagedRevs(blobs), promotionIndex(blobs)]);
   const out: RevStatus[] = [];
-  const standings = new Map<string, Standing>();
+  const records = recordCache();
   const logs = new Map<string, Promise<SkillLog | null>>();
   // A malformed object is shown as such; it never hides the other revs.
   const soft = <T,>(p: Promise<T | null>): Promise<T | null> => p.catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
@@ -136,7 +136,8 @@ export async function revStatuses(blobs: BlobStore, opts: QuorumOptions, only?: 
     const rolledBackBy = log && promotion && history === 'rolled-back' ? log.rollbacks[String(promotion.seq)] : undefined;
     const rollback = log && rolledBackBy ? await soft(readEntry(blobs, log, rolledBackBy)) : null;
     const t = tally ?? emptyTally(skill, rev);
-    const progress = progressOf(t, thresholds, opts.admittedOnly ? await standingsOf(blobs, Object.keys(t.tenants), standings) : undefined);
+    const counted = await countedTally(blobs, t, !!opts.admittedOnly, records);
+    const progress = progressOf(counted.tally, thresholds, counted.standing);
     const d = decide(opts.rule ?? defaultRule, progress, thresholds);
     const state = history === 'promoted' ? 'promoted' : history === 'rolled-back' ? 'rolled-back' : quarantine ? 'quarantined' : rejection ? 'rejected' : !tally ? 'unreadable' : manualReview ? 'gated' : 'pending';
     out.push({ ...progress, state, manualReview, quarantine, thresholds, decision: { promote: d.promote, reason: d.reason }, promotion, rollback, history, pinned: !!log?.pins.includes(rev), canonical: log?.canonical?.rev_id === rev, rejection, histogram: histogramOf(t) });

@@ -65,7 +65,7 @@ const isScanState = (v: unknown): boolean => {
  */
 export async function scanNewBatches(
   blobs: BlobStore,
-  opts: { now: number; deadline: number; clock: Clock; discover: boolean; staged: ReadonlySet<string>; closed?: ReadonlySet<string>; watching?: ReadonlyMap<string, WatchRef>; problem: (p: Problem) => void },
+  opts: { now: number; deadline: number; clock: Clock; discover: boolean; staged: ReadonlySet<string>; closed?: ReadonlySet<string>; watching?: ReadonlyMap<string, WatchRef>; problem: (p: Problem) => void; shippable?: (tenant: string) => Promise<ReadonlySet<string>> },
 ): Promise<ScanResult> {
   let state: ScanState;
   try {
@@ -162,20 +162,22 @@ const COMMIT_MS = 500;
 async function applyBatch(
   blobs: BlobStore,
   b: { key: string; tenant: string; batch: string },
-  opts: { staged: ReadonlySet<string>; closed?: ReadonlySet<string>; watching?: ReadonlyMap<string, WatchRef>; problem: (p: Problem) => void },
+  opts: { staged: ReadonlySet<string>; closed?: ReadonlySet<string>; watching?: ReadonlyMap<string, WatchRef>; problem: (p: Problem) => void; shippable?: (tenant: string) => Promise<ReadonlySet<string>> },
   res: ScanResult,
   touched: Set<string>,
   watched: Set<string>,
 ): Promise<void> {
   const bytes = await blobs.get(b.key);
   if (!bytes) return;
+  // After a key rotation a tenant ships the rows its former ids left unshipped (docs/operate.md "Rotate a key").
+  const own = opts.shippable ? await opts.shippable(b.tenant) : new Set([b.tenant]);
   const byRev = new Map<string, AggRow[]>();
   const plain = new Map<string, AggRow[]>();
   for (const line of new TextDecoder().decode(bytes).split('\n')) {
     if (!line.trim()) continue;
     const c = checkAggLine(line);
-    // Direct-mode batches reach the bucket unchecked: a row may only speak for its folder's tenant.
-    if (!c.ok || c.row.tenant !== b.tenant) {
+    // Direct-mode batches reach the bucket unchecked: a row may only speak for its folder's tenant (or a former id of it).
+    if (!c.ok || !own.has(c.row.tenant)) {
       res.invalid++;
       continue;
     }

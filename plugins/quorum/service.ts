@@ -1,6 +1,6 @@
 import type { BlobStore, KV, Logger } from '../../core/ports.ts';
 import type { MarkResult } from './marks.ts';
-import { approveRev, clearRev, pinRev, rejectRev, rollbackSkill } from './ops.ts';
+import { approvalOf, approveRev, clearRev, pinRev, rejectRev, rollbackSkill, type Approval } from './ops.ts';
 import { type QuorumOptions, watchOptionsFor } from './options.ts';
 import { assertExactlyOnce } from './probe.ts';
 import { KvKeys, type PromoteResult } from './promote.ts';
@@ -24,8 +24,14 @@ export interface QuorumService {
   revs(blobs: BlobStore): Promise<RevStatus[]>;
   lastPromotion(kv: KV): Promise<Record<string, unknown> | null>;
   lastRollback(kv: KV): Promise<Record<string, unknown> | null>;
-  /** Promotes a staged rev now, as operator `by` (refused on a store without exactly-once writes unless a single writer is declared). */
-  approve(stores: QuorumStores, skill: string, rev: string, by: string, log: Logger): Promise<PromoteResult>;
+  /**
+   * Promotes a staged rev now, as operator `by` (refused on a store without exactly-once writes
+   * unless a single writer is declared). `opts.diff`: the id of the diff the operator was shown
+   * (`revDiff`); refused when it is not the change any more. The approval is recorded either way.
+   */
+  approve(stores: QuorumStores, skill: string, rev: string, by: string, log: Logger, opts?: { diff?: string }): Promise<PromoteResult & { approval?: Approval }>;
+  /** The approval record of a rev (which diff its operator saw), if it was approved. */
+  approval(blobs: BlobStore, skill: string, rev: string): Promise<Approval | null>;
   reject(blobs: BlobStore, skill: string, rev: string, by: string, reason: string): Promise<Rejection>;
   /** Rolls a skill's canonical back now, as operator `by`; with `rev`, only while that rev is canonical. */
   rollback(stores: QuorumStores, skill: string, by: string, opts: { rev?: string; reason?: string }, log: Logger): Promise<RollbackResult>;
@@ -55,11 +61,12 @@ export function createQuorumService(options: QuorumOptions): QuorumService {
     revs: (blobs) => revStatuses(blobs, options),
     lastPromotion,
     lastRollback,
-    approve: async ({ blobs, kv }, skill, rev, by, log) => {
+    approve: async ({ blobs, kv }, skill, rev, by, log, opts = {}) => {
       await assertExactlyOnce(blobs, options.singleWriter, log);
       const wo = watchOptionsFor(options, skill);
-      return approveRev(blobs, kv, skill, rev, by, { watch: wo.enabled ? { graceMs: wo.graceMs } : null, pinned: wo.pinApprovals });
+      return approveRev(blobs, kv, skill, rev, by, { watch: wo.enabled ? { graceMs: wo.graceMs } : null, pinned: wo.pinApprovals, ...(opts.diff === undefined ? {} : { shown: opts.diff }) });
     },
+    approval: approvalOf,
     reject: (blobs, skill, rev, by, reason) => rejectRev(blobs, skill, rev, by, reason),
     rollback: async ({ blobs, kv }, skill, by, opts, log) => {
       await assertExactlyOnce(blobs, options.singleWriter, log);

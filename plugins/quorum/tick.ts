@@ -8,11 +8,11 @@ import { type QuorumOptions, thresholdsFor, watchOptionsFor } from './options.ts
 import { assertExactlyOnce } from './probe.ts';
 import { promote, type ChangelogRow } from './promote.ts';
 import { finishEntry } from './finish.ts';
-import { standingsOf } from '../../domain/registry.ts';
+import { countedTally, recordCache, shippableLookup } from './identity.ts';
 import { gateOf, listStagedRevs, promotionIndex, type RevRef } from './revs.ts';
 import { openWatches, type WatchRef } from './watch.ts';
 import { watchTick, type WatchOutcome } from './watch-tick.ts';
-import { decide, defaultRule, progressOf, type Progress, type Standing, type Thresholds } from './rule.ts';
+import { decide, defaultRule, progressOf, type Progress, type Thresholds } from './rule.ts';
 import { scanNewBatches, type Problem, type ScanResult } from './scan.ts';
 import { readTally } from './tally.ts';
 import { quarantineRev, verifyStagedRev } from './verify.ts';
@@ -90,7 +90,7 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
   // One open watch per skill: the newest promotion's (an older one is closed below).
   const watching = new Map<string, WatchRef>();
   for (const w of open) if ((watching.get(w.skill)?.seq ?? 0) < w.seq) watching.set(w.skill, w);
-  const scan = await scanNewBatches(blobs, { now: tick.now, deadline: tick.deadline - 2_000, clock: tick.clock, discover: opts.discover, staged: new Set(revs.map((r) => `${r.skill}:${r.rev}`)), closed, watching, problem });
+  const scan = await scanNewBatches(blobs, { now: tick.now, deadline: tick.deadline - 2_000, clock: tick.clock, discover: opts.discover, staged: new Set(revs.map((r) => `${r.skill}:${r.rev}`)), closed, watching, problem, shippable: shippableLookup(blobs, recordCache()) });
   const report: QuorumTickReport = { scan, promoted: [], completed: [], rolledBack: [], watches: [], gated: [], quarantined: [], pending: 0, revs: [], problems, partial: scan.partial };
   const touched = new Set(scan.touched);
   checkpoint('tick:scanned');
@@ -101,7 +101,7 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
   if (w.partial) report.partial = true;
   if (!tick.only) for (const q of await freezeManifests(blobs, revs, closed, problem)) report.revs.push({ rev: q.rev, outcome: 'quarantined', reason: q.reason });
   const rule = opts.rule ?? defaultRule;
-  const standings = new Map<string, Standing>();
+  const records = recordCache();
   for (const { skill, rev } of revs) {
     const id = `${skill}:${rev}`;
     if (closed.has(id)) continue;
@@ -119,8 +119,8 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
       report.revs.push({ rev: id, outcome: 'unreadable', reason: 'its tally is malformed' });
       continue;
     }
-    const standing = opts.admittedOnly ? await standingsOf(blobs, Object.keys(tally.tenants), standings) : undefined;
-    const p = progressOf(tally, t, standing);
+    const counted = await countedTally(blobs, tally, !!opts.admittedOnly, records);
+    const p = progressOf(counted.tally, t, counted.standing);
     const d = decide(rule, p, t);
     const progress = progressIn(p, t);
     if (!d.promote) {

@@ -2,7 +2,7 @@ import type { BlobStore, KV } from '../../core/ports.ts';
 import { readEntry, readLog, type ChangelogEntry } from '../../domain/changelog.ts';
 import { revIdOf } from '../../domain/hash.ts';
 import { isMalformed } from '../../domain/json-store.ts';
-import type { Standing } from '../../domain/registry.ts';
+import { recordCache } from './identity.ts';
 import { changelogIndex } from './changelog.ts';
 import type { WatchVerdict } from './objection.ts';
 import type { QuorumOptions } from './options.ts';
@@ -36,14 +36,14 @@ const ROLLBACKS_SHOWN = 20;
 /** Every open watch judged now, every pin, and the newest rollbacks. A malformed object is left out, never fatal. */
 export async function watchReport(blobs: BlobStore, kv: KV, opts: QuorumOptions): Promise<WatchReport> {
   const [open, idx, last] = await Promise.all([openWatches(blobs), changelogIndex(blobs), lastRollback(kv).catch(() => null)]);
-  const standings = new Map<string, Standing>();
+  const records = recordCache();
   const watches: WatchStatus[] = [];
   for (const ref of open) {
     const s = idx.skills.get(ref.skill);
     if (s?.promoted?.seq !== ref.seq) continue;
     const w = await readWatch(blobs, ref).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
     if (!w) continue;
-    watches.push({ ...(await judgeWatch({ blobs }, opts, w, standings)), by: w.by, pinned: s.pins.has(w.rev) });
+    watches.push({ ...(await judgeWatch({ blobs }, opts, w, records)), by: w.by, pinned: s.pins.has(w.rev) });
   }
   const pins: { skill: string; rev: string }[] = [];
   const rollbacks: RollbackStatus[] = [];

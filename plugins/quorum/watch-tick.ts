@@ -3,8 +3,8 @@ import type { ChangelogEntry, ProblemSink } from '../../domain/changelog.ts';
 import { revIdOf } from '../../domain/hash.ts';
 import { isMalformed } from '../../domain/json-store.ts';
 import { Remote } from '../../domain/layout.ts';
-import { standingsOf, type Standing } from '../../domain/registry.ts';
-import { readDaily } from './daily.ts';
+import { readDaily, type DailySummary } from './daily.ts';
+import { linkedWatch, recordCache, type RecordCache } from './identity.ts';
 import { readTally } from './tally.ts';
 import { baselineOf, judge, type Baseline, type WatchVerdict } from './objection.ts';
 import { type QuorumOptions, thresholdsFor, watchOptionsFor } from './options.ts';
@@ -35,7 +35,7 @@ export async function watchTick(tick: TickContext, opts: QuorumOptions, idx: Pro
   const { blobs, kv } = tick;
   const out: { watches: WatchOutcome[]; rolledBack: ChangelogEntry[]; partial: boolean } = { watches: [], rolledBack: [], partial: false };
   const only = tick.only ? new Set(tick.only.filter((s) => !s.includes(':'))) : null;
-  const standings = new Map<string, Standing>();
+  const records = recordCache();
   for (const ref of open) {
     if (only && !only.has(ref.skill)) continue;
     if (tick.signal.aborted || tick.clock.now() > tick.deadline) {
@@ -59,7 +59,7 @@ export async function watchTick(tick: TickContext, opts: QuorumOptions, idx: Pro
         continue;
       }
       if (await observeAdoption(tick, w, ref)) w = (await readWatch(blobs, ref)) ?? w;
-      const verdict = await judgeWatch(tick, opts, w, standings);
+      const verdict = await judgeWatch(tick, opts, w, records);
       const { tenants: _t, ...summary } = verdict;
       if (!verdict.rollback) {
         out.watches.push({ skill: ref.skill, rev: w.rev, seq: ref.seq, outcome: 'watching', reason: verdict.reason, verdict: summary });
@@ -90,16 +90,28 @@ export async function watchTick(tick: TickContext, opts: QuorumOptions, idx: Pro
   return out;
 }
 
-/** Judges a watch as it stands: baselines from the daily summaries, standings from the registry. */
-export async function judgeWatch(tick: Pick<TickContext, 'blobs'>, opts: QuorumOptions, w: Watch, standings: Map<string, Standing>): Promise<WatchVerdict> {
-  const wo = watchOptionsFor(opts, w.skill);
+/**
+ * Judges a watch as it stands: baselines from the daily summaries, standings from the registry;
+ * a rotated tenant's ids judged as one tenant, its baseline pooled over them (docs/operate.md "Rotate a key").
+ */
+export async function judgeWatch(tick: Pick<TickContext, 'blobs'>, opts: QuorumOptions, raw: Watch, records: RecordCache): Promise<WatchVerdict> {
+  const wo = watchOptionsFor(opts, raw.skill);
+  const { watch: w, standing, members } = await linkedWatch(tick.blobs, raw, records);
   const baselines = new Map<string, Baseline | null>();
   for (const [tenant, t] of Object.entries(w.tenants)) {
     if (t.adopted === undefined) continue;
-    const daily = await readDaily(tick.blobs, w.skill, tenant).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
-    baselines.set(tenant, baselineOf(daily, w.promotedAt, wo.baselineDays));
+    let pooled: DailySummary | null = null;
+    for (const id of members.get(tenant) ?? [tenant]) {
+      const daily = await readDaily(tick.blobs, w.skill, id).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
+      if (!daily) continue;
+      if (!pooled) pooled = { ...daily, days: { ...daily.days } };
+      else for (const [day, [n, sum, sq]] of Object.entries(daily.days)) {
+        const d = pooled.days[day] ?? [0, 0, 0];
+        pooled.days[day] = [d[0] + n, d[1] + sum, d[2] + sq];
+      }
+    }
+    baselines.set(tenant, baselineOf(pooled, w.promotedAt, wo.baselineDays));
   }
-  const standing = await standingsOf(tick.blobs, Object.keys(w.tenants), standings);
   return judge(w, baselines, standing, wo, thresholdsFor(opts, w.skill), opts.admittedOnly);
 }
 

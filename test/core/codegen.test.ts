@@ -21,6 +21,11 @@ test('hooks the runner compiled at build time run their taps after Function and 
     const { createRunner } = await import('./core/runner.ts');
     const { runTick } = await import('./lifecycle/tick.ts');
     const { definePlugin } = await import('./core/plugin.ts');
+    const { FileBlobStore } = await import('./adapters/file-blob-store.ts');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    // A real bucket: the tick checks its layout and records itself there.
+    const blobs = new FileBlobStore(mkdtempSync(tmpdir() + '/snappy-codegen-'));
     const seen = [];
     const p = definePlugin({ name: 'probe', options: z.object({ n: z.number().default(2) }), apply(hooks, ctx) {
       hooks.onTick.tapPromise('probe', async (t) => { seen.push('tick:' + ctx.options.n); t.results.probe = true; });
@@ -33,11 +38,12 @@ test('hooks the runner compiled at build time run their taps after Function and 
     globalThis.Function = new Proxy(Function, { construct: refuse, apply: refuse });
     globalThis.eval = refuse;
     const kv = { get: async () => null, put: async () => {}, delete: async () => {}, list: async () => [] };
-    const res = await runTick(runner.hooks, { budgetMs: 1000, blobs: {}, kv, log: console, runtime: 'node' });
+    const res = await runTick(runner.hooks, { budgetMs: 1000, blobs, kv, log: console, runtime: 'node' });
     await runner.each('afterEval', {}, [{ skill: 's', ts: 0, score: 1, runId: 'r', ok: true, generation: 'g', offset: 0, line: 1 }]);
     const plan = await runner.hooks.beforePush.promise({ entries: [] }, { dryRun: false, veto() { throw new Error('no'); } });
     let direct = 'allowed';
     try { new Function('return 1'); } catch (e) { direct = e.name; }
+    (await import('node:fs')).rmSync(blobs.root, { recursive: true, force: true });
     console.log(JSON.stringify({ seen, res, entries: plan.entries.length, direct }));
   `);
   assert.is(r.code, 0, `child failed:\n${r.stderr}`);

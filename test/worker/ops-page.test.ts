@@ -37,6 +37,7 @@ run('an operator approves a gated rev on /snappy-ops in a real browser; hostile 
   for (const t of fleet) assert.is((await ingest(mf, t, ndjson([row(t, `deploy:${rev}`, 0.95, '1'), row(t, `deploy:${rev}`, 0.75, '2')]))).status, 201);
 
   const browser = await chromium.launchPersistentContext(tmpDir('snappy-chromium-'), { executablePath: CHROMIUM, headless: true, args: FLAGS });
+  let shownId = '';
   try {
     const page = await browser.newPage();
     const dialogs: string[] = [];
@@ -57,6 +58,22 @@ run('an operator approves a gated rev on /snappy-ops in a real browser; hostile 
     assert.is(await tr.locator('td').nth(3).textContent(), '3 of 3 tenants endorse (3 scored)', 'progress in words, never a fraction');
     assert.is(await tr.locator('td').nth(4).textContent(), '6 runs, 5 needed');
     assert.is(await tr.locator('svg rect').count(), 10, 'the score chart has one bar per decile');
+    // The fleet: every admitted tenant with its last request, the Worker's versions.
+    for (const t of fleet) {
+      const seen = (await page.locator(`tr[data-fleet="${t.id}"]`).textContent())!;
+      assert.match(seen, `${t.id}admitted`);
+      assert.match(seen, / protocol \d+$/, 'its ingest was seen, with the protocol it spoke');
+    }
+    assert.match((await page.locator('#versions').textContent())!, /^Worker [0-9.]+, protocol \d+ .*layout \d+; last tick never; in use: /);
+    assert.match((await page.locator('#alerts').textContent())!, 'no open alerts');
+    assert.match((await page.locator('#hook').textContent())!, 'no webhook configured (SNAPPY_ALERT_WEBHOOK)');
+    // The diff before approval: shown, and the approval records that it was.
+    await tr.locator('button.diff').click();
+    await page.waitForFunction(() => /, diff [0-9a-f]{16}$/.test(document.getElementById('diffhead')!.textContent || ''), undefined, { timeout: 15_000 });
+    shownId = /diff ([0-9a-f]{16})$/.exec((await page.locator('#diffhead').textContent())!)![1]!;
+    assert.match((await page.locator('#diffhead').textContent())!, 'against no canonical page (new skill)');
+    assert.match((await page.locator('#diff').textContent())!, `+Deploy. ${XSS}`, 'the staged page as text');
+    assert.match((await page.locator('#difffm').textContent())!, 'frontmatter manual_review: added');
     await tr.locator('button.approve').click();
     await page.waitForFunction(() => /promoted deploy:/.test(document.getElementById('msg')!.textContent || ''), undefined, { timeout: 15_000 });
     await page.waitForFunction((r) => /promoted/.test(document.querySelector(`tr[data-rev="deploy:${r}"] td:nth-child(3)`)?.textContent || ''), rev, { timeout: 15_000 });
@@ -69,6 +86,8 @@ run('an operator approves a gated rev on /snappy-ops in a real browser; hostile 
   const clog = JSON.parse((await promotionText(blobs, 'deploy', rev))!);
   assert.is(clog.by, 'manual:robert');
   assert.ok(await blobs.head(`${Remote.canonicalDir('deploy')}deploy.md`));
+  const approval = JSON.parse((await text(blobs, Remote.approval('deploy', rev)))!);
+  assert.equal([approval.by, approval.shown, approval.diff, approval.against], ['robert', true, shownId, null], 'approved with the diff shown, against no canonical');
 });
 
 /** A plain row of `skill` by `t` at `ts` (epoch ms): a run of whatever page the tenant has. */
