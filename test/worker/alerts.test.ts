@@ -14,11 +14,10 @@ import { R2BlobStore } from '../../adapters/r2-blob-store.ts';
 import { Remote } from '../../domain/layout.ts';
 import { LAYOUT } from '../../domain/versions.ts';
 import { runCli } from '../helpers/cli.ts';
-import { freePort } from '../helpers/s3rver.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import { tenant, text, type Tenant } from '../plugins/quorum/fleet.ts';
 import { admit, ops, OPS_TOKEN } from './client.ts';
-import { buildTestWorker, r2Of, startWorker } from './helpers.ts';
+import { buildTestWorker, portOf, r2Of, startWorker } from './helpers.ts';
 
 const SECRET = 'webhook-secret-0123456789';
 
@@ -60,8 +59,8 @@ test.after(async () => {
 
 test('failing ticks, a quarantine and a quiet tenant open alerts; the webhook gets each opening and resolution, signed, again after a failure; ack closes; tenants see only theirs', async () => {
   hook = await receiver();
-  const port = await freePort();
-  mf = await startWorker(await buildTestWorker(), { OPS_TOKEN, SNAPPY_ALERT_WEBHOOK: hook.url, SNAPPY_ALERT_WEBHOOK_SECRET: SECRET, SNAPPY_ALERT_TICK_FAILURES: '2', SNAPPY_ALERT_QUIET_HOURS: '48' }, { port });
+  mf = await startWorker(await buildTestWorker(), { OPS_TOKEN, SNAPPY_ALERT_WEBHOOK: hook.url, SNAPPY_ALERT_WEBHOOK_SECRET: SECRET, SNAPPY_ALERT_TICK_FAILURES: '2', SNAPPY_ALERT_QUIET_HOURS: '48' });
+  const port = await portOf(mf);
   const blobs = new R2BlobStore(await r2Of(mf));
   const [p, q] = (await Promise.all(['al-p', 'al-q'].map(tenant))) as [Tenant, Tenant];
   await admit(mf, p);

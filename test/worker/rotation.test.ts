@@ -11,11 +11,10 @@ import { R2BlobStore } from '../../adapters/r2-blob-store.ts';
 import { tenantIdOf } from '../../domain/hash.ts';
 import { Remote } from '../../domain/layout.ts';
 import { runCli } from '../helpers/cli.ts';
-import { freePort } from '../helpers/s3rver.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import { listKeys, ndjson, row, stageRev, tenant, text, type Tenant } from '../plugins/quorum/fleet.ts';
 import { admit, eventually, ingest, ops, OPS_TOKEN, publicKeyOf, signed } from './client.ts';
-import { buildTestWorker, r2Of, startWorker } from './helpers.ts';
+import { buildTestWorker, portOf, r2Of, startWorker } from './helpers.ts';
 
 let mf: Miniflare | undefined;
 test.after(async () => {
@@ -26,8 +25,8 @@ const OLD_KEY = 'old-laptop-key-Zx3kR9vQ2mT7wL5pN8cJ4hB6fD1sG0aY';
 const NEW_KEY = 'new-laptop-key-Qw8eR4tY6uI2oP0aS9dF7gH5jK3lZ1xC';
 
 test('rotate: the old key is refused at once, its unshipped rows go out under the new id, quorum counts one tenant, history stays attributed', async () => {
-  const port = await freePort();
-  mf = await startWorker(await buildTestWorker(), { OPS_TOKEN }, { port });
+  mf = await startWorker(await buildTestWorker(), { OPS_TOKEN });
+  const port = await portOf(mf);
   const blobs = new R2BlobStore(await r2Of(mf));
   const url = `http://127.0.0.1:${port}`;
   const T1 = await tenantIdOf(OLD_KEY);
