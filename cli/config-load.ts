@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, SnappyError, messageOf } from '../core/errors.ts';
 import type { z } from 'zod';
@@ -32,18 +32,14 @@ async function tsLoader(filepath: string): Promise<unknown> {
  * path inside it and what was expected (code E_CONFIG, exit 2).
  */
 export async function loadConfig(opts: { explicit?: string; dir: string }): Promise<LoadedConfig> {
-  const mod = (await import('cosmiconfig')) as typeof import('cosmiconfig') & { default?: typeof import('cosmiconfig') };
-  // A named export in Node and under tsx; only `default` (its module.exports) where the build bundled this CommonJS package.
-  const cosmiconfig = mod.cosmiconfig ?? mod.default!.cosmiconfig;
-  const loaders = { '.ts': tsLoader, '.mts': tsLoader, '.js': importLoader, '.mjs': importLoader };
-  const explorer = cosmiconfig('snappy', { searchPlaces: SEARCH_PLACES, loaders, searchStrategy: 'none', cache: false });
-  let result;
   const file = opts.explicit ? path.resolve(opts.explicit) : undefined;
   if (file && !existsSync(file)) {
     throw new SnappyError(`config file ${file} does not exist`, { code: ErrorCode.Config });
   }
+  let result;
   try {
-    result = file ? await explorer.load(file) : await explorer.search(opts.dir);
+    result = await plainConfig(file, opts.dir);
+    if (result === FOR_COSMICONFIG) result = await searchWithCosmiconfig(file, opts.dir);
   } catch (err) {
     const where = file ?? (err as { filepath?: string }).filepath ?? opts.dir;
     throw new SnappyError(`cannot load config ${where}: ${messageOf(err).split('\n')[0]}`, { code: ErrorCode.Config, cause: err });
@@ -55,6 +51,94 @@ export async function loadConfig(opts: { explicit?: string; dir: string }): Prom
     throw new SnappyError(`invalid config ${result.filepath}:\n${formatIssues(issues)}`, { code: ErrorCode.Config, details: { file: result.filepath, issues } });
   }
   return { config: parsed.data, file: result.filepath };
+}
+
+interface Found {
+  config: unknown;
+  filepath: string;
+  isEmpty?: boolean;
+}
+
+const FOR_COSMICONFIG = Symbol('for cosmiconfig');
+
+/** The places cosmiconfig reads its own options from, in the current folder. */
+const META_PLACES = ['package.yaml', '.config/config.json', '.config/config.yaml', '.config/config.yml', '.config/config.js', '.config/config.ts', '.config/config.cjs', '.config/config.mjs'];
+
+/**
+ * What cosmiconfig would find, found without loading it (a good part of a run's start) when
+ * the case is plain: no cosmiconfig options of its own in the current folder, no `snappy`
+ * key in package.json, and a config file that is there, not empty, loads without error and
+ * holds an object without `$import`. Null when there is no config; FOR_COSMICONFIG for
+ * anything else, which cosmiconfig then handles (and words) as it always did.
+ */
+async function plainConfig(explicit: string | undefined, dir: string): Promise<Found | null | typeof FOR_COSMICONFIG> {
+  const cwd = process.cwd();
+  if (META_PLACES.some((p) => existsSync(path.join(cwd, p)))) return FOR_COSMICONFIG;
+  for (const folder of new Set([cwd, ...(explicit ? [] : [dir])])) {
+    const pkg = readJson(path.join(folder, 'package.json'));
+    if (pkg === FOR_COSMICONFIG || (pkg && (Object.hasOwn(pkg, 'cosmiconfig') || Object.hasOwn(pkg, 'snappy')))) return FOR_COSMICONFIG;
+  }
+  let file = explicit;
+  if (!file) {
+    for (const place of SEARCH_PLACES.filter((p) => p !== 'package.json')) {
+      const st = statSync(path.join(dir, place), { throwIfNoEntry: false });
+      if (!st) continue;
+      if (!st.isFile()) return FOR_COSMICONFIG;
+      file = path.join(dir, place);
+      break;
+    }
+    if (!file) return null;
+  }
+  const ext = path.extname(file);
+  const content = readFileSync(file, 'utf8');
+  if (content.trim() === '') return FOR_COSMICONFIG;
+  let config: unknown;
+  if (ext === '.json') {
+    try {
+      config = JSON.parse(content);
+    } catch {
+      return FOR_COSMICONFIG;
+    }
+  } else {
+    const loader = ({ '.ts': tsLoader, '.mts': tsLoader, '.js': importLoader, '.mjs': importLoader } as Record<string, (f: string) => Promise<unknown>>)[ext];
+    if (!loader) return FOR_COSMICONFIG;
+    try {
+      config = await loader(file);
+    } catch (err) {
+      // cosmiconfig passes over a place whose load fails with these, when searching.
+      const code = (err as NodeJS.ErrnoException)?.code;
+      if (!explicit && (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR' || code === 'EACCES')) return FOR_COSMICONFIG;
+      if (err && typeof err === 'object') Object.assign(err, { filepath: file });
+      throw err;
+    }
+  }
+  if (config === undefined || config === null || (typeof config === 'object' && Object.hasOwn(config, '$import'))) return FOR_COSMICONFIG;
+  return { config, filepath: file };
+}
+
+/** A package.json's object; undefined when there is none; FOR_COSMICONFIG when it is unreadable or not an object. */
+function readJson(file: string): Record<string, unknown> | undefined | typeof FOR_COSMICONFIG {
+  let text;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : FOR_COSMICONFIG;
+  }
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : FOR_COSMICONFIG;
+  } catch {
+    return FOR_COSMICONFIG;
+  }
+}
+
+async function searchWithCosmiconfig(file: string | undefined, dir: string): Promise<Found | null> {
+  const mod = (await import('cosmiconfig')) as typeof import('cosmiconfig') & { default?: typeof import('cosmiconfig') };
+  // A named export in Node and under tsx; only `default` (its module.exports) where the build bundled this CommonJS package.
+  const cosmiconfig = mod.cosmiconfig ?? mod.default!.cosmiconfig;
+  const loaders = { '.ts': tsLoader, '.mts': tsLoader, '.js': importLoader, '.mjs': importLoader };
+  const explorer = cosmiconfig('snappy', { searchPlaces: SEARCH_PLACES, loaders, searchStrategy: 'none', cache: false });
+  return file ? await explorer.load(file) : await explorer.search(dir);
 }
 
 /**

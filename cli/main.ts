@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import yargs, { type Argv } from 'yargs';
+import type { Argv } from 'yargs';
 import { COMMANDS } from './commands/index.ts';
+import { runCommand } from './commands/run.ts';
+import { plainRun } from './run-route.ts';
 import { PACKAGE_ROOT } from './package-root.ts';
 import { reportError } from './output.ts';
 import { noCommandError, usageError, type ParserView } from './usage.ts';
@@ -40,6 +42,16 @@ export async function listenForTests(env: NodeJS.ProcessEnv): Promise<void> {
 /** Runs the CLI on `args`; resolves to the exit code. */
 export async function main(args: string[]): Promise<number> {
   const json = args.includes('--json');
+  const run = plainRun(args);
+  if (run) {
+    try {
+      await runCommand.handler(run as Parameters<typeof runCommand.handler>[0]);
+      return process.exitCode === undefined ? 0 : Number(process.exitCode);
+    } catch (err) {
+      return reportError(err, json);
+    }
+  }
+  const { default: yargs } = await import('yargs');
   const version = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')).version as string;
   const parser = yargs(args)
     .scriptName('snappy')

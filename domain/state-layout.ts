@@ -38,9 +38,14 @@ export const HARD_DENY: readonly string[] = ['log/evals.ndjson', 'log/evals*', '
 
 /** True when `rel` (relative, POSIX) is under the hard deny. Case-insensitive: some file systems are. */
 export function isHardDenied(rel: string): boolean {
-  const p = rel.replace(/^(\.\/)+/, '').toLowerCase();
+  const p = normalName(rel);
   if (p === 'ready' || p.startsWith(State.readyDir) || p === '.snappy' || p.startsWith(State.internalDir)) return true;
-  return isRawLogName(p);
+  return rawLogName(p);
+}
+
+/** `rel` without leading `./`, lower-cased (a sync asks for every file in the state dir). */
+function normalName(rel: string): string {
+  return (rel.startsWith('./') ? rel.replace(/^(\.\/)+/, '') : rel).toLowerCase();
 }
 
 /**
@@ -50,7 +55,10 @@ export function isHardDenied(rel: string): boolean {
  * aggregate itself; elsewhere, any `evals…ndjson…` file name that is not an aggregate copy.
  */
 export function isRawLogName(rel: string): boolean {
-  const p = rel.replace(/^(\.\/)+/, '').toLowerCase();
+  return rawLogName(normalName(rel));
+}
+
+function rawLogName(p: string): boolean {
   if (p === State.aggregate) return false;
   if (p.startsWith('log/evals')) return true;
   const base = p.slice(p.lastIndexOf('/') + 1).replace(/^[.#~]+/, '');

@@ -1,5 +1,4 @@
 import type { BlobStore, KV } from '../../core/ports.ts';
-import { parsePage } from '../../domain/frontmatter.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isRevId, isSkillName } from '../../domain/names.ts';
 import { isMalformed, readJson } from '../../domain/json-store.ts';
@@ -90,6 +89,8 @@ export async function promotionIndex(blobs: BlobStore, problem?: ProblemSink): P
 export async function manualReviewOf(blobs: BlobStore, skill: string, rev: string): Promise<string | null> {
   const page = await blobs.get(Remote.staged(skill, rev));
   if (!page) return null;
+  // The YAML parser loads only for a staged rev: a run that never meets one (every push) skips it.
+  const { parsePage } = await import('../../domain/frontmatter.ts');
   const parsed = parsePage(new TextDecoder().decode(page));
   // A gate we cannot read is still a gate: a page whose frontmatter does not parse waits for an operator.
   if (parsed.error) return `(unreadable: ${parsed.error})`;

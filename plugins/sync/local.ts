@@ -46,8 +46,21 @@ export class StateFiles {
   }
 
   abs(rel: string): string {
+    // A safe path joins as it is where the separator is `/`: no segment to resolve. A scan
+    // asks this for every file in the state dir.
+    if (path.sep === '/' && isSafeRel(rel)) return `${this.rootSlash}${rel}`;
     return path.join(this.root, ...rel.split('/'));
   }
+
+  private get rootSlash(): string {
+    if (this.#rootSlash === undefined) {
+      const root = path.join(this.root);
+      this.#rootSlash = root.endsWith('/') ? root : `${root}/`;
+    }
+    return this.#rootSlash;
+  }
+
+  #rootSlash: string | undefined;
 
   /** Where `rel` really leads, relative to the state dir; throws a Refusal when it leaves it. */
   private async realRel(rel: string, full: string): Promise<string> {

@@ -79,6 +79,13 @@ test('package.json "snappy" and --config FILE are both honoured; --remote beats 
   assert.is(JSON.parse((await statusJson(dir, { SNAPPY_REMOTE: 'file:///env' })).stdout).remote, 'file:///env');
 });
 
+test('the search passes over an empty config file, a package.json without "snappy", and follows $import', async () => {
+  const empty = project({ 'package.json': JSON.stringify({ name: 'x' }), 'snappy.config.mjs': '\n', 'snappy.config.json': JSON.stringify({ remote: 'file:///after-empty' }) });
+  assert.is(JSON.parse((await statusJson(empty)).stdout).remote, 'file:///after-empty');
+  const imported = project({ 'base.json': JSON.stringify({ remote: 'file:///imported' }), 'snappy.config.json': JSON.stringify({ $import: './base.json', machineId: 'm-1' }) });
+  assert.is(JSON.parse((await statusJson(imported)).stdout).remote, 'file:///imported');
+});
+
 test('overrides merge in order: base, then tenant, then machine', async () => {
   // sha256("k1") starts with 0f..., tenant id = first 12 hex.
   const { createHash } = await import('node:crypto');
