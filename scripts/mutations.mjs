@@ -47,7 +47,7 @@ export default [
   {
     id: 'scan-rows-of-other-tenants',
     file: 'plugins/quorum/scan.ts',
-    search: 'if (!c.ok || c.row.tenant !== b.tenant) {',
+    search: 'if (!c.ok || !own.has(c.row.tenant)) {',
     replace: 'if (!c.ok) {',
     tests: ['test/plugins/quorum/tick'],
     why: 'one tenant could write rows in another tenant\'s name into its own folder and make up a quorum alone',
@@ -234,7 +234,7 @@ export default [
   {
     id: 'ingest-row-of-another-tenant',
     file: 'worker/ingest.ts',
-    search: 'if (c.row.tenant !== tenant) return fail(403,',
+    search: 'if (c.row.tenant !== tenant && !former.has(c.row.tenant)) return fail(403,',
     replace: 'if (false) return fail(403,',
     tests: ['test/worker/ingest'],
     why: 'a tenant could ship rows in another tenant\'s name',
@@ -266,11 +266,20 @@ export default [
   },
   {
     id: 'unadmitted-tenants-counted',
-    file: 'domain/registry.ts',
-    search: "s = !rec ? 'not admitted' : rec.revokedAt ? 'revoked' : 'ok';",
-    replace: "s = 'ok';",
+    edits: [
+      { file: 'domain/rotation.ts', search: "out.set(t, { id: t, standing: 'not admitted' });", replace: "out.set(t, { id: t, standing: 'ok' });" },
+      { file: 'domain/rotation.ts', search: "standing: rec.revokedAt || cur.revokedAt ? 'revoked' : 'ok' });", replace: "standing: 'ok' });" },
+    ],
     tests: ['test/worker/trust'],
     why: 'batches written straight into the bucket by strangers, or a revoked tenant\'s runs, would make a quorum',
+  },
+  {
+    id: 'rotated-key-still-admitted',
+    file: 'domain/registry.ts',
+    search: 'return !!rec && !rec.revokedAt && !rec.rotatedTo;',
+    replace: 'return !!rec && !rec.revokedAt;',
+    tests: ['test/worker/rotation'],
+    why: 'a leaked key the operator rotated away would still sign batches',
   },
   // Trust II: exactly the endorsed bytes, or refuse.
   {
