@@ -6,6 +6,7 @@ import type { Logger } from '../core/ports.ts';
 import { isTenantId } from '../domain/names.ts';
 import { State } from '../domain/state-layout.ts';
 import { RELEASE, STATE } from '../domain/versions.ts';
+import { MASTER_KEY_FILE } from './master-key.ts';
 
 /**
  * `.snappy/state.json`: the format of this state dir and whose it is. The tenant is kept so
@@ -109,10 +110,16 @@ export async function openStateVersion(stateDir: string, opts: { write: boolean;
   return { found, marker };
 }
 
-/** True when an earlier run left internal state here (anything in `.snappy/`). */
+/**
+ * Files in `.snappy/` that say nothing of an earlier release's runs: the lock, the marker
+ * itself, and the master key `snappy init` keeps there when it sets a state dir up.
+ */
+const NOT_STATE = new Set(['lock', path.basename(State.stateMarker), path.basename(MASTER_KEY_FILE)]);
+
+/** True when an earlier run left internal state here (anything else in `.snappy/`). */
 async function hasState(stateDir: string): Promise<boolean> {
   const entries = await fs.readdir(path.join(stateDir, State.internalDir)).catch(() => [] as string[]);
-  return entries.some((e) => e !== 'lock' && e !== 'state.json');
+  return entries.some((e) => !NOT_STATE.has(e));
 }
 
 /**

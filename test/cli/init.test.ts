@@ -132,9 +132,11 @@ test('the project init made works: eval and push --auto with the kept key and no
   for (let i = 0; i < 3; i++) {
     const e = await runCli(['eval', '--skill', 'example', '--score', '0.4', '--run-id', `r${i}`], { cwd: dir, env });
     assert.is(e.code, 0, e.stderr);
+    assert.not.match(e.stdout + e.stderr, 'migrated from state version', 'a state dir init set up is new, not one of an older release');
   }
   const push = await runCli(['run', 'push', '--auto', '--json'], { cwd: dir, env });
   assert.is(push.code, 0, push.stderr);
+  assert.not.match(push.stdout + push.stderr, 'migrated from state version', 'a state dir init set up is new, not one of an older release');
   const report = JSON.parse(push.stdout);
   assert.equal(report.skipped ?? [], [], 'nothing was skipped for want of a key');
   const agg = readFileSync(path.join(dir, 'state', 'log', 'evals.aggregate.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
