@@ -1,5 +1,6 @@
 import type { WatchReport } from './watch-status.ts';
 import { tenantsWords } from './words.ts';
+import type { CanonicalRef, ChangelogEntry } from '../../domain/changelog.ts';
 
 /** One watch as `snappy status` shows it: counts only, no tenant's own numbers. */
 export interface WatchSummary {
@@ -20,19 +21,12 @@ export interface WatchSummary {
 }
 
 /** One rollback as `snappy status` shows it: the entry without its per-tenant evidence. */
-export interface RollbackSummary {
-  seq: number;
-  ts: string;
-  skill: string;
-  rev_id: string;
-  by: string;
-  tenants: number;
-  runs: number;
-  mean: number | null;
-  restored: { rev_id: string; seq: number } | null;
+export type RollbackSummary = Pick<ChangelogEntry, 'seq' | 'ts' | 'skill' | 'rev_id' | 'by' | 'tenants' | 'runs' | 'mean'> & {
+  restored: CanonicalRef | null;
   reason: string | null;
+  /** The rev stays marked (never promoted again) until an operator clears it. */
   marked: boolean;
-}
+};
 
 /** The watch as `snappy status` and a tenant's /v1/status show it. */
 export interface WatchView {
