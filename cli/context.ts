@@ -4,7 +4,7 @@ import { resolveConfig, type ResolvedConfig } from '../core/config.ts';
 import { ErrorCode, isSnappyError, SnappyError } from '../core/errors.ts';
 import type { Identity, RunFlags } from '../core/context.ts';
 import type { IngestSummary, TaskContext } from '../core/plugin.ts';
-import { systemClock, type KV, type Logger, type RemoteStore } from '../core/ports.ts';
+import { systemClock, type Clock, type KV, type Logger, type RemoteStore } from '../core/ports.ts';
 import { createRunner, type Runner } from '../core/runner.ts';
 import { DEFAULT_TICK_BUDGET_MS } from '../lifecycle/tick.ts';
 import { lifecycleTasks } from '../lifecycle/tasks.ts';
@@ -122,6 +122,7 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
     // would be a second way in, so naming one is a mistake, refused before any work.
     throw new SnappyError(`${remoteFrom} names a remote, but config worker.url (${workerUrl}) puts this machine in Worker mode, where every push and pull goes through the Worker: remove one of the two (README "Two modes")`, { code: flags.remote !== undefined || env.SNAPPY_REMOTE ? ErrorCode.Usage : ErrorCode.Config });
   }
+  const clock = clockOf(env);
   const remoteUrl = workerUrl ?? flags.remote ?? (env.SNAPPY_REMOTE || undefined) ?? config.remote ?? defaultRemote(stateDir);
   const configDir = loaded.file ? path.dirname(loaded.file) : process.cwd();
   const instances = await loadPlugins(config, configDir);
@@ -173,7 +174,7 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
       identity,
       flags: taskFlags,
       log,
-      clock: systemClock,
+      clock,
       signal: cli.signal,
       runtime: 'node',
       mode,
@@ -250,4 +251,18 @@ async function generatedMachineId(stateDir: string, write: boolean, log: Logger)
   }
   if (got.source === 'provisional' && write) log.warn(`no machine id stored yet and ${got.why}: this run uses the provisional pseudonym ${got.id} (set SNAPPY_MACHINE_ID or config machineId to fix one)`);
   return got.id;
+}
+
+/**
+ * The clock of this run: the system's, or shifted so that it starts at `SNAPPY_NOW` (ISO-8601 or
+ * epoch ms) and runs on from there. A rehearsal aid (what would the tick do in 15 days?) and how
+ * the tests move time forward for expiry; nothing that signs requests reads it.
+ */
+export function clockOf(env: NodeJS.ProcessEnv): Clock {
+  const v = env.SNAPPY_NOW?.trim();
+  if (!v) return systemClock;
+  const at = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(at)) throw new SnappyError(`SNAPPY_NOW=${JSON.stringify(v.slice(0, 60))}: expected an ISO-8601 time or epoch milliseconds`, { code: ErrorCode.Usage });
+  const offset = at - Date.now();
+  return { now: () => Date.now() + offset };
 }

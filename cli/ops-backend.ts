@@ -1,5 +1,5 @@
 import { ErrorCode, SnappyError } from '../core/errors.ts';
-import type { Logger } from '../core/ports.ts';
+import { systemClock, type Clock, type Logger } from '../core/ports.ts';
 import { admitTenant, auditLog, listTenants, revokeTenant, type AuditEntry, type TenantView } from '../domain/registry.ts';
 import type { Approval, MarkResult, PromoteResult, QuorumService, QuorumStores, Rejection, RevStatus, RollbackResult, WatchReport } from '../plugins/quorum/index.ts';
 import { ackAlert, alertLog, readAlertState, type Alert } from '../domain/alerts.ts';
@@ -22,8 +22,8 @@ export interface OpsBackend {
   watch(): Promise<WatchReport>;
   /** Rolls the skill's canonical back; with `rev`, only while that rev is canonical. */
   rollback(skill: string, rev: string | undefined, by: string | undefined, reason: string): Promise<RollbackResult>;
-  /** Clears a rollback's mark, pins or unpins a rev. */
-  mark(action: 'clear' | 'pin' | 'unpin', skill: string, rev: string, by: string | undefined, reason: string): Promise<MarkResult>;
+  /** Clears a rollback's mark, pins or unpins a rev, or revives an expired one. */
+  mark(action: 'clear' | 'pin' | 'unpin' | 'revive', skill: string, rev: string, by: string | undefined, reason: string): Promise<MarkResult>;
   /** `key`: the public key `snappy ops key` prints. */
   admit(tenant: string, key: string, by?: string): Promise<TenantView>;
   revoke(tenant: string, by?: string): Promise<boolean>;
@@ -63,7 +63,7 @@ export interface FleetView {
  * `operator` is who acts when `by` is not given. An approval is a promotion: it is refused on
  * a store that ignores conditional writes unless a single writer is declared.
  */
-export function directBackend(stores: QuorumStores, quorum: QuorumService | undefined, operator: string, log: Logger): OpsBackend {
+export function directBackend(stores: QuorumStores, quorum: QuorumService | undefined, operator: string, log: Logger, clock: Clock = systemClock): OpsBackend {
   const { blobs } = stores;
   const q = (): QuorumService => {
     if (!quorum) throw new SnappyError('the quorum plugin is not configured (config builtins): there are no revs to act on', { code: ErrorCode.Config });
@@ -71,12 +71,12 @@ export function directBackend(stores: QuorumStores, quorum: QuorumService | unde
   };
   return {
     where: blobs.url,
-    revs: async () => ({ revs: await q().revs(blobs), last_quorum_promotion: await q().lastPromotion(stores.kv) }),
+    revs: async () => ({ revs: await q().revs(blobs, clock.now()), last_quorum_promotion: await q().lastPromotion(stores.kv) }),
     approve: (skill, rev, by, diff) => q().approve(stores, skill, rev, by ?? operator, log, diff === undefined ? {} : { diff }),
     reject: (skill, rev, by, reason) => q().reject(blobs, skill, rev, by ?? operator, reason),
     watch: () => q().watch(stores),
     rollback: (skill, rev, by, reason) => q().rollback(stores, skill, by ?? operator, { ...(rev ? { rev } : {}), reason }, log),
-    mark: (action, skill, rev, by, reason) => (action === 'clear' ? q().clear(stores, skill, rev, by ?? operator, reason, log) : q().pin(stores, skill, rev, action === 'pin', by ?? operator, reason, log)),
+    mark: (action, skill, rev, by, reason) => (action === 'revive' ? q().revive(stores, skill, rev, by ?? operator, reason, log, clock.now()) : action === 'clear' ? q().clear(stores, skill, rev, by ?? operator, reason, log) : q().pin(stores, skill, rev, action === 'pin', by ?? operator, reason, log)),
     // Direct mode has no v1 signatures to migrate: only public keys are admitted.
     admit: (tenant, key, by) => admitTenant(blobs, tenant, key, by ?? operator),
     revoke: (tenant, by) => revokeTenant(blobs, tenant, by ?? operator),

@@ -4,7 +4,11 @@ import { isMalformed, readJson } from './json-store.ts';
 import { Remote } from './layout.ts';
 
 /** What a changelog entry records. */
-export type ChangelogAction = 'promote' | 'rollback' | 'clear' | 'pin' | 'unpin';
+/**
+ * What a changelog entry records. `expire`: the quorum gave up on a staged rev nobody promoted in
+ * time (README "Expiry and the regression gate"); `revive`: an operator reopened it.
+ */
+export type ChangelogAction = 'promote' | 'rollback' | 'clear' | 'pin' | 'unpin' | 'expire' | 'revive';
 
 /** A rev that is (or was) canonical, and the promote entry that made it so. */
 export interface CanonicalRef {
@@ -21,7 +25,7 @@ export interface ChangelogEntry {
   seq: number;
   ts: string;
   skill: string;
-  /** The rev the entry is about: promoted, rolled back, cleared, pinned or unpinned. */
+  /** The rev the entry is about: promoted, rolled back, cleared, pinned, unpinned, expired or revived. */
   rev_id: string;
   action: ChangelogAction;
   /** `quorum`, `rollback` (the watch), or `manual:<operator>`. */
@@ -42,8 +46,17 @@ export interface ChangelogEntry {
   evidence?: Record<string, unknown>;
 }
 
-/** Where a rev stands in its skill's history. `cleared`: rolled back, then an operator lifted the mark. */
-export type RevHistory = 'promoted' | 'rolled-back' | 'cleared';
+/**
+ * Where a rev stands in its skill's history. `cleared`: rolled back, then an operator lifted the
+ * mark. `expired`: staged too long without a promotion; `revived`: expired, then reopened by an
+ * operator (its expiry clock starts again at the revive).
+ */
+export type RevHistory = 'promoted' | 'rolled-back' | 'cleared' | 'expired' | 'revived';
+
+/** Histories after which the quorum still decides the rev (never promoted, or reopened). */
+export function isOpenHistory(h: RevHistory | undefined): boolean {
+  return h === undefined || h === 'cleared' || h === 'revived';
+}
 
 /**
  * A skill's changelog folded up to entry `seq`: what is canonical, what each promotion replaced,
@@ -63,6 +76,8 @@ export interface SkillLog {
   /** Per promotion rolled back (by seq): the seq of its rollback entry. */
   rollbacks: Record<string, number>;
   pins: string[];
+  /** Per rev expired now: the seq of its expire entry (or of its revive entry, once revived). Absent in heads of an earlier release. */
+  expiries?: Record<string, number>;
   /** The newest entry. */
   last: ChangelogEntry | null;
   /** The newest entry that changed canonical (a promote or a rollback). */
@@ -71,7 +86,7 @@ export interface SkillLog {
 
 export const emptyLog = (skill: string): SkillLog => ({ v: 1, skill, seq: 0, legacy: 0, canonical: null, promotions: {}, revs: {}, rollbacks: {}, pins: [], last: null, lastChange: null });
 
-const ACTIONS: ReadonlySet<string> = new Set(['promote', 'rollback', 'clear', 'pin', 'unpin']);
+const ACTIONS: ReadonlySet<string> = new Set(['promote', 'rollback', 'clear', 'pin', 'unpin', 'expire', 'revive']);
 
 export function isChangelogEntry(v: unknown): boolean {
   const e = v as ChangelogEntry;
@@ -117,6 +132,11 @@ export function applyEntry(log: SkillLog, e: ChangelogEntry): SkillLog {
       break;
     case 'unpin':
       next.pins = next.pins.filter((r) => r !== e.rev_id);
+      break;
+    case 'expire':
+    case 'revive':
+      next.revs[e.rev_id] = e.action === 'expire' ? 'expired' : 'revived';
+      (next.expiries ??= {})[e.rev_id] = e.seq;
       break;
   }
   return next;
@@ -194,6 +214,14 @@ export async function readEntry(blobs: BlobStore, log: SkillLog, seq: number): P
 export async function promotionOf(blobs: BlobStore, log: SkillLog, rev: string): Promise<ChangelogEntry | null> {
   const seqs = Object.entries(log.promotions).filter(([, p]) => p.rev_id === rev).map(([s]) => Number(s));
   return seqs.length ? readEntry(blobs, log, Math.max(...seqs)) : null;
+}
+
+/** The rev's last expire or revive entry (`log.expiries`), or null when it never expired. */
+export async function expiryEntryOf(blobs: BlobStore, log: SkillLog | null, rev: string): Promise<ChangelogEntry | null> {
+  const seq = log?.expiries?.[rev];
+  if (!log || !seq) return null;
+  const e = await readEntry(blobs, log, seq).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
+  return e && (e.action === 'expire' || e.action === 'revive') && e.rev_id === rev ? e : null;
 }
 
 /** The marker key of an entry whose effects are done. */

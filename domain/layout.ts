@@ -104,6 +104,12 @@ export const Remote = {
   legacyDone: (skill: string, rev: string) => `snappy-quorum/done/${skill}/${rev}.json`,
   rejectionPrefix: 'snappy-quorum/rejected/',
   rejection: (skill: string, rev: string) => `snappy-quorum/rejected/${skill}/${rev}.json`,
+  /**
+   * When the quorum first saw a staged rev, create-only `{ts}` (written by the first tick that
+   * lists the rev): a rev's expiry counts from it (README "Expiry and the regression gate").
+   */
+  sincePrefix: 'snappy-quorum/since/',
+  since: (skill: string, rev: string) => `snappy-quorum/since/${skill}/${rev}.json`,
   /** Revs the tick will never promote: their bytes no longer match what was endorsed. */
   quarantinePrefix: 'snappy-quorum/quarantine/',
   quarantine: (skill: string, rev: string) => `snappy-quorum/quarantine/${skill}/${rev}.json`,

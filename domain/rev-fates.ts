@@ -1,7 +1,10 @@
 import { isRevId, isSkillName } from './names.ts';
 
-/** What became of a staged rev. (A rev that is none of these is still open.) */
-export type RevFateState = 'promoted' | 'quarantined' | 'rejected';
+/**
+ * What became of a staged rev. (A rev that is none of these is still open.) `expired` is the
+ * one fate that can end: an operator may revive the rev, and a later pull finds it open again.
+ */
+export type RevFateState = 'promoted' | 'quarantined' | 'rejected' | 'expired';
 
 /**
  * What became of a staged rev, as this machine learned it from a pull: from the canonical page
@@ -10,11 +13,11 @@ export type RevFateState = 'promoted' | 'quarantined' | 'rejected';
  */
 export interface RevFate {
   state: RevFateState;
-  /** When it was promoted, rejected or quarantined, when the evidence says. */
+  /** When it was promoted, rejected, quarantined or expired, when the evidence says. */
   ts?: string;
   /** Who: `quorum`, `manual:<operator>`, or the operator who rejected it. */
   by?: string;
-  /** Why it was quarantined or rejected. */
+  /** Why it was quarantined, rejected or expired (an expiry's last progress). */
   reason?: string;
   /** Where this machine learned it. */
   source: 'canonical' | 'changelog' | 'quorum-records' | 'worker';
@@ -30,7 +33,7 @@ export interface RevFates {
   checked?: number;
 }
 
-const STATES: readonly string[] = ['promoted', 'quarantined', 'rejected'];
+const STATES: readonly string[] = ['promoted', 'quarantined', 'rejected', 'expired'];
 
 /** The fates file's content, or an empty record for anything that is not one (absent, torn, hand-edited). */
 export function parseRevFates(value: unknown): RevFates {

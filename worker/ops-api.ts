@@ -15,6 +15,7 @@ import { handleOperate } from './ops-operate.ts';
  *   POST   revs/<skill>/<rev>/approve        {by?}  promote now (by: the named token's operator, or required)
  *   POST   revs/<skill>/<rev>/reject         {by?, reason?}
  *   POST   revs/<skill>/<rev>/clear|pin|unpin {by?, reason?}  lift a rollback's mark; pin or unpin a rev
+ *   POST   revs/<skill>/<rev>/revive         {by?, reason?}  reopen an expired rev (its expiry clock starts over)
  *   GET    watch                             promotions under watch with their objections, pins, rollbacks, last_quorum_rollback
  *   POST   skills/<skill>/rollback           {by?, rev?, reason?}  restore what the canonical page replaced (only while `rev` is canonical)
  *   GET    tenants                           every tenant in the registry (public keys only)
@@ -70,6 +71,7 @@ export async function handleOpsApi(req: Request, env: Env, path: string, quorum:
     }
     if (action === 'reject') return json({ ok: true, rejection: await quorum!.reject(blobs, skill, rev, operatorName(op, str(b.by, 'by', false)), str(b.reason, 'reason', false) ?? '') });
     if (action === 'clear') return json({ ok: true, ...(await quorum!.clear({ blobs, kv }, skill, rev, operatorName(op, str(b.by, 'by', false)), str(b.reason, 'reason', false) ?? '', consoleLogger)) });
+    if (action === 'revive') return json({ ok: true, ...(await quorum!.revive({ blobs, kv }, skill, rev, operatorName(op, str(b.by, 'by', false)), str(b.reason, 'reason', false) ?? '', consoleLogger)) });
     if (action === 'pin' || action === 'unpin') return json({ ok: true, ...(await quorum!.pin({ blobs, kv }, skill, rev, action === 'pin', operatorName(op, str(b.by, 'by', false)), str(b.reason, 'reason', false) ?? '', consoleLogger)) });
   }
   if (parts[0] === 'watch' && parts.length === 1 && req.method === 'GET') return json({ ok: true, ...(await quorum!.watch({ blobs, kv })) });

@@ -77,7 +77,7 @@ export async function listCanonical(env: Env): Promise<Response> {
 /**
  * GET /v1/status, by who asks: anyone gets `last_quorum_promotion`, `last_quorum_rollback` and
  * counts; a tenant's signed request also gets each staged rev's progress (no per-tenant rows),
- * `decided`, the revs promoted, quarantined or rejected (with when), and the watch of each
+ * `decided`, the revs promoted, quarantined, rejected or expired (with when), and the watch of each
  * promotion as counts; the operator (ops token) gets everything /snappy-ops shows.
  */
 export async function status(env: Env, quorum: QuorumService | undefined, who: 'public' | 'tenant' | 'operator'): Promise<Response> {
@@ -92,12 +92,14 @@ export async function status(env: Env, quorum: QuorumService | undefined, who: '
   // The watch as counts: who objects and how each tenant scored stay with the operator (/snappy-ops).
   const watch = watchView(await quorum.watch({ blobs, kv }));
   if (who === 'operator') return json({ ok: true, counts, staged: open.map(({ histogram: _h, ...r }) => r), last_quorum_promotion: last, watch });
-  const staged = open.map((r) => ({ skill: r.skill, rev: r.rev, state: r.state, manualReview: r.manualReview, thresholds: r.thresholds, scored: r.tenants.length, endorsing: r.endorsing, endorsingRuns: r.endorsingRuns, totalRuns: r.totalRuns, mean: r.mean, decision: r.decision }));
+  // The regression gate's comparison is in fleet means and counts: no tenant's own scores.
+  const staged = open.map((r) => ({ skill: r.skill, rev: r.rev, state: r.state, manualReview: r.manualReview, thresholds: r.thresholds, scored: r.tenants.length, endorsing: r.endorsing, endorsingRuns: r.endorsingRuns, totalRuns: r.totalRuns, mean: r.mean, decision: r.decision, expiry: r.expiry, regression: r.regression }));
   // The revs no longer waiting for evaluation, so a tenant's pull can tell its status which.
   const decided = all.flatMap((r): Record<string, unknown>[] => {
     if (r.state === 'promoted') return [{ skill: r.skill, rev: r.rev, state: r.state, ts: r.promotion?.ts ?? null, by: r.promotion?.by ?? null }];
     if (r.state === 'quarantined') return [{ skill: r.skill, rev: r.rev, state: r.state, ts: r.quarantine?.ts ?? null, reason: r.quarantine?.reason ?? null }];
     if (r.state === 'rejected') return [{ skill: r.skill, rev: r.rev, state: r.state, ts: r.rejection?.ts ?? null }];
+    if (r.state === 'expired') return [{ skill: r.skill, rev: r.rev, state: r.state, ts: r.expiry.expired?.ts ?? null, by: r.expiry.expired?.by ?? null, reason: r.expiry.expired?.reason ?? null }];
     return [];
   });
   return json({ ok: true, counts, staged, decided, last_quorum_promotion: last, watch });

@@ -27,6 +27,9 @@ const USAGE = `snappy ops <action>:
                                        with <rev_id>, only while that rev is the canonical one
   clear <skill> <rev_id> [--by NAME] [--reason TEXT]
                                        lift a rollback's mark: the quorum may promote the rev again
+  revive <skill> <rev_id> [--by NAME] [--reason TEXT]
+                                       reopen an expired rev: tenants evaluate it again, the quorum may promote it,
+                                       its expiry clock starts over
   pin | unpin <skill> <rev_id> [--by NAME] [--reason TEXT]
                                        a pinned rev is never rolled back by the watch (an operator still can)
   tenants list | admit <tenant> <public-key> | revoke <tenant>
@@ -46,10 +49,10 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
   describe: 'Operator actions: approve/reject staged revs, admit tenants, list revs; `ops key` prints the ingest key to hand over',
   builder: (y: Argv<GlobalFlags>) =>
     y
-      .positional('action', { type: 'string', choices: ['key', 'revs', 'approve', 'reject', 'watch', 'rollback', 'clear', 'pin', 'unpin', 'tenants', 'audit', ...OPERATE_ACTIONS], demandOption: true })
+      .positional('action', { type: 'string', choices: ['key', 'revs', 'approve', 'reject', 'watch', 'rollback', 'clear', 'revive', 'pin', 'unpin', 'tenants', 'audit', ...OPERATE_ACTIONS], demandOption: true })
       .positional('args', { type: 'string', array: true, default: [] })
       .option('by', { type: 'string', describe: 'who acts (recorded in the changelog row or tenant record)' })
-      .option('reason', { type: 'string', describe: 'why a rev is rejected, rolled back, cleared or pinned' })
+      .option('reason', { type: 'string', describe: 'why a rev is rejected, rolled back, cleared, revived or pinned' })
       .option('diff', { type: 'string', describe: 'revs: show each open rev\'s diff against canonical; approve: the diff id you were shown (refused when the change is no longer that)' })
       .option('allow-weak-key', { type: 'boolean', describe: 'ops key: derive the signing key even from a master key under 128 bits (tests only)' })
       .usage(USAGE)
@@ -97,13 +100,16 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
     // Direct mode: the operator is --by, else the OS user running the command. Through the
     // Worker: --by if given, else the Worker knows the operator from a named token.
     const me = argv.by ?? (process.env.USER || os.userInfo().username || 'operator');
-    const backend = cli.mode === 'worker' ? workerBackend(cli.config.worker!.url, token!, cli.config.worker) : directBackend({ blobs: await ctx.remote(), kv: await ctx.kv() }, cli.runner.service('quorum'), me, cli.log);
+    const backend = cli.mode === 'worker' ? workerBackend(cli.config.worker!.url, token!, cli.config.worker) : directBackend({ blobs: await ctx.remote(), kv: await ctx.kv() }, cli.runner.service('quorum'), me, cli.log, ctx.clock);
     if (await operateAction(argv.action, args, argv.by, backend, out)) return;
     switch (argv.action) {
       case 'revs': {
         const r = await backend.revs();
         const { progressWords } = await import('../../plugins/quorum/index.ts');
-        const lines = r.revs.map((s) => `${s.skill}:${s.rev}  ${s.state.padEnd(11)} ${progressWords(s, s.thresholds)}${s.manualReview ? `  manual_review: ${s.manualReview}` : ''}${s.promotion ? `  promoted ${s.promotion.ts} by ${s.promotion.by}` : ''}`);
+        const lines = r.revs.flatMap((s) => [
+          `${s.skill}:${s.rev}  ${s.state.padEnd(11)} ${progressWords(s, s.thresholds)}${s.manualReview ? `  manual_review: ${s.manualReview}` : ''}${s.promotion ? `  promoted ${s.promotion.ts} by ${s.promotion.by}` : ''}${s.expiry?.words ? `  ${s.expiry.words}` : ''}`,
+          ...(s.regression ? [`    regression gate: ${s.regression.words}`] : []),
+        ]);
         const last = r.last_quorum_promotion;
         // --diff: each rev an operator could still approve, against the canonical it would replace.
         const diffs = argv.diff === undefined ? undefined : await revDiffs(backend, r.revs.filter((s) => s.state === 'pending' || s.state === 'gated'));
@@ -138,12 +144,13 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
         return out({ where: backend.where, ...r }, r.rolledBack ? `rolled back ${args[0]}:${r.entry!.rev_id} (by ${r.entry!.by}): ${r.restored ? `canonical is ${r.restored.rev_id} again` : 'there was no earlier canonical: withdrawn'}` : `nothing rolled back: ${r.why}`);
       }
       case 'clear':
+      case 'revive':
       case 'pin':
       case 'unpin': {
         if (args.length !== 2) throw usage(`ops ${argv.action} needs <skill> <rev_id>`);
         const r = await backend.mark(argv.action, args[0]!, args[1]!, argv.by, argv.reason ?? '');
-        const done = { clear: 'cleared the mark of', pin: 'pinned', unpin: 'unpinned' }[argv.action];
-        const already = { clear: 'is not marked (cleared already)', pin: 'is pinned already', unpin: 'is not pinned' }[argv.action];
+        const done = { clear: 'cleared the mark of', revive: 'revived', pin: 'pinned', unpin: 'unpinned' }[argv.action];
+        const already = { clear: 'is not marked (cleared already)', revive: 'is revived already', pin: 'is pinned already', unpin: 'is not pinned' }[argv.action];
         return out({ where: backend.where, ...r }, r.changed ? `${done} ${args[0]}:${args[1]} (by ${r.entry!.by})` : `${args[0]}:${args[1]} ${already}; nothing changed`);
       }
       case 'tenants': {

@@ -1,6 +1,6 @@
 import { ErrorCode, SnappyError } from '../../core/errors.ts';
 import type { BlobStore } from '../../core/ports.ts';
-import { applyEntry, isChangelogEntry, readLog, type ChangelogAction, type ChangelogEntry, type ProblemSink, type RevHistory, type SkillLog } from '../../domain/changelog.ts';
+import { applyEntry, isChangelogEntry, isOpenHistory, readLog, type ChangelogAction, type ChangelogEntry, type ProblemSink, type RevHistory, type SkillLog } from '../../domain/changelog.ts';
 import { isMalformed, readJson, updateJson } from '../../domain/json-store.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isRevId, isSkillName } from '../../domain/names.ts';
@@ -84,13 +84,13 @@ export interface SkillIndex {
 
 export interface ChangelogIndex {
   skills: Map<string, SkillIndex>;
-  /** `skill:rev` of every rev promoted and not cleared since: the tick neither tallies nor evaluates them. */
+  /** `skill:rev` of every rev promoted and not cleared since, or expired and not revived: the tick neither tallies nor evaluates them. */
   closed: Set<string>;
 }
 
 const ENTRY = /^([^/]+)\/(\d{8})\.json$/;
 const LEGACY = /^([^/]+)\/([0-9a-f]{12})\.json$/;
-const DONE = /^([^/]+)\/(\d{8})-(promote|rollback|clear|pin|unpin)-([0-9a-f]{12})\.json$/;
+const DONE = /^([^/]+)\/(\d{8})-(promote|rollback|clear|pin|unpin|expire|revive)-([0-9a-f]{12})\.json$/;
 
 /**
  * Every skill's history from two listings (the changelog and the done markers), whatever its
@@ -158,7 +158,7 @@ export async function changelogIndex(blobs: BlobStore, problem?: ProblemSink): P
       fold(s, e);
     }
     out.skills.set(skill, s);
-    for (const [rev, h] of s.revs) if (h !== 'cleared') out.closed.add(`${skill}:${rev}`);
+    for (const [rev, h] of s.revs) if (!isOpenHistory(h)) out.closed.add(`${skill}:${rev}`);
   }
   return out;
 }
@@ -182,6 +182,12 @@ function fold(s: SkillIndex, e: IndexedEntry): void {
       break;
     case 'unpin':
       s.pins.delete(e.rev);
+      break;
+    case 'expire':
+      s.revs.set(e.rev, 'expired');
+      break;
+    case 'revive':
+      s.revs.set(e.rev, 'revived');
       break;
   }
 }

@@ -28,6 +28,8 @@ export const QuorumErrorCode = {
   CannotRestore: 'E_QUORUM_CANNOT_RESTORE',
   /** Clearing the mark of a rev that was never rolled back. */
   NotRolledBack: 'E_QUORUM_NOT_ROLLED_BACK',
+  /** Reviving a rev that never expired. */
+  NotExpired: 'E_QUORUM_NOT_EXPIRED',
 } as const;
 
 type QuorumCode = (typeof QuorumErrorCode)[keyof typeof QuorumErrorCode];
@@ -46,6 +48,7 @@ const STATUS: Record<QuorumCode, number> = {
   E_QUORUM_NOT_CANONICAL: 409,
   E_QUORUM_CANNOT_RESTORE: 409,
   E_QUORUM_NOT_ROLLED_BACK: 409,
+  E_QUORUM_NOT_EXPIRED: 409,
 };
 
 /** An operator action the quorum plugin refuses, with its code and HTTP status. */

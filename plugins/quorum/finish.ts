@@ -36,7 +36,8 @@ export interface Finished {
  *    the KV cache, sets `last_quorum_promotion`;
  *  - rollback: makes canonical exactly the restored rev's bytes (checked against its manifest
  *    again) or removes it, invalidates the cache, sets `last_quorum_rollback`, closes the watch;
- *  - clear, pin, unpin: nothing beyond the head.
+ *  - clear, pin, unpin, expire, revive: nothing beyond the head (the done marker's name is what
+ *    the tick's listing reads to close or reopen the rev).
  * Canonical is left alone when a later promote or rollback exists: that one owns the folder.
  * Then the head catches up and the done marker is written (its name tells the history to the
  * tick's listing).

@@ -5,6 +5,7 @@ import { createQuorumService } from './service.ts';
 import { quorumTick } from './tick.ts';
 import { tickLines } from './tick-lines.ts';
 import { count, progressWords } from './words.ts';
+import { leftWords } from './expiry.ts';
 import { watchLines, watchView, type WatchView } from './watch-view.ts';
 
 export type { QuorumService, QuorumStores } from './service.ts';
@@ -15,6 +16,8 @@ export type { Approval } from './ops.ts';
 export type { QuorumTickReport, RevOutcome } from './tick.ts';
 export type { RollbackResult } from './rollback.ts';
 export type { MarkResult } from './marks.ts';
+export type { ReviveResult, RevExpiry } from './expiry.ts';
+export type { RegressionCheck } from './regression.ts';
 export type { WatchReport, WatchStatus, RollbackStatus } from './watch-status.ts';
 export type { WatchOutcome } from './watch-tick.ts';
 export type { WatchView, WatchSummary, RollbackSummary } from './watch-view.ts';
@@ -55,17 +58,22 @@ export default definePlugin({
       if (blobs.fleetStatus) {
         // Worker mode: the tallies are the Worker's; it says what a tenant may see.
         const s = await blobs.fleetStatus();
-        const staged = (s.staged ?? []) as { skill: string; rev: string; state: string; manualReview: string | null; endorsing: number; endorsingRuns: number; mean: number | null; thresholds: { minTenants: number; minRuns: number } }[];
+        const staged = (s.staged ?? []) as { skill: string; rev: string; state: string; manualReview: string | null; endorsing: number; endorsingRuns: number; mean: number | null; thresholds: { minTenants: number; minRuns: number }; expiry?: { words?: string; expiresAt?: string | null } | null; regression?: { words?: string } | null }[];
         const last = s.last_quorum_promotion as { skill: string; rev_id: string; ts: string } | null;
         const watch = (s.watch ?? null) as WatchView | null;
         status.sections.quorum = { revs: staged, last_quorum_promotion: last, via: blobs.url, ...(watch ? { watch } : {}) };
         status.lines.push(`quorum (from ${blobs.url}): ${count(staged.length, 'staged rev')} not promoted; last promotion: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
-        for (const r of staged) status.lines.push(`  ${r.skill}:${r.rev} ${r.state}${r.manualReview ? ` (manual_review: ${r.manualReview})` : ''}: ${progressWords(r, r.thresholds)}`);
+        for (const r of staged) {
+          // A Worker of an earlier release sends no expiry: its countdown is then as of its answer.
+          const expiry = r.expiry?.expiresAt && r.state !== 'expired' ? countdown(Date.parse(r.expiry.expiresAt), run.clock.now()) : r.expiry?.words;
+          status.lines.push(`  ${r.skill}:${r.rev} ${r.state}${r.manualReview ? ` (manual_review: ${r.manualReview})` : ''}: ${progressWords(r, r.thresholds)}${expiry ? `; ${expiry}` : ''}`);
+          if (r.regression?.words) status.lines.push(`    regression gate: ${r.regression.words}`);
+        }
         if (watch) status.lines.push(...watchLines(watch));
         return;
       }
       const kv = await run.kv();
-      const revs = await service.revs(blobs);
+      const revs = await service.revs(blobs, run.clock.now());
       const last = await service.lastPromotion(kv);
       const watch = watchView(await service.watch({ blobs, kv }));
       status.sections.quorum = { revs, last_quorum_promotion: last, watch };
@@ -73,9 +81,18 @@ export default definePlugin({
       status.lines.push(`quorum: ${count(revs.length, 'staged rev')}, ${open.length} not promoted; last promotion: ${last ? `${last.skill}:${last.rev_id} at ${last.ts}` : 'none'}`);
       for (const r of open) {
         if (r.state === 'quarantined') status.lines.push(`  ${r.skill}:${r.rev} quarantined, never to be promoted: ${r.quarantine?.reason ?? ''}`);
-        else status.lines.push(`  ${r.skill}:${r.rev} ${r.state}${r.manualReview ? ` (manual review: ${r.manualReview})` : ''}: ${progressWords(r, r.thresholds)}`);
+        else {
+          status.lines.push(`  ${r.skill}:${r.rev} ${r.state}${r.manualReview ? ` (manual review: ${r.manualReview})` : ''}: ${progressWords(r, r.thresholds)}${r.expiry.words ? `; ${r.expiry.words}` : ''}`);
+          if (r.regression) status.lines.push(`    regression gate: ${r.regression.words}`);
+        }
       }
       status.lines.push(...watchLines(watch));
     });
   },
 });
+
+/** `expires in 3 days` from an expiry time, as of `now`. */
+function countdown(at: number, now: number): string | undefined {
+  if (!Number.isFinite(at)) return undefined;
+  return at > now ? `expires in ${leftWords(at - now)}` : 'due to expire at the next tick';
+}

@@ -6,6 +6,7 @@ import { promotionOf, readLog } from '../../domain/changelog.ts';
 import { promote, stagedFiles, type PromoteResult, type PromotionRequest } from './promote.ts';
 import type { Rejection } from './revs.ts';
 import { clearMark, setPin, type MarkResult } from './marks.ts';
+import { reviveRev, type ReviveResult } from './expiry.ts';
 import { rollback, type RollbackResult } from './rollback.ts';
 import { emptyTally, readTally } from './tally.ts';
 import { quarantineOf } from './verify.ts';
@@ -45,7 +46,7 @@ export async function approveRev(blobs: BlobStore, kv: KV, skill: string, rev: s
   // A rev canonical now changes nothing; a rolled back one is refused by promote until cleared.
   const history = (await readLog(blobs, skill).catch((err) => (isMalformed(err) ? null : Promise.reject(err))))?.revs[rev];
   let approval: Approval | undefined;
-  if (history === undefined || history === 'cleared') {
+  if (history === undefined || history === 'cleared' || history === 'expired' || history === 'revived') {
     const d = await revDiff(blobs, skill, rev);
     if (shown !== undefined && shown !== d.diffId) {
       throw quorumError(Q.StaleDiff, `${skill}:${rev}: the diff shown (${shown}) is not the change any more (now ${d.diffId}${d.canonicalRev ? `, against canonical rev ${d.canonicalRev}` : ''}): canonical or the rev changed since; look again (snappy ops diff ${skill} ${rev}) and approve what you see`, { shown, current: d.diffId });
@@ -89,7 +90,8 @@ export async function rejectRev(blobs: BlobStore, skill: string, rev: string, by
   if (reason.length > 1000) throw quorumError(Q.BadInput, 'reason: at most 1000 characters');
   if (!(await stagedFiles(blobs, skill, rev)).length) throw quorumError(Q.NoSuchRev, `no staged rev ${skill}:${rev} (nothing at ${Remote.stagedDir(skill, rev)})`);
   const log = await readLog(blobs, skill);
-  const done = log.revs[rev] ? ((await promotionOf(blobs, log, rev).catch((err) => (isMalformed(err) ? null : Promise.reject(err)))) ?? { ts: '?', by: '?' }) : null;
+  const h = log.revs[rev];
+  const done = h === 'promoted' || h === 'rolled-back' || h === 'cleared' ? ((await promotionOf(blobs, log, rev).catch((err) => (isMalformed(err) ? null : Promise.reject(err)))) ?? { ts: '?', by: '?' }) : null;
   if (done) throw quorumError(Q.AlreadyPromoted, `${skill}:${rev} was already promoted at ${done.ts} by ${done.by}`);
   const rec: Rejection = { ts: new Date(now).toISOString(), by, reason };
   await blobs.put(Remote.rejection(skill, rev), JSON.stringify(rec), { contentType: 'application/json' });
@@ -127,4 +129,13 @@ export async function pinRev(blobs: BlobStore, kv: KV, skill: string, rev: strin
   if (reason.length > 1000) throw quorumError(Q.BadInput, 'reason: at most 1000 characters');
   if (pin && !(await stagedFiles(blobs, skill, rev)).length) throw quorumError(Q.NoSuchRev, `no staged rev ${skill}:${rev} (nothing at ${Remote.stagedDir(skill, rev)})`);
   return setPin(blobs, kv, skill, rev, pin, by, reason, now);
+}
+
+/** An operator revives an expired rev (`snappy ops revive`): tenants pull and evaluate it again, the quorum may promote it. */
+export async function reviveExpired(blobs: BlobStore, kv: KV, skill: string, rev: string, by: string, reason = '', now = Date.now()): Promise<ReviveResult> {
+  checkRef(skill, rev);
+  checkName(by, 'operator');
+  if (reason.length > 1000) throw quorumError(Q.BadInput, 'reason: at most 1000 characters');
+  if (!(await stagedFiles(blobs, skill, rev)).length) throw quorumError(Q.NoSuchRev, `no staged rev ${skill}:${rev} (nothing at ${Remote.stagedDir(skill, rev)})`);
+  return reviveRev(blobs, kv, skill, rev, by, reason, now);
 }

@@ -12,6 +12,27 @@ const thresholds = {
   minScore: z.number().min(0).max(1),
 };
 
+const perSkill = {
+  /**
+   * Days a staged rev may wait for its promotion before it expires (default 14; 0: never). The
+   * clock starts when the quorum first saw the rev, and again when an operator revives it.
+   */
+  expiryDays: z.number().min(0).max(3650),
+};
+
+const regressionGate = {
+  /** The rev's mean may be below the canonical's by at most this (0..1, default 0.05). */
+  margin: z.number().min(0).max(1),
+  /** Tenants that scored both the rev and the canonical needed for a comparison (default 1). */
+  minTenants: z.number().int().min(1),
+};
+
+/** The defaults of the regression gate once a skill opts in; README "Expiry and the regression gate". */
+export const GATE_DEFAULTS = { margin: 0.05, minTenants: 1 } as const;
+
+/** The default expiry of a staged rev, in days. */
+export const EXPIRY_DAYS = 14;
+
 const watch = {
   /** Watch each promotion at all (default true). */
   enabled: z.boolean(),
@@ -42,9 +63,17 @@ export const quorumOptions = z
     minScore: thresholds.minScore.default(0.85),
     /** The post-promotion watch: when tenants object to a promoted page, and how the rollback decides. */
     watch: z.object(watch).partial().strict().default({}),
-    /** Per-skill thresholds (and watch settings), merged over the ones above. */
+    expiryDays: perSkill.expiryDays.default(EXPIRY_DAYS),
+    /**
+     * No regression on the way in (opt-in): a rev is promoted by quorum only when, on the tenants
+     * that scored both it and the current canonical since the later of the rev's staging and the
+     * canonical's promotion, its mean is not below the canonical's by more than `margin`. `false`
+     * (the default) or absent: no comparison. Per skill too (`skills.<name>.regressionGate`).
+     */
+    regressionGate: z.union([z.literal(false), z.object(regressionGate).partial().strict()]).default(false),
+    /** Per-skill thresholds (and watch, expiry and regression gate settings), merged over the ones above. */
     skills: z
-      .record(z.string().refine(isSkillName, 'expected a skill name'), z.object({ ...thresholds, watch: z.object(watch).partial().strict() }).partial().strict())
+      .record(z.string().refine(isSkillName, 'expected a skill name'), z.object({ ...thresholds, ...perSkill, watch: z.object(watch).partial().strict(), regressionGate: z.union([z.literal(false), z.object(regressionGate).partial().strict()]) }).partial().strict())
       .default({}),
     /** Replaces the decision: (progress, thresholds) => { promote, reason }. See docs/worker.md. */
     rule: z.custom<QuorumRule>((v) => typeof v === 'function', { message: 'expected a function (progress, thresholds) => ({ promote, reason })' }).optional(),
@@ -108,4 +137,22 @@ export function watchOptionsFor(opts: QuorumOptions, skill: string): WatchOption
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The regression gate of one skill: its margin and minimum of compared tenants, or null when the skill did not opt in. */
+export type GateOptions = { margin: number; minTenants: number };
+
+/** The regression gate that applies to `skill`: its own setting (an object, or `false`) over the section's. */
+export function gateOptionsFor(opts: QuorumOptions, skill: string): GateOptions | null {
+  const own = opts.skills[skill]?.regressionGate;
+  const g = own === undefined ? opts.regressionGate : own;
+  if (g === false || g === undefined) return null;
+  const base = own !== undefined && own !== false && opts.regressionGate ? stripUndefined(opts.regressionGate) : {};
+  return { ...GATE_DEFAULTS, ...base, ...stripUndefined(g) };
+}
+
+/** The expiry of `skill`'s staged revs, in ms; null when they never expire. */
+export function expiryMsFor(opts: QuorumOptions, skill: string): number | null {
+  const days = opts.skills[skill]?.expiryDays ?? opts.expiryDays ?? EXPIRY_DAYS;
+  return days > 0 ? days * 86_400_000 : null;
 }

@@ -75,6 +75,8 @@ export async function promote(blobs: BlobStore, kv: KV, req: PromotionRequest, o
       if (h === 'rolled-back' && manual) throw quorumError(QuorumErrorCode.RolledBack, `${skill}:${rev} was rolled back (changelog entry ${Object.entries(log.rollbacks).find(([p]) => log.promotions[p]?.rev_id === rev)?.[1] ?? '?'}); clear the mark first (snappy ops clear ${skill} ${rev}), then approve it`);
       if (h === 'promoted' && (!manual || log.canonical?.rev_id === rev)) return null;
       if (h === 'rolled-back') return null;
+      // An expired rev waits for an operator: a revive reopens it to the quorum, an approval promotes it.
+      if (h === 'expired' && !manual) return null;
       return { ts: req.ts, skill, rev_id: rev, action: 'promote', by: req.by, tenants: req.tenants, runs: req.runs, mean: req.mean, previous: log.canonical, ...(opts.pinned ? { pinned: true } : {}) };
     },
     opts.problem,

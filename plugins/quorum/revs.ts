@@ -5,7 +5,9 @@ import { isMalformed, readJson } from '../../domain/json-store.ts';
 import { promotionOf, readEntry, readLog, type ChangelogEntry, type ProblemSink, type RevHistory, type SkillLog } from '../../domain/changelog.ts';
 import { changelogIndex, type ChangelogIndex } from './changelog.ts';
 import { KvKeys } from './kv-keys.ts';
-import { isGatedSkill, type QuorumOptions, thresholdsFor } from './options.ts';
+import { expiryMsFor, gateOptionsFor, isGatedSkill, type QuorumOptions, thresholdsFor } from './options.ts';
+import { expiryEntryOf, revExpiry, sinceOf, type RevExpiry } from './expiry.ts';
+import { compareWithCanonical, type RegressionCheck } from './regression.ts';
 import { decide, defaultRule, progressOf, type Progress, type Thresholds } from './rule.ts';
 import { countedTally, recordCache } from './identity.ts';
 import { emptyTally, readTally, type Tally } from './tally.ts';
@@ -27,7 +29,7 @@ export interface Rejection {
 /** Where one staged rev stands, for status, /v1/status and /snappy-ops. */
 export interface RevStatus extends Progress {
   /** `promoted`: promoted (canonical now, or replaced since); `rolled-back`: marked by a rollback until an operator clears it. */
-  state: 'pending' | 'gated' | 'promoted' | 'rolled-back' | 'rejected' | 'quarantined' | 'unreadable';
+  state: 'pending' | 'gated' | 'promoted' | 'rolled-back' | 'expired' | 'rejected' | 'quarantined' | 'unreadable';
   /** Why the rev is gated: the `manual_review` name from its page's frontmatter, or the config glob. */
   manualReview: string | null;
   /** Why the rev was quarantined (its bytes no longer match its manifest, ...). */
@@ -48,6 +50,10 @@ export interface RevStatus extends Progress {
   rejection: Rejection | null;
   /** Runs per score decile [0-0.1), ..., [0.9-1.0]: the fleet's score distribution for the chart. */
   histogram: number[];
+  /** Its expiry: when the clock started, when it expires (or expired, with its last progress), a revive. */
+  expiry: RevExpiry;
+  /** The regression gate's comparison with the canonical it would replace; null when the skill did not opt in (or the rev is decided). */
+  regression: RegressionCheck | null;
 }
 
 /** Every staged rev, in key order, from one listing of `snappy-os-staging/`. */
@@ -109,8 +115,8 @@ export function histogramOf(tally: Tally): number[] {
   return h;
 }
 
-/** The full status of some staged revs (all of them when `only` is absent). */
-export async function revStatuses(blobs: BlobStore, opts: QuorumOptions, only?: readonly RevRef[]): Promise<RevStatus[]> {
+/** The full status of some staged revs (all of them when `only` is absent), as of `now`. */
+export async function revStatuses(blobs: BlobStore, opts: QuorumOptions, only?: readonly RevRef[], now = Date.now()): Promise<RevStatus[]> {
   const [revs, idx] = await Promise.all([only ? Promise.resolve([...only]) : listStagedRevs(blobs), promotionIndex(blobs)]);
   const out: RevStatus[] = [];
   const records = recordCache();
@@ -126,11 +132,12 @@ export async function revStatuses(blobs: BlobStore, opts: QuorumOptions, only?: 
     const id = `${skill}:${rev}`;
     const thresholds = thresholdsFor(opts, skill);
     const history = idx.changelog.skills.get(skill)?.revs.get(rev) ?? null;
-    const log = history || idx.changelog.skills.get(skill)?.pins.has(rev) ? await logOf(skill) : null;
+    const gate = gateOptionsFor(opts, skill);
+    const log = history || gate || idx.changelog.skills.get(skill)?.pins.has(rev) ? await logOf(skill) : null;
     const [tally, manualReview, promotion, rejection, quarantine] = await Promise.all([
       readTally(blobs, skill, rev).catch((err) => (isMalformed(err) ? null : Promise.reject(err))),
       gateOf(blobs, opts, skill, rev),
-      log && history ? soft(promotionOf(blobs, log, rev)) : Promise.resolve(null),
+      log && history && history !== 'expired' && history !== 'revived' ? soft(promotionOf(blobs, log, rev)) : Promise.resolve(null),
       idx.rejected.has(id) ? soft(readJson<Rejection>(blobs, Remote.rejection(skill, rev))) : Promise.resolve(null),
       idx.quarantined.has(id) ? quarantineOf(blobs, skill, rev) : Promise.resolve(null),
     ]);
@@ -140,8 +147,13 @@ export async function revStatuses(blobs: BlobStore, opts: QuorumOptions, only?: 
     const counted = await countedTally(blobs, t, !!opts.admittedOnly, records);
     const progress = progressOf(counted.tally, thresholds, counted.standing);
     const d = decide(opts.rule ?? defaultRule, progress, thresholds);
-    const state = history === 'promoted' ? 'promoted' : history === 'rolled-back' ? 'rolled-back' : quarantine ? 'quarantined' : rejection ? 'rejected' : !tally ? 'unreadable' : manualReview ? 'gated' : 'pending';
-    out.push({ ...progress, state, manualReview, quarantine, thresholds, decision: { promote: d.promote, reason: d.reason }, promotion, rollback, history, pinned: !!log?.pins.includes(rev), canonical: log?.canonical?.rev_id === rev, rejection, histogram: histogramOf(t) });
+    const state = history === 'promoted' ? 'promoted' : history === 'rolled-back' ? 'rolled-back' : quarantine ? 'quarantined' : rejection ? 'rejected' : history === 'expired' ? 'expired' : !tally ? 'unreadable' : manualReview ? 'gated' : 'pending';
+    const open = state === 'pending' || state === 'gated' || state === 'unreadable';
+    const since = await sinceOf(blobs, skill, rev).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
+    const expiryEntry = history === 'expired' || history === 'revived' ? await expiryEntryOf(blobs, log, rev) : null;
+    const expiry = revExpiry(expiryMsFor(opts, skill), since, open || state === 'expired' ? (history ?? null) : 'promoted', expiryEntry, now);
+    const regression = gate && open ? await compareWithCanonical(blobs, counted.tally, counted.standing, log, since, gate) : null;
+    out.push({ ...progress, state, manualReview, quarantine, thresholds, decision: { promote: d.promote, reason: d.reason }, promotion, rollback, history, pinned: !!log?.pins.includes(rev), canonical: log?.canonical?.rev_id === rev, rejection, histogram: histogramOf(t), expiry, regression });
   }
   return out;
 }

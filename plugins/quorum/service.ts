@@ -1,6 +1,7 @@
 import type { BlobStore, KV, Logger } from '../../core/ports.ts';
 import type { MarkResult } from './marks.ts';
-import { approvalOf, approveRev, clearRev, pinRev, rejectRev, rollbackSkill, type Approval } from './ops.ts';
+import { approvalOf, approveRev, clearRev, pinRev, rejectRev, reviveExpired, rollbackSkill, type Approval } from './ops.ts';
+import type { ReviveResult } from './expiry.ts';
 import { type QuorumOptions, watchOptionsFor } from './options.ts';
 import { assertExactlyOnce } from './probe.ts';
 import { KvKeys, type PromoteResult } from './promote.ts';
@@ -20,8 +21,8 @@ export interface QuorumStores {
  */
 export interface QuorumService {
   readonly options: QuorumOptions;
-  /** Every staged rev and where it stands. */
-  revs(blobs: BlobStore): Promise<RevStatus[]>;
+  /** Every staged rev and where it stands (its expiry countdown as of `now`, default the system clock). */
+  revs(blobs: BlobStore, now?: number): Promise<RevStatus[]>;
   lastPromotion(kv: KV): Promise<Record<string, unknown> | null>;
   lastRollback(kv: KV): Promise<Record<string, unknown> | null>;
   /**
@@ -37,6 +38,8 @@ export interface QuorumService {
   rollback(stores: QuorumStores, skill: string, by: string, opts: { rev?: string; reason?: string }, log: Logger): Promise<RollbackResult>;
   /** Lifts the mark of a rolled back rev: the quorum may promote it again. */
   clear(stores: QuorumStores, skill: string, rev: string, by: string, reason: string, log: Logger): Promise<MarkResult>;
+  /** Reopens an expired rev: the quorum decides it again and its expiry clock starts over (at `now`). */
+  revive(stores: QuorumStores, skill: string, rev: string, by: string, reason: string, log: Logger, now?: number): Promise<ReviveResult>;
   /** Pins (or unpins) a rev: a pinned rev is never rolled back by the watch. */
   pin(stores: QuorumStores, skill: string, rev: string, pin: boolean, by: string, reason: string, log: Logger): Promise<MarkResult>;
   /** Open watches with their objections so far, pins, and the newest rollbacks. */
@@ -58,7 +61,7 @@ declare module '../../core/services.ts' {
 export function createQuorumService(options: QuorumOptions): QuorumService {
   return {
     options,
-    revs: (blobs) => revStatuses(blobs, options),
+    revs: (blobs, now) => revStatuses(blobs, options, undefined, now),
     lastPromotion,
     lastRollback,
     approve: async ({ blobs, kv }, skill, rev, by, log, opts = {}) => {
@@ -75,6 +78,10 @@ export function createQuorumService(options: QuorumOptions): QuorumService {
     clear: async ({ blobs, kv }, skill, rev, by, reason, log) => {
       await assertExactlyOnce(blobs, options.singleWriter, log);
       return clearRev(blobs, kv, skill, rev, by, reason);
+    },
+    revive: async ({ blobs, kv }, skill, rev, by, reason, log, now) => {
+      await assertExactlyOnce(blobs, options.singleWriter, log);
+      return reviveExpired(blobs, kv, skill, rev, by, reason, now);
     },
     pin: async ({ blobs, kv }, skill, rev, pin, by, reason, log) => {
       await assertExactlyOnce(blobs, options.singleWriter, log);

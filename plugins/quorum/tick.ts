@@ -3,8 +3,10 @@ import type { TickContext } from '../../core/context.ts';
 import { Remote } from '../../domain/layout.ts';
 import { parseSkillRef } from '../../domain/names.ts';
 import { isMalformed } from '../../domain/json-store.ts';
-import { readEntry, readLog, type ChangelogEntry } from '../../domain/changelog.ts';
-import { type QuorumOptions, thresholdsFor, watchOptionsFor } from './options.ts';
+import { readEntry, readLog, type ChangelogEntry, type SkillLog } from '../../domain/changelog.ts';
+import { expiryMsFor, gateOptionsFor, type QuorumOptions, thresholdsFor, watchOptionsFor } from './options.ts';
+import { clockFrom, daysWords, expireRev, expiryEntryOf, sinceOf } from './expiry.ts';
+import { compareWithCanonical, type RegressionCheck } from './regression.ts';
 import { assertExactlyOnce } from './probe.ts';
 import { promote, type ChangelogRow } from './promote.ts';
 import { finishEntry } from './finish.ts';
@@ -21,12 +23,14 @@ import { progressWords } from './words.ts';
 /** One rev the tick looked at, and where it stands now (one line each in `snappy run tick`). */
 export interface RevOutcome {
   rev: string;
-  outcome: 'promoted' | 'gated' | 'pending' | 'quarantined' | 'incomplete' | 'unreadable';
+  outcome: 'promoted' | 'gated' | 'pending' | 'expired' | 'quarantined' | 'incomplete' | 'unreadable';
   reason: string;
   /** Where its quorum stands (absent when its tally could not be read). */
   progress?: RevProgress;
   /** Why a gated rev waits for an operator: its page's `manual_review`, or the config glob. */
   manualReview?: string;
+  /** The regression gate's comparison, when the skill opted in and the rule would promote. */
+  regression?: RegressionCheck;
 }
 
 /** A rev's quorum in numbers, and in the words `snappy run tick` prints. */
@@ -55,8 +59,10 @@ export interface QuorumTickReport {
   gated: string[];
   /** Revs this tick quarantined: their bytes do not match what was endorsed. */
   quarantined: { rev: string; reason: string }[];
-  /** Revs evaluated that do not meet the rule yet. */
+  /** Revs evaluated that do not meet the rule yet (or wait at the regression gate). */
   pending: number;
+  /** Revs this tick expired (it stored their changelog entries), as `skill:rev`. */
+  expired: string[];
   /** Every rev whose tally changed or that was decided this tick, with its outcome. */
   revs: RevOutcome[];
   /** Objects skipped because they were unreadable or malformed: nothing else stopped for them. */
@@ -91,7 +97,7 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
   const watching = new Map<string, WatchRef>();
   for (const w of open) if ((watching.get(w.skill)?.seq ?? 0) < w.seq) watching.set(w.skill, w);
   const scan = await scanNewBatches(blobs, { now: tick.now, deadline: tick.deadline - 2_000, clock: tick.clock, discover: opts.discover, staged: new Set(revs.map((r) => `${r.skill}:${r.rev}`)), closed, watching, problem, shippable: shippableLookup(blobs, recordCache()) });
-  const report: QuorumTickReport = { scan, promoted: [], completed: [], rolledBack: [], watches: [], gated: [], quarantined: [], pending: 0, revs: [], problems, partial: scan.partial };
+  const report: QuorumTickReport = { scan, promoted: [], completed: [], rolledBack: [], watches: [], gated: [], quarantined: [], pending: 0, expired: [], revs: [], problems, partial: scan.partial };
   const touched = new Set(scan.touched);
   checkpoint('tick:scanned');
   await finishUnfinished(tick, opts, idx, report, problem);
@@ -102,6 +108,12 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
   if (!tick.only) for (const q of await freezeManifests(blobs, revs, closed, problem)) report.revs.push({ rev: q.rev, outcome: 'quarantined', reason: q.reason });
   const rule = opts.rule ?? defaultRule;
   const records = recordCache();
+  const logs = new Map<string, Promise<SkillLog>>();
+  const logOf = (skill: string) => {
+    let l = logs.get(skill);
+    if (!l) logs.set(skill, (l = readLog(blobs, skill, problem)));
+    return l;
+  };
   for (const { skill, rev } of revs) {
     const id = `${skill}:${rev}`;
     if (closed.has(id)) continue;
@@ -123,15 +135,46 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
     const p = progressOf(counted.tally, t, counted.standing);
     const d = decide(rule, p, t);
     const progress = progressIn(p, t);
+    // The expiry clock starts the first time a tick sees the rev (and again at a revive).
+    const since = await sinceOf(blobs, skill, rev, { record: tick.now });
+    const history = idx.changelog.skills.get(skill)?.revs.get(rev);
+    /** Expires the rev when its time is up (it was not promoted this tick); true when it is expired now. */
+    const expireIfDue = async (): Promise<boolean> => {
+      const ms = expiryMsFor(opts, skill);
+      if (ms === null) return false;
+      const log = history === 'revived' ? await logOf(skill) : null;
+      const revive = log ? await expiryEntryOf(blobs, log, rev) : null;
+      const from = clockFrom(since, revive);
+      if (from === null || tick.now < from + ms) return false;
+      const reason = `expired after ${daysWords(ms)}: ${progressWords(p, t)}`;
+      const e = await expireRev(blobs, kv, skill, rev, { history, expirySeq: log?.expiries?.[rev] }, { ts: new Date(tick.now).toISOString(), tenants: p.endorsing, runs: p.endorsingRuns, mean: p.mean, reason }, tick.clock.now());
+      if (!e) return false;
+      report.expired.push(id);
+      report.revs.push({ rev: id, outcome: 'expired', reason, progress });
+      return true;
+    };
     if (!d.promote) {
+      if (await expireIfDue()) continue;
       report.pending++;
       if (touched.has(id)) report.revs.push({ rev: id, outcome: 'pending', reason: d.reason, progress });
       continue;
     }
+    const go = gateOptionsFor(opts, skill);
+    let regression: RegressionCheck | undefined;
+    if (go) {
+      regression = await compareWithCanonical(blobs, counted.tally, counted.standing, await logOf(skill), since, go);
+      if (!regression.passes) {
+        if (await expireIfDue()) continue;
+        report.pending++;
+        if (touched.has(id)) report.revs.push({ rev: id, outcome: 'pending', reason: `${d.reason}; regression gate: ${regression.words}`, progress, regression });
+        continue;
+      }
+    }
     const gate = await gateOf(blobs, opts, skill, rev);
     if (gate) {
+      if (await expireIfDue()) continue;
       report.gated.push(id);
-      report.revs.push({ rev: id, outcome: 'gated', reason: `${d.reason}; waits for an operator (manual review: ${gate})`, progress, manualReview: gate });
+      report.revs.push({ rev: id, outcome: 'gated', reason: `${d.reason}; waits for an operator (manual review: ${gate})`, progress, manualReview: gate, ...(regression ? { regression } : {}) });
       continue;
     }
     const wo = watchOptionsFor(opts, skill);
@@ -144,7 +187,7 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
       report.revs.push({ rev: id, outcome: 'incomplete', reason: res.incomplete, progress });
     } else if (res.promoted) {
       report.promoted.push(res.row);
-      report.revs.push({ rev: id, outcome: 'promoted', reason: d.reason, progress });
+      report.revs.push({ rev: id, outcome: 'promoted', reason: regression ? `${d.reason}; regression gate: ${regression.words}` : d.reason, progress, ...(regression ? { regression } : {}) });
     }
   }
   return report;
@@ -178,6 +221,7 @@ async function finishUnfinished(tick: TickContext, opts: QuorumOptions, idx: Awa
             report.revs.push({ rev: id, outcome: 'quarantined', reason: r.quarantined.reason });
           } else {
             report.completed.push(`${id} (#${e.seq} ${e.action})`);
+            if (e.action === 'expire') report.expired.push(id);
             if (e.action === 'promote') report.revs.push({ rev: id, outcome: 'promoted', reason: `finished the promotion an interrupted tick began (by ${e.by} at ${e.ts})` });
           }
         } catch (err) {

@@ -38,7 +38,7 @@ export interface StagedWaiting {
   need: number;
 }
 
-/** A staged revision held here that is no longer waiting: promoted, quarantined or rejected, as a pull learned. */
+/** A staged revision held here that is no longer waiting: promoted, quarantined, rejected or expired, as a pull learned. */
 export interface StagedDecided extends RevFate {
   skill: string;
   rev: string;
@@ -145,5 +145,6 @@ function fateWords(d: StagedDecided): string {
   const when = d.ts ? ` ${d.ts}` : '';
   if (d.state === 'promoted') return `promoted${when}${d.by ? ` by ${d.by}` : ''}${d.source === 'canonical' ? ` (canonical/${d.skill}/ holds it)` : ''}`;
   if (d.state === 'rejected') return `rejected${when}${d.by ? ` by ${d.by}` : ''}${d.reason ? `: ${d.reason}` : ''}`;
+  if (d.state === 'expired') return `expired${when}${d.reason ? ` (${d.reason})` : ''}; not evaluated here unless an operator revives it`;
   return `quarantined${when}, never to be promoted${d.reason ? `: ${d.reason}` : ''}`;
 }

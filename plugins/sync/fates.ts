@@ -3,7 +3,7 @@ import path from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../../adapters/fs.ts';
 import type { BlobStore, Logger, RemoteStore } from '../../core/ports.ts';
 import { revIdOf } from '../../domain/hash.ts';
-import { promotionOf, readLog } from '../../domain/changelog.ts';
+import { expiryEntryOf, promotionOf, readLog } from '../../domain/changelog.ts';
 import { isMalformed } from '../../domain/json-store.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isRevId, isSkillName } from '../../domain/names.ts';
@@ -11,9 +11,10 @@ import { parseRevFates, type RevFate, type RevFateState } from '../../domain/rev
 import { State } from '../../domain/state-layout.ts';
 import { withRetry, type RetryPolicy } from './retry.ts';
 
-/** A fate this pull learned, for the pull's report. */
-export interface LearnedFate extends RevFate {
+/** A fate this pull learned, for the pull's report; `revived`: an expired rev reopened (it waits for evaluation again). */
+export interface LearnedFate extends Omit<RevFate, 'state'> {
   rev: string;
+  state: RevFateState | 'revived';
 }
 
 /**
@@ -25,17 +26,23 @@ export interface LearnedFate extends RevFate {
  * as cheap as it was): in Worker mode `GET /v1/status` (one request; its `decided` list), in
  * direct mode a listing of the changelog and of the quorum's rejection and quarantine records
  * (three listings, and one read per rev decided). Learned fates are kept in
- * `.snappy/rev-fates.json`; a fate never changes.
+ * `.snappy/rev-fates.json`; a fate never changes, but for `expired`: an expired rev is asked
+ * about again like an open one, and dropped from the file once the remote no longer says so
+ * (an operator revived it).
  */
 export async function learnFates(stateDir: string, remote: RemoteStore, retry: RetryPolicy, log: Logger, opts: { news: boolean; now?: number }): Promise<LearnedFate[]> {
   const file = path.join(stateDir, State.revFates);
   const fates = parseRevFates(await readJsonFile(file).catch(() => undefined));
-  const open = (await localStagedRevs(stateDir)).filter((id) => !fates.revs[id]);
+  const open = (await localStagedRevs(stateDir)).filter((id) => !fates.revs[id] || fates.revs[id]!.state === 'expired');
   if (!open.length) return [];
   const learned: LearnedFate[] = [];
   const now = new Date().toISOString();
+  const wasExpired = new Set(open.filter((id) => fates.revs[id]?.state === 'expired'));
+  const confirmed = new Set<string>();
   const settle = (id: string, f: Omit<RevFate, 'learned'>) => {
-    if (fates.revs[id]) return;
+    const cur = fates.revs[id];
+    if (cur?.state === 'expired' && f.state === 'expired') confirmed.add(id);
+    if (cur && (cur.state !== 'expired' || f.state === 'expired')) return;
     const fate: RevFate = { ...f, learned: now };
     fates.revs[id] = fate;
     learned.push({ rev: id, ...fate });
@@ -45,7 +52,7 @@ export async function learnFates(stateDir: string, remote: RemoteStore, retry: R
     const page = await fs.readFile(path.join(stateDir, State.canonicalDir(skill), `${skill}.md`)).catch(() => null);
     if (page && (await revIdOf(page)) === rev) settle(id, { state: 'promoted', source: 'canonical' });
   }
-  const still = open.filter((id) => !fates.revs[id]);
+  const still = open.filter((id) => !fates.revs[id] || fates.revs[id]!.state === 'expired');
   const at = opts.now ?? Date.now();
   const asked = still.length > 0 && (opts.news || fates.checked === undefined || at - fates.checked >= RECHECK_MS);
   if (asked) {
@@ -53,6 +60,12 @@ export async function learnFates(stateDir: string, remote: RemoteStore, retry: R
     try {
       if (remote.fleetStatus) await fromWorker(remote, still, settle);
       else await fromRecords(remote, still, retry, settle);
+      // Asked, and no longer expired: revived (or decided otherwise, settled above).
+      for (const id of wasExpired) {
+        if (confirmed.has(id) || fates.revs[id]?.state !== 'expired') continue;
+        delete fates.revs[id];
+        learned.push({ rev: id, state: 'revived', source: remote.fleetStatus ? 'worker' : 'changelog', learned: now });
+      }
     } catch (err) {
       // Only status depends on it: the pull itself is done, and the next one asks again.
       log.warn(`could not learn what became of ${still.length} staged rev(s) from ${remote.url}: ${(err as Error).message}`);
@@ -103,7 +116,13 @@ async function fromRecords(remote: BlobStore, open: readonly string[], retry: Re
         const out: [string, Omit<RevFate, 'learned'>][] = [];
         for (const id of want) {
           const rev = id.slice(skill.length + 1);
-          if (!id.startsWith(`${skill}:`) || !Object.values(log.promotions).some((p) => p.rev_id === rev)) continue;
+          if (!id.startsWith(`${skill}:`)) continue;
+          if (log.revs[rev] === 'expired') {
+            const e = await expiryEntryOf(remote, log, rev).catch(() => null);
+            out.push([id, { state: 'expired', source: 'changelog', ...str('ts', e?.ts), ...str('by', e?.by), ...str('reason', e?.reason) }]);
+            continue;
+          }
+          if (!Object.values(log.promotions).some((p) => p.rev_id === rev)) continue;
           const e = await promotionOf(remote, log, rev).catch(() => null);
           out.push([id, { state: 'promoted', source: 'changelog', ...str('ts', e?.ts), ...str('by', e?.by) }]);
         }
@@ -148,7 +167,7 @@ async function fromRecords(remote: BlobStore, open: readonly string[], retry: Re
 }
 
 function isFate(v: unknown): v is RevFateState {
-  return v === 'promoted' || v === 'quarantined' || v === 'rejected';
+  return v === 'promoted' || v === 'quarantined' || v === 'rejected' || v === 'expired';
 }
 
 function str<K extends string>(k: K, v: unknown): { [P in K]?: string } {

@@ -1,4 +1,6 @@
+import path from 'node:path';
 import PQueue from 'p-queue';
+import { readJsonFile } from '../../adapters/fs.ts';
 import { ErrorCode, SnappyError } from '../../core/errors.ts';
 import type { RunContext } from '../../core/context.ts';
 import type { BlobInfo, BlobStore, RemoteStore } from '../../core/ports.ts';
@@ -6,6 +8,7 @@ import type { AggregateService, RunIdCollisions } from '../../core/services.ts';
 import { revIdOf } from '../../domain/hash.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isSkillName } from '../../domain/names.ts';
+import { parseRevFates } from '../../domain/rev-fates.ts';
 import { State } from '../../domain/state-layout.ts';
 import { learnFates } from './fates.ts';
 import { Refusal, StateFiles } from './local.ts';
@@ -66,9 +69,15 @@ export async function runPull(ctx: RunContext, deps: PullDeps): Promise<void> {
   const wholeCanonical = new Set<string>();
   const canonicalListed = new Set<string>();
   const counts: PullCounts = { files: 0, bytes: 0, unchanged: 0, conflicts: [], incoming: [], cleared: [], adopted: [], removed: [], refused: [] };
+  // Staged revs this machine knows expired are not fetched again (a revive reopens them at a later pull).
+  const expired = await expiredRevs(ctx.stateDir);
   const consider = (info: BlobInfo) => {
     const t = pullTarget(info.key, who);
     if (!t) return;
+    if (t.kind === 'staged' && expired.size) {
+      const [, skill, rev] = t.rel.split('/');
+      if (expired.has(`${skill}:${rev}`)) return;
+    }
     // canonical/ is pull-only and outside the allow list; the deny lists still apply.
     if (t.kind === 'canonical' ? deps.filter.denies(t.rel) : !deps.filter.allows(t.rel)) return;
     if (t.kind === 'canonical') canonicalListed.add(t.rel);
@@ -190,7 +199,10 @@ export async function runPull(ctx: RunContext, deps: PullDeps): Promise<void> {
     const first = failed.slice(0, 5).map((f) => `  ${f.key}: ${f.message}`).join('\n');
     throw new SnappyError(`pull from ${remote.url} failed for ${failed.length} objects (the rest are saved; run pull again to finish):\n${first}`, { code: ErrorCode.Remote, details: { failed } });
   }
-  for (const d of decided) ctx.log.info(`staged rev ${d.rev} was ${d.state}${d.ts ? ` (${d.ts})` : ''}${d.state === 'promoted' ? '' : `${d.reason ? `: ${d.reason}` : ''}`}; it no longer waits for evaluation here`);
+  for (const d of decided) {
+    if (d.state === 'revived') ctx.log.info(`staged rev ${d.rev} was revived by an operator; it waits for evaluation here again`);
+    else ctx.log.info(`staged rev ${d.rev} was ${d.state}${d.ts ? ` (${d.ts})` : ''}${d.state === 'promoted' ? '' : `${d.reason ? `: ${d.reason}` : ''}`}; it no longer waits for evaluation here`);
+  }
   const merged = 'batches' in aggregate ? `, merged ${plural(Number(aggregate.batches), 'aggregate batch', 'aggregate batches')} (+${plural(Number(aggregate.added), 'row')})` : '';
   const incoming = counts.incoming.length ? `, wrote ${counts.incoming.length} .incoming (${counts.incoming.join(', ')})` : '';
   ctx.log.info(`pulled ${plural(counts.files, 'file')} (${formatBytes(counts.bytes)}) from ${remote.url}, ${counts.unchanged} unchanged${incoming}${merged} in ${ms} ms`);
@@ -414,4 +426,10 @@ async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: Aggreg
     if (batches % 50 === 0) await saveManifest(stateDir, manifest);
   }
   return { batches, added, invalid, ...(collisions ? { collisions } : {}) };
+}
+
+/** `<skill>:<rev>` of the staged revs `.snappy/rev-fates.json` holds as expired. */
+async function expiredRevs(stateDir: string): Promise<Set<string>> {
+  const fates = parseRevFates(await readJsonFile(path.join(stateDir, State.revFates)).catch(() => undefined));
+  return new Set(Object.entries(fates.revs).filter(([, f]) => f.state === 'expired').map(([id]) => id));
 }

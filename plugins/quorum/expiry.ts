@@ -1,0 +1,157 @@
+import { checkpoint } from '../../core/checkpoint.ts';
+import type { BlobStore, KV } from '../../core/ports.ts';
+import type { ChangelogEntry, RevHistory } from '../../domain/changelog.ts';
+export { expiryEntryOf } from '../../domain/changelog.ts';
+import { isMalformed, readJson } from '../../domain/json-store.ts';
+import { Remote } from '../../domain/layout.ts';
+import { appendEntry } from './changelog.ts';
+import { QuorumErrorCode as Q, quorumError } from './errors.ts';
+import { finishEntry } from './finish.ts';
+
+/**
+ * Expiry (README "Expiry and the regression gate"). A staged rev the quorum has not promoted
+ * within `expiryDays` of first seeing it expires: one `expire` entry in its skill's changelog,
+ * appended exactly once like a promotion (the create-only entry is the decision; concurrent
+ * ticks decide again on the log with the winner's entry in it and find nothing to do). The
+ * changelog, not a marker of its own, because an expiry is a turn in the rev's history that a
+ * revive undoes and a later expiry may repeat: the sequence orders them, the head folds them,
+ * and the done markers let the tick's listing tell which revs are closed without a read.
+ */
+
+/** Where a rev stands against its expiry, for status, `ops revs` and the ops page. */
+export interface RevExpiry {
+  /** The configured expiry in days (null: the skill's revs never expire). */
+  days: number | null;
+  /** When the quorum first saw the rev staged (null before the first tick that listed it). */
+  since: string | null;
+  /** Where the clock runs from: `since`, or the revive that reopened the rev. */
+  from: string | null;
+  /** When it expires (null: never, or the clock has not started). */
+  expiresAt: string | null;
+  /** Time left in ms at the moment of asking (0 once due: the next tick expires it). */
+  leftMs: number | null;
+  /** Its expire entry, while it is expired. */
+  expired: { seq: number; ts: string; by: string; reason: string } | null;
+  /** The revive that reopened it, when it was revived since its last expiry. */
+  revived: { seq: number; ts: string; by: string; reason: string } | null;
+  /** `expires in 3 days`, `expired 2026-12-01 after 14 days: 2 of 3 tenants endorse; 6 runs, 5 needed`. */
+  words: string;
+}
+
+/** `{ts}` of `Remote.since`. */
+interface SinceRecord {
+  ts: string;
+}
+
+const isSince = (v: unknown): boolean => !!v && typeof (v as SinceRecord).ts === 'string' && Number.isFinite(Date.parse((v as SinceRecord).ts));
+
+/**
+ * When the quorum first saw the rev (epoch ms). With `record`, a rev never seen before is
+ * recorded as seen `now` (create-only: of racing ticks the first write stands, and every one
+ * reads it back). Null when unrecorded and not to be recorded, or unreadable.
+ */
+export async function sinceOf(blobs: BlobStore, skill: string, rev: string, opts: { record?: number } = {}): Promise<number | null> {
+  const key = Remote.since(skill, rev);
+  const read = async () => {
+    try {
+      const r = await readJson<SinceRecord>(blobs, key, isSince);
+      return r ? Date.parse(r.ts) : null;
+    } catch (err) {
+      if (isMalformed(err)) return null;
+      throw err;
+    }
+  };
+  const have = await read();
+  if (have !== null || opts.record === undefined) return have;
+  await blobs.put(key, JSON.stringify({ ts: new Date(opts.record).toISOString() }), { ifAbsent: true, contentType: 'application/json' });
+  return (await read()) ?? opts.record;
+}
+
+/** When the clock of a rev runs from: its first sighting, or its revive if later. */
+export function clockFrom(since: number | null, revive: ChangelogEntry | null): number | null {
+  const r = revive?.action === 'revive' ? Date.parse(revive.ts) : NaN;
+  if (since === null) return Number.isFinite(r) ? r : null;
+  return Number.isFinite(r) ? Math.max(since, r) : since;
+}
+
+/** `14 days`, `1 day`, `0.5 days`. */
+export function daysWords(ms: number): string {
+  const d = Math.round((ms / 86_400_000) * 100) / 100;
+  return `${d} ${d === 1 ? 'day' : 'days'}`;
+}
+
+/** `3 days`, `5 hours`, `12 minutes`: the largest whole unit left (at least a minute). */
+export function leftWords(ms: number): string {
+  const units: [number, string][] = [[86_400_000, 'day'], [3_600_000, 'hour'], [60_000, 'minute']];
+  for (const [size, name] of units) {
+    const n = Math.floor(ms / size);
+    if (n >= 1) return `${n} ${name}${n === 1 ? '' : 's'}`;
+  }
+  return 'under a minute';
+}
+
+/** The expiry view of one rev. `entry`: its last expire or revive entry (`expiryEntryOf`). */
+export function revExpiry(expiryMs: number | null, since: number | null, history: RevHistory | null, entry: ChangelogEntry | null, now: number): RevExpiry {
+  const pick = (e: ChangelogEntry | null) => (e ? { seq: e.seq, ts: e.ts, by: e.by, reason: e.reason ?? '' } : null);
+  const expired = history === 'expired' && entry?.action === 'expire' ? pick(entry) : null;
+  const revived = history === 'revived' && entry?.action === 'revive' ? pick(entry) : null;
+  const from = clockFrom(since, revived ? entry : null);
+  const at = expiryMs !== null && from !== null ? from + expiryMs : null;
+  const base = { days: expiryMs === null ? null : Math.round((expiryMs / 86_400_000) * 100) / 100, since: since === null ? null : new Date(since).toISOString(), from: from === null ? null : new Date(from).toISOString(), expiresAt: at === null ? null : new Date(at).toISOString(), expired, revived };
+  if (expired) return { ...base, leftMs: 0, words: `expired ${expired.ts}${expired.reason ? ` (${expired.reason})` : ''}; revive it with snappy ops revive` };
+  if (history !== null && history !== 'cleared' && history !== 'revived') return { ...base, leftMs: null, words: '' };
+  if (at === null) return { ...base, leftMs: null, words: expiryMs === null ? 'never expires' : 'expiry clock starts at the next tick' };
+  const left = Math.max(0, at - now);
+  return { ...base, leftMs: left, words: left > 0 ? `expires in ${leftWords(left)}${revived ? ` (revived ${revived.ts} by ${revived.by})` : ''}` : 'due to expire at the next tick' };
+}
+
+/** What an expiry does to the changelog: the entry's numbers are the rev's last progress. */
+export interface ExpiryDraft {
+  ts: string;
+  tenants: number;
+  runs: number;
+  mean: number | null;
+  /** `expired after 14 days: 2 of 3 tenants endorse; 6 runs, 5 needed`. */
+  reason: string;
+}
+
+/**
+ * Expires a rev, exactly once: appends its `expire` entry only while the log still shows the
+ * rev as the caller judged it (`seen`: its history, and the seq of its last revive), so a revive
+ * or a promotion that got in first wins, and a second tick finds the entry and adds nothing.
+ * The done marker follows (finishEntry); a tick killed in between leaves the entry unfinished,
+ * and the next tick finishes it without a second entry.
+ */
+export async function expireRev(blobs: BlobStore, kv: KV, skill: string, rev: string, seen: { history: RevHistory | undefined; expirySeq: number | undefined }, draft: ExpiryDraft, now: number): Promise<ChangelogEntry | null> {
+  const out = await appendEntry(blobs, skill, (log) => {
+    if (log.revs[rev] !== seen.history || log.expiries?.[rev] !== seen.expirySeq) return null;
+    return { ts: draft.ts, skill, rev_id: rev, action: 'expire', by: 'quorum', tenants: draft.tenants, runs: draft.runs, mean: draft.mean, reason: draft.reason };
+  });
+  if (!out.entry) return null;
+  checkpoint('expire:recorded');
+  await finishEntry(blobs, kv, out.entry, { log: out.log, now });
+  return out.entry;
+}
+
+/** What an operator's revive did: `changed` false when the rev was revived already. */
+export interface ReviveResult {
+  changed: boolean;
+  entry: ChangelogEntry | null;
+}
+
+/**
+ * Reopens an expired rev (`snappy ops revive`): the quorum tallies and decides it again, tenants
+ * pull and evaluate it again, and its expiry clock starts over. One `revive` entry, once, by
+ * `manual:<operator>`; reviving a rev revived already changes nothing; a rev that is not
+ * expired is refused.
+ */
+export async function reviveRev(blobs: BlobStore, kv: KV, skill: string, rev: string, by: string, reason: string, now: number): Promise<ReviveResult> {
+  const out = await appendEntry(blobs, skill, (log) => {
+    const h = log.revs[rev];
+    if (h === 'revived') return null;
+    if (h !== 'expired') throw quorumError(Q.NotExpired, `${skill}:${rev} is not expired${h ? ` (it is ${h})` : ''}: there is nothing to revive`);
+    return { ts: new Date(now).toISOString(), skill, rev_id: rev, action: 'revive', by: `manual:${by}`, tenants: 0, runs: 0, mean: null, ...(reason ? { reason } : {}) };
+  });
+  if (out.entry) await finishEntry(blobs, kv, out.entry, { log: out.log, now });
+  return { changed: out.appended, entry: out.entry };
+}
