@@ -221,7 +221,6 @@ async function finishUnfinished(tick: TickContext, opts: QuorumOptions, idx: Awa
             report.revs.push({ rev: id, outcome: 'quarantined', reason: r.quarantined.reason });
           } else {
             report.completed.push(`${id} (#${e.seq} ${e.action})`);
-            if (e.action === 'expire') report.expired.push(id);
             if (e.action === 'promote') report.revs.push({ rev: id, outcome: 'promoted', reason: `finished the promotion an interrupted tick began (by ${e.by} at ${e.ts})` });
           }
         } catch (err) {
