@@ -1,6 +1,4 @@
-import path from 'node:path';
 import PQueue from 'p-queue';
-import { readJsonFile } from '../../adapters/fs.ts';
 import { ErrorCode, SnappyError } from '../../core/errors.ts';
 import type { RunContext } from '../../core/context.ts';
 import type { BlobInfo, BlobStore, RemoteStore } from '../../core/ports.ts';
@@ -8,7 +6,6 @@ import type { AggregateService, RunIdCollisions } from '../../core/services.ts';
 import { revIdOf } from '../../domain/hash.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isSkillName } from '../../domain/names.ts';
-import { parseRevFates } from '../../domain/rev-fates.ts';
 import { State } from '../../domain/state-layout.ts';
 import { learnFates } from './fates.ts';
 import { Refusal, StateFiles } from './local.ts';
@@ -69,15 +66,9 @@ export async function runPull(ctx: RunContext, deps: PullDeps): Promise<void> {
   const wholeCanonical = new Set<string>();
   const canonicalListed = new Set<string>();
   const counts: PullCounts = { files: 0, bytes: 0, unchanged: 0, conflicts: [], incoming: [], cleared: [], adopted: [], removed: [], refused: [] };
-  // Staged revs this machine knows expired are not fetched again (a revive reopens them at a later pull).
-  const expired = await expiredRevs(ctx.stateDir);
   const consider = (info: BlobInfo) => {
     const t = pullTarget(info.key, who);
     if (!t) return;
-    if (t.kind === 'staged' && expired.size) {
-      const [, skill, rev] = t.rel.split('/');
-      if (expired.has(`${skill}:${rev}`)) return;
-    }
     // canonical/ is pull-only and outside the allow list; the deny lists still apply.
     if (t.kind === 'canonical' ? deps.filter.denies(t.rel) : !deps.filter.allows(t.rel)) return;
     if (t.kind === 'canonical') canonicalListed.add(t.rel);
@@ -187,7 +178,7 @@ export async function runPull(ctx: RunContext, deps: PullDeps): Promise<void> {
   if (feed.cursor !== undefined && !failed.length) (manifest.cursors ??= {}).feed = feed.cursor;
   await saveManifest(ctx.stateDir, manifest);
   const news = counts.files > 0 || counts.removed.length > 0 || ('added' in aggregate && Number(aggregate.added) > 0);
-  const decided = failed.length ? [] : await learnFates(ctx.stateDir, remote, retry, ctx.log, { news });
+  const decided = failed.length ? [] : await learnFates(ctx.stateDir, remote, retry, ctx.log, { news, now: ctx.clock.now() });
 
   for (const r of counts.refused) ctx.log.warn(`not pulled: ${r.path} ${r.reason}`);
   for (const c of counts.conflicts) ctx.log.warn(`kept your edit of ${c}; the remote's version is beside it as ${c}${INCOMING_SUFFIX} (merge it into ${c}, then delete the .incoming file)`);
@@ -428,8 +419,3 @@ async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: Aggreg
   return { batches, added, invalid, ...(collisions ? { collisions } : {}) };
 }
 
-/** `<skill>:<rev>` of the staged revs `.snappy/rev-fates.json` holds as expired. */
-async function expiredRevs(stateDir: string): Promise<Set<string>> {
-  const fates = parseRevFates(await readJsonFile(path.join(stateDir, State.revFates)).catch(() => undefined));
-  return new Set(Object.entries(fates.revs).filter(([, f]) => f.state === 'expired').map(([id]) => id));
-}

@@ -103,4 +103,36 @@ test('a rev promoted and already replaced in canonical before this machine pulle
   assert.equal(learned.sort(), [[`triage:${first}`, 'promoted', 'changelog', 'quorum'], [`triage:${second}`, 'promoted', 'canonical', undefined]].sort());
 });
 
+test('an expired rev stops waiting at the next pull (status says why); once revived, a pull makes it wait again', async () => {
+  const w = await world();
+  const rev = await stageRev(w.blobs, 'triage', 'Triage, slow to convince.\n');
+  const ref = `triage:${rev}`;
+  await w.tick();
+  await w.b.run(['run', 'pull']);
+  assert.equal((await w.b.json(['status'])).staged.map((s: { ref: string }) => s.ref), [ref]);
+  const since = Date.parse(JSON.parse(readFileSync(path.join(w.root, 'remote', Remote.since('triage', rev)), 'utf8')).ts);
+  const later = String(since + 15 * 86_400_000);
+  const t = await runCli(['run', 'tick', '--remote', w.remote, '--json'], { cwd: w.root, env: { SNAPPY_CONFIG: w.b.env.SNAPPY_CONFIG!, SNAPPY_NOW: later } });
+  assert.equal(JSON.parse(t.stdout).reports.tick.quorum.expired, [ref]);
+
+  // A quiet pull asks the remote's records again once an hour (by this machine's clock).
+  w.b.env.SNAPPY_NOW = later;
+  const pull = await w.b.run(['run', 'pull']);
+  assert.match(pull.stdout, new RegExp(`staged rev ${ref} was expired \\(\\S+\\): expired after 14 days: 0 of 3 tenants endorse; 0 runs, 5 needed; it no longer waits for evaluation here`));
+  const after = await w.b.json(['status']);
+  assert.equal(after.staged, [], 'it no longer waits for evaluation');
+  assert.equal(after.decided.map((d: { ref: string; state: string; by: string; source: string }) => [d.ref, d.state, d.by, d.source]), [[ref, 'expired', 'quorum', 'changelog']]);
+  assert.match((await w.b.run(['status'])).stdout, `  ${ref}  expired `);
+
+  const rv = await runCli(['ops', 'revive', 'triage', rev, '--by', 'robert', '--remote', w.remote], { cwd: w.root, env: { SNAPPY_CONFIG: w.b.env.SNAPPY_CONFIG!, SNAPPY_NOW: later } });
+  assert.is(rv.code, 0, rv.stderr);
+  // A quiet pull asks again only after an hour: a pull that brings news asks at once.
+  const news = await stageRev(w.blobs, 'summarize', 'Summarize, another try.\n');
+  const again = await w.b.run(['run', 'pull']);
+  assert.match(again.stdout, `staged rev ${ref} was revived by an operator; it waits for evaluation here again`);
+  const reopened = await w.b.json(['status']);
+  assert.equal(reopened.staged.map((s: { ref: string }) => s.ref).sort(), [`summarize:${news}`, ref].sort(), 'waiting for evaluation again');
+  assert.equal(reopened.decided, []);
+});
+
 test.run();
