@@ -347,4 +347,37 @@ export default [
     tests: ['test/plugins/aggregate/collisions'],
     why: 'two runs of one tenant logged with the same raw run id would count as one, silently',
   },
+  // Expiry and the regression gate (README "Expiry and the regression gate").
+  {
+    id: 'expiry-appended-twice',
+    file: 'plugins/quorum/expiry.ts',
+    search: '    if (log.revs[rev] !== seen.history || log.expiries?.[rev] !== seen.expirySeq) return null;',
+    replace: '    if (false) return null;',
+    tests: ['test/plugins/quorum/expiry'],
+    why: 'a tick that judged a rev before another tick expired it would store a second expire entry',
+  },
+  {
+    id: 'expired-rev-still-decided',
+    file: 'domain/changelog.ts',
+    search: "  return h === undefined || h === 'cleared' || h === 'revived';",
+    replace: "  return h === undefined || h === 'cleared' || h === 'revived' || h === 'expired';",
+    tests: ['test/plugins/quorum/expiry'],
+    why: "an expired rev would keep counting runs and could be promoted without an operator's revive",
+  },
+  {
+    id: 'regression-gate-counts-one-sided-tenants',
+    file: 'plugins/quorum/regression.ts',
+    search: '    if (!n) continue;',
+    replace: '    if (!n && !scores.length) continue;',
+    tests: ['test/plugins/quorum/regression-gate'],
+    why: 'a tenant that scored only the rev would count in the comparison with the canonical',
+  },
+  {
+    id: 'regression-gate-ignores-margin',
+    file: 'plugins/quorum/regression.ts',
+    search: '  const passes = enough && delta !== null && delta >= -gate.margin - EPSILON;',
+    replace: '  const passes = enough && delta !== null;',
+    tests: ['test/plugins/quorum/regression-gate'],
+    why: 'a rev scoring well below the canonical would be promoted once any tenant scored both',
+  },
 ];

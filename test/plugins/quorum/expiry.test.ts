@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Remote } from '../../../domain/layout.ts';
 import { CheckpointLog, killAt } from '../../helpers/checkpoints.ts';
-import { runCli, spawnCli } from '../../helpers/cli.ts';
+import { collect, runCli, spawnCli } from '../../helpers/cli.ts';
 import { tmpDir } from '../../helpers/tmp.ts';
 import { entries, fileRemote, row, stageRev, tenant, text, writeBatch } from './fleet.ts';
 
@@ -144,6 +144,26 @@ test('two ticks racing past the expiry store one expire entry per rev', async ()
     assert.equal((await entries(blobs, s)).map((e) => [e.seq, e.action]), [[1, 'expire']], `${s}: one entry`);
     assert.ok(await blobs.head(Remote.entryDone(s, 1, 'expire', staged[i]!)), `${s}: finished`);
   }
+});
+
+test('a tick that judged a rev before another tick expired it finds the entry and adds none', async () => {
+  const { blobs, dir, remote, tick, since } = await setup();
+  const rev = await stageRev(blobs, 'review', 'Review.\n');
+  await tick();
+  const future = String((await since('review', rev)) + 15 * DAY);
+  const args = ['run', 'tick', '--remote', `file://${remote}`, '--json'];
+  // A has read the history (nothing expired yet) and waits; B expires the rev meanwhile.
+  const log = new CheckpointLog();
+  const a = spawnCli(args, { cwd: dir, env: { ...log.env({ point: 'tick:scanned', n: 1 }), SNAPPY_NOW: future } });
+  const aDone = collect(a);
+  await log.until((ps) => ps.some((p) => p.pid === a.pid && p.point === 'tick:scanned'), () => undefined);
+  const b = await tick(Number(future));
+  assert.equal(b.expired, [`review:${rev}`]);
+  log.release();
+  const ra = await aDone;
+  assert.is(ra.code, 0, ra.stderr);
+  assert.equal(JSON.parse(ra.stdout).reports.tick.quorum.expired, [], 'A decided again on the log with B\'s entry in it');
+  assert.equal((await entries(blobs, 'review')).map((e) => [e.seq, e.action]), [[1, 'expire']]);
 });
 
 test('a tick kill -9ed between the expire entry and its done marker is finished by the next tick, without a second entry', async () => {
