@@ -76,7 +76,7 @@ export interface SkillLog {
   /** Per promotion rolled back (by seq): the seq of its rollback entry. */
   rollbacks: Record<string, number>;
   pins: string[];
-  /** Per rev expired now: the seq of its expire entry (or of its revive entry, once revived). Absent in heads of an earlier release. */
+  /** Per rev: the seq of its last expire, revive or clear entry (a revive or a clear restarts its expiry clock). Absent in heads of an earlier release. */
   expiries?: Record<string, number>;
   /** The newest entry. */
   last: ChangelogEntry | null;
@@ -126,6 +126,8 @@ export function applyEntry(log: SkillLog, e: ChangelogEntry): SkillLog {
       break;
     case 'clear':
       next.revs[e.rev_id] = 'cleared';
+      // A clear reopens the rev to the quorum like a revive: its expiry clock starts over.
+      (next.expiries ??= {})[e.rev_id] = e.seq;
       break;
     case 'pin':
       if (!next.pins.includes(e.rev_id)) next.pins.push(e.rev_id);
@@ -216,12 +218,12 @@ export async function promotionOf(blobs: BlobStore, log: SkillLog, rev: string):
   return seqs.length ? readEntry(blobs, log, Math.max(...seqs)) : null;
 }
 
-/** The rev's last expire or revive entry (`log.expiries`), or null when it never expired. */
+/** The rev's last expire, revive or clear entry (`log.expiries`), or null when there is none. */
 export async function expiryEntryOf(blobs: BlobStore, log: SkillLog | null, rev: string): Promise<ChangelogEntry | null> {
   const seq = log?.expiries?.[rev];
   if (!log || !seq) return null;
   const e = await readEntry(blobs, log, seq).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
-  return e && (e.action === 'expire' || e.action === 'revive') && e.rev_id === rev ? e : null;
+  return e && (e.action === 'expire' || e.action === 'revive' || e.action === 'clear') && e.rev_id === rev ? e : null;
 }
 
 /** The marker key of an entry whose effects are done. */

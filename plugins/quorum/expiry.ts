@@ -32,8 +32,8 @@ export interface RevExpiry {
   leftMs: number | null;
   /** Its expire entry, while it is expired. */
   expired: { seq: number; ts: string; by: string; reason: string } | null;
-  /** The revive that reopened it, when it was revived since its last expiry. */
-  revived: { seq: number; ts: string; by: string; reason: string } | null;
+  /** The revive (or, after a rollback, the clear) that reopened it and restarted its clock. */
+  reopened: { seq: number; action: 'revive' | 'clear'; ts: string; by: string; reason: string } | null;
   /** `expires in 3 days`, `expired 2026-12-01 after 14 days: 2 of 3 tenants endorse; 6 runs, 5 needed`. */
   words: string;
 }
@@ -67,9 +67,9 @@ export async function sinceOf(blobs: BlobStore, skill: string, rev: string, opts
   return (await read()) ?? opts.record;
 }
 
-/** When the clock of a rev runs from: its first sighting, or its revive if later. */
-export function clockFrom(since: number | null, revive: ChangelogEntry | null): number | null {
-  const r = revive?.action === 'revive' ? Date.parse(revive.ts) : NaN;
+/** When the clock of a rev runs from: its first sighting, or the revive or clear that reopened it, if later. */
+export function clockFrom(since: number | null, reopen: ChangelogEntry | null): number | null {
+  const r = reopen?.action === 'revive' || reopen?.action === 'clear' ? Date.parse(reopen.ts) : NaN;
   if (since === null) return Number.isFinite(r) ? r : null;
   return Number.isFinite(r) ? Math.max(since, r) : since;
 }
@@ -92,17 +92,17 @@ export function leftWords(ms: number): string {
 
 /** The expiry view of one rev. `entry`: its last expire or revive entry (`expiryEntryOf`). */
 export function revExpiry(expiryMs: number | null, since: number | null, history: RevHistory | null, entry: ChangelogEntry | null, now: number): RevExpiry {
-  const pick = (e: ChangelogEntry | null) => (e ? { seq: e.seq, ts: e.ts, by: e.by, reason: e.reason ?? '' } : null);
-  const expired = history === 'expired' && entry?.action === 'expire' ? pick(entry) : null;
-  const revived = history === 'revived' && entry?.action === 'revive' ? pick(entry) : null;
-  const from = clockFrom(since, revived ? entry : null);
+  const expired = history === 'expired' && entry?.action === 'expire' ? { seq: entry.seq, ts: entry.ts, by: entry.by, reason: entry.reason ?? '' } : null;
+  const reopened = (history === 'revived' || history === 'cleared') && (entry?.action === 'revive' || entry?.action === 'clear') ? { seq: entry.seq, action: entry.action, ts: entry.ts, by: entry.by, reason: entry.reason ?? '' } : null;
+  const from = clockFrom(since, reopened ? entry : null);
   const at = expiryMs !== null && from !== null ? from + expiryMs : null;
-  const base = { days: expiryMs === null ? null : Math.round((expiryMs / 86_400_000) * 100) / 100, since: since === null ? null : new Date(since).toISOString(), from: from === null ? null : new Date(from).toISOString(), expiresAt: at === null ? null : new Date(at).toISOString(), expired, revived };
+  const base = { days: expiryMs === null ? null : Math.round((expiryMs / 86_400_000) * 100) / 100, since: since === null ? null : new Date(since).toISOString(), from: from === null ? null : new Date(from).toISOString(), expiresAt: at === null ? null : new Date(at).toISOString(), expired, reopened };
   if (expired) return { ...base, leftMs: 0, words: `expired ${expired.ts}${expired.reason ? ` (${expired.reason})` : ''}; revive it with snappy ops revive` };
   if (history !== null && history !== 'cleared' && history !== 'revived') return { ...base, leftMs: null, words: '' };
   if (at === null) return { ...base, leftMs: null, words: expiryMs === null ? 'never expires' : 'expiry clock starts at the next tick' };
   const left = Math.max(0, at - now);
-  return { ...base, leftMs: left, words: left > 0 ? `expires in ${leftWords(left)}${revived ? ` (revived ${revived.ts} by ${revived.by})` : ''}` : 'due to expire at the next tick' };
+  const why = reopened ? ` (${reopened.action === 'revive' ? 'revived' : 'cleared'} ${reopened.ts} by ${reopened.by})` : '';
+  return { ...base, leftMs: left, words: left > 0 ? `expires in ${leftWords(left)}${why}` : 'due to expire at the next tick' };
 }
 
 /** What an expiry does to the changelog: the entry's numbers are the rev's last progress. */

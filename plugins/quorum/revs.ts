@@ -150,7 +150,7 @@ export async function revStatuses(blobs: BlobStore, opts: QuorumOptions, only?: 
     const state = history === 'promoted' ? 'promoted' : history === 'rolled-back' ? 'rolled-back' : quarantine ? 'quarantined' : rejection ? 'rejected' : history === 'expired' ? 'expired' : !tally ? 'unreadable' : manualReview ? 'gated' : 'pending';
     const open = state === 'pending' || state === 'gated' || state === 'unreadable';
     const since = await sinceOf(blobs, skill, rev).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
-    const expiryEntry = history === 'expired' || history === 'revived' ? await expiryEntryOf(blobs, log, rev) : null;
+    const expiryEntry = history === 'expired' || history === 'revived' || history === 'cleared' ? await expiryEntryOf(blobs, log, rev) : null;
     const expiry = revExpiry(expiryMsFor(opts, skill), since, open || state === 'expired' ? (history ?? null) : 'promoted', expiryEntry, now);
     const regression = gate && open ? await compareWithCanonical(blobs, counted.tally, counted.standing, log, since, gate) : null;
     out.push({ ...progress, state, manualReview, quarantine, thresholds, decision: { promote: d.promote, reason: d.reason }, promotion, rollback, history, pinned: !!log?.pins.includes(rev), canonical: log?.canonical?.rev_id === rev, rejection, histogram: histogramOf(t), expiry, regression });

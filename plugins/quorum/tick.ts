@@ -142,9 +142,9 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
     const expireIfDue = async (): Promise<boolean> => {
       const ms = expiryMsFor(opts, skill);
       if (ms === null) return false;
-      const log = history === 'revived' ? await logOf(skill) : null;
-      const revive = log ? await expiryEntryOf(blobs, log, rev) : null;
-      const from = clockFrom(since, revive);
+      const log = history === 'revived' || history === 'cleared' ? await logOf(skill) : null;
+      const reopen = log ? await expiryEntryOf(blobs, log, rev) : null;
+      const from = clockFrom(since, reopen);
       if (from === null || tick.now < from + ms) return false;
       const reason = `expired after ${daysWords(ms)}: ${progressWords(p, t)}`;
       const e = await expireRev(blobs, kv, skill, rev, { history, expirySeq: log?.expiries?.[rev] }, { ts: new Date(tick.now).toISOString(), tenants: p.endorsing, runs: p.endorsingRuns, mean: p.mean, reason }, tick.clock.now());

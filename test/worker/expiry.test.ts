@@ -48,7 +48,7 @@ test("the Worker's cron expires a rev staged 15 days ago once, however many tick
   assert.is((await worker.scheduled({ cron: '* * * * *' })).outcome, 'ok');
   assert.equal((await entries(blobs, 'triage')).map((e) => e.action), ['expire', 'revive'], 'the revive restarted the clock: no second expiry');
   revs = (await ops(['revs'])).revs as Record<string, any>[];
-  assert.equal([byRev(old).state, byRev(old).expiry.revived.by], ['pending', 'manual:alice']);
+  assert.equal([byRev(old).state, byRev(old).expiry.reopened.by], ['pending', 'manual:alice']);
   assert.match(byRev(old).expiry.words, /^expires in 13 days \(revived /);
 });
 

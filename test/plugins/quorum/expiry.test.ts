@@ -114,7 +114,7 @@ test('an operator revives an expired rev (audited in the changelog, once); its c
   assert.is(log.filter((e) => e.action === 'revive').length, 1);
 
   let r = (await revs(later + 3 * DAY)).find((x) => x.rev === rev)!;
-  assert.equal([r.state, r.expiry.expiresAt, r.expiry.revived.by], ['pending', new Date(revivedAt + 14 * DAY).toISOString(), 'manual:robert']);
+  assert.equal([r.state, r.expiry.expiresAt, r.expiry.reopened.by], ['pending', new Date(revivedAt + 14 * DAY).toISOString(), 'manual:robert']);
   assert.is(r.expiry.words, `expires in 11 days (revived ${new Date(revivedAt).toISOString()} by manual:robert)`);
   q = await tick(later + 3 * DAY);
   assert.equal(q.expired, [], 'the revive restarted the clock');
@@ -183,6 +183,25 @@ test('a tick kill -9ed between the expire entry and its done marker is finished 
   assert.ok(await blobs.head(Remote.entryDone('deploy', 1, 'expire', rev)));
   const again = await tick(Number(future) + DAY);
   assert.equal([again.completed, again.expired], [[], []]);
+});
+
+test('a rev approved, rolled back and cleared long after it was staged gets a fresh expiry clock from the clear', async () => {
+  const { blobs, cli, tick, since, revs } = await setup();
+  const rev = await stageRev(blobs, 'lint', 'Lint.\n');
+  await tick();
+  const t0 = await since('lint', rev);
+  // Approved without a quorum: once cleared, nothing promotes it again but another approval.
+  const ap = await cli(['ops', 'approve', 'lint', rev, '--by', 'robert'], t0 + 1000);
+  assert.is(ap.code, 0, ap.stderr);
+  const rb = await cli(['ops', 'rollback', 'lint', rev, '--by', 'robert'], t0 + 20 * DAY);
+  assert.is(rb.code, 0, rb.stderr);
+  const cl = await cli(['ops', 'clear', 'lint', rev, '--by', 'robert'], t0 + 20 * DAY);
+  assert.is(cl.code, 0, cl.stderr);
+  const clearedAt = Date.parse(JSON.parse(cl.stdout).entry.ts);
+  assert.equal((await tick(clearedAt + 13 * DAY)).expired, [], 'cleared 13 days ago: still open, though staged 33 days ago');
+  const r = (await revs(clearedAt + 13 * DAY)).find((x) => x.rev === rev)!;
+  assert.equal([r.expiry.reopened.action, r.expiry.words], ['clear', `expires in 23 hours (cleared ${new Date(clearedAt).toISOString()} by manual:robert)`]);
+  assert.equal((await tick(clearedAt + 14 * DAY + 60_000)).expired, [`lint:${rev}`]);
 });
 
 test('expiryDays per skill; 0 never expires; a bad value is refused naming the option', async () => {
