@@ -108,10 +108,18 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
   if (!tick.only) for (const q of await freezeManifests(blobs, revs, closed, problem)) report.revs.push({ rev: q.rev, outcome: 'quarantined', reason: q.reason });
   const rule = opts.rule ?? defaultRule;
   const records = recordCache();
-  const logs = new Map<string, Promise<SkillLog>>();
+  // Each skill's changelog, read once and only for the revs that need it; null when malformed (reported).
+  const logs = new Map<string, Promise<SkillLog | null>>();
   const logOf = (skill: string) => {
     let l = logs.get(skill);
-    if (!l) logs.set(skill, (l = readLog(blobs, skill, problem)));
+    if (!l) {
+      l = readLog(blobs, skill, problem).catch((err) => {
+        if (!isMalformed(err)) throw err;
+        problem({ key: `${Remote.changelogPrefix}${skill}/`, reason: (err as Error).message });
+        return null;
+      });
+      logs.set(skill, l);
+    }
     return l;
   };
   for (const { skill, rev } of revs) {
@@ -142,7 +150,10 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
     const expireIfDue = async (): Promise<boolean> => {
       const ms = expiryMsFor(opts, skill);
       if (ms === null) return false;
-      const log = history === 'revived' || history === 'cleared' ? await logOf(skill) : null;
+      const reopened = history === 'revived' || history === 'cleared';
+      const log = reopened ? await logOf(skill) : null;
+      // When the clock restarted cannot be told from an unreadable changelog: no expiry until it can.
+      if (reopened && !log) return false;
       const reopen = log ? await expiryEntryOf(blobs, log, rev) : null;
       const from = clockFrom(since, reopen);
       if (from === null || tick.now < from + ms) return false;
@@ -162,7 +173,13 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
     const go = gateOptionsFor(opts, skill);
     let regression: RegressionCheck | undefined;
     if (go) {
-      regression = await compareWithCanonical(blobs, counted.tally, counted.standing, await logOf(skill), since, go);
+      const log = await logOf(skill);
+      // No canonical to compare with cannot be told from an unreadable changelog: the rev waits.
+      if (!log) {
+        report.revs.push({ rev: id, outcome: 'unreadable', reason: 'its changelog is malformed: the regression gate cannot compare it with the canonical', progress });
+        continue;
+      }
+      regression = await compareWithCanonical(blobs, counted.tally, counted.standing, log, since, go);
       if (!regression.passes) {
         if (await expireIfDue()) continue;
         report.pending++;
