@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -7,7 +7,7 @@ import { R2BlobStore } from '../../adapters/r2-blob-store.ts';
 import { Remote } from '../../domain/layout.ts';
 import { runCli } from '../helpers/cli.ts';
 import { tmpDir } from '../helpers/tmp.ts';
-import { entries, stageRev } from '../plugins/quorum/fleet.ts';
+import { entries, stageRev, tenant } from '../plugins/quorum/fleet.ts';
 import { OPS_TOKEN } from './client.ts';
 import { buildTestWorker, portOf, startWorker, r2Of } from './helpers.ts';
 
@@ -21,7 +21,7 @@ test("the Worker's cron expires a rev staged 15 days ago once, however many tick
   mf = await startWorker(await buildTestWorker(), { OPS_TOKEN });
   const port = await portOf(mf);
   const dir = tmpDir('snappy-worker-expiry-');
-  writeFileSync(path.join(dir, 'snappy.config.json'), JSON.stringify({ builtins: ['quorum'], worker: { url: `http://127.0.0.1:${port}` } }));
+  writeFileSync(path.join(dir, 'snappy.config.json'), JSON.stringify({ worker: { url: `http://127.0.0.1:${port}` } }));
   const ops = async (args: string[]) => {
     const r = await runCli(['ops', ...args, '--json'], { cwd: dir, env: { SNAPPY_OPS_TOKEN: OPS_TOKEN } });
     assert.is(r.code, 0, r.stderr);
@@ -37,6 +37,26 @@ test("the Worker's cron expires a rev staged 15 days ago once, however many tick
   assert.equal(results.map((r) => r.outcome), ['ok', 'ok', 'ok', 'ok']);
   assert.equal((await entries(blobs, 'triage')).map((e) => [e.seq, e.action, e.rev_id, e.by, e.reason]), [[1, 'expire', old, 'quorum', 'expired after 14 days: 0 of 3 tenants endorse; 0 runs, 5 needed']], 'one entry from four overlapping ticks');
   assert.ok(await blobs.head(Remote.since('triage', young)), 'the cron started the young rev\'s clock');
+
+  // A tenant's status and pull, through the Worker: the countdown, the expiry as a fate.
+  const t = await tenant('expiry-tenant');
+  const state = path.join(dir, 'state');
+  mkdirSync(state);
+  const asTenant = (args: string[]) => runCli(args, { cwd: dir, env: { SNAPPY_MASTER_KEY: t.masterKey, SNAPPY_STATE: state } });
+  const key = JSON.parse((await runCli(['ops', 'key', '--json', '--allow-weak-key'], { cwd: dir, env: { SNAPPY_MASTER_KEY: t.masterKey } })).stdout);
+  await ops(['tenants', 'admit', key.tenant, key.publicKey, '--by', 'robert']);
+  const pull = await asTenant(['run', 'pull']);
+  assert.is(pull.code, 0, pull.stderr);
+  assert.match(pull.stdout, `staged rev triage:${old} was expired`);
+  const st = await asTenant(['status', '--json']);
+  assert.is(st.code, 0, st.stderr);
+  const sj = JSON.parse(st.stdout);
+  assert.equal(sj.staged.map((x: { ref: string }) => x.ref), [`triage:${young}`], 'only the young rev waits for evaluation');
+  assert.equal(sj.decided.map((x: { ref: string; state: string }) => [x.ref, x.state]), [[`triage:${old}`, 'expired']]);
+  assert.equal(sj.quorum.revs.find((x: { rev: string }) => x.rev === young).expiry.words, 'expires in 13 days');
+  const human = await asTenant(['status']);
+  assert.match(human.stdout, `  triage:${young} pending: 0 of 3 tenants endorse; 0 runs, 5 needed; expires in 13 days`);
+  assert.match(human.stdout, `  triage:${old} expired: 0 of 3 tenants endorse; 0 runs, 5 needed; expired `);
 
   let revs = (await ops(['revs'])).revs as Record<string, any>[];
   const byRev = (rev: string) => revs.find((r) => r.rev === rev)!;
