@@ -7,7 +7,8 @@ import { isRevId, isSkillName, isTenantId } from '../../domain/names.ts';
 import { listTenants } from '../../domain/registry.ts';
 import { changelogIndex } from './changelog.ts';
 import { readDaily, type DailySummary } from './daily.ts';
-import type { QuorumOptions } from './options.ts';
+import { thresholdsFor, type QuorumOptions } from './options.ts';
+import type { Thresholds } from './rule.ts';
 import { revStatuses, type RevStatus } from './revs.ts';
 import { watchReport } from './watch-status.ts';
 
@@ -76,6 +77,8 @@ export interface TenantPart {
 export interface SkillView {
   skill: string;
   canonical: string | null;
+  /** The skill's quorum thresholds (the chart draws `minScore`). */
+  thresholds: Thresholds;
   history: HistoryItem[];
   series: ScoreSeries[];
   revs: RevProgress[];
@@ -167,6 +170,7 @@ export async function skillViews(blobs: BlobStore, kv: KV, opts: QuorumOptions):
     out.push({
       skill,
       canonical: log?.canonical?.rev_id ?? null,
+      thresholds: thresholdsFor(opts, skill),
       history,
       series,
       revs: mine.map(revProgress),
