@@ -34,7 +34,7 @@ export const OPS_SKILLS_JS = `'use strict';
 
   // Fleet mean score per day, one line per series, on a 0-1 scale with the endorsement threshold.
   function chart(s, minScore) {
-    var W = 640, H = 230, L = 44, R = 130, T = 12, B = 34, pw = W - L - R, ph = H - T - B;
+    var W = 700, H = 230, L = 44, R = 190, T = 12, B = 34, pw = W - L - R, ph = H - T - B;
     var days = [];
     s.series.forEach(function (x) { x.points.forEach(function (p) { days.push(dayNum(p.day)); }); });
     var lo = Math.min.apply(null, days), hi = Math.max.apply(null, days);
@@ -55,7 +55,7 @@ export const OPS_SKILLS_JS = `'use strict';
     th.appendChild(titled(svg('line', { x1: L, x2: L + pw, y1: Y(minScore), y2: Y(minScore), 'stroke-dasharray': '1 3' }), 'a tenant endorses at a mean of ' + minScore + ' or more'));
     var tl = svg('text', { x: L + pw + 4, y: Y(minScore) + 4 }); tl.textContent = 'endorse ≥ ' + minScore; th.appendChild(tl);
     root.appendChild(th);
-    var ends = [];
+    var ends = [{ threshold: tl, y: Y(minScore) }];
     s.series.forEach(function (x, i) {
       if (!x.points.length) return;
       var k = i % DASHES.length, colour = COLOURS[k];
@@ -75,6 +75,7 @@ export const OPS_SKILLS_JS = `'use strict';
     var prev = -Infinity;
     ends.forEach(function (e) {
       var y = Math.max(e.y + 4, prev + 13); prev = y;
+      if (e.threshold) { e.threshold.setAttribute('y', y); return; }
       var t = svg('text', { x: L + pw + 4, y: y, class: 'end', fill: e.colour }); t.textContent = e.text; e.g.appendChild(t);
       e.g.appendChild(svg('line', { x1: e.x + 5, x2: L + pw + 2, y1: e.y, y2: y - 4, stroke: e.colour, 'stroke-width': 0.5 }));
     });
@@ -176,7 +177,7 @@ export const OPS_SKILLS_JS = `'use strict';
     return t;
   }
 
-  function watchBox(s, admitted) {
+  function watchBox(s, fleet) {
     var d = el('div', undefined, 'watchbox');
     var w = s.watch;
     if (!w) { d.appendChild(el('p', 'no promotion under watch')); return d; }
@@ -185,7 +186,7 @@ export const OPS_SKILLS_JS = `'use strict';
     var ul = el('ul');
     var li = el('li'); li.appendChild(bar('objecting', w.objecting, w.thresholds.minTenants, w.objecting + ' of ' + count(w.thresholds.minTenants, 'tenant') + ' object' + (w.objecting === 1 ? 's' : '') + ' (a rollback needs ' + w.thresholds.minTenants + ')')); ul.appendChild(li);
     li = el('li'); li.appendChild(bar('objecting-runs', w.objectingRuns, w.thresholds.minRuns, count(w.objectingRuns, 'objecting run') + ', ' + w.thresholds.minRuns + ' needed')); ul.appendChild(li);
-    li = el('li'); li.appendChild(bar('adopted', w.adopted, admitted, w.adopted + ' of ' + count(admitted, 'admitted tenant') + ' adopted the page, ' + count(w.runs, 'run') + ' counted')); ul.appendChild(li);
+    li = el('li'); li.appendChild(bar('adopted', w.adopted, fleet, w.adopted + ' of ' + count(fleet, 'tenant') + ' adopted the page, ' + count(w.runs, 'run') + ' counted')); ul.appendChild(li);
     d.appendChild(ul);
     return d;
   }
@@ -198,7 +199,7 @@ export const OPS_SKILLS_JS = `'use strict';
     var tb = el('tbody');
     s.tenants.forEach(function (x) {
       var tr = el('tr'); tr.setAttribute('data-tenant', x.tenant); tr.setAttribute('data-rows', x.rows);
-      tr.appendChild(el('td', x.tenant)); tr.appendChild(el('td', x.admitted ? 'admitted' : 'not admitted', x.admitted ? '' : 'rejected'));
+      tr.appendChild(el('td', x.tenant)); tr.appendChild(el('td', !x.registered ? 'not in the registry (direct mode)' : x.admitted ? 'admitted' : 'revoked', x.registered && !x.admitted ? 'rejected' : ''));
       tr.appendChild(el('td', short(x.lastBatch))); tr.appendChild(el('td', x.lastDay || '-')); tr.appendChild(el('td', x.rows));
       tb.appendChild(tr);
     });
@@ -221,7 +222,8 @@ export const OPS_SKILLS_JS = `'use strict';
       var det = el('details'); det.appendChild(el('summary', 'the same numbers as a table')); det.appendChild(table({ skill: s.skill, series: withPoints })); a.appendChild(det);
       a.appendChild(quorumTable(s));
       a.appendChild(el('h4', 'Watch'));
-      a.appendChild(watchBox(s, s.tenants.filter(function (x) { return x.admitted; }).length));
+      // Admitted tenants; a direct-mode fleet without a registry: the tenants with rows.
+      a.appendChild(watchBox(s, s.tenants.filter(function (x) { return x.admitted; }).length || s.tenants.length));
       a.appendChild(historyTable(s));
       a.appendChild(tenantsTable(s));
       box.appendChild(a);

@@ -64,6 +64,8 @@ export interface WatchProgress {
 /** One tenant's part in a skill, in counts only (operator-only: the page never shows a tenant's scores). */
 export interface TenantPart {
   tenant: string;
+  /** In the registry: admitted by an operator (a direct-mode fleet may have no registry). */
+  registered: boolean;
   admitted: boolean;
   /** When the Worker stored the tenant's last aggregate batch (null in direct mode or before any). */
   lastBatch: string | null;
@@ -175,7 +177,12 @@ export async function skillViews(blobs: BlobStore, kv: KV, opts: QuorumOptions):
       series,
       revs: mine.map(revProgress),
       watch: w && { rev: w.rev, promotedAt: w.promotedAt, pinned: w.pinned, objecting: w.objecting, objectingRuns: w.objectingRuns, adopted: w.adopted, runs: w.runs, thresholds: { minTenants: w.thresholds.minTenants, minRuns: w.thresholds.minRuns, watchMinRuns: w.thresholds.watchMinRuns } },
-      tenants: tenants.map((t) => ({ tenant: t.tenant, admitted: t.admitted, lastBatch: seen.get(t.tenant)?.lastIngest ?? null, lastDay: rows.get(t.tenant)?.lastDay ?? null, rows: rows.get(t.tenant)?.rows ?? 0 })),
+      tenants: [...tenants.map((t) => ({ tenant: t.tenant, registered: true, admitted: t.admitted })), ...[...rows.keys()].filter((id) => !tenants.some((t) => t.tenant === id)).sort().map((tenant) => ({ tenant, registered: false, admitted: false }))].map((t) => ({
+        ...t,
+        lastBatch: seen.get(t.tenant)?.lastIngest ?? null,
+        lastDay: rows.get(t.tenant)?.lastDay ?? null,
+        rows: rows.get(t.tenant)?.rows ?? 0,
+      })),
     });
   }
   return out;

@@ -141,7 +141,7 @@ run('the fleet per skill on /snappy-ops: history, daily means chart, quorum and 
     const chart = card.locator('svg.trend');
     assert.is(await chart.getAttribute('role'), 'img');
     assert.match((await chart.getAttribute('aria-label'))!, 'The table below holds the same numbers.');
-    const shown = await chart.locator('g[data-series]').evaluateAll((gs) => gs.map((g) => ({ series: g.getAttribute('data-series')!, points: [...g.querySelectorAll('.pt')].map((m) => ({ day: m.getAttribute('data-day')!, mean: Number(m.getAttribute('data-mean')), runs: Number(m.getAttribute('data-runs')), title: m.querySelector('title')?.textContent ?? '' })), dash: g.querySelector('polyline')!.getAttribute('stroke-dasharray'), label: g.querySelector('text.end')?.textContent ?? '' })));
+    const shown = await chart.locator('g[data-series]').evaluateAll((gs) => gs.map((g) => ({ series: g.getAttribute('data-series')!, points: Array.from(g.querySelectorAll('.pt')).map((m) => ({ day: m.getAttribute('data-day')!, mean: Number(m.getAttribute('data-mean')), runs: Number(m.getAttribute('data-runs')), title: m.querySelector('title')?.textContent ?? '' })), dash: g.querySelector('polyline')!.getAttribute('stroke-dasharray'), label: g.querySelector('text.end')?.textContent ?? '' })));
     assert.equal(shown.map((x) => x.series).sort(), ['canonical', p, q, r, s].sort(), 'the canonical and every staged rev');
     for (const x of shown) {
       const want = expected.get(x.series)!;
