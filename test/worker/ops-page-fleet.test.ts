@@ -13,6 +13,7 @@ import { tmpDir } from '../helpers/tmp.ts';
 import { entries, ndjson, stageRev, tenant, type Tenant } from '../plugins/quorum/fleet.ts';
 import { admit, ingest, ops, OPS_TOKEN, signed } from './client.ts';
 import { buildTestWorker, portOf, r2Of, startWorker } from './helpers.ts';
+import { OPS_SKILLS_JS } from '../../worker/ops-skills.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -222,6 +223,49 @@ run('the fleet per skill on /snappy-ops: history, daily means chart, quorum and 
     await page.waitForFunction(() => (window as unknown as { __csp: string[] }).__csp.length >= 3, undefined, { timeout: 15_000 });
     assert.equal((await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp)).sort(), ['img-src https://cdn.example.com/x.png', 'script-src-elem https://cdn.example.com/x.js', 'script-src-elem inline'].sort());
     assert.is(await page.evaluate(() => (window as unknown as { __ran?: number }).__ran ?? 0), 0, 'an inline script does not run');
+  } finally {
+    await browser.close();
+  }
+});
+
+run("a rev's expiry, its comparison with the canonical and an expiry in the history are drawn when the data carries them; a skill without rows says so", async () => {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launchPersistentContext(tmpDir('snappy-chromium-'), { executablePath: CHROMIUM, headless: true, args: FLAGS });
+  try {
+    const page = await browser.newPage();
+    await page.setContent('<!doctype html><div id="skills"></div>');
+    await page.addScriptTag({ content: OPS_SKILLS_JS });
+    const th = { minTenants: 3, minRuns: 5, minScore: 0.85 };
+    const rev = (id: string, extra: Record<string, unknown>) => ({ rev: id, state: 'pending', endorsing: 1, endorsingRuns: 2, totalRuns: 4, mean: 0.8, thresholds: th, ...extra });
+    const skills = [
+      {
+        skill: 'deploy',
+        canonical: null,
+        thresholds: th,
+        history: [{ seq: 1, ts: '2026-11-20T08:00:00.000Z', skill: 'deploy', rev_id: 'cccccccccccc', action: 'expire', by: 'quorum', tenants: 1, runs: 2, mean: 0.7 }],
+        series: [{ rev: null, points: [] }],
+        revs: [
+          rev('aaaaaaaaaaaa', { expiresAt: '2026-12-14T09:30:00.000Z' }),
+          rev('bbbbbbbbbbbb', { expired: true, expiresAt: '2026-11-20T08:00:00.000Z', gate: { revMean: 0.81, canonicalMean: 0.86, tenants: 3, runs: 12, margin: 0.02, pass: false } }),
+        ],
+        watch: null,
+        tenants: [],
+      },
+    ];
+    await page.evaluate((list) => (window as unknown as { snappySkills(l: unknown, box: Element): void }).snappySkills(list, document.getElementById('skills')!), skills);
+    const a = page.locator('tr[data-rev="aaaaaaaaaaaa"]');
+    assert.is(await a.locator('.expiry').textContent(), ' expires 2026-12-14 09:30Z');
+    assert.is(await a.locator('td.gate').textContent(), '-');
+    const b = page.locator('tr[data-rev="bbbbbbbbbbbb"]');
+    assert.is(await b.locator('.expiry').textContent(), ' expired at 2026-11-20 08:00Z');
+    assert.is(await b.locator('td.gate').textContent(), 'rev 0.81 vs canonical 0.86 on 3 tenants, 12 runs (margin 0.02): worse, held back');
+    assert.equal([await b.locator('td.gate').getAttribute('data-rev-mean'), await b.locator('td.gate').getAttribute('data-canonical-mean')], ['0.81', '0.86']);
+    const h = page.locator('table.history tr[data-seq="1"]');
+    assert.is(await h.getAttribute('data-action'), 'expire');
+    assert.is(await h.locator('td').nth(5).textContent(), '1 tenant, 2 runs, mean 0.7');
+    assert.is(await page.locator('svg.trend').count(), 0, 'no chart without rows');
+    assert.is(await page.locator('figure.trend p').textContent(), 'no scored rows yet');
+    assert.is(await page.locator('.watchbox').textContent(), 'no promotion under watch');
   } finally {
     await browser.close();
   }
