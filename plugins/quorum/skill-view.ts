@@ -90,6 +90,8 @@ export interface SkillView {
 
 /** The newest entries a skill's history shows. */
 export const HISTORY_SHOWN = 50;
+/** Staged revs drawn per skill besides the canonical page. */
+export const MAX_REV_SERIES = 8;
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
 const soft = <T,>(p: Promise<T | null>): Promise<T | null> => p.catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
@@ -152,21 +154,21 @@ export async function skillViews(blobs: BlobStore, kv: KV, opts: QuorumOptions):
     }
     const plain = await dailiesOf(blobs, skill, null);
     const series: ScoreSeries[] = [seriesOf(null, plain)];
+    // Per tenant: its plain rows (by day) and its runs of each staged rev (from the rev's tally), and its newest day with either.
     const rows = new Map<string, { rows: number; lastDay: string | null }>();
-    const note = (d: DailySummary) => {
-      const days = Object.keys(d.days).sort();
-      const acc = rows.get(d.tenant) ?? { rows: 0, lastDay: null };
-      acc.rows += Object.values(d.days).reduce((n, [c]) => n + c, 0);
-      const last = days[days.length - 1] ?? null;
-      if (last && (!acc.lastDay || last > acc.lastDay)) acc.lastDay = last;
-      rows.set(d.tenant, acc);
+    const add = (tenant: string, n: number, day: string | null) => {
+      const acc = rows.get(tenant) ?? { rows: 0, lastDay: null };
+      acc.rows += n;
+      if (day && (!acc.lastDay || day > acc.lastDay)) acc.lastDay = day;
+      rows.set(tenant, acc);
     };
-    plain.forEach(note);
-    for (const r of mine) {
-      if (!isRevId(r.rev)) continue;
+    const lastDayOf = (d: DailySummary) => Object.keys(d.days).sort().pop() ?? null;
+    for (const d of plain) add(d.tenant, Object.values(d.days).reduce((n, [c]) => n + c, 0), lastDayOf(d));
+    for (const r of mine) for (const t of r.tenants) add(t.tenant, t.runs, null);
+    for (const r of charted(mine)) {
       const dailies = await dailiesOf(blobs, skill, r.rev);
       series.push(seriesOf(r.rev, dailies));
-      dailies.forEach(note);
+      for (const d of dailies) add(d.tenant, 0, lastDayOf(d));
     }
     const w = watch.watches.find((x) => x.skill === skill) ?? null;
     out.push({
@@ -186,6 +188,15 @@ export async function skillViews(blobs: BlobStore, kv: KV, opts: QuorumOptions):
     });
   }
   return out;
+}
+
+/**
+ * The revs drawn as series: the canonical one and those still in play (pending, gated, rolled
+ * back), at most `MAX_REV_SERIES`. A rev promoted and replaced since is left out: its runs after
+ * its promotion are the canonical's plain rows, and a page with dozens of lines helps nobody.
+ */
+function charted(revs: readonly RevStatus[]): RevStatus[] {
+  return revs.filter((r) => isRevId(r.rev) && (r.canonical || r.state === 'pending' || r.state === 'gated' || r.state === 'rolled-back')).slice(-MAX_REV_SERIES);
 }
 
 function historyItem(e: ChangelogEntry, revs: readonly RevStatus[]): HistoryItem {
