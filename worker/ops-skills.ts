@@ -160,14 +160,14 @@ export const OPS_SKILLS_JS = `'use strict';
       tr.appendChild(el('td', r.rev));
       var st = el('td', r.state + (r.rev === s.canonical ? ' (canonical)' : ''), r.state);
       // Expiry, when the quorum reports it: the date a staged rev stops waiting, or that it did.
-      if (r.expired) st.appendChild(el('span', ' expired' + (r.expiresAt ? ' at ' + short(r.expiresAt) : ''), 'expiry expired'));
+      if (r.expired) st.appendChild(el('span', ' expired' + (r.expiredAt || r.expiresAt ? ' at ' + short(r.expiredAt || r.expiresAt) : ''), 'expiry expired'));
       else if (r.expiresAt) st.appendChild(el('span', ' expires ' + short(r.expiresAt), 'expiry'));
       tr.appendChild(st);
       var tc = el('td'); tc.appendChild(bar('tenants', r.endorsing, r.thresholds.minTenants, tenantsEndorse(r.endorsing, r.thresholds.minTenants))); tr.appendChild(tc);
       var rc = el('td'); rc.appendChild(bar('runs', r.endorsingRuns, r.thresholds.minRuns, count(r.endorsingRuns, 'endorsing run') + ', ' + r.thresholds.minRuns + ' needed')); tr.appendChild(rc);
       tr.appendChild(el('td', r.mean === null ? '-' : r.mean));
       // The regression gate's comparison, when the quorum reports one: the rev against the canonical on the same tenants.
-      var g = r.gate, gc = el('td', g ? 'rev ' + (g.revMean === null ? '-' : g.revMean) + ' vs canonical ' + (g.canonicalMean === null ? '-' : g.canonicalMean) + ' on ' + count(g.tenants, 'tenant') + ', ' + count(g.runs, 'run') + ' (margin ' + g.margin + ')' + (g.pass === true ? ': not worse' : g.pass === false ? ': worse, held back' : '') : '-', 'gate');
+      var g = r.gate, gc = el('td', g ? 'rev ' + (g.revMean === null ? '-' : g.revMean) + ' vs canonical ' + (g.canonicalMean === null ? '-' : g.canonicalMean) + ' on ' + count(g.tenants, 'tenant') + ', ' + count(g.runs, 'run') + (g.canonicalRuns !== undefined ? ' vs ' + g.canonicalRuns : '') + ' (margin ' + g.margin + ')' + (g.pass === true ? ': not worse' : g.pass === false ? ': worse, held back' : '') : '-', 'gate');
       if (g) { gc.setAttribute('data-rev-mean', g.revMean); gc.setAttribute('data-canonical-mean', g.canonicalMean); }
       tr.appendChild(gc);
       tb.appendChild(tr);
@@ -198,7 +198,7 @@ export const OPS_SKILLS_JS = `'use strict';
     var th = el('thead'); th.appendChild(head); t.appendChild(th);
     var tb = el('tbody');
     s.tenants.forEach(function (x) {
-      var tr = el('tr'); tr.setAttribute('data-tenant', x.tenant); tr.setAttribute('data-rows', x.rows);
+      var tr = el('tr'); tr.setAttribute('data-part', x.tenant); tr.setAttribute('data-rows', x.rows);
       tr.appendChild(el('td', x.tenant)); tr.appendChild(el('td', !x.registered ? 'not in the registry (direct mode)' : x.admitted ? 'admitted' : 'revoked', x.registered && !x.admitted ? 'rejected' : ''));
       tr.appendChild(el('td', short(x.lastBatch))); tr.appendChild(el('td', x.lastDay || '-')); tr.appendChild(el('td', x.rows));
       tb.appendChild(tr);

@@ -44,9 +44,13 @@ export interface RevProgress {
   totalRuns: number;
   mean: number | null;
   thresholds: RevStatus['thresholds'];
+  /** When the rev expires (or expired), if its skill's revs expire. */
   expiresAt?: string;
   expired?: boolean;
-  gate?: { revMean: number | null; canonicalMean: number | null; tenants: number; runs: number; margin: number; pass?: boolean };
+  /** When it expired (its expire entry). */
+  expiredAt?: string;
+  /** The regression gate's comparison with the canonical on the tenants that scored both. */
+  gate?: { revMean: number | null; canonicalMean: number | null; tenants: number; runs: number; canonicalRuns?: number; margin: number; pass?: boolean };
 }
 
 /** An open watch's progress toward a rollback. */
@@ -211,10 +215,16 @@ function historyItem(e: ChangelogEntry, revs: readonly RevStatus[]): HistoryItem
   return item;
 }
 
-function revProgress(r: RevStatus): RevProgress {
-  // Expiry and the regression gate report on the rev status when they run; shown as they come.
-  const extra = r as RevStatus & Pick<RevProgress, 'expiresAt' | 'expired' | 'gate'>;
-  return {
+/** What the expiry and the regression gate report on a rev status, when the quorum runs them. */
+interface ExpiryAndGate {
+  expiry?: { expiresAt: string | null; expired: { ts: string } | null } | null;
+  regression?: { revMean: number | null; canonicalMean: number | null; tenants: number; revRuns: number; canonicalRuns: number; margin: number; passes: boolean } | null;
+}
+
+/** A rev status as the page draws it: the tallies, and its expiry and gate comparison when reported. */
+export function revProgress(r: RevStatus): RevProgress {
+  const { expiry, regression } = r as RevStatus & ExpiryAndGate;
+  const out: RevProgress = {
     rev: r.rev,
     state: r.state,
     endorsing: r.endorsing,
@@ -222,8 +232,12 @@ function revProgress(r: RevStatus): RevProgress {
     totalRuns: r.totalRuns,
     mean: r.mean === null ? null : round(r.mean),
     thresholds: r.thresholds,
-    ...(extra.expiresAt !== undefined ? { expiresAt: extra.expiresAt } : {}),
-    ...(extra.expired !== undefined ? { expired: extra.expired } : {}),
-    ...(extra.gate !== undefined ? { gate: extra.gate } : {}),
   };
+  if (expiry?.expiresAt) out.expiresAt = expiry.expiresAt;
+  if (expiry?.expired) Object.assign(out, { expired: true, expiredAt: expiry.expired.ts });
+  if (regression) {
+    const m = (x: number | null) => (x === null ? null : round(x));
+    out.gate = { revMean: m(regression.revMean), canonicalMean: m(regression.canonicalMean), tenants: regression.tenants, runs: regression.revRuns, canonicalRuns: regression.canonicalRuns, margin: regression.margin, pass: regression.passes };
+  }
+  return out;
 }

@@ -198,7 +198,7 @@ run('the fleet per skill on /snappy-ops: history, daily means chart, quorum and 
     assert.match((await wb.textContent())!, 'pinned');
 
     // Tenants: rows counted per tenant, never a score; the silent tenant has none.
-    const parts = await card.locator('table.parts tbody tr').evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-tenant'), Number(tr.getAttribute('data-rows')), tr.children[2]!.textContent]));
+    const parts = await card.locator('table.parts tbody tr').evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-part'), Number(tr.getAttribute('data-rows')), tr.children[2]!.textContent]));
     for (const t of [a, b, c, d]) {
       const row = parts.find((x) => x[0] === t.id)!;
       assert.is(row[1], sent.filter((x) => x.tenant === t.id).length, `rows of ${t.id}`);
@@ -247,7 +247,7 @@ run("a rev's expiry, its comparison with the canonical and an expiry in the hist
         series: [{ rev: null, points: [] }],
         revs: [
           rev('aaaaaaaaaaaa', { expiresAt: '2026-12-14T09:30:00.000Z' }),
-          rev('bbbbbbbbbbbb', { expired: true, expiresAt: '2026-11-20T08:00:00.000Z', gate: { revMean: 0.81, canonicalMean: 0.86, tenants: 3, runs: 12, margin: 0.02, pass: false } }),
+          rev('bbbbbbbbbbbb', { expired: true, expiresAt: '2026-11-20T07:59:00.000Z', expiredAt: '2026-11-20T08:00:00.000Z', gate: { revMean: 0.81, canonicalMean: 0.86, tenants: 3, runs: 12, canonicalRuns: 15, margin: 0.02, pass: false } }),
         ],
         watch: null,
         tenants: [],
@@ -259,7 +259,7 @@ run("a rev's expiry, its comparison with the canonical and an expiry in the hist
     assert.is(await a.locator('td.gate').textContent(), '-');
     const b = page.locator('tr[data-rev="bbbbbbbbbbbb"]');
     assert.is(await b.locator('.expiry').textContent(), ' expired at 2026-11-20 08:00Z');
-    assert.is(await b.locator('td.gate').textContent(), 'rev 0.81 vs canonical 0.86 on 3 tenants, 12 runs (margin 0.02): worse, held back');
+    assert.is(await b.locator('td.gate').textContent(), 'rev 0.81 vs canonical 0.86 on 3 tenants, 12 runs vs 15 (margin 0.02): worse, held back');
     assert.equal([await b.locator('td.gate').getAttribute('data-rev-mean'), await b.locator('td.gate').getAttribute('data-canonical-mean')], ['0.81', '0.86']);
     const h = page.locator('table.history tr[data-seq="1"]');
     assert.is(await h.getAttribute('data-action'), 'expire');
