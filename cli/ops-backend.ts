@@ -1,7 +1,7 @@
 import { ErrorCode, SnappyError } from '../core/errors.ts';
 import type { Logger } from '../core/ports.ts';
 import { admitTenant, auditLog, listTenants, revokeTenant, type AuditEntry, type TenantView } from '../domain/registry.ts';
-import type { Approval, MarkResult, PromoteResult, QuorumService, QuorumStores, Rejection, RevStatus, RollbackResult, SkillView, WatchReport } from '../plugins/quorum/index.ts';
+import type { Approval, MarkResult, PromoteResult, QuorumService, QuorumStores, Rejection, RevStatus, RollbackResult, WatchReport } from '../plugins/quorum/index.ts';
 import { ackAlert, alertLog, readAlertState, type Alert } from '../domain/alerts.ts';
 import { listSeen, readTickRecord, type SeenRecord, type TickRecord } from '../domain/health.ts';
 import { readLayout } from '../domain/remote-version.ts';
@@ -38,8 +38,6 @@ export interface OpsBackend {
   ack(id: string, by?: string): Promise<boolean>;
   /** Every tenant with its last request and release; the releases in use; the last tick. */
   fleet(): Promise<FleetView>;
-  /** Per skill: the canonical's history, scores per day, quorum and watch progress, tenants in counts. */
-  skills(): Promise<SkillView[]>;
 }
 
 /** What `ops alerts` shows. */
@@ -77,7 +75,6 @@ export function directBackend(stores: QuorumStores, quorum: QuorumService | unde
     approve: (skill, rev, by, diff) => q().approve(stores, skill, rev, by ?? operator, log, diff === undefined ? {} : { diff }),
     reject: (skill, rev, by, reason) => q().reject(blobs, skill, rev, by ?? operator, reason),
     watch: () => q().watch(stores),
-    skills: () => q().skills(stores),
     rollback: (skill, rev, by, reason) => q().rollback(stores, skill, by ?? operator, { ...(rev ? { rev } : {}), reason }, log),
     mark: (action, skill, rev, by, reason) => (action === 'clear' ? q().clear(stores, skill, rev, by ?? operator, reason, log) : q().pin(stores, skill, rev, action === 'pin', by ?? operator, reason, log)),
     // Direct mode has no v1 signatures to migrate: only public keys are admitted.

@@ -1,7 +1,7 @@
 import { ErrorCode, SnappyError } from '../core/errors.ts';
 import { DEFAULT_TIMEOUTS, httpRequest } from '../adapters/http-client.ts';
 import type { AuditEntry, TenantView } from '../domain/registry.ts';
-import type { Rejection, SkillView } from '../plugins/quorum/index.ts';
+import type { Rejection } from '../plugins/quorum/index.ts';
 import type { OpsBackend } from './ops-backend.ts';
 
 /** The operator's actions through a deployed Worker: `{url}/snappy-ops/api/...` with the ops token. */
@@ -45,6 +45,5 @@ export function workerBackend(url: string, token: string, timeouts: { connectTim
     alerts: () => call('GET', '/alerts'),
     ack: async (id, by) => (await call<{ acked: boolean }>('POST', `/alerts/${enc(id)}/ack`, by ? { by } : {})).acked,
     fleet: () => call('GET', '/fleet'),
-    skills: async () => (await call<{ skills: SkillView[] }>('GET', '/skills')).skills,
   };
 }
