@@ -77,7 +77,8 @@ export const OPS_SKILLS_JS = `'use strict';
       var y = Math.max(e.y + 4, prev + 13); prev = y;
       if (e.threshold) { e.threshold.setAttribute('y', y); return; }
       var t = svg('text', { x: L + pw + 4, y: y, class: 'end', fill: e.colour }); t.textContent = e.text; e.g.appendChild(t);
-      e.g.appendChild(svg('line', { x1: e.x + 5, x2: L + pw + 2, y1: e.y, y2: y - 4, stroke: e.colour, 'stroke-width': 0.5 }));
+      // A faint dotted leader from the last point to its label: not to be read as a line of the chart.
+      if (L + pw + 2 - (e.x + 5) > 2) e.g.appendChild(svg('line', { x1: e.x + 5, x2: L + pw + 2, y1: e.y, y2: y - 4, stroke: '#aaa', 'stroke-width': 1, 'stroke-dasharray': '1 3', class: 'leader' }));
     });
     return root;
   }
