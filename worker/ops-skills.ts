@@ -10,9 +10,13 @@ export const OPS_SKILLS_JS = `'use strict';
 (function () {
   var SVG = 'http://www.w3.org/2000/svg';
   // One look per series, told apart without colour: dash pattern, marker shape, label.
-  var DASHES = ['', '7 4', '2 3', '10 3 2 3', '4 4 1 4'];
+  // Nine looks: the canonical and up to eight revs (plugins/quorum/skill-view.ts MAX_REV_SERIES) never share a dash pattern.
+  var DASHES = ['', '7 4', '2 3', '10 3 2 3', '4 4 1 4', '14 4', '1 6', '6 2 2 2', '3 6 9 6'];
+  var DASH_WORDS = ['solid', 'dashed', 'dotted', 'dash-dot', 'dash-dot-dot', 'long-dashed', 'sparse-dotted', 'dash-dot-dense', 'long-short'];
   var MARKERS = ['circle', 'square', 'triangle', 'diamond', 'cross'];
+  var MARKER_WORDS = ['circles', 'squares', 'triangles', 'diamonds', 'crosses'];
   var COLOURS = ['#1b1b1b', '#0b6e4f', '#a4480c', '#4b3b8f', '#7a6a00'];
+  function look(i) { var k = i % DASHES.length; return { dash: DASHES[k], marker: MARKERS[k % MARKERS.length], colour: COLOURS[k % COLOURS.length], words: DASH_WORDS[k] + ' line, ' + MARKER_WORDS[k % MARKERS.length] }; }
   function el(tag, text, cls) { var e = document.createElement(tag); if (text !== undefined && text !== null) e.textContent = String(text); if (cls) e.className = cls; return e; }
   function svg(tag, attrs) { var e = document.createElementNS(SVG, tag); for (var k in attrs) if (attrs[k] !== undefined) e.setAttribute(k, String(attrs[k])); return e; }
   function titled(node, text) { var t = svg('title', {}); t.textContent = text; node.appendChild(t); return node; }
@@ -58,11 +62,11 @@ export const OPS_SKILLS_JS = `'use strict';
     var ends = [{ threshold: tl, y: Y(minScore) }];
     s.series.forEach(function (x, i) {
       if (!x.points.length) return;
-      var k = i % DASHES.length, colour = COLOURS[k];
+      var lk = look(i), colour = lk.colour;
       var g = svg('g', { 'data-series': x.rev === null ? 'canonical' : x.rev, 'aria-label': label(x.rev) + ': ' + x.points.map(function (p) { return p.day + ' ' + p.mean; }).join(', ') });
-      g.appendChild(svg('polyline', { points: x.points.map(function (p) { return X(dayNum(p.day)) + ',' + Y(p.mean); }).join(' '), fill: 'none', stroke: colour, 'stroke-width': 2, 'stroke-dasharray': DASHES[k] || undefined }));
+      g.appendChild(svg('polyline', { points: x.points.map(function (p) { return X(dayNum(p.day)) + ',' + Y(p.mean); }).join(' '), fill: 'none', stroke: colour, 'stroke-width': 2, 'stroke-dasharray': lk.dash || undefined }));
       x.points.forEach(function (p) {
-        var m = marker(MARKERS[k], X(dayNum(p.day)), Y(p.mean), colour);
+        var m = marker(lk.marker, X(dayNum(p.day)), Y(p.mean), colour);
         m.setAttribute('class', 'pt'); m.setAttribute('data-day', p.day); m.setAttribute('data-mean', p.mean); m.setAttribute('data-runs', p.runs); m.setAttribute('data-tenants', p.tenants);
         g.appendChild(titled(m, label(x.rev) + ', ' + p.day + ': mean ' + p.mean + ' over ' + count(p.runs, 'run') + ' of ' + count(p.tenants, 'tenant')));
       });
@@ -218,7 +222,7 @@ export const OPS_SKILLS_JS = `'use strict';
       var fig = el('figure', undefined, 'trend');
       if (withPoints.length) { fig.appendChild(chart({ skill: s.skill, series: withPoints }, s.thresholds.minScore)); }
       else fig.appendChild(el('p', 'no scored rows yet'));
-      fig.appendChild(el('figcaption', 'Fleet mean score per day: ' + withPoints.map(function (x, i) { return label(x.rev) + ' (' + ['solid line, circles', 'dashed line, squares', 'dotted line, triangles', 'dash-dot line, diamonds', 'long dots, crosses'][i % 5] + ')'; }).join('; ')));
+      fig.appendChild(el('figcaption', 'Fleet mean score per day: ' + withPoints.map(function (x, i) { return label(x.rev) + ' (' + look(i).words + ')'; }).join('; ')));
       a.appendChild(fig);
       var det = el('details'); det.appendChild(el('summary', 'the same numbers as a table')); det.appendChild(table({ skill: s.skill, series: withPoints })); a.appendChild(det);
       a.appendChild(quorumTable(s));

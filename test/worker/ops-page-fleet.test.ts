@@ -154,6 +154,7 @@ run('the fleet per skill on /snappy-ops: history, daily means chart, quorum and 
     }
     assert.is(new Set(shown.map((x) => x.dash)).size, shown.length, 'every series has its own dash pattern: told apart without colour');
     assert.is(await chart.locator('g.threshold').getAttribute('data-threshold'), '0.85');
+    assert.match((await card.locator('figcaption').textContent())!, 'canonical (solid line, circles)', 'the caption tells which line is which in words');
     // The same numbers in the fallback table.
     const table = card.locator('table.means');
     for (const [series, days] of expected) {
@@ -267,6 +268,12 @@ run("a rev's expiry, its comparison with the canonical and an expiry in the hist
     assert.is(await page.locator('svg.trend').count(), 0, 'no chart without rows');
     assert.is(await page.locator('figure.trend p').textContent(), 'no scored rows yet');
     assert.is(await page.locator('.watchbox').textContent(), 'no promotion under watch');
+    // The most lines a card draws (the canonical and eight revs): no two share a dash pattern.
+    const many = [{ rev: null, points: [{ day: '2026-11-01', mean: 0.5, runs: 2, tenants: 1 }] }, ...Array.from({ length: 8 }, (_, i) => ({ rev: `${i}`.repeat(12), points: [{ day: '2026-11-01', mean: 0.1 * i, runs: 1, tenants: 1 }, { day: '2026-11-03', mean: 0.1 * i + 0.05, runs: 1, tenants: 1 }] }))];
+    await page.evaluate((list) => (window as unknown as { snappySkills(l: unknown, box: Element): void }).snappySkills(list, document.getElementById('skills')!), [{ ...skills[0], series: many }]);
+    const dashes = await page.locator('svg.trend g[data-series] polyline').evaluateAll((ls) => ls.map((l) => l.getAttribute('stroke-dasharray') ?? 'solid'));
+    assert.is(dashes.length, 9);
+    assert.is(new Set(dashes).size, 9, `nine lines, nine dash patterns: ${dashes.join(' | ')}`);
   } finally {
     await browser.close();
   }
