@@ -18,7 +18,7 @@ test('a day of the trend pools every run of the fleet: a tenant with many runs w
   assert.equal(seriesOf(null, []), { rev: null, points: [] });
 });
 
-const status = (extra: Record<string, unknown>): RevStatus => ({ skill: 's', rev: 'aaaaaaaaaaaa', tenants: [], endorsing: 2, endorsingRuns: 4, endorsingMean: 0.9, totalRuns: 6, mean: 0.83333333, state: 'pending', manualReview: null, quarantine: null, thresholds: { minTenants: 3, minRuns: 5, minScore: 0.85 }, decision: { promote: false, reason: '' }, promotion: null, rollback: null, history: null, pinned: false, canonical: false, rejection: null, histogram: [], ...extra }) as RevStatus;
+const status = (extra: Record<string, unknown>): RevStatus => ({ skill: 's', rev: 'aaaaaaaaaaaa', tenants: [], endorsing: 2, endorsingRuns: 4, endorsingMean: 0.9, totalRuns: 6, mean: 0.83333333, state: 'pending', manualReview: null, quarantine: null, thresholds: { minTenants: 3, minRuns: 5, minScore: 0.85 }, decision: { promote: false, reason: '' }, promotion: null, rollback: null, history: null, pinned: false, canonical: false, rejection: null, histogram: [], ...extra }) as unknown as RevStatus;
 
 test("a rev's progress carries its expiry and the gate's comparison when the quorum reports them, and nothing of them when it does not", () => {
   assert.equal(revProgress(status({})), { rev: 'aaaaaaaaaaaa', state: 'pending', endorsing: 2, endorsingRuns: 4, totalRuns: 6, mean: 0.833, thresholds: { minTenants: 3, minRuns: 5, minScore: 0.85 } });
