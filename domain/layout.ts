@@ -132,6 +132,9 @@ export const Remote = {
   /** Per (skill, tenant): a bounded day-by-day summary of plain `<skill>` rows (count, sum, sum of squares). */
   dailyPrefix: 'snappy-quorum/daily/',
   daily: (skill: string, tenant: string) => `snappy-quorum/daily/${skill}/${tenant}.json`,
+  /** Per staged rev and tenant, the same day-by-day summary of its runs: the ops page's trend of a rev. */
+  revDailyPrefix: 'snappy-quorum/rev-daily/',
+  revDaily: (skill: string, rev: string, tenant: string) => `snappy-quorum/rev-daily/${skill}/${rev}/${tenant}.json`,
   /**
    * The post-promotion watch of one promotion (the changelog entry `seq` of `skill`): adoption
    * per tenant and the runs counted since. `<seq>.closed.json` beside it once it ended.

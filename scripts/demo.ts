@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tenantIdOf } from '../domain/hash.ts';
+import { DEMO_KEYS } from './demo-keys.ts';
 import { progressWords, tenantsWords } from '../plugins/quorum/words.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -97,7 +98,7 @@ async function tick(rev: string, names: Record<string, string>): Promise<any> {
 async function main(): Promise<void> {
   const t0 = Date.now();
   writeFileSync(config, JSON.stringify({ regen: { agent: [process.execPath, AGENT] }, quorum: { watch: { graceMs: 0 } } }, null, 2));
-  const keys = { acme: 'acme-demo-master-key', globex: 'globex-demo-master-key', initech: 'initech-demo-master-key' };
+  const keys = DEMO_KEYS;
   const ids = Object.fromEntries(await Promise.all(Object.entries(keys).map(async ([t, k]) => [t, await tenantIdOf(k)])));
   const laptop = await machine('acme-laptop', 'acme', keys.acme);
   const ci = await machine('acme-ci', 'acme', keys.acme);

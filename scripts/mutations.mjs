@@ -28,6 +28,31 @@ export default [
     tests: ['test/plugins/quorum/rule', 'test/plugins/quorum/tick', 'test/worker/quorum'],
     why: 'a tenant scoring 0.83 would count as endorsing',
   },
+  // The fleet per skill on /snappy-ops (docs/worker.md "/snappy-ops").
+  {
+    id: 'trend-counts-tenants-not-runs',
+    file: 'plugins/quorum/skill-view.ts',
+    search: 'acc.n += n;',
+    replace: 'acc.n += 1;',
+    tests: ['test/plugins/quorum/skill-view', 'test/worker/ops-page-fleet'],
+    why: "a day's fleet mean would divide the runs' sum by the tenants, not by the runs",
+  },
+  {
+    id: 'history-drops-first-entry',
+    file: 'worker/ops-skills.ts',
+    search: 's.history.slice().reverse()',
+    replace: 's.history.slice(1).reverse()',
+    tests: ['test/worker/ops-page-fleet'],
+    why: "the page's history would leave out the skill's first changelog entry",
+  },
+  {
+    id: 'quorum-bar-counts-scored-tenants',
+    file: 'plugins/quorum/skill-view.ts',
+    search: '    endorsing: r.endorsing,',
+    replace: '    endorsing: r.tenants.length,',
+    tests: ['test/worker/ops-page-fleet'],
+    why: 'the tenants bar would count every tenant that scored the rev as endorsing it',
+  },
   {
     id: 'quorum-0.85-exactly-not-enough',
     file: 'plugins/quorum/rule.ts',

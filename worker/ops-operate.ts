@@ -8,7 +8,7 @@ import { PROTOCOL, RELEASE } from '../domain/versions.ts';
 import type { QuorumService } from '../plugins/quorum/index.ts';
 import type { Stores } from './bindings.ts';
 import type { Env } from './env.ts';
-import { json } from './http.ts';
+import { fail, json } from './http.ts';
 import { minClientProtocol } from './versions.ts';
 import { webhookOf } from './alerts.ts';
 
@@ -29,9 +29,10 @@ export interface OpsCall {
  *   GET  alerts                        open alerts, acknowledged ones, the last webhook call, the recent log
  *   POST alerts/<id>/ack               {by?}  close an alert while its condition lasts
  *   GET  revs/<skill>/<rev>/diff       the rev against the canonical it would replace, with the diff's id
+ *   GET  skills                        per skill: the canonical's history, scores per day, quorum and watch progress, tenants in counts
  * Null when the route is not one of these.
  */
-export async function handleOperate(call: OpsCall, env: Env, { blobs }: Stores, quorum: QuorumService | undefined): Promise<Response | null> {
+export async function handleOperate(call: OpsCall, env: Env, { blobs, kv }: Stores, quorum: QuorumService | undefined): Promise<Response | null> {
   const { method, parts } = call;
   if (parts[0] === 'fleet' && parts.length === 1 && method === 'GET') {
     const [tenants, seen, tick, layout] = await Promise.all([listTenants(blobs), listSeen(blobs), readTickRecord(blobs), readLayout(blobs).catch(() => null)]);
@@ -58,6 +59,10 @@ export async function handleOperate(call: OpsCall, env: Env, { blobs }: Stores, 
   if (parts[0] === 'alerts' && parts.length === 3 && parts[2] === 'ack' && method === 'POST') {
     const b = await call.body();
     return json({ ok: true, acked: await ackAlert(blobs, parts[1]!, call.operator(call.str(b.by, 'by', false))) });
+  }
+  if (parts[0] === 'skills' && parts.length === 1 && method === 'GET') {
+    if (!quorum) return fail(503, 'this Worker runs without the quorum plugin (config builtins): there are no skills to show');
+    return json({ ok: true, skills: await quorum.skills({ blobs, kv }) });
   }
   if (parts[0] === 'revs' && parts.length === 4 && parts[3] === 'diff' && method === 'GET') {
     const d = await revDiff(blobs, parts[1]!, parts[2]!);

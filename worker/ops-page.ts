@@ -1,7 +1,8 @@
 /**
  * /snappy-ops: the operator page. The HTML holds no data; /snappy-ops/app.js asks for the ops
- * token (kept in sessionStorage), loads /snappy-ops/api/revs (and watch, fleet, alerts, tenants, audit) with it and builds the DOM with
+ * token (kept in sessionStorage), loads /snappy-ops/api/revs (and skills, watch, fleet, alerts, tenants, audit) with it and builds the DOM with
  * textContent and createElementNS only, so no skill name or page text is ever parsed as HTML.
+ * The fleet per skill (history, trend chart, progress bars) is drawn by /snappy-ops/skills.js (worker/ops-skills.ts).
  * The CSP (worker/http.ts) allows scripts and styles from this origin only.
  */
 export const OPS_PAGE = `<!doctype html>
@@ -20,6 +21,10 @@ export const OPS_PAGE = `<!doctype html>
   <button type="submit" id="load">Load</button>
 </form>
 <p id="msg" role="status"></p>
+<svg class="defs" width="0" height="0" aria-hidden="true"><defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff"/><line x1="0" y1="0" x2="0" y2="6" stroke="#2d2d2d" stroke-width="3"/></pattern></defs></svg>
+<section id="skillsec"><h2>Skills</h2>
+<div id="skills"></div>
+</section>
 <section><h2>Staged revisions</h2>
 <table id="revs"><thead><tr><th>skill</th><th>rev</th><th>state</th><th>tenants</th><th>runs</th><th>mean</th><th>scores</th><th></th></tr></thead><tbody></tbody></table>
 <div id="diffbox" hidden><h3 id="diffhead"></h3><ul id="difffm"></ul><pre id="diff"></pre></div>
@@ -49,6 +54,7 @@ export const OPS_PAGE = `<!doctype html>
 <section><h2>Audit</h2>
 <ol id="audit"></ol>
 </section>
+<script src="/snappy-ops/skills.js"></script>
 <script src="/snappy-ops/app.js"></script>
 </body>
 </html>
@@ -59,7 +65,13 @@ header{display:flex;gap:1rem;align-items:baseline}#last{color:#555}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:middle}
 .gated{color:#a60}.promoted{color:#070}.rejected{color:#a00}#msg{min-height:1.2em;color:#036}
 form{margin:.5rem 0;display:flex;gap:.5rem;flex-wrap:wrap}input{font:inherit}button{font:inherit;cursor:pointer}
-svg rect{fill:#48c}svg line{stroke:#c33}
+.hist rect{fill:#48c}.hist line{stroke:#c33}
+svg.defs{position:absolute}article.skill{border-top:2px solid #888;margin:1rem 0;padding-top:.3rem}article.skill table{margin:.5rem 0}
+caption{text-align:left;font-weight:600;padding:.3rem 0}figure.trend{margin:.5rem 0}figcaption{color:#555;font-size:12px}
+svg.trend{max-width:100%;height:auto}svg.trend text{font:11px system-ui,sans-serif;fill:#333}svg.trend text.end{font-weight:600}
+svg.trend .grid{stroke:#e4e4e4}svg.trend .threshold line{stroke:#555}
+.bar{display:inline-flex;gap:.4rem;align-items:center}.bar .frame{fill:none;stroke:#2d2d2d}.bar .words{font-size:13px}
+.watchbox ul{list-style:none;padding:0;margin:.2rem 0}.expiry{color:#a60}.gate{font-size:13px}
 #diff{background:#f6f6f6;padding:.5rem;overflow:auto;max-height:30rem}.error{color:#a00}.warning{color:#a60}
 `;
 
@@ -76,7 +88,7 @@ export const OPS_JS = `'use strict';
   }
   function chart(hist, min) {
     var w = 120, h = 30, max = Math.max.apply(null, hist.concat([1]));
-    var s = document.createElementNS(SVG, 'svg'); s.setAttribute('width', w); s.setAttribute('height', h); s.setAttribute('viewBox', '0 0 ' + w + ' ' + h);
+    var s = document.createElementNS(SVG, 'svg'); s.setAttribute('class', 'hist'); s.setAttribute('width', w); s.setAttribute('height', h); s.setAttribute('viewBox', '0 0 ' + w + ' ' + h);
     var t = document.createElementNS(SVG, 'title'); t.textContent = 'runs per score decile: ' + hist.join(', '); s.appendChild(t);
     hist.forEach(function (n, i) { var r = document.createElementNS(SVG, 'rect'); var bh = Math.round((n / max) * (h - 2)); r.setAttribute('x', i * 12); r.setAttribute('y', h - bh); r.setAttribute('width', 10); r.setAttribute('height', bh); s.appendChild(r); });
     var l = document.createElementNS(SVG, 'line'); l.setAttribute('x1', min * w); l.setAttribute('x2', min * w); l.setAttribute('y1', 0); l.setAttribute('y2', h); s.appendChild(l);
@@ -228,8 +240,9 @@ export const OPS_JS = `'use strict';
     });
   }
   function load() {
-    return Promise.all([api('GET', '/revs'), api('GET', '/tenants'), api('GET', '/audit'), api('GET', '/watch'), api('GET', '/alerts'), api('GET', '/fleet')]).then(function (res) {
+    return Promise.all([api('GET', '/revs'), api('GET', '/tenants'), api('GET', '/audit'), api('GET', '/watch'), api('GET', '/alerts'), api('GET', '/fleet'), api('GET', '/skills')]).then(function (res) {
       render(res[0]);
+      window.snappySkills(res[6].skills, $('skills'));
       renderTenants(res[1].tenants);
       renderWatch(res[3]);
       renderAlerts(res[4]);

@@ -13,6 +13,7 @@ import { handleIngest, ingestLimits, rateLimited } from './ingest.ts';
 import { changes, DEFAULT_OBJECT_MAX_BYTES, listObjects, readObject, stage, writeObject } from './objects.ts';
 import { handleOpsApi } from './ops-api.ts';
 import { OPS_CSS, OPS_JS, OPS_PAGE } from './ops-page.ts';
+import { OPS_SKILLS_JS } from './ops-skills.ts';
 import { listCanonical, pullAggregate, pullCanonical, status } from './pull.ts';
 import { authenticate, once, type AuthedRequest } from './tenant-auth.ts';
 import { noteSeen } from './seen.ts';
@@ -100,6 +101,7 @@ async function dispatch(req: Request, env: Env, ctx: ExecCtx, deps: RouteDeps): 
       return await pullCanonical(skill, env, deps.quorum);
     }
     if (p === '/snappy-ops/app.js') return new Response(OPS_JS, { headers: { 'content-type': 'application/javascript; charset=utf-8', 'x-content-type-options': 'nosniff' } });
+    if (p === '/snappy-ops/skills.js') return new Response(OPS_SKILLS_JS, { headers: { 'content-type': 'application/javascript; charset=utf-8', 'x-content-type-options': 'nosniff' } });
     if (p === '/snappy-ops/app.css') return new Response(OPS_CSS, { headers: { 'content-type': 'text/css; charset=utf-8', 'x-content-type-options': 'nosniff' } });
     if (p === '/snappy-ops' || p === '/snappy-ops/') {
       // The page holds no data; without a valid token it still renders (status 401/403) so the operator can enter one.

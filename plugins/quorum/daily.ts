@@ -4,7 +4,8 @@ import { Remote } from '../../domain/layout.ts';
 import { readJson, updateJson } from '../../domain/json-store.ts';
 
 /**
- * Per (skill, tenant), a day-by-day summary of the tenant's plain `<skill>` rows: count, sum and
+ * Per (skill, tenant), a day-by-day summary of the tenant's plain `<skill>` rows (and per
+ * (skill, rev, tenant), of its runs of a staged rev: `rev` set): count, sum and
  * sum of squares of scores, by UTC day of the row's `ts`. Bounded: the newest `MAX_DAYS` days
  * are kept. A later comparison of a page before and after its promotion reads these, never the
  * rows. Exactly once per batch: the batches applied are remembered (the newest `MAX_BATCHES`),
@@ -13,6 +14,8 @@ import { readJson, updateJson } from '../../domain/json-store.ts';
 export interface DailySummary {
   v: 1;
   skill: string;
+  /** Set on the summary of a staged rev's runs. */
+  rev?: string;
   tenant: string;
   /** YYYY-MM-DD -> [count, sum, sum of squares] */
   days: Record<string, [number, number, number]>;
@@ -27,12 +30,12 @@ function isDaily(v: unknown): boolean {
   return !!d && d.v === 1 && typeof d.days === 'object' && d.days !== null && Array.isArray(d.batches);
 }
 
-/** Adds one batch's plain rows of `skill` by `tenant` to its summary. */
-export async function applyToDaily(blobs: BlobStore, skill: string, tenant: string, batch: string, rows: readonly AggRow[]): Promise<void> {
+/** Adds one batch's plain rows of `skill` by `tenant` to its summary (with `rev`: its runs of that staged rev). */
+export async function applyToDaily(blobs: BlobStore, skill: string, tenant: string, batch: string, rows: readonly AggRow[], rev?: string): Promise<void> {
   await updateJson<DailySummary>(
     blobs,
-    Remote.daily(skill, tenant),
-    () => ({ v: 1, skill, tenant, days: {}, batches: [] }),
+    rev === undefined ? Remote.daily(skill, tenant) : Remote.revDaily(skill, rev, tenant),
+    () => ({ v: 1, skill, ...(rev === undefined ? {} : { rev }), tenant, days: {}, batches: [] }),
     (cur) => {
       if (cur.batches.includes(batch)) return null;
       for (const r of rows) {
@@ -52,7 +55,7 @@ export async function applyToDaily(blobs: BlobStore, skill: string, tenant: stri
   );
 }
 
-/** A tenant's daily summary of `skill`, or null before its first plain row. */
-export async function readDaily(blobs: BlobStore, skill: string, tenant: string): Promise<DailySummary | null> {
-  return readJson<DailySummary>(blobs, Remote.daily(skill, tenant), isDaily);
+/** A tenant's daily summary of `skill` (with `rev`: of that staged rev), or null before its first row. */
+export async function readDaily(blobs: BlobStore, skill: string, tenant: string, rev?: string): Promise<DailySummary | null> {
+  return readJson<DailySummary>(blobs, rev === undefined ? Remote.daily(skill, tenant) : Remote.revDaily(skill, rev, tenant), isDaily);
 }

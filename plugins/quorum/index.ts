@@ -21,6 +21,7 @@ export type { RegressionCheck } from './regression.ts';
 export type { WatchReport, WatchStatus, RollbackStatus } from './watch-status.ts';
 export type { WatchOutcome } from './watch-tick.ts';
 export type { WatchView, WatchSummary, RollbackSummary } from './watch-view.ts';
+export type { SkillView, HistoryItem, ScoreSeries, DayPoint, RevProgress, WatchProgress, TenantPart } from './skill-view.ts';
 export { watchView } from './watch-view.ts';
 export type { WatchVerdict, TenantVerdict } from './objection.ts';
 export { QuorumErrorCode } from './errors.ts';

@@ -158,7 +158,7 @@ interface Todo {
 const COMMIT_EVERY = 25;
 const COMMIT_MS = 500;
 
-/** One batch: its runs of staged, undecided revs into their tallies; its plain rows into the daily summaries. */
+/** One batch: its runs of staged, undecided revs into their tallies and daily summaries; its plain rows into the daily summaries. */
 async function applyBatch(
   blobs: BlobStore,
   b: { key: string; tenant: string; batch: string },
@@ -210,6 +210,12 @@ async function applyBatch(
     } catch (err) {
       if (!isMalformed(err)) throw err;
       opts.problem({ key: Remote.tally(skill, rev), reason: `${(err as Error).message}; ${rows.length} run(s) of ${b.key} not counted` });
+    }
+    try {
+      await applyToDaily(blobs, skill, b.tenant, b.batch, rows, rev);
+    } catch (err) {
+      if (!isMalformed(err)) throw err;
+      opts.problem({ key: Remote.revDaily(skill, rev, b.tenant), reason: (err as Error).message });
     }
   }
   for (const [skill, rows] of plain) {

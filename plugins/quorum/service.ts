@@ -7,6 +7,7 @@ import { assertExactlyOnce } from './probe.ts';
 import { KvKeys, type PromoteResult } from './promote.ts';
 import { lastPromotion, lastRollback, revStatuses, type Rejection, type RevStatus } from './revs.ts';
 import type { RollbackResult } from './rollback.ts';
+import { skillViews, type SkillView } from './skill-view.ts';
 import { notePagePush, watchedSkills, watchReport, type WatchReport } from './watch-status.ts';
 
 /** The stores a quorum action works on: the bucket and its KV. */
@@ -44,6 +45,8 @@ export interface QuorumService {
   pin(stores: QuorumStores, skill: string, rev: string, pin: boolean, by: string, reason: string, log: Logger): Promise<MarkResult>;
   /** Open watches with their objections so far, pins, and the newest rollbacks. */
   watch(stores: QuorumStores): Promise<WatchReport>;
+  /** Per skill, the canonical's history, scores per day, quorum and watch progress, tenants in counts (operator-only). */
+  skills(stores: QuorumStores): Promise<SkillView[]>;
   /** A tenant's page push the Worker accepted: notes the tenant's adoption of a watched page. */
   notePage(blobs: BlobStore, tenant: string, skill: string, bytes: Uint8Array, now: number): Promise<boolean>;
   /** Skills with an open watch. */
@@ -88,6 +91,7 @@ export function createQuorumService(options: QuorumOptions): QuorumService {
       return pinRev(blobs, kv, skill, rev, pin, by, reason);
     },
     watch: ({ blobs, kv }) => watchReport(blobs, kv, options),
+    skills: ({ blobs, kv }) => skillViews(blobs, kv, options),
     notePage: notePagePush,
     watchedSkills,
     canonicalCacheKey: KvKeys.canonical,

@@ -103,7 +103,7 @@ test('poisoned objects (changelog row, tally, manifest, scan state, index entry,
   assert.equal(again.promoted, [], 'and the next tick runs too');
 });
 
-test('bounded: a batch naming 3,000 revs makes tallies only for the staged ones; plain rows go to bounded daily summaries, once', async () => {
+test('bounded: a batch naming 3,000 revs makes tallies and day summaries only for the staged ones; plain rows go to bounded daily summaries, once', async () => {
   const { blobs, tick } = await setup();
   const [a] = await Promise.all(['a'].map(tenant)) as [Tenant];
   const staged = [await stageRev(blobs, 's1', 'S1.\n'), await stageRev(blobs, 's2', 'S2.\n')];
@@ -117,11 +117,15 @@ test('bounded: a batch naming 3,000 revs makes tallies only for the staged ones;
   const daily = JSON.parse((await text(blobs, Remote.daily('plainskill', a.id)))!);
   assert.equal(Object.keys(daily.days).sort(), ['2026-11-20', '2026-11-21', '2026-11-22', '2026-11-23', '2026-11-24']);
   assert.equal(daily.days['2026-11-22'], [1, 0.7, 0.48999999999999994]);
+  assert.equal((await listKeys(blobs, Remote.revDailyPrefix)).sort(), [Remote.revDaily('s1', staged[0]!, a.id), Remote.revDaily('s2', staged[1]!, a.id)].sort(), 'runs of the staged revs by day: two summaries, not 3,002');
+  const revDaily = JSON.parse((await text(blobs, Remote.revDaily('s1', staged[0]!, a.id)))!);
+  assert.equal([revDaily.rev, revDaily.days], [staged[0], { '2026-01-01': [1, 0.9, 0.81] }]);
   // Forget what the scan saw: the batch is read again, and the summary does not count it twice.
   await blobs.delete(Remote.quorumScan);
   await tick();
   const again = JSON.parse((await text(blobs, Remote.daily('plainskill', a.id)))!);
   assert.equal(again.days, daily.days);
+  assert.equal(JSON.parse((await text(blobs, Remote.revDaily('s1', staged[0]!, a.id)))!).days, revDaily.days, "a rev's day summary counts a batch once too");
 });
 
 test('under a short deadline the scan commits what it did and the next ticks go on from there: every run counted once', async () => {
