@@ -32,6 +32,23 @@ for (const name of ['index.js', 'index.js.map', 'cli.js', 'cli.js.map', 'chunks'
 // TypeScript), and typescript, which cosmiconfig would require for a loader we do not use.
 const EXTERNAL = ['@aws-sdk/*', 'tsx', 'tsx/*', 'esbuild', 'typescript'];
 
+// zod's `z.locales` holds its error messages in some 50 languages: half of zod's code, and half
+// of what loading it costs every run. snappy's messages are English, so the built package keeps
+// `z.locales.en` only (README "Package and start-up"); a plugin wanting another language
+// imports zod's own locales.
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer) ? { path: path.join(path.dirname(args.importer), '..', 'locales', 'index.js'), namespace: 'zod-english-only' } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'zod-english-only' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(path.join(path.dirname(args.path), 'en.js'))};\n`,
+      resolveDir: path.dirname(args.path),
+    }));
+  },
+};
+
 const result = await esbuild.build({
   absWorkingDir: ROOT,
   entryPoints: { index: 'core/index.ts', cli: 'cli/main.ts' },
@@ -43,6 +60,7 @@ const result = await esbuild.build({
   platform: 'node',
   target: 'node20',
   external: EXTERNAL,
+  plugins: [zodEnglishOnly],
   // Bundled CommonJS (tapable) requires Node's built-ins: give the ES modules a require.
   banner: { js: "import { createRequire as __snappyRequire } from 'node:module'; const require = __snappyRequire(import.meta.url);" },
   sourcemap: true,
