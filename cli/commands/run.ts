@@ -34,15 +34,18 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
       .example('$0 run aggregate --json', 'ingest new eval rows into the anonymized aggregate, print a JSON summary')
       .example('$0 run tick --remote file:///srv/fleet', "run the Worker's minute tick in Node against a remote") as unknown as Argv<GlobalFlags & { task: string[] }>,
   handler: async (argv) => {
-    const { createCli } = await import('../context.ts');
-    const { acquireLock, releaseLockSync } = await import('../../adapters/lock.ts');
-    const { printJson, formatTimings } = await import('../output.ts');
-    const { closest } = await import('../suggest.ts');
-    const { Interrupts } = await import('../interrupt.ts');
-    const { noKeySkips } = await import('../no-key.ts');
-    const { missingFor } = await import('../../lifecycle/tasks.ts');
-    const { State } = await import('../../domain/state-layout.ts');
-    const { recordPush } = await import('../last-push.ts');
+    // Loaded side by side: one at a time, each would wait for its files in turn.
+    const [{ createCli }, { acquireLock, releaseLockSync }, { printJson, formatTimings }, { closest }, { Interrupts }, { noKeySkips }, { missingFor }, { State }, { recordPush }] = await Promise.all([
+      import('../context.ts'),
+      import('../../adapters/lock.ts'),
+      import('../output.ts'),
+      import('../suggest.ts'),
+      import('../interrupt.ts'),
+      import('../no-key.ts'),
+      import('../../lifecycle/tasks.ts'),
+      import('../../domain/state-layout.ts'),
+      import('../last-push.ts'),
+    ]);
     // A tick alone works on the remote only: it must not create anything in a state dir.
     const cli = await createCli(argv, process.env, { stateWrites: !argv.dryRun && !argv.task.every((t) => t === 'tick') });
     const tasks = planTasks(argv.task, !!argv.auto);
