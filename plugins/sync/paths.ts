@@ -74,6 +74,11 @@ export interface PushTarget {
  */
 export function pushTargetOfAllowed(rel: string, who: Who): PushTarget | null {
   if (rel.endsWith(INCOMING_SUFFIX) || isAtomicTemp(rel)) return null;
+  // Most of a state dir is pages: they go without splitting the path.
+  if (rel.startsWith(State.skillsDir) && rel.endsWith('.md') && rel.indexOf('/', State.skillsDir.length) === -1) {
+    const skill = rel.slice(State.skillsDir.length, -3);
+    if (isSkillName(skill)) return who.tenant ? { key: Remote.tenantSkill(who.tenant, skill), kind: 'page', createOnly: false } : null;
+  }
   const parts = rel.split('/');
   if (parts[0] === 'canonical' || rel === State.aggregate) return null;
   if (parts[0] === 'skills' && parts.length === 2 && parts[1]!.endsWith('.md')) {
