@@ -48,7 +48,9 @@ export async function importTsConfig(file: string): Promise<unknown> {
   const cacheDir = cacheDirFor(path.dirname(file));
   if (!cacheDir) return importDefault(file);
   const source = readFileSync(file);
-  const stem = `${path.basename(file).replace(/\W+/g, '_')}-${sha(file).slice(0, 8)}`;
+  // Per config and per library: a checkout runs its sources and its build by turns, and each
+  // would otherwise throw the other's compilation away (see compile).
+  const stem = `${path.basename(file).replace(/\W+/g, '_')}-${sha(`${file}\0${LIBRARY_ENTRY}`).slice(0, 8)}`;
   const key = sha(`${SCHEME}\0${LIBRARY_ENTRY}\0${file}\0${sha(source)}`).slice(0, 16);
   const out = path.join(cacheDir, `${stem}-${key}.mjs`);
   const meta = `${out}.json`;
@@ -96,7 +98,7 @@ async function compile(file: string, out: string, meta: string): Promise<void> {
   await fs.rename(tmp, out);
   await fs.writeFile(`${meta}.${process.pid}.tmp`, JSON.stringify(inputs));
   await fs.rename(`${meta}.${process.pid}.tmp`, meta);
-  // Older compilations of this same config are of no further use.
+  // Older compilations of this same config for this same library are of no further use.
   const stem = path.basename(out).replace(/-[0-9a-f]{16}\.mjs$/, '-');
   for (const name of readdirSync(path.dirname(out))) {
     if (name.startsWith(stem) && !name.startsWith(path.basename(out))) await fs.rm(path.join(path.dirname(out), name), { force: true });

@@ -155,10 +155,13 @@ export async function checkBuiltinOptions(loaded: LoadedConfig, schemaOf: (name:
   for (const [id, o] of Object.entries(machines ?? {})) views.push({ where: `machines.${id}`, config: deepMerge(base, o as Record<string, unknown>) });
   const issues: Issue[] = [];
   const baseIssues = new Map<BuiltinPlugin, Set<string>>();
+  const enabledIn = (view: { config: Record<string, unknown> }) => (view.config.builtins as BuiltinPlugin[] | undefined) ?? BUILTIN_PLUGINS;
+  // The plugins' modules load side by side, not each waiting for the one before.
+  const names = [...new Set(views.flatMap(enabledIn))];
+  const schemas = new Map(await Promise.all(names.map(async (name) => [name, await schemaOf(name)] as const)));
   for (const view of views) {
-    const enabled = (view.config.builtins as BuiltinPlugin[] | undefined) ?? BUILTIN_PLUGINS;
-    for (const name of enabled) {
-      const schema = await schemaOf(name);
+    for (const name of enabledIn(view)) {
+      const schema = schemas.get(name);
       if (!schema) continue;
       const res = schema.safeParse(view.config[name] ?? {});
       const found = res.success ? [] : issuesOf(res.error, name, schema);

@@ -129,7 +129,7 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
   const tasks = lifecycleTasks({ tickBudgetMs: config.tick?.budgetMs ?? DEFAULT_TICK_BUDGET_MS });
   let runner: Runner;
   try {
-    runner = createRunner({ plugins: instances, config: config as Record<string, unknown>, log, runtime: 'node', tapTimeoutMs: config.timeouts ?? {}, tasks });
+    runner = createRunner({ plugins: instances, config: config as Record<string, unknown>, log, runtime: 'node', tapTimeoutMs: config.timeouts ?? {}, tasks, precompile: false });
   } catch (err) {
     throw namingConfig(err, loaded.file, { tenant, machine });
   }

@@ -1,4 +1,5 @@
 import { pathToFileURL } from 'node:url';
+import { resolveLibraryEverywhere } from './library-resolve.ts';
 
 /**
  * Imports a config or plugin module by absolute path and returns its default export (or the
@@ -6,6 +7,7 @@ import { pathToFileURL } from 'node:url';
  * follows their relative TS imports, wherever they live and whatever their package type.
  */
 export async function importDefault(file: string): Promise<unknown> {
+  resolveLibraryEverywhere();
   let mod: unknown;
   if (/\.[cm]?ts$/.test(file)) {
     const { tsImport } = await import('tsx/esm/api');

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Argv } from 'yargs';
-import { COMMANDS } from './commands/index.ts';
+import type { Argv, CommandModule } from 'yargs';
 import { runCommand } from './commands/run.ts';
+import type { GlobalFlags } from './context.ts';
 import { plainRun } from './run-route.ts';
 import { PACKAGE_ROOT } from './package-root.ts';
 import { reportError } from './output.ts';
@@ -51,7 +51,8 @@ export async function main(args: string[]): Promise<number> {
       return reportError(err, json);
     }
   }
-  const { default: yargs } = await import('yargs');
+  // The other commands load with the parser: a plain `snappy run` needs neither.
+  const [{ default: yargs }, { COMMANDS }] = await Promise.all([import('yargs'), import('./commands/index.ts')]);
   const version = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')).version as string;
   const parser = yargs(args)
     .scriptName('snappy')
@@ -78,10 +79,10 @@ export async function main(args: string[]): Promise<number> {
     // command anyway, with the arguments it could not make sense of.
     .fail((msg, err) => {
       // The parser's own refusals come as a YError (e.g. a flag without its value); others are the command's.
-      if (err && err.name === 'YError') throw usageError(err.message, viewOf(parser), args);
+      if (err && err.name === 'YError') throw usageError(err.message, viewOf(parser, COMMANDS), args);
       if (err) throw err;
-      if (msg === 'no command') throw noCommandError(viewOf(parser), args);
-      throw usageError(msg, viewOf(parser), args);
+      if (msg === 'no command') throw noCommandError(viewOf(parser, COMMANDS), args);
+      throw usageError(msg, viewOf(parser, COMMANDS), args);
     });
   skipHelpPrerender(parser);
   try {
@@ -104,10 +105,8 @@ function skipHelpPrerender(parser: Argv): void {
   if (typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
 
-const TOP_COMMANDS = COMMANDS.map((c) => String(c.command).split(' ')[0]!);
-
 /** The command path and flags the parser had reached when it failed. */
-function viewOf(parser: Argv): ParserView {
+function viewOf(parser: Argv, commands: readonly CommandModule<GlobalFlags, any>[]): ParserView {
   // Both are yargs 18 methods its type definitions leave out.
   const internal = parser as unknown as {
     getInternalMethods(): { getContext(): { commands: string[]; fullCommands: string[] } };
@@ -119,5 +118,5 @@ function viewOf(parser: Argv): ParserView {
   // The parser also files every dashed flag under its camelCase name; suggest the dashed one.
   const flags = [...names].filter((n) => !/[A-Z]/.test(n) || n.length === 1);
   const usage = ctx.fullCommands[ctx.fullCommands.length - 1];
-  return { commands: [...ctx.commands], ...(usage ? { usage } : {}), flags, topCommands: TOP_COMMANDS };
+  return { commands: [...ctx.commands], ...(usage ? { usage } : {}), flags, topCommands: commands.map((c) => String(c.command).split(' ')[0]!) };
 }

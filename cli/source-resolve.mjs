@@ -1,9 +1,14 @@
-// Module resolve hook, for snappy running from its TypeScript sources (cli/from-sources.mjs):
-// a plugin importing 'snappy-os' gets these sources, the same modules the CLI runs, and not
-// dist/, which may be missing or older than the sources.
-const ENTRY = new URL('../core/index.ts', import.meta.url).href;
+// Module resolve hook: a config or plugin importing 'snappy-os' gets the library of the snappy
+// that runs it, wherever the module lives. From the TypeScript sources (cli/from-sources.mjs)
+// that is core/index.ts, not dist/, which may be missing or older than the sources; for a
+// checkout running its build, the entry cli/library-resolve.ts passes (dist/index.js).
+let entry = new URL('../core/index.ts', import.meta.url).href;
+
+export function initialize(data) {
+  if (data?.entry) entry = data.entry;
+}
 
 export async function resolve(specifier, context, next) {
-  if (specifier === 'snappy-os') return { url: ENTRY, shortCircuit: true };
+  if (specifier === 'snappy-os') return { url: entry, shortCircuit: true };
   return next(specifier, context);
 }

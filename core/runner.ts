@@ -20,6 +20,12 @@ export interface RunnerOptions {
   tapTimeoutMs?: Readonly<Record<string, number>>;
   /** Tasks the host defines before any plugin applies (the lifecycle's), owned by `snappy`. */
   tasks?: Readonly<Record<string, TaskDefinition>>;
+  /**
+   * Compile every hook's callers when the runner is built (default), as the Worker must: it
+   * forbids code generation later. A Node host may pass false: a hook then compiles on its
+   * first call, and a run calls few of them. Sealed either way: no tap after the build.
+   */
+  precompile?: boolean;
 }
 
 /** A tap as its plugin wrote it, before the runner wrapped it. */
@@ -121,7 +127,7 @@ export class Runner implements RunnerApi {
         this.applying = undefined;
       }
     }
-    this.seal();
+    this.seal(opts.precompile ?? true);
   }
 
   service<K extends keyof ServiceMap>(key: K): ServiceMap[K] | undefined {
@@ -242,11 +248,13 @@ export class Runner implements RunnerApi {
     };
   }
 
-  /** Compiles every hook's callers now, while code generation is still allowed. */
-  private seal(): void {
-    for (const hook of Object.values(this.hooks) as AnyHook[]) {
-      hook.promise = hook._createCall('promise') as AnyHook['promise'];
-      hook.callAsync = hook._createCall('async') as AnyHook['callAsync'];
+  /** Refuses taps from now on; with `compile`, compiles every hook's callers now, while code generation is still allowed. */
+  private seal(compile: boolean): void {
+    if (compile) {
+      for (const hook of Object.values(this.hooks) as AnyHook[]) {
+        hook.promise = hook._createCall('promise') as AnyHook['promise'];
+        hook.callAsync = hook._createCall('async') as AnyHook['callAsync'];
+      }
     }
     this.sealed = true;
     Object.freeze(this.hooks);

@@ -59,5 +59,8 @@ function isNegated(glob: string): boolean {
 function compile(glob: string): (p: string) => boolean {
   let g = glob.replace(/^(\.\/)+/, '');
   if (g.endsWith('/')) g += '**';
-  return picomatch(g, { dot: true, strictBrackets: true });
+  // What picomatch's own matcher does for these options, without the result object it builds
+  // on every call: a push tests every path in the state dir.
+  const re = picomatch.makeRe(g, { dot: true, strictBrackets: true });
+  return (p) => p !== '' && (p === g || re.test(p));
 }

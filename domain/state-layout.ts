@@ -59,7 +59,8 @@ export function isRawLogName(rel: string): boolean {
 }
 
 function rawLogName(p: string): boolean {
-  if (p === State.aggregate) return false;
+  // Every name below holds `evals`; most paths in a state dir do not (a push asks for each).
+  if (p === State.aggregate || !p.includes('evals')) return false;
   if (p.startsWith('log/evals')) return true;
   const base = p.slice(p.lastIndexOf('/') + 1).replace(/^[.#~]+/, '');
   return /^evals\b.*ndjson/.test(base) && !base.startsWith('evals.aggregate.');

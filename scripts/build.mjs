@@ -11,7 +11,7 @@
 // Commands keep their lazy imports as chunks of their own. Source maps everywhere.
 //
 // Usage: node scripts/build.mjs [--js-only]   (--js-only skips the declarations)
-import { readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -22,9 +22,21 @@ const DIST = path.join(ROOT, 'dist');
 const jsOnly = process.argv.includes('--js-only');
 const t0 = Date.now();
 
-// Only what this build makes: the Worker bundle (`npm run build:worker`) also lives in dist/.
-for (const name of ['index.js', 'index.js.map', 'cli.js', 'cli.js.map', 'chunks', 'build.json', 'help-100.txt', ...(jsOnly ? [] : ['types'])]) {
-  rmSync(path.join(DIST, name), { recursive: true, force: true });
+// The build is written to a folder beside dist/ (the same file system) and renamed into place
+// when complete: a CLI run or test starting meanwhile finds the old build whole, or the new
+// one, never half of either (between the two renames, no dist/ at all: bin/snappy.js then runs
+// the sources).
+const OUT = path.join(ROOT, `.dist-build-${process.pid}`);
+const OLD = path.join(ROOT, `.dist-old-${process.pid}`);
+rmSync(OUT, { recursive: true, force: true });
+mkdirSync(OUT);
+process.on('exit', () => rmSync(OUT, { recursive: true, force: true }));
+
+// What this build does not make is kept as it was: the Worker bundle (`npm run build:worker`)
+// and, with --js-only, the declarations.
+const MADE_HERE = new Set(['index.js', 'index.js.map', 'cli.js', 'cli.js.map', 'chunks', 'build.json', 'help-100.txt', ...(jsOnly ? [] : ['types'])]);
+if (existsSync(DIST)) {
+  for (const name of readdirSync(DIST)) if (!MADE_HERE.has(name)) cpSync(path.join(DIST, name), path.join(OUT, name), { recursive: true });
 }
 
 // Dependencies are bundled in (zod alone is some 230 modules to resolve and load), except
@@ -32,10 +44,27 @@ for (const name of ['index.js', 'index.js.map', 'cli.js', 'cli.js.map', 'chunks'
 // TypeScript), and typescript, which cosmiconfig would require for a loader we do not use.
 const EXTERNAL = ['@aws-sdk/*', 'tsx', 'tsx/*', 'esbuild', 'typescript'];
 
+// zod's `z.locales` holds its error messages in some 50 languages: half of zod's code, and half
+// of what loading it costs every run. snappy's messages are English, so the built package keeps
+// `z.locales.en` only (README "Package and start-up"); a plugin wanting another language
+// imports zod's own locales.
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer) ? { path: path.join(path.dirname(args.importer), '..', 'locales', 'index.js'), namespace: 'zod-english-only' } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'zod-english-only' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(path.join(path.dirname(args.path), 'en.js'))};\n`,
+      resolveDir: path.dirname(args.path),
+    }));
+  },
+};
+
 const result = await esbuild.build({
   absWorkingDir: ROOT,
   entryPoints: { index: 'core/index.ts', cli: 'cli/main.ts' },
-  outdir: DIST,
+  outdir: OUT,
   chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
   splitting: true,
@@ -43,6 +72,7 @@ const result = await esbuild.build({
   platform: 'node',
   target: 'node20',
   external: EXTERNAL,
+  plugins: [zodEnglishOnly],
   // Bundled CommonJS (tapable) requires Node's built-ins: give the ES modules a require.
   banner: { js: "import { createRequire as __snappyRequire } from 'node:module'; const require = __snappyRequire(import.meta.url);" },
   sourcemap: true,
@@ -73,27 +103,31 @@ const worker = await esbuild.build({
 // `snappy --help` off a terminal (width 100) is the same text every time: bin/snappy.js prints
 // it from here instead of loading the argument parser, which spends most of its start-up
 // measuring the widths of the help text's cells.
-const help = spawnSync(process.execPath, ['--input-type=module', '-e', `const { main } = await import(${JSON.stringify(pathToFileURL(path.join(DIST, 'cli.js')).href)}); process.exitCode = await main(['--help']);`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+const help = spawnSync(process.execPath, ['--input-type=module', '-e', `const { main } = await import(${JSON.stringify(pathToFileURL(path.join(OUT, 'cli.js')).href)}); process.exitCode = await main(['--help']);`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
 if (help.status !== 0 || !help.stdout.includes('Usage: snappy')) throw new Error(`build: the built CLI's --help failed (exit ${help.status})`);
-writeFileSync(path.join(DIST, 'help-100.txt'), help.stdout);
+writeFileSync(path.join(OUT, 'help-100.txt'), help.stdout);
 
 const inputs = new Set([...Object.keys(result.metafile.inputs), ...Object.keys(worker.metafile.inputs)].filter((f) => !f.includes('node_modules')));
-writeFileSync(path.join(DIST, 'build.json'), `${JSON.stringify({ inputs: [...inputs].sort() }, null, 1)}\n`);
+writeFileSync(path.join(OUT, 'build.json'), `${JSON.stringify({ inputs: [...inputs].sort() }, null, 1)}\n`);
 
 if (!jsOnly) {
   const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const r = spawnSync(process.execPath, [tsc, '-p', path.join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [tsc, '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', path.join(OUT, 'types')], { stdio: 'inherit' });
   if (r.status !== 0) throw new Error('build: tsc failed to write the declarations');
   // The sources import each other as `./x.ts`; in published declarations that must read `./x.js`
   // for a consumer's `module: node16` and `moduleResolution: bundler` alike.
-  for (const file of walk(path.join(DIST, 'types'))) {
+  for (const file of walk(path.join(OUT, 'types'))) {
     if (!file.endsWith('.d.ts')) continue;
     const text = readFileSync(file, 'utf8');
     const fixed = text.replace(/((?:from|import)\s*\(?\s*['"]\.{1,2}\/[^'"]*?)\.ts(['"])/g, '$1.js$2');
     if (fixed !== text) writeFileSync(file, fixed);
   }
-  mkdirSync(path.join(DIST, 'types'), { recursive: true });
+  mkdirSync(path.join(OUT, 'types'), { recursive: true });
 }
+
+if (existsSync(DIST)) renameSync(DIST, OLD);
+renameSync(OUT, DIST);
+rmSync(OLD, { recursive: true, force: true });
 
 // On stderr: npm runs this as `prepack`, and `npm pack --json` must keep stdout to its JSON.
 console.error(`built dist/ (${Object.keys(result.metafile.outputs).filter((o) => o.endsWith('.js')).length + 1} JS files${jsOnly ? '' : ', declarations'}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

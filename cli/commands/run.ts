@@ -1,7 +1,15 @@
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { ErrorCode, SnappyError } from '../../core/errors.ts';
+import { acquireLock, releaseLockSync } from '../../adapters/lock.ts';
+import { State } from '../../domain/state-layout.ts';
 import type { GlobalFlags } from '../context.ts';
+// Small, and every run needs them: as imports of their own, each would be a file to load.
+import { Interrupts } from '../interrupt.ts';
+import { recordPush } from '../last-push.ts';
+import { noKeySkips } from '../no-key.ts';
+import { formatTimings, printJson } from '../output.ts';
+import { closest } from '../suggest.ts';
 
 /** The steps of `push --auto`, in order. A step whose provider is not configured is skipped, saying so. */
 export const AUTO_PIPELINE = ['pull', 'ingest', 'regen', 'push'] as const;
@@ -34,15 +42,8 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
       .example('$0 run aggregate --json', 'ingest new eval rows into the anonymized aggregate, print a JSON summary')
       .example('$0 run tick --remote file:///srv/fleet', "run the Worker's minute tick in Node against a remote") as unknown as Argv<GlobalFlags & { task: string[] }>,
   handler: async (argv) => {
-    const { createCli } = await import('../context.ts');
-    const { acquireLock, releaseLockSync } = await import('../../adapters/lock.ts');
-    const { printJson, formatTimings } = await import('../output.ts');
-    const { closest } = await import('../suggest.ts');
-    const { Interrupts } = await import('../interrupt.ts');
-    const { noKeySkips } = await import('../no-key.ts');
-    const { missingFor } = await import('../../lifecycle/tasks.ts');
-    const { State } = await import('../../domain/state-layout.ts');
-    const { recordPush } = await import('../last-push.ts');
+    // Loaded side by side: one after the other, each would wait for its files in turn.
+    const [{ createCli }, { missingFor }] = await Promise.all([import('../context.ts'), import('../../lifecycle/tasks.ts')]);
     // A tick alone works on the remote only: it must not create anything in a state dir.
     const cli = await createCli(argv, process.env, { stateWrites: !argv.dryRun && !argv.task.every((t) => t === 'tick') });
     const tasks = planTasks(argv.task, !!argv.auto);

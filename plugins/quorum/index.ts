@@ -1,9 +1,7 @@
 import { definePlugin } from '../../core/plugin.ts';
 import { Stage } from '../../core/stages.ts';
 import { quorumOptions } from './options.ts';
-import { createQuorumService } from './service.ts';
-import { quorumTick } from './tick.ts';
-import { tickLines } from './tick-lines.ts';
+import { quorumServiceOnDemand } from './service-on-demand.ts';
 import { count, progressWords } from './words.ts';
 import { leftWords } from './expiry.ts';
 import { watchLines, watchView, type WatchView } from './watch-view.ts';
@@ -39,10 +37,12 @@ export default definePlugin({
   runtimes: ['node', 'worker'],
   apply(hooks, ctx) {
     const opts = ctx.options;
-    const service = createQuorumService(opts);
+    const service = quorumServiceOnDemand(opts);
     ctx.provide('quorum', service);
 
     hooks.onTick.tapPromise({ name: ctx.name, stage: Stage.DEFAULT }, async (tick) => {
+      // Loaded here, not with the plugin: most runs apply it and never tick.
+      const [{ quorumTick }, { tickLines }] = await Promise.all([import('./tick.ts'), import('./tick-lines.ts')]);
       const q = await quorumTick(tick, opts);
       tick.results.quorum = q;
       const s = q.scan;

@@ -20,7 +20,7 @@ export const INCOMING_SUFFIX = '.incoming';
  * adapters/fs.ts writeFileAtomic): never synced, or it would ride along with a staged rev.
  */
 export function isAtomicTemp(rel: string): boolean {
-  return /\.\d+\.[0-9a-f]{8}\.tmp$/.test(rel);
+  return rel.endsWith('.tmp') && /\.\d+\.[0-9a-f]{8}\.tmp$/.test(rel);
 }
 
 /** True for a relative POSIX path with no empty, `.` or `..` segment, no backslash or NUL. */
@@ -56,8 +56,29 @@ export class SyncFilter {
  * pull-only, other machines' briefs belong to them, the aggregate ships as batches, and a
  * tenant's own pages and files need a tenant id.
  */
-export function pushTarget(rel: string, who: Who): { key: string; kind: SyncKind; createOnly: boolean } | null {
-  if (!isSafeRel(rel) || isHardDenied(rel) || rel.endsWith(INCOMING_SUFFIX) || isAtomicTemp(rel)) return null;
+export function pushTarget(rel: string, who: Who): PushTarget | null {
+  if (!isSafeRel(rel) || isHardDenied(rel)) return null;
+  return pushTargetOfAllowed(rel, who);
+}
+
+/** Where a local file pushes to. */
+export interface PushTarget {
+  key: string;
+  kind: SyncKind;
+  createOnly: boolean;
+}
+
+/**
+ * `pushTarget` of a path `SyncFilter.allows` passed, which checked it is safe and not under
+ * the hard deny: a push's scan asks for every path in the state dir and skips the repeat.
+ */
+export function pushTargetOfAllowed(rel: string, who: Who): PushTarget | null {
+  if (rel.endsWith(INCOMING_SUFFIX) || isAtomicTemp(rel)) return null;
+  // Most of a state dir is pages: they go without splitting the path.
+  if (rel.startsWith(State.skillsDir) && rel.endsWith('.md') && rel.indexOf('/', State.skillsDir.length) === -1) {
+    const skill = rel.slice(State.skillsDir.length, -3);
+    if (isSkillName(skill)) return who.tenant ? { key: Remote.tenantSkill(who.tenant, skill), kind: 'page', createOnly: false } : null;
+  }
   const parts = rel.split('/');
   if (parts[0] === 'canonical' || rel === State.aggregate) return null;
   if (parts[0] === 'skills' && parts.length === 2 && parts[1]!.endsWith('.md')) {

@@ -2,7 +2,7 @@ import { lstatSync, statSync } from 'node:fs';
 import type { PlanEntry } from '../../core/hooks.ts';
 import type { Manifest } from './manifest.ts';
 import { contentHash } from './manifest.ts';
-import { INCOMING_SUFFIX, pushTarget, type SyncFilter, type Who } from './paths.ts';
+import { INCOMING_SUFFIX, pushTargetOfAllowed, type PushTarget, type SyncFilter, type Who } from './paths.ts';
 import { Refusal, walkState, type StateFiles } from './local.ts';
 
 /** What the scan found: the changed files (the plan) and what it skipped, with reasons. */
@@ -27,27 +27,30 @@ const ANY_TENANT = '000000000000';
  */
 export async function scanChanges(files: StateFiles, filter: SyncFilter, who: Who, manifest: Manifest): Promise<ScanResult> {
   const all = await walkState(files.root);
-  const present = new Set(all);
   const res: ScanResult = { entries: [], unchanged: 0, touched: [], refused: [], blocked: [], needTenant: [] };
-  const candidates = all.filter((rel) => filter.allows(rel)).flatMap((rel) => {
-    const t = pushTarget(rel, who);
-    if (!t && !who.tenant && pushTarget(rel, { ...who, tenant: ANY_TENANT })) res.needTenant.push(rel);
-    return t ? [{ rel, ...t }] : [];
-  });
-  // The fast path is synchronous: stat against the manifest. Only files whose size or mtime
-  // moved are read and hashed.
-  const suspects: typeof candidates = [];
-  for (const c of candidates) {
-    const rec = manifest.files[c.rel];
-    if (c.kind === 'staged' && rec?.origin === 'pull') continue; // pulled from the fleet, not made here
-    const st = statSync(files.abs(c.rel), { throwIfNoEntry: false });
-    if (!st || !st.isFile()) {
-      if (!st && lstatSync(files.abs(c.rel), { throwIfNoEntry: false })?.isSymbolicLink()) res.refused.push({ path: c.rel, reason: 'is a dangling symlink' });
+  // The fast path is synchronous, one pass and one stat per file, compared with the manifest.
+  // Only files whose size or mtime moved are read and hashed.
+  const suspects: { rel: string; key: string; kind: PushTarget['kind']; createOnly: boolean }[] = [];
+  for (const rel of all) {
+    if (!filter.allows(rel)) continue;
+    const t = pushTargetOfAllowed(rel, who);
+    if (!t) {
+      if (!who.tenant && pushTargetOfAllowed(rel, { ...who, tenant: ANY_TENANT })) res.needTenant.push(rel);
       continue;
     }
-    if (rec && rec.key === c.key && rec.size === st.size && rec.mtimeMs === st.mtimeMs) res.unchanged++;
-    else suspects.push(c);
+    const rec = manifest.files[rel];
+    if (t.kind === 'staged' && rec?.origin === 'pull') continue; // pulled from the fleet, not made here
+    const abs = files.abs(rel);
+    const st = statSync(abs, { throwIfNoEntry: false });
+    if (!st || !st.isFile()) {
+      if (!st && lstatSync(abs, { throwIfNoEntry: false })?.isSymbolicLink()) res.refused.push({ path: rel, reason: 'is a dangling symlink' });
+      continue;
+    }
+    if (rec && rec.key === t.key && rec.size === st.size && rec.mtimeMs === st.mtimeMs) res.unchanged++;
+    else suspects.push({ rel, key: t.key, kind: t.kind, createOnly: t.createOnly });
   }
+  // Only a file that changed can be held back by an `.incoming` copy beside it.
+  const present = suspects.length ? new Set(all) : new Set<string>();
   const CHUNK = 64;
   for (let i = 0; i < suspects.length; i += CHUNK) {
     await Promise.all(

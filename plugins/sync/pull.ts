@@ -1,4 +1,3 @@
-import PQueue from 'p-queue';
 import { ErrorCode, SnappyError } from '../../core/errors.ts';
 import type { RunContext } from '../../core/context.ts';
 import type { BlobInfo, BlobStore, RemoteStore } from '../../core/ports.ts';
@@ -97,7 +96,8 @@ export async function runPull(ctx: RunContext, deps: PullDeps): Promise<void> {
   }
 
   const progress = Progress.for('pull', wanted.length, ctx.flags, wanted.reduce((n, w) => n + (w.info.size || 0), 0));
-  const queue = new PQueue({ concurrency: deps.options.concurrency });
+  // Loaded only for a pull with something to fetch: most have nothing.
+  const queue = wanted.length ? new (await import('p-queue')).default({ concurrency: deps.options.concurrency }) : undefined;
   const failed: { key: string; message: string }[] = [];
   const changedCanonical: { rel: string; bytes: Uint8Array }[] = [];
   const nonCanonical = wanted.filter((w) => w.kind !== 'canonical');
@@ -112,7 +112,7 @@ export async function runPull(ctx: RunContext, deps: PullDeps): Promise<void> {
   };
   for (const group of [nonCanonical, canonical]) {
     for (const w of group) {
-      queue.add(async () => {
+      queue?.add(async () => {
         // Stopped (Ctrl-C): fetches in flight finish; the rest wait for the next pull, which lists them again.
         if (ctx.signal?.aborted) {
           notFetched++;
@@ -136,7 +136,7 @@ export async function runPull(ctx: RunContext, deps: PullDeps): Promise<void> {
         }
       });
     }
-    await queue.onIdle();
+    await queue?.onIdle();
     if (group === nonCanonical) {
       for (const u of unsettled.splice(0)) {
         try {

@@ -47,8 +47,7 @@ export async function preparePush(ctx: RunContext, deps: PushDeps): Promise<Prep
   const t0 = performance.now();
   const remote = await ctx.remote();
   const requests0 = remote.requests;
-  const manifest = await loadManifest(ctx.stateDir, remote.url);
-  const files = await new StateFiles(ctx.stateDir, deps.filter).init();
+  const [manifest, files] = await Promise.all([loadManifest(ctx.stateDir, remote.url), new StateFiles(ctx.stateDir, deps.filter).init()]);
   const who = { machine: ctx.identity.machine, ...(ctx.identity.tenant ? { tenant: ctx.identity.tenant } : {}) };
   const scan = await scanChanges(files, deps.filter, who, manifest);
   const tScan = performance.now();

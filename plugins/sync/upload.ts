@@ -1,4 +1,3 @@
-import PQueue from 'p-queue';
 import { checkpoint } from '../../core/checkpoint.ts';
 import type { PlanEntry } from '../../core/hooks.ts';
 import { assertSafeKey, type BlobStore, type RemoteStore } from '../../core/ports.ts';
@@ -52,6 +51,9 @@ export interface UploadDeps {
 export async function uploadPlan(entries: readonly PlanEntry[], deps: UploadDeps): Promise<UploadResult> {
   const { remote, files, manifest } = deps;
   const res: UploadResult = { uploaded: 0, bytes: 0, alreadyThere: 0, refused: [], conflicts: [], failed: [], notAttempted: 0 };
+  if (!entries.length) return res;
+  // Loaded only for a push with something to send: most have nothing.
+  const { default: PQueue } = await import('p-queue');
   const queue = new PQueue({ concurrency: deps.concurrency });
   const seen = new Set<string>();
   const refuse = (e: PlanEntry | null | undefined, err: Refusal) => {

@@ -189,6 +189,29 @@ test('after apply the hooks are sealed: a late tap is refused', () => {
   assert.throws(() => hooksRef.onTick.tapPromise('late', async () => {}), /sealed/);
 });
 
+test('precompile: false (the Node CLI) compiles a hook at its first call, and still refuses a late tap', async () => {
+  let hooksRef: any;
+  const seen: string[] = [];
+  const apply = (h: any) => {
+    hooksRef = h;
+    h.onTick.tapPromise('p', async () => void seen.push('tick'));
+    h.onStatus.tapPromise('p', async () => {});
+  };
+  const callers = (r: { hooks: unknown }) => {
+    const h = r.hooks as Record<string, { promise: unknown }>;
+    return [h.onTick!.promise, h.onStatus!.promise];
+  };
+  const lazy = createRunner({ precompile: false, plugins: [plugin('p', apply)] });
+  // Until a hook is called, its caller is tapable's one shared delegate; compiled, each has its own.
+  assert.ok(callers(lazy)[0] === callers(lazy)[1], 'nothing compiled at the build');
+  assert.throws(() => hooksRef.onTick.tapPromise('late', async () => {}), /sealed/);
+  await lazy.hooks.onTick.promise(tick);
+  assert.equal(seen, ['tick']);
+  assert.ok(callers(lazy)[0] !== callers(lazy)[1], 'compiled at its first call');
+  const eager = createRunner({ plugins: [plugin('p', apply)] });
+  assert.ok(callers(eager)[0] !== callers(eager)[1], 'the default build compiles every hook');
+});
+
 test('tasks and services are attributed to their plugin; duplicates are refused', async () => {
   const runner = createRunner({
     plugins: [

@@ -40,7 +40,7 @@ export default {
 `;
 
 const VETO = `
-import { definePlugin } from ${JSON.stringify(path.resolve('core/index.ts'))};
+import { definePlugin } from 'snappy-os';
 export default definePlugin({
   name: 'gatekeeper',
   apply(hooks) {

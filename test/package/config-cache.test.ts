@@ -1,0 +1,53 @@
+// A checkout runs its build (dist/) or its sources by turns: a `.ts` config is compiled for
+// each once, and one never throws the other's compilation away (else every switch compiles
+// again, loading esbuild). In a copy of the tree with a build of its own, so the repo's dist/
+// is never touched.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ROOT } from '../helpers/cli.ts';
+import { tmpDir } from '../helpers/tmp.ts';
+
+const work = tmpDir('snappy-config-cache-');
+const src = path.join(work, 'src');
+const project = path.join(work, 'project');
+const cacheDir = path.join(project, 'node_modules', '.cache', 'snappy', 'config');
+
+test.before(() => {
+  for (const p of ['bin', 'core', 'domain', 'adapters', 'plugins', 'lifecycle', 'cli', 'worker', 'state/lint', 'scripts', 'package.json', 'tsconfig.json', 'tsconfig.build.json']) {
+    cpSync(path.join(ROOT, p), path.join(src, p), { recursive: true });
+  }
+  symlinkSync(path.join(ROOT, 'node_modules'), path.join(src, 'node_modules'), 'dir');
+  const build = spawnSync(process.execPath, [path.join(src, 'scripts', 'build.mjs'), '--js-only'], { cwd: src, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`the build failed: ${build.stderr}`);
+  mkdirSync(path.join(project, 'node_modules'), { recursive: true });
+  mkdirSync(path.join(project, 'state'));
+  writeFileSync(path.join(project, 'snappy.config.ts'), `import { defineConfig } from 'snappy-os';\nexport default defineConfig({ builtins: ['sync'] });\n`);
+});
+
+/** `snappy status` in the project, from the build or from the sources; the compiled configs after it, by name and inode. */
+function status(fromSources: boolean): Map<string, number> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SNAPPY_')) env[k] = v;
+  const r = spawnSync(process.execPath, [path.join(src, 'bin', 'snappy.js'), 'status', '--json'], {
+    cwd: project,
+    encoding: 'utf8',
+    env: { ...env, SNAPPY_MACHINE_ID: 'cache-test', ...(fromSources ? { SNAPPY_FROM_SOURCES: '1' } : {}) },
+  });
+  assert.is(r.status, 0, r.stderr);
+  return new Map(readdirSync(cacheDir).filter((n) => n.endsWith('.mjs')).map((n) => [n, statSync(path.join(cacheDir, n)).ino]));
+}
+
+test('the build and the sources each keep their compiled config: switching between them compiles nothing again', () => {
+  const built = status(false);
+  assert.is(built.size, 1, `one compilation: ${[...built.keys()]}`);
+  const both = status(true);
+  assert.is(both.size, 2, `the sources' own beside the build's: ${[...both.keys()]}`);
+  const again = status(false);
+  assert.equal(again, both, 'the build ran its compilation of before, untouched');
+  assert.equal(status(true), both, 'so did the sources');
+});
+
+test.run();
