@@ -24,6 +24,8 @@ export function quorumServiceOnDemand(options: QuorumOptions): QuorumService {
     watch: async (...a) => (await service()).watch(...a),
     notePage: async (...a) => (await service()).notePage(...a),
     watchedSkills: async (...a) => (await service()).watchedSkills(...a),
+    revive: async (...a) => (await service()).revive(...a),
+    skills: async (...a) => (await service()).skills(...a),
     canonicalCacheKey: KvKeys.canonical,
   };
 }
