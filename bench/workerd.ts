@@ -69,7 +69,7 @@ export function cpuMsOf(pid: number): number {
 
 export async function startCountingWorker(script: string, opts: { persist?: string; bindings?: Record<string, string>; ratelimits?: Record<string, { simple: { limit: number; period?: 10 | 60 } }> } = {}): Promise<CountingWorker> {
   const before = new Set(descendants(process.pid).map((p) => p.pid));
-  const mf = await startWorker(script, opts.bindings ?? {}, { quiet: true, ...(opts.persist ? { persist: opts.persist } : {}), ...(opts.ratelimits ? { ratelimits: opts.ratelimits } : {}) });
+  const mf = await startWorker(script, opts.bindings ?? {}, { quiet: !process.env.SNAPPY_BENCH_WORKER_LOG, ...(opts.persist ? { persist: opts.persist } : {}), ...(opts.ratelimits ? { ratelimits: opts.ratelimits } : {}) });
   const url = `http://127.0.0.1:${await portOf(mf)}`;
   const fresh = descendants(process.pid).filter((p) => p.comm === 'workerd' && !before.has(p.pid));
   if (!fresh.length) throw new Error('no workerd process found below this one');
@@ -79,8 +79,16 @@ export async function startCountingWorker(script: string, opts: { persist?: stri
     url,
     pid,
     async ops() {
-      const res = await fetch(`${url}/__bench/ops`, { method: 'POST' });
-      return (await res.json()) as OpCounts;
+      // workerd may close a kept-alive connection as it is reused: ask again.
+      for (let i = 0; ; i++) {
+        try {
+          const res = await fetch(`${url}/__bench/ops`, { method: 'POST' });
+          return (await res.json()) as OpCounts;
+        } catch (err) {
+          if (i >= 4) throw err;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
     },
     dispose: () => mf.dispose(),
   };
