@@ -82,7 +82,7 @@ export async function startCountingWorker(script: string, opts: { persist?: stri
       // workerd may close a kept-alive connection as it is reused: ask again.
       for (let i = 0; ; i++) {
         try {
-          const res = await fetch(`${url}/__bench/ops`, { method: 'POST' });
+          const res = await fetch(`${url}/__bench/ops`, { method: 'POST', signal: AbortSignal.timeout(30_000) });
           return (await res.json()) as OpCounts;
         } catch (err) {
           if (i >= 4) throw err;
@@ -117,7 +117,8 @@ export class SignedClient {
     const signer = await (this.signer ??= tenantSigner(this.t.masterKey, this.t.id));
     const timestamp = Date.now();
     const signature = await signer.sign({ method, path: u.pathname, query: u.search.slice(1), bodyHash: await bodyHashOf(body), timestamp });
-    return fetch(u, { method, headers: { ...headers, [HEADER_AUTH]: AUTH_VERSION, [HEADER_TENANT]: this.t.id, [HEADER_TIMESTAMP]: String(timestamp), [HEADER_SIGNATURE]: signature }, ...(body !== undefined ? { body } : {}) });
+    // Bounded: a load that stops by itself must not wait on one answer forever.
+    return fetch(u, { method, signal: AbortSignal.timeout(30_000), headers: { ...headers, [HEADER_AUTH]: AUTH_VERSION, [HEADER_TENANT]: this.t.id, [HEADER_TIMESTAMP]: String(timestamp), [HEADER_SIGNATURE]: signature }, ...(body !== undefined ? { body } : {}) });
   }
 
   ingest(ndjson: string): Promise<Response> {
@@ -125,12 +126,15 @@ export class SignedClient {
   }
 }
 
-/** Waits until the Worker's background work (waitUntil) has settled: two ops snapshots a while apart agree. */
-export async function settle(w: CountingWorker, into: OpCounts): Promise<OpCounts> {
-  for (;;) {
+/** Waits until the Worker's background work (waitUntil) has settled (no operation for 150 ms), at most `limitMs` (then `unsettled` is set). */
+export async function settle(w: CountingWorker, into: OpCounts, limitMs = 120_000): Promise<OpCounts> {
+  const end = Date.now() + limitMs;
+  while (Date.now() < end) {
     await new Promise((r) => setTimeout(r, 150));
     const more = await w.ops();
     if (!Object.keys(more).length) return into;
     for (const [k, v] of Object.entries(more)) into[k] = (into[k] ?? 0) + v;
   }
+  into.unsettled = 1;
+  return into;
 }
