@@ -37,6 +37,12 @@ export interface BenchScaleOptions {
   ingestRows?: number;
   /** Per tenant, per 60 s: the rate limit bound for the ingest run. */
   ingestLimit?: number;
+  /**
+   * Percent of ingested rows that are runs of staged revs (default 0). Each such batch starts an
+   * evaluation in the background; 100 tenants sending at full speed start more than workerd on
+   * 2 cores finishes (docs/scale.md "What breaks first"), so the default measures ingest alone.
+   */
+  ingestRevShare?: number;
   parts?: string[];
   log?: (m: string) => void;
 }
@@ -222,7 +228,7 @@ async function requestsByFleet(script: string, dir: string, fleets: number[], sk
 }
 
 /** 100 tenants sending concurrently for `seconds`, each as fast as the Worker answers; stops by itself. */
-async function ingestLoad(script: string, dir: string, o: { seconds: number; tenants: number; rows: number; limit: number; skills: number; revs: number }, log: (m: string) => void) {
+async function ingestLoad(script: string, dir: string, o: { seconds: number; tenants: number; rows: number; limit: number; skills: number; revs: number; revShare: number }, log: (m: string) => void) {
   const w = await startCountingWorker(script, {
     persist: path.join(dir, 'ingest'),
     bindings: { OPS_TOKEN, SNAPPY_INGEST_LIMIT_PERIOD: '60' },
@@ -246,7 +252,7 @@ async function ingestLoad(script: string, dir: string, o: { seconds: number; ten
       fleet.map(async (t, ti) => {
         const client = new SignedClient(w.url, t);
         for (let i = 0; performance.now() < end; i++) {
-          const body = ndjson(rowsOf(t, o.rows, o.skills, revs, `l${ti}-${i}`));
+          const body = ndjson(rowsOf(t, o.rows, o.skills, revs, `l${ti}-${i}`, { open: o.revShare, old: 0 }));
           const s = performance.now();
           let res: Response;
           try {
@@ -275,9 +281,9 @@ async function ingestLoad(script: string, dir: string, o: { seconds: number; ten
     const wallS = (performance.now() - t0) / 1000;
     const cpuMs = Math.round(cpuMsOf(w.pid) - c0);
     // The evaluations ingest started in the background are still running: count what they did in the next 30 s.
-    const ops = brief(await settle(w, {}, 30_000));
+    const ops = await settle(w, {}, 30_000).then(brief, (err: Error) => ({ unknown: `the Worker did not answer: ${err.message}` }));
     const sorted = ms.sort((a, b) => a - b);
-    const r = { seconds: Math.round(wallS), tenants: o.tenants, rowsPerBatch: o.rows, rateLimit: `${o.limit} batches per tenant per 60 s`, batches: ms.length, rowsPerSecond: Math.round(rows / wallS), p50Ms: Math.round(pct(sorted, 50)), p99Ms: Math.round(pct(sorted, 99)), rateLimited: limited, failed, connectionErrors: resets, workerdCpuMs: cpuMs, ops };
+    const r = { seconds: Math.round(wallS), tenants: o.tenants, rowsPerBatch: o.rows, revRowsPercent: o.revShare, rateLimit: `${o.limit} batches per tenant per 60 s`, batches: ms.length, rowsPerSecond: Math.round(rows / wallS), p50Ms: Math.round(pct(sorted, 50)), p99Ms: Math.round(pct(sorted, 99)), rateLimited: limited, failed, connectionErrors: resets, workerdCpuMs: cpuMs, ops };
     log(`  ingest: ${r.rowsPerSecond} rows/s from ${o.tenants} tenants over ${r.seconds} s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, ${limited} rate-limited, ${failed} refused, ${resets} connection errors; workerd ${cpuMs} ms CPU`);
     return r;
   } finally {
@@ -312,7 +318,7 @@ export async function benchScale(opts: BenchScaleOptions): Promise<Record<string
   }
   if (parts.includes('requests')) out.requests = await requestsByFleet(script, opts.dir, opts.fleets ?? [10, 100, 1_000], o.skills, o.revs, log);
   if (parts.includes('ingest')) {
-    out.ingest = await ingestLoad(script, opts.dir, { seconds: opts.ingestSeconds ?? 60, tenants: opts.ingestTenants ?? 100, rows: opts.ingestRows ?? 100, limit: opts.ingestLimit ?? 600, skills: o.skills, revs: o.revs }, log);
+    out.ingest = await ingestLoad(script, opts.dir, { seconds: opts.ingestSeconds ?? 60, tenants: opts.ingestTenants ?? 100, rows: opts.ingestRows ?? 100, limit: opts.ingestLimit ?? 600, skills: o.skills, revs: o.revs, revShare: opts.ingestRevShare ?? 0 }, log);
     out.load = `${out.load} (start), ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (end)`;
   }
   if (parts.includes('shards')) {

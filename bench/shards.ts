@@ -35,7 +35,9 @@ export function simulateShards(opts: ShardSimOptions = {}): Record<string, unkno
   const tenantsPerSkill = opts.tenantsPerSkill ?? 1;
   const skillsPerShard = opts.skillsPerShard ?? 1_000;
   const out: Record<string, unknown>[] = [];
-  for (const tenants of opts.fleets ?? [1_000, 10_000, 100_000]) {
+  // The first fleet once more in front, unreported: the JIT warms up on it.
+  const fleets = opts.fleets ?? [1_000, 10_000, 100_000];
+  for (const [i, tenants] of [fleets[0]!, ...fleets].entries()) {
     const skills = Math.max(1, Math.floor(tenants / tenantsPerSkill));
     const n = Math.max(1, Math.ceil(skills / skillsPerShard));
     const shards: Shard[] = Array.from({ length: n }, () => ({ tallies: new Map(), inbox: [] }));
@@ -69,8 +71,9 @@ export function simulateShards(opts: ShardSimOptions = {}): Record<string, unkno
       s.inbox = [];
     }
     per.sort((a, b) => a - b);
-    const r = { tenants, skills, shards: n, rowsPerMinute: tenants * rowsPerTenant, perShardCpuMs: { median: round(per[Math.floor(per.length / 2)]!), max: round(per[per.length - 1]!) }, routingCpuMsPerRow: round((routeMs / (tenants * rowsPerTenant)) * 1000) / 1000 };
-    log(`  shards: ${tenants} tenants, ${n} shards: per-shard tick ${r.perShardCpuMs.median} ms median, ${r.perShardCpuMs.max} ms max`);
+    const r = { tenants, skills, shards: n, rowsPerMinute: tenants * rowsPerTenant, perShardCpuMs: { median: round(per[Math.floor(per.length / 2)]!), p90: round(per[Math.floor(per.length * 0.9)]!), max: round(per[per.length - 1]!) }, routingCpuMsPerRow: round((routeMs / (tenants * rowsPerTenant)) * 1000) / 1000 };
+    if (i === 0) continue;
+    log(`  shards: ${tenants} tenants, ${n} shards: per-shard tick ${r.perShardCpuMs.median} ms median, ${r.perShardCpuMs.p90} ms p90, ${r.perShardCpuMs.max} ms max (a garbage collection lands in one shard's measure)`);
     out.push(r);
   }
   return out;
