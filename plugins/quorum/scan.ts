@@ -178,15 +178,18 @@ const PARALLEL = 16;
 /** Runs `fn` over `items`, `PARALLEL` at a time. */
 async function each<T>(items: readonly T[], fn: (x: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(PARALLEL, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(PARALLEL, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 /**
- * One group of batches, the first of `candidates` up to the group's bytes or the deadline (returned): each batch's runs of staged, undecided revs into their tallies (one
- * update per rev), its plain rows into the daily summaries (one update per skill and tenant,
- * each batch recorded in it so none counts twice) and into a watched skill's watch.
+ * One group of batches, the first of `candidates` up to the group's bytes or the deadline
+ * (returned): each batch's runs of staged, undecided revs into their tallies (one update per
+ * rev), its plain rows into the daily summaries (one update per skill and tenant, each batch
+ * recorded in it so none counts twice) and into a watched skill's watch.
  */
 async function applyGroup(
   blobs: BlobStore,
