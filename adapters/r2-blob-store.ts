@@ -9,6 +9,7 @@ import { ErrorCode, SnappyError } from '../core/errors.ts';
  */
 export class R2BlobStore implements BlobStore {
   readonly url: string;
+  readonly listsFromKey = true;
   private readonly prefix: string;
 
   constructor(

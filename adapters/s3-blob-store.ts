@@ -71,6 +71,7 @@ class DeadlineError extends Error {
  */
 export class S3BlobStore implements BlobStore {
   readonly url: string;
+  readonly listsFromKey = true;
   /** Where requests go: the endpoint, or AWS S3 in a region. */
   readonly endpoint: string;
   private readonly client: S3Client;

@@ -1,6 +1,8 @@
 // `npm run bench [-- AREA...]`: every benchmark, each against baselines measured in the same
-// run, printed with the machine it ran on. Areas: startup, aggregate, sync, tick, worker-mode.
-// Sizes: SNAPPY_BENCH_ROWS (aggregate, default 1,000,000), SNAPPY_BENCH_FILES (sync, 10,000).
+// run, printed with the machine it ran on. Areas: startup, aggregate, sync, tick, worker-mode, scale.
+// Sizes: SNAPPY_BENCH_ROWS (aggregate, default 1,000,000), SNAPPY_BENCH_FILES (sync, 10,000);
+// scale (workerd): SNAPPY_BENCH_INGEST_S (ingest run, default 60 s), SNAPPY_BENCH_HUGE=1 adds the
+// tick over 10,000,000 rows of history (tens of minutes and ~2 GB of disk: outside CI).
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +18,7 @@ const areas: { name: string; file: string; fn: string; opts: Record<string, unkn
   { name: 'sync', file: 'sync.ts', fn: 'benchSync', opts: { files: Number(process.env.SNAPPY_BENCH_FILES ?? 10_000), dir } },
   { name: 'tick', file: 'tick.ts', fn: 'benchTick', opts: { dir } },
   { name: 'worker-mode', file: 'worker-mode.ts', fn: 'benchWorkerMode', opts: { dir } },
+  { name: 'scale', file: 'scale.ts', fn: 'benchScale', opts: { dir, ingestSeconds: Number(process.env.SNAPPY_BENCH_INGEST_S ?? 60) } },
 ];
 
 /** A limit a benchmark's measured value must stay within (`value <= limit`). */
@@ -26,7 +29,7 @@ interface Deadline {
 }
 const missed: string[] = [];
 
-console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${os.platform()} ${os.release()}`);
+console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${os.platform()} ${os.release()}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 console.log(`date: ${new Date().toISOString()}\n`);
 try {
   for (const a of areas) {

@@ -30,6 +30,12 @@ export interface BlobStore {
   head(key: string): Promise<BlobInfo | null>;
   /** Every object whose key starts with `prefix`, in key order; `startAfter` skips keys <= it. */
   list(prefix: string, opts?: { startAfter?: string }): AsyncIterable<BlobInfo>;
+  /**
+   * True when a listing with `startAfter` starts at that key on the server (R2, S3), so it costs
+   * one request per 1,000 keys after it, however many come before; a store that walks every key
+   * to skip the early ones (a folder on disk) leaves it unset.
+   */
+  readonly listsFromKey?: boolean;
   copy(from: string, to: string): Promise<void>;
   delete(key: string): Promise<void>;
   /**

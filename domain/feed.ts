@@ -32,10 +32,16 @@ export async function appendFeed(blobs: BlobStore, entry: Omit<FeedEntry, 'ts'>,
 
 /**
  * Keys under a time-ordered prefix (`snappy-feed/` or `snappy-agg-index/`, both in hour
- * folders) after `after`, oldest first. Lists only the hour folders from the cursor's to now's,
- * so the cost follows what is new, not the feed's length.
+ * folders) after `after`, oldest first, so the cost follows what is new, not the feed's length:
+ * a store that lists from a key (R2, S3) is asked once from the cursor (one request per 1,000
+ * keys after it, the same at any hour); elsewhere only the hour folders from the cursor's to
+ * now's are listed.
  */
 export async function* listTimeOrdered(blobs: BlobStore, prefix: string, after: string, now: number): AsyncIterable<BlobInfo> {
+  if (blobs.listsFromKey) {
+    yield* blobs.list(prefix, after ? { startAfter: after } : {});
+    return;
+  }
   const m = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')}(\\d{4})(\\d{2})(\\d{2})(\\d{2})/`).exec(after);
   const start = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4])) : NaN;
   if (!m || !Number.isFinite(start) || now - start > MAX_HOURS * HOUR) {

@@ -109,16 +109,17 @@ function snappyWorkerPlugin(configFile, plan) {
 }
 
 /**
- * Builds the Worker bundle. Returns the output file, the config bundled, the plugins the
+ * Builds the Worker bundle (`entry`: another module around the Worker app, as the bench's
+ * request-counting one). Returns the output file, the config bundled, the plugins the
  * Worker imports by specifier and the notes on plugins left out (Node only).
  */
-export async function buildWorker({ config, outfile = path.join(ROOT, 'dist', 'worker.js'), minify = false, cwd = process.cwd() } = {}) {
+export async function buildWorker({ config, outfile = path.join(ROOT, 'dist', 'worker.js'), minify = false, cwd = process.cwd(), entry = path.join(ROOT, 'worker', 'index.ts') } = {}) {
   const configFile = findConfig(config ?? process.env.SNAPPY_CONFIG, cwd);
   const plan = configFile ? await planPlugins(configFile) : { imports: [], objects: [], notes: [], resolveDir: ROOT };
   try {
     await esbuild.build({
       ...BUNDLE_OPTIONS,
-      entryPoints: [path.join(ROOT, 'worker', 'index.ts')],
+      entryPoints: [entry],
       outfile,
       minify,
       logLevel: 'silent',

@@ -30,24 +30,32 @@ function isDaily(v: unknown): boolean {
   return !!d && d.v === 1 && typeof d.days === 'object' && d.days !== null && Array.isArray(d.batches);
 }
 
-/** Adds one batch's plain rows of `skill` by `tenant` to its summary (with `rev`: its runs of that staged rev). */
-export async function applyToDaily(blobs: BlobStore, skill: string, tenant: string, batch: string, rows: readonly AggRow[], rev?: string): Promise<void> {
+/**
+ * Adds batches' plain rows of `skill` by `tenant` to its summary (with `rev`: their runs of that
+ * staged rev to the rev's summary), in one update; a batch already in it adds nothing.
+ */
+export async function applyToDaily(blobs: BlobStore, skill: string, tenant: string, batches: readonly { batch: string; rows: readonly AggRow[] }[], rev?: string): Promise<void> {
   await updateJson<DailySummary>(
     blobs,
     rev === undefined ? Remote.daily(skill, tenant) : Remote.revDaily(skill, rev, tenant),
     () => ({ v: 1, skill, ...(rev === undefined ? {} : { rev }), tenant, days: {}, batches: [] }),
     (cur) => {
-      if (cur.batches.includes(batch)) return null;
-      for (const r of rows) {
-        const day = r.ts.slice(0, 10);
-        const d = (cur.days[day] ??= [0, 0, 0]);
-        d[0]++;
-        d[1] += r.score;
-        d[2] += r.score * r.score;
+      let changed = false;
+      for (const { batch, rows } of batches) {
+        if (cur.batches.includes(batch)) continue;
+        for (const r of rows) {
+          const day = r.ts.slice(0, 10);
+          const d = (cur.days[day] ??= [0, 0, 0]);
+          d[0]++;
+          d[1] += r.score;
+          d[2] += r.score * r.score;
+        }
+        cur.batches.push(batch);
+        changed = true;
       }
+      if (!changed) return null;
       const days = Object.keys(cur.days).sort();
       for (const old of days.slice(0, Math.max(0, days.length - MAX_DAYS))) delete cur.days[old];
-      cur.batches.push(batch);
       if (cur.batches.length > MAX_BATCHES) cur.batches.splice(0, cur.batches.length - MAX_BATCHES);
       return cur;
     },

@@ -18,8 +18,14 @@ export interface ScanState {
   v: 1;
   /** Last index key fully processed, minus the skew window. */
   cursor: string;
-  /** tenant -> batch ids already applied to the tallies. */
+  /** tenant -> batch ids already applied to the tallies (all of them while discovery is on). */
   seen: Record<string, string[]>;
+  /**
+   * With discovery off, the index keys past the cursor already applied instead: an entry at or
+   * before the cursor is never listed again, so this stays as short as the skew window, where
+   * `seen` grew with every batch ever read.
+   */
+  applied?: string[];
 }
 
 /** One object the tick skipped, and why (reported in the tick's results and the log). */
@@ -77,7 +83,8 @@ export async function scanNewBatches(
     state = emptyState();
   }
   const seen = new Map<string, Set<string>>(Object.entries(state.seen).map(([t, ids]) => [t, new Set(Array.isArray(ids) ? ids : [])]));
-  const isSeen = (t: string, b: string) => seen.get(t)?.has(b) ?? false;
+  const applied = new Set(Array.isArray(state.applied) ? state.applied : []);
+  const isSeen = (t: string, b: string, index?: string) => (index !== undefined && applied.has(index)) || (seen.get(t)?.has(b) ?? false);
   const todo: Todo[] = [];
   const queued = new Set<string>();
   for await (const o of listIndexAfter(blobs, state.cursor, opts.now)) {
@@ -88,7 +95,7 @@ export async function scanNewBatches(
     }
     const key = Remote.aggregateBatch(m[1]!, m[2]!);
     // Already applied entries still move the cursor past them.
-    const done = isSeen(m[1]!, m[2]!) || queued.has(key);
+    const done = isSeen(m[1]!, m[2]!, o.key) || queued.has(key);
     queued.add(key);
     todo.push({ key, tenant: m[1]!, batch: m[2]!, index: o.key, done });
   }
@@ -105,44 +112,51 @@ export async function scanNewBatches(
   const touched = new Set<string>();
   const watched = new Set<string>();
   const trail = trailKey(opts.now - FEED_SKEW_MS);
-  // Progress is committed batch by batch, in groups so a long backlog does not rewrite the scan
-  // state for every batch: at most COMMIT_EVERY batches or COMMIT_MS of work is ever redone.
-  const pending: { tenant: string; batch: string }[] = [];
+  // Progress is committed group by group: the group's tallies and summaries are written (each
+  // once, however many of the group's batches touch it), then the scan state, so at most one
+  // group of work is ever redone, and the writes grow with the revs and (skill, tenant) pairs a
+  // group touches rather than with its batches.
+  const pending: { tenant: string; batch: string; index?: string }[] = [];
   let cursor = state.cursor;
-  let committedCursor = state.cursor;
-  let lastCommit = opts.clock.now();
-  const flush = async () => {
-    if (!pending.length && cursor <= committedCursor) return;
-    await commit(blobs, pending.splice(0), cursor);
-    committedCursor = cursor;
-    lastCommit = opts.clock.now();
-  };
   let i = 0;
-  for (; i < todo.length; i++) {
-    const b = todo[i]!;
-    if (!b.done && opts.clock.now() > opts.deadline) {
+  while (i < todo.length) {
+    if (todo[i]!.done) {
+      cursor = follow(cursor, todo[i]!, trail);
+      i++;
+      continue;
+    }
+    if (opts.clock.now() > opts.deadline) {
       res.partial = true;
       break;
     }
-    if (!b.done) {
-      await applyBatch(blobs, b, opts, res, touched, watched);
-      res.batches++;
-      pending.push({ tenant: b.tenant, batch: b.batch });
+    const candidates: Todo[] = [];
+    for (let j = i; j < todo.length && candidates.length < GROUP_BATCHES; j++) if (!todo[j]!.done) candidates.push(todo[j]!);
+    const group = await applyGroup(blobs, candidates, () => opts.clock.now() > opts.deadline, opts, res, touched, watched);
+    const last = group[group.length - 1];
+    while (i < todo.length) {
+      const b = todo[i++]!;
+      cursor = follow(cursor, b, trail);
+      if (b === last) break;
     }
-    // The cursor follows the index in order, trailing by the skew window so a late entry is listed again.
-    if (b.index !== undefined) {
-      const next = b.index < trail ? b.index : trail;
-      if (next > cursor) cursor = next;
-    }
-    if (pending.length >= COMMIT_EVERY || opts.clock.now() - lastCommit > COMMIT_MS) await flush();
+    for (const b of group) pending.push({ tenant: b.tenant, batch: b.batch, ...(b.index !== undefined && !opts.discover ? { index: b.index } : {}) });
+    res.batches += group.length;
+    await commit(blobs, pending.splice(0), cursor);
+    state.cursor = cursor;
   }
   res.backlog = todo.slice(i).filter((t) => !t.done).length;
   // With nothing left before it, the cursor may move up to the trail.
   if (!res.partial && trail > cursor) cursor = trail;
-  await flush();
+  if (cursor > state.cursor || pending.length) await commit(blobs, pending.splice(0), cursor);
   res.touched = [...touched];
   res.watched = [...watched];
   return res;
+}
+
+/** The cursor follows the index in order, trailing by the skew window so a late entry is listed again. */
+function follow(cursor: string, b: Todo, trail: string): string {
+  if (b.index === undefined) return cursor;
+  const next = b.index < trail ? b.index : trail;
+  return next > cursor ? next : cursor;
 }
 
 interface Todo {
@@ -155,51 +169,108 @@ interface Todo {
   done: boolean;
 }
 
-const COMMIT_EVERY = 25;
-const COMMIT_MS = 500;
+/** A group: at most this many batches, or this many bytes of them, are read before their writes and a commit. */
+const GROUP_BATCHES = 200;
+const GROUP_BYTES = 8 * 1024 * 1024;
+/** Reads and writes of one group in flight at once: R2 answers in tens of ms, so a tick waits on many at a time. */
+const PARALLEL = 16;
 
-/** One batch: its runs of staged, undecided revs into their tallies and daily summaries; its plain rows into the daily summaries. */
-async function applyBatch(
+/** Runs `fn` over `items`, `PARALLEL` at a time. */
+async function each<T>(items: readonly T[], fn: (x: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(PARALLEL, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+/**
+ * One group of batches, the first of `candidates` up to the group's bytes or the deadline
+ * (returned): each batch's runs of staged, undecided revs into their tallies and the rev's
+ * daily summaries (one update per rev, and per rev and tenant), its plain rows into the daily summaries (one update per skill and tenant, each batch
+ * recorded in it so none counts twice) and into a watched skill's watch.
+ */
+async function applyGroup(
   blobs: BlobStore,
-  b: { key: string; tenant: string; batch: string },
+  candidates: readonly Todo[],
+  late: () => boolean,
   opts: { staged: ReadonlySet<string>; closed?: ReadonlySet<string>; watching?: ReadonlyMap<string, WatchRef>; problem: (p: Problem) => void; shippable?: (tenant: string) => Promise<ReadonlySet<string>> },
   res: ScanResult,
   touched: Set<string>,
   watched: Set<string>,
-): Promise<void> {
-  const bytes = await blobs.get(b.key);
-  if (!bytes) return;
-  // After a key rotation a tenant ships the rows its former ids left unshipped (docs/operate.md "Rotate a key").
-  const own = opts.shippable ? await opts.shippable(b.tenant) : new Set([b.tenant]);
+): Promise<Todo[]> {
   const byRev = new Map<string, AggRow[]>();
-  const plain = new Map<string, AggRow[]>();
-  for (const line of new TextDecoder().decode(bytes).split('\n')) {
-    if (!line.trim()) continue;
-    const c = checkAggLine(line);
-    // Direct-mode batches reach the bucket unchecked: a row may only speak for its folder's tenant (or a former id of it).
-    if (!c.ok || !own.has(c.row.tenant)) {
-      res.invalid++;
-      continue;
-    }
-    res.rows++;
-    const ref = parseSkillRef(c.row.skill);
-    if (!ref) continue;
-    if (!ref.rev) {
-      const list = plain.get(ref.skill);
-      if (list) list.push(c.row);
-      else plain.set(ref.skill, [c.row]);
-      continue;
-    }
-    const id = `${ref.skill}:${ref.rev}`;
-    if (!opts.staged.has(id) || opts.closed?.has(id)) {
-      res.unstaged++;
-      continue;
-    }
-    const list = byRev.get(id);
-    if (list) list.push(c.row);
-    else byRev.set(id, [c.row]);
+  /** `skill tenant` -> the batches' plain rows, by batch. */
+  const plain = new Map<string, { skill: string; tenant: string; batches: { batch: string; key: string; rows: AggRow[] }[] }>();
+  /** `skill:rev tenant` -> the batches' runs of that staged rev, by batch (the rev's scores by day). */
+  const revDays = new Map<string, { skill: string; rev: string; tenant: string; batches: { batch: string; key: string; rows: AggRow[] }[] }>();
+  // Read in waves, and stop at the wave that brings the group past GROUP_BYTES (a Worker has 128 MB)
+  // or ends past the deadline.
+  const group: Todo[] = [];
+  const parsed = new Map<Todo, Uint8Array | null>();
+  let size = 0;
+  for (let w = 0; w < candidates.length && size < GROUP_BYTES && !(w > 0 && late()); w += PARALLEL) {
+    const wave = candidates.slice(w, w + PARALLEL);
+    await each(wave, async (b) => {
+      const bytes = await blobs.get(b.key);
+      parsed.set(b, bytes);
+      size += bytes?.length ?? 0;
+    });
+    group.push(...wave);
   }
-  for (const [id, rows] of byRev) {
+  for (const b of group) {
+    const bytes = parsed.get(b);
+    parsed.delete(b);
+    if (!bytes) continue;
+    // After a key rotation a tenant ships the rows its former ids left unshipped (docs/operate.md "Rotate a key").
+    const own = opts.shippable ? await opts.shippable(b.tenant) : new Set([b.tenant]);
+    const mine = new Map<string, AggRow[]>();
+    const mineRevs = new Map<string, AggRow[]>();
+    for (const line of new TextDecoder().decode(bytes).split('\n')) {
+      if (!line.trim()) continue;
+      const c = checkAggLine(line);
+      // Direct-mode batches reach the bucket unchecked: a row may only speak for its folder's tenant (or a former id of it).
+      if (!c.ok || !own.has(c.row.tenant)) {
+        res.invalid++;
+        continue;
+      }
+      res.rows++;
+      const ref = parseSkillRef(c.row.skill);
+      if (!ref) continue;
+      if (!ref.rev) {
+        const list = mine.get(ref.skill);
+        if (list) list.push(c.row);
+        else mine.set(ref.skill, [c.row]);
+        continue;
+      }
+      const id = `${ref.skill}:${ref.rev}`;
+      if (!opts.staged.has(id) || opts.closed?.has(id)) {
+        res.unstaged++;
+        continue;
+      }
+      const list = byRev.get(id);
+      if (list) list.push(c.row);
+      else byRev.set(id, [c.row]);
+      const ofRev = mineRevs.get(id);
+      if (ofRev) ofRev.push(c.row);
+      else mineRevs.set(id, [c.row]);
+    }
+    for (const [skill, rows] of mine) {
+      const k = `${skill} ${b.tenant}`;
+      const p = plain.get(k) ?? { skill, tenant: b.tenant, batches: [] };
+      p.batches.push({ batch: b.batch, key: b.key, rows });
+      plain.set(k, p);
+    }
+    for (const [id, rows] of mineRevs) {
+      const k = `${id} ${b.tenant}`;
+      const [skill, rev] = id.split(':') as [string, string];
+      const r = revDays.get(k) ?? { skill, rev, tenant: b.tenant, batches: [] };
+      r.batches.push({ batch: b.batch, key: b.key, rows });
+      revDays.set(k, r);
+    }
+  }
+  await each([...byRev], async ([id, rows]) => {
     const [skill, rev] = id.split(':') as [string, string];
     try {
       const added = await applyToTally(blobs, skill, rev, rows);
@@ -209,42 +280,55 @@ async function applyBatch(
       }
     } catch (err) {
       if (!isMalformed(err)) throw err;
-      opts.problem({ key: Remote.tally(skill, rev), reason: `${(err as Error).message}; ${rows.length} run(s) of ${b.key} not counted` });
+      opts.problem({ key: Remote.tally(skill, rev), reason: `${(err as Error).message}; ${rows.length} run(s) not counted` });
     }
+  });
+  await each([...revDays.values()], async (r) => {
     try {
-      await applyToDaily(blobs, skill, b.tenant, b.batch, rows, rev);
+      await applyToDaily(blobs, r.skill, r.tenant, r.batches, r.rev);
     } catch (err) {
       if (!isMalformed(err)) throw err;
-      opts.problem({ key: Remote.revDaily(skill, rev, b.tenant), reason: (err as Error).message });
+      opts.problem({ key: Remote.revDaily(r.skill, r.rev, r.tenant), reason: (err as Error).message });
     }
-  }
-  for (const [skill, rows] of plain) {
+  });
+  await each([...plain.values()], async (p) => {
     try {
-      await applyToDaily(blobs, skill, b.tenant, b.batch, rows);
+      await applyToDaily(blobs, p.skill, p.tenant, p.batches);
     } catch (err) {
       if (!isMalformed(err)) throw err;
-      opts.problem({ key: Remote.daily(skill, b.tenant), reason: (err as Error).message });
+      opts.problem({ key: Remote.daily(p.skill, p.tenant), reason: (err as Error).message });
     }
-    const w = opts.watching?.get(skill);
-    if (!w) continue;
-    try {
-      if (await applyToWatch(blobs, w, b.tenant, b.batch, rows)) watched.add(skill);
-    } catch (err) {
-      if (!isMalformed(err)) throw err;
-      opts.problem({ key: Remote.watch(w.skill, w.seq), reason: `${(err as Error).message}; ${rows.length} run(s) of ${b.key} not counted` });
+    const w = opts.watching?.get(p.skill);
+    if (!w) return;
+    for (const b of p.batches) {
+      try {
+        if (await applyToWatch(blobs, w, p.tenant, b.batch, b.rows)) watched.add(p.skill);
+      } catch (err) {
+        if (!isMalformed(err)) throw err;
+        opts.problem({ key: Remote.watch(w.skill, w.seq), reason: `${(err as Error).message}; ${b.rows.length} run(s) of ${b.key} not counted` });
+      }
     }
-  }
+  });
+  return group;
 }
 
 /** Records batches as seen and moves the cursor: one compare-and-swap of the scan state. */
-async function commit(blobs: BlobStore, done: { tenant: string; batch: string }[], cursor: string): Promise<void> {
+async function commit(blobs: BlobStore, done: { tenant: string; batch: string; index?: string }[], cursor: string): Promise<void> {
   await updateJson<ScanState>(
     blobs,
     Remote.quorumScan,
     emptyState,
     (cur) => {
       let changed = false;
+      const applied = new Set(cur.applied ?? []);
       for (const d of done) {
+        if (d.index !== undefined) {
+          if (!applied.has(d.index)) {
+            applied.add(d.index);
+            changed = true;
+          }
+          continue;
+        }
         const list = (cur.seen[d.tenant] ??= []);
         if (!list.includes(d.batch)) {
           list.push(d.batch);
@@ -255,6 +339,10 @@ async function commit(blobs: BlobStore, done: { tenant: string; batch: string }[
         cur.cursor = cursor;
         changed = true;
       }
+      const keep = [...applied].filter((k) => k > cur.cursor).sort();
+      if (keep.length !== (cur.applied ?? []).length) changed = true;
+      if (keep.length) cur.applied = keep;
+      else delete cur.applied;
       return changed ? cur : null;
     },
     { check: isScanState },
@@ -262,7 +350,12 @@ async function commit(blobs: BlobStore, done: { tenant: string; batch: string }[
     if (!isMalformed(err)) throw err;
     // A poisoned scan state is replaced: it only saves work, and everything it guards is deduped.
     const seen: Record<string, string[]> = {};
-    for (const d of done) (seen[d.tenant] ??= []).push(d.batch);
-    await blobs.put(Remote.quorumScan, JSON.stringify({ v: 1, cursor, seen }));
+    const applied: string[] = [];
+    for (const d of done) {
+      if (d.index !== undefined) {
+        if (d.index > cursor) applied.push(d.index);
+      } else (seen[d.tenant] ??= []).push(d.batch);
+    }
+    await blobs.put(Remote.quorumScan, JSON.stringify({ v: 1, cursor, seen, ...(applied.length ? { applied } : {}) }));
   });
 }

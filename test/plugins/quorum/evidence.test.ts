@@ -133,7 +133,9 @@ test('under a short deadline the scan commits what it did and the next ticks go 
   const [a, b, c] = await Promise.all(['a', 'b', 'c'].map(tenant)) as [Tenant, Tenant, Tenant];
   const rev = await stageRev(blobs, 'slow', 'Slow.\n');
   const ts = [a, b, c];
-  for (let i = 0; i < 90; i++) {
+  // More batches than one group of the scan reads (200) before it looks at the deadline again.
+  const n = 600;
+  for (let i = 0; i < n; i++) {
     const t = ts[i % 3]!;
     await writeBatch(blobs, t, [row(t, `slow:${rev}`, 0.5, `run-${i}`)]);
   }
@@ -147,9 +149,9 @@ test('under a short deadline the scan commits what it did and the next ticks go 
     total += q.scan.batches;
   }
   assert.not.ok(q.scan.partial, 'the backlog drained');
-  assert.is(total, 90, 'each batch read once across the ticks');
+  assert.is(total, n, 'each batch read once across the ticks');
   const tally = JSON.parse((await text(blobs, Remote.tally('slow', rev)))!);
-  assert.is(Object.values(tally.tenants).reduce((n: number, runs) => n + Object.keys(runs as object).length, 0), 90);
+  assert.is(Object.values(tally.tenants).reduce((k: number, runs) => k + Object.keys(runs as object).length, 0), n);
 });
 
 test('config quorum.manualReview gates every rev of a matching skill, whatever its page says', async () => {
