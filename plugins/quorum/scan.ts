@@ -125,7 +125,9 @@ export async function scanNewBatches(
       i++;
       continue;
     }
-    if (opts.clock.now() > opts.deadline) {
+    // Each tick reads at least one wave, even one that reaches the scan already late: a fleet whose
+    // work before the scan outgrows the budget still drains its backlog, a wave per tick.
+    if (res.batches > 0 && opts.clock.now() > opts.deadline) {
       res.partial = true;
       break;
     }
