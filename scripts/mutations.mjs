@@ -405,4 +405,20 @@ export default [
     tests: ['test/plugins/quorum/regression-gate'],
     why: 'a rev scoring well below the canonical would be promoted once any tenant scored both',
   },
+  {
+    id: 'ingest-tick-drops-other-revs',
+    file: 'plugins/quorum/tick.ts',
+    search: '  const staged = tick.only ? await listStagedRevs(blobs) : revs;',
+    replace: '  const staged = revs;',
+    tests: ['test/worker/ingest-evaluation'],
+    why: "a tick an ingest starts for one rev would mark batches read and drop other staged revs' runs in them",
+  },
+  {
+    id: 'feed-listed-whole',
+    file: 'domain/feed.ts',
+    search: '    yield* blobs.list(prefix, after ? { startAfter: after } : {});\n    return;\n  }\n  const m',
+    replace: '    yield* blobs.list(prefix, {});\n    return;\n  }\n  const m',
+    tests: ['test/worker/requests-by-fleet'],
+    why: "a no-op pull would list the whole feed and batch index from the start, its cost growing with the fleet's history",
+  },
 ];
