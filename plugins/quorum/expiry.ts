@@ -5,7 +5,6 @@ export { expiryEntryOf } from '../../domain/changelog.ts';
 import { isMalformed, readJson } from '../../domain/json-store.ts';
 import { Remote } from '../../domain/layout.ts';
 import { appendEntry } from './changelog.ts';
-import { QuorumErrorCode as Q, quorumError } from './errors.ts';
 import { finishEntry } from './finish.ts';
 
 /**
@@ -131,27 +130,4 @@ export async function expireRev(blobs: BlobStore, kv: KV, skill: string, rev: st
   checkpoint('expire:recorded');
   await finishEntry(blobs, kv, out.entry, { log: out.log, now });
   return out.entry;
-}
-
-/** What an operator's revive did: `changed` false when the rev was revived already. */
-export interface ReviveResult {
-  changed: boolean;
-  entry: ChangelogEntry | null;
-}
-
-/**
- * Reopens an expired rev (`snappy ops revive`): the quorum tallies and decides it again, tenants
- * pull and evaluate it again, and its expiry clock starts over. One `revive` entry, once, by
- * `manual:<operator>`; reviving a rev revived already changes nothing; a rev that is not
- * expired is refused.
- */
-export async function reviveRev(blobs: BlobStore, kv: KV, skill: string, rev: string, by: string, reason: string, now: number): Promise<ReviveResult> {
-  const out = await appendEntry(blobs, skill, (log) => {
-    const h = log.revs[rev];
-    if (h === 'revived') return null;
-    if (h !== 'expired') throw quorumError(Q.NotExpired, `${skill}:${rev} is not expired${h ? ` (it is ${h})` : ''}: there is nothing to revive`);
-    return { ts: new Date(now).toISOString(), skill, rev_id: rev, action: 'revive', by: `manual:${by}`, tenants: 0, runs: 0, mean: null, ...(reason ? { reason } : {}) };
-  });
-  if (out.entry) await finishEntry(blobs, kv, out.entry, { log: out.log, now });
-  return { changed: out.appended, entry: out.entry };
 }

@@ -14,7 +14,7 @@ export type { Approval } from './ops.ts';
 export type { QuorumTickReport, RevOutcome } from './tick.ts';
 export type { RollbackResult } from './rollback.ts';
 export type { MarkResult } from './marks.ts';
-export type { ReviveResult, RevExpiry } from './expiry.ts';
+export type { RevExpiry } from './expiry.ts';
 export type { RegressionCheck } from './regression.ts';
 export type { WatchReport, WatchStatus, RollbackStatus } from './watch-status.ts';
 export type { WatchOutcome } from './watch-tick.ts';

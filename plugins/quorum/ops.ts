@@ -5,8 +5,7 @@ import { isMalformed, readJson } from '../../domain/json-store.ts';
 import { promotionOf, readLog } from '../../domain/changelog.ts';
 import { promote, stagedFiles, type PromoteResult, type PromotionRequest } from './promote.ts';
 import type { Rejection } from './revs.ts';
-import { clearMark, setPin, type MarkResult } from './marks.ts';
-import { reviveRev, type ReviveResult } from './expiry.ts';
+import { clearMark, reviveRev, setPin, type MarkResult } from './marks.ts';
 import { rollback, type RollbackResult } from './rollback.ts';
 import { emptyTally, readTally } from './tally.ts';
 import { quarantineOf } from './verify.ts';
@@ -132,7 +131,7 @@ export async function pinRev(blobs: BlobStore, kv: KV, skill: string, rev: strin
 }
 
 /** An operator revives an expired rev (`snappy ops revive`): tenants pull and evaluate it again, the quorum may promote it. */
-export async function reviveExpired(blobs: BlobStore, kv: KV, skill: string, rev: string, by: string, reason = '', now = Date.now()): Promise<ReviveResult> {
+export async function reviveExpired(blobs: BlobStore, kv: KV, skill: string, rev: string, by: string, reason = '', now = Date.now()): Promise<MarkResult> {
   checkRef(skill, rev);
   checkName(by, 'operator');
   if (reason.length > 1000) throw quorumError(Q.BadInput, 'reason: at most 1000 characters');

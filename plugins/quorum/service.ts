@@ -1,7 +1,6 @@
 import type { BlobStore, KV, Logger } from '../../core/ports.ts';
 import type { MarkResult } from './marks.ts';
 import { approvalOf, approveRev, clearRev, pinRev, rejectRev, reviveExpired, rollbackSkill, type Approval } from './ops.ts';
-import type { ReviveResult } from './expiry.ts';
 import { type QuorumOptions, watchOptionsFor } from './options.ts';
 import { assertExactlyOnce } from './probe.ts';
 import { KvKeys, type PromoteResult } from './promote.ts';
@@ -40,7 +39,7 @@ export interface QuorumService {
   /** Lifts the mark of a rolled back rev: the quorum may promote it again. */
   clear(stores: QuorumStores, skill: string, rev: string, by: string, reason: string, log: Logger): Promise<MarkResult>;
   /** Reopens an expired rev: the quorum decides it again and its expiry clock starts over (at `now`). */
-  revive(stores: QuorumStores, skill: string, rev: string, by: string, reason: string, log: Logger, now?: number): Promise<ReviveResult>;
+  revive(stores: QuorumStores, skill: string, rev: string, by: string, reason: string, log: Logger, now?: number): Promise<MarkResult>;
   /** Pins (or unpins) a rev: a pinned rev is never rolled back by the watch. */
   pin(stores: QuorumStores, skill: string, rev: string, pin: boolean, by: string, reason: string, log: Logger): Promise<MarkResult>;
   /** Open watches with their objections so far, pins, and the newest rollbacks. */
