@@ -275,9 +275,11 @@ export default [
   },
   {
     id: 'revoked-tenant-still-accepted',
-    file: 'worker/tenant-auth.ts',
-    search: 'if (!isAdmitted(record)) return fail(403,',
-    replace: 'if (false) return fail(403,',
+    // Two checks refuse a revoked tenant (its own message first, then "not admitted"): both go.
+    edits: [
+      { file: 'worker/tenant-auth.ts', search: 'if (record.revokedAt) return fail(403,', replace: 'if (false) return fail(403,' },
+      { file: 'worker/tenant-auth.ts', search: 'if (!isAdmitted(record)) return fail(403,', replace: 'if (false) return fail(403,' },
+    ],
     tests: ['test/worker/trust', 'test/worker/ops-cli'],
     why: 'a revoked tenant could go on shipping batches',
   },
