@@ -24,19 +24,24 @@ test.after(async () => {
   await mf?.dispose();
 });
 
+const KV_NAMES = ['KV1', 'KV2', 'KV3', 'KV4'];
+
 async function r2(): Promise<{ blobs: BlobStore; kv: KV }> {
   mf ??= new Miniflare({
     modules: true,
     script: 'export default { async fetch() { return new Response("") } }',
     compatibilityDate: COMPAT_DATE,
     r2Buckets: ['BUCKET'],
-    kvNamespaces: ['KV'],
+    kvNamespaces: KV_NAMES,
   });
   const bucket = await r2Of(mf, 'BUCKET');
-  // Each race gets its own prefix in the one bucket, so the cases stay apart.
-  const prefix = `race-${++races}`;
-  const blobs = new R2BlobStore(bucket, { prefix });
-  return { blobs, kv: new KVBinding(await kvOf(mf, 'KV')) };
+  // Each race gets its own prefix in the one bucket and its own KV namespace, so the cases stay
+  // apart: in one namespace, the last-promotion record of an earlier race with a later row
+  // time would stand (it is only ever replaced by a newer one).
+  const n = ++races;
+  assert.ok(n <= KV_NAMES.length, `race ${n}: declare more KV namespaces`);
+  const blobs = new R2BlobStore(bucket, { prefix: `race-${n}` });
+  return { blobs, kv: new KVBinding(await kvOf(mf, KV_NAMES[n - 1]!)) };
 }
 
 function file(): { blobs: BlobStore; kv: KV } {
