@@ -6,6 +6,7 @@ import { isMalformed, readJson } from '../../domain/json-store.ts';
 import { Remote } from '../../domain/layout.ts';
 import { appendEntry } from './changelog.ts';
 import { finishEntry } from './finish.ts';
+import { leftWords } from './words.ts';
 
 /**
  * Expiry (README "Expiry and the regression gate"). A staged rev the quorum has not promoted
@@ -71,22 +72,6 @@ export function clockFrom(since: number | null, reopen: ChangelogEntry | null): 
   const r = reopen?.action === 'revive' || reopen?.action === 'clear' ? Date.parse(reopen.ts) : NaN;
   if (since === null) return Number.isFinite(r) ? r : null;
   return Number.isFinite(r) ? Math.max(since, r) : since;
-}
-
-/** `14 days`, `1 day`, `0.5 days`. */
-export function daysWords(ms: number): string {
-  const d = Math.round((ms / 86_400_000) * 100) / 100;
-  return `${d} ${d === 1 ? 'day' : 'days'}`;
-}
-
-/** `3 days`, `5 hours`, `12 minutes`: the largest whole unit left (at least a minute). */
-export function leftWords(ms: number): string {
-  const units: [number, string][] = [[86_400_000, 'day'], [3_600_000, 'hour'], [60_000, 'minute']];
-  for (const [size, name] of units) {
-    const n = Math.floor(ms / size);
-    if (n >= 1) return `${n} ${name}${n === 1 ? '' : 's'}`;
-  }
-  return 'under a minute';
 }
 
 /** The expiry view of one rev. `entry`: its last expire or revive entry (`expiryEntryOf`). */

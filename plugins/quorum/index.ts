@@ -2,8 +2,7 @@ import { definePlugin } from '../../core/plugin.ts';
 import { Stage } from '../../core/stages.ts';
 import { quorumOptions } from './options.ts';
 import { quorumServiceOnDemand } from './service-on-demand.ts';
-import { count, progressWords } from './words.ts';
-import { leftWords } from './expiry.ts';
+import { count, leftWords, progressWords } from './words.ts';
 import { watchLines, watchView, type WatchView } from './watch-view.ts';
 
 export type { QuorumService, QuorumStores } from './service.ts';

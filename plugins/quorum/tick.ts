@@ -5,7 +5,7 @@ import { parseSkillRef } from '../../domain/names.ts';
 import { isMalformed } from '../../domain/json-store.ts';
 import { readEntry, readLog, type ChangelogEntry, type SkillLog } from '../../domain/changelog.ts';
 import { expiryMsFor, gateOptionsFor, type QuorumOptions, thresholdsFor, watchOptionsFor } from './options.ts';
-import { clockFrom, daysWords, expireRev, expiryEntryOf, sinceOf } from './expiry.ts';
+import { clockFrom, expireRev, expiryEntryOf, sinceOf } from './expiry.ts';
 import { compareWithCanonical, type RegressionCheck } from './regression.ts';
 import { assertExactlyOnce } from './probe.ts';
 import { promote, type ChangelogRow } from './promote.ts';
@@ -18,7 +18,8 @@ import { decide, defaultRule, progressOf, type Progress, type Thresholds } from 
 import { scanNewBatches, type Problem, type ScanResult } from './scan.ts';
 import { readTally } from './tally.ts';
 import { quarantineRev, verifyStagedRev } from './verify.ts';
-import { progressWords } from './words.ts';
+import { daysWords, progressWords } from './words.ts';
+import { QuorumErrorCode as Q } from './errors.ts';
 
 /** One rev the tick looked at, and where it stands now (one line each in `snappy run tick`). */
 export interface RevOutcome {
@@ -245,7 +246,7 @@ async function finishUnfinished(tick: TickContext, opts: QuorumOptions, idx: Awa
           }
         } catch (err) {
           const code = (err as { code?: string }).code;
-          if (!isMalformed(err) && code !== 'E_QUORUM_CANNOT_RESTORE' && code !== 'E_QUORUM_INCOMPLETE') throw err;
+          if (!isMalformed(err) && code !== Q.CannotRestore && code !== Q.Incomplete) throw err;
           problem({ key: Remote.changelogEntry(e.skill, e.seq), reason: (err as Error).message });
         }
       }

@@ -24,3 +24,19 @@ export function progressWords(p: { endorsing: number; endorsingRuns: number; mea
   const mean = p.mean;
   return `${tenantsWords(p.endorsing, t.minTenants)}; ${runsWords(p.endorsingRuns, t.minRuns)}${mean === null || mean === undefined ? '' : `; mean ${mean.toFixed(3)}`}`;
 }
+
+/** `14 days`, `1 day`, `0.5 days`. */
+export function daysWords(ms: number): string {
+  const d = Math.round((ms / 86_400_000) * 100) / 100;
+  return `${d} ${d === 1 ? 'day' : 'days'}`;
+}
+
+/** `3 days`, `5 hours`, `12 minutes`: the largest whole unit left (at least a minute). */
+export function leftWords(ms: number): string {
+  const units: [number, string][] = [[86_400_000, 'day'], [3_600_000, 'hour'], [60_000, 'minute']];
+  for (const [size, name] of units) {
+    const n = Math.floor(ms / size);
+    if (n >= 1) return `${n} ${name}${n === 1 ? '' : 's'}`;
+  }
+  return 'under a minute';
+}
