@@ -302,13 +302,11 @@ async function applyGroup(
     }
     const w = opts.watching?.get(p.skill);
     if (!w) return;
-    for (const b of p.batches) {
-      try {
-        if (await applyToWatch(blobs, w, p.tenant, b.batch, b.rows)) watched.add(p.skill);
-      } catch (err) {
-        if (!isMalformed(err)) throw err;
-        opts.problem({ key: Remote.watch(w.skill, w.seq), reason: `${(err as Error).message}; ${b.rows.length} run(s) of ${b.key} not counted` });
-      }
+    try {
+      if (await applyToWatch(blobs, w, p.tenant, p.batches)) watched.add(p.skill);
+    } catch (err) {
+      if (!isMalformed(err)) throw err;
+      opts.problem({ key: Remote.watch(w.skill, w.seq), reason: `${(err as Error).message}; the runs of ${p.batches.length} batch(es) not counted` });
     }
   });
   return group;

@@ -79,6 +79,8 @@ export async function closeWatch(blobs: BlobStore, ref: WatchRef, why: WatchClos
 
 const WATCH_KEY = /^([^/]+)\/(\d{8})(\.closed)?\.json$/;
 
+const init = (): Watch => ({ v: 1, skill: '', seq: 0, rev: '', promotedAt: 0, by: '', graceMs: 0, tenants: {}, batches: [] });
+
 /** Open watches, from one listing (of `skill`'s watches only, when given). */
 export async function openWatches(blobs: BlobStore, skill?: string): Promise<WatchRef[]> {
   const open = new Map<string, WatchRef>();
@@ -97,19 +99,13 @@ export async function readWatch(blobs: BlobStore, ref: WatchRef): Promise<Watch 
   return readJson<Watch>(blobs, Remote.watch(ref.skill, ref.seq), isWatch);
 }
 
-export async function watchClosedOf(blobs: BlobStore, ref: WatchRef): Promise<WatchClosed | null> {
-  return readJson<WatchClosed>(blobs, Remote.watchClosed(ref.skill, ref.seq)).catch(() => ({ ts: '', why: 'passed' as const, detail: 'its record is unreadable' }));
-}
-
-const init = (): Watch => ({ v: 1, skill: '', seq: 0, rev: '', promotedAt: 0, by: '', graceMs: 0, tenants: {}, batches: [] });
-
 /**
- * Adds one batch's plain rows of the watched skill by `tenant`: rows from before the promotion
- * are the baseline's (the daily summaries hold them), rows from the tenant's cutoff on are
- * counted, and rows in between wait while the tenant's adoption is unknown. Exactly once per
+ * Adds batches' plain rows of the watched skill by `tenant`, in one update: rows from before the
+ * promotion are the baseline's (the daily summaries hold them), rows from the tenant's cutoff on
+ * are counted, and rows in between wait while the tenant's adoption is unknown. Exactly once per
  * batch. Returns whether anything changed.
  */
-export async function applyToWatch(blobs: BlobStore, ref: WatchRef, tenant: string, batch: string, rows: readonly AggRow[]): Promise<boolean> {
+export async function applyToWatch(blobs: BlobStore, ref: WatchRef, tenant: string, batches: readonly { batch: string; rows: readonly AggRow[] }[]): Promise<boolean> {
   let changed = false;
   await updateJson<Watch>(
     blobs,
@@ -119,21 +115,24 @@ export async function applyToWatch(blobs: BlobStore, ref: WatchRef, tenant: stri
       changed = false;
       // A watch is created when it opens; absent, it was never opened (or not yet): nothing to add to.
       if (!w.rev) return null;
-      const id = `${tenant}/${batch}`;
-      if (w.batches.includes(id)) return null;
-      const late = rows.filter((r) => Date.parse(r.ts) >= w.promotedAt);
-      if (!late.length) return null;
-      const t = (w.tenants[tenant] ??= { n: 0, sum: 0, sq: 0 });
-      for (const r of late) {
-        const at = Date.parse(r.ts);
-        if (t.cutoff !== undefined) {
-          if (at >= t.cutoff) count(t, r.score);
-        } else (t.pending ??= []).push([at - w.promotedAt, r.score]);
+      for (const { batch, rows } of batches) {
+        const id = `${tenant}/${batch}`;
+        if (w.batches.includes(id)) continue;
+        const late = rows.filter((r) => Date.parse(r.ts) >= w.promotedAt);
+        if (!late.length) continue;
+        const t = (w.tenants[tenant] ??= { n: 0, sum: 0, sq: 0 });
+        for (const r of late) {
+          const at = Date.parse(r.ts);
+          if (t.cutoff !== undefined) {
+            if (at >= t.cutoff) count(t, r.score);
+          } else (t.pending ??= []).push([at - w.promotedAt, r.score]);
+        }
+        if (t.pending && t.pending.length > MAX_PENDING) t.pending = t.pending.sort((a, b) => a[0] - b[0]).slice(-MAX_PENDING);
+        w.batches.push(id);
+        changed = true;
       }
-      if (t.pending && t.pending.length > MAX_PENDING) t.pending = t.pending.sort((a, b) => a[0] - b[0]).slice(-MAX_PENDING);
-      w.batches.push(id);
+      if (!changed) return null;
       if (w.batches.length > MAX_BATCHES) w.batches.splice(0, w.batches.length - MAX_BATCHES);
-      changed = true;
       return w;
     },
     { check: isWatch },
