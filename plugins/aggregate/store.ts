@@ -194,10 +194,16 @@ export class AggStore {
   async findRow(tenant: string, runId: string): Promise<AggRow | undefined> {
     let found: AggRow | undefined;
     const needle = `"run_id":"${runId}","tenant":"${tenant}"`;
+    // One search per chunk, not per line: the next hit in the chunk is kept until its line comes.
+    let chunk: string | undefined;
+    let hit = -1;
     await forEachLine(this.file, this.commit.size, (text, s, e) => {
       if (found) return;
-      const i = text.indexOf(needle, s);
-      if (i < 0 || i >= e) return;
+      if (text !== chunk || (hit >= 0 && hit < s)) {
+        chunk = text;
+        hit = text.indexOf(needle, s);
+      }
+      if (hit < 0 || hit >= e) return;
       const c = checkAggLine(text.slice(s, e));
       if (c.ok) found = c.row;
     });
