@@ -107,7 +107,7 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
   const state = await openStateVersion(stateDir, { write: false, tenant, log });
   const writesState = opts.stateWrites ?? !flags.dryRun;
   let opened: Promise<StateCheck> | undefined;
-  const machine = env.SNAPPY_MACHINE_ID || loaded.config.machineId || (await generatedMachineId(stateDir, opts.stateWrites ?? !flags.dryRun, log));
+  const machine = env.SNAPPY_MACHINE_ID || loaded.config.machineId || (await generatedMachineId(stateDir, writesState, log));
   if (!isMachineId(machine)) {
     const where = env.SNAPPY_MACHINE_ID ? 'SNAPPY_MACHINE_ID' : `config machineId${loaded.file ? ` in ${loaded.file}` : ''}`;
     throw new SnappyError(`machine id ${JSON.stringify(machine)} (from ${where}) is invalid: expected 1-64 characters of [A-Za-z0-9._-]`, { code: ErrorCode.Config });

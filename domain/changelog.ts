@@ -3,7 +3,6 @@ import type { BlobStore } from '../core/ports.ts';
 import { isMalformed, readJson } from './json-store.ts';
 import { Remote } from './layout.ts';
 
-/** What a changelog entry records. */
 /**
  * What a changelog entry records. `expire`: the quorum gave up on a staged rev nobody promoted in
  * time (README "Expiry and the regression gate"); `revive`: an operator reopened it.

@@ -201,8 +201,8 @@ export default [
   {
     id: 'pull-overwrites-a-local-edit',
     file: 'plugins/sync/pull.ts',
-    search: 'await files.write(pageRel + INCOMING_SUFFIX, c.bytes);',
-    replace: 'await files.write(pageRel, c.bytes);',
+    search: '      if (await writeIncoming(files, pageRel, c.bytes, counts)) noteConflict(counts, pageRel);',
+    replace: '      await files.write(pageRel, c.bytes);',
     tests: ['test/plugins/sync/push-pull'],
     why: 'a pull would silently replace a page edited on this machine',
   },

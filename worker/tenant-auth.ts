@@ -59,6 +59,7 @@ export async function authenticate(req: Request, env: Env, stores: Stores, opts:
   if (record.revokedAt) return fail(403, `tenant ${tenant} was revoked at ${record.revokedAt}: ask the operator`, {}, 'E_REVOKED');
   // A rotated key is refused whoever holds it: that is what rotating a leaked key is for.
   if (record.rotatedTo) return fail(403, `tenant ${tenant}'s key was retired at ${record.rotatedAt} by ${record.rotatedBy}: the tenant moved to a new master key (tenant ${record.rotatedTo}); set SNAPPY_MASTER_KEY to the new key on this machine (docs/operate.md "Rotate a key")`, {}, 'E_ROTATED');
+  // The registry's own rule, last: a standing it learns later is refused here before it has a message of its own.
   if (!isAdmitted(record)) return fail(403, `tenant ${tenant} is not admitted`, {}, 'E_NOT_ADMITTED');
   const body = await readLimited(req, opts.maxBytes);
   if (!body) return fail(413, `body is larger than the limit of ${opts.maxBytes} bytes`, { 'x-snappy-limit-bytes': String(opts.maxBytes) });

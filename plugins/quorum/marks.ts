@@ -1,5 +1,5 @@
 import type { BlobStore, KV } from '../../core/ports.ts';
-import { readLog, type ChangelogEntry, type SkillLog } from '../../domain/changelog.ts';
+import type { ChangelogEntry, SkillLog } from '../../domain/changelog.ts';
 import { appendEntry } from './changelog.ts';
 import { QuorumErrorCode as Q, quorumError } from './errors.ts';
 import { finishEntry } from './finish.ts';
@@ -59,9 +59,4 @@ export function reviveRev(blobs: BlobStore, kv: KV, skill: string, rev: string, 
  */
 export function setPin(blobs: BlobStore, kv: KV, skill: string, rev: string, pin: boolean, by: string, reason: string, now: number): Promise<MarkResult> {
   return appendMark(blobs, kv, skill, rev, by, reason, now, (log) => (log.pins.includes(rev) === pin ? null : pin ? 'pin' : 'unpin'));
-}
-
-/** Whether `rev` of `skill` is pinned now. */
-export async function isPinned(blobs: BlobStore, skill: string, rev: string): Promise<boolean> {
-  return (await readLog(blobs, skill)).pins.includes(rev);
 }

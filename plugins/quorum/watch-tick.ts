@@ -11,6 +11,7 @@ import { type QuorumOptions, thresholdsFor, watchOptionsFor } from './options.ts
 import type { PromotionIndex } from './revs.ts';
 import { rollback } from './rollback.ts';
 import { adopt, closeWatch, notePageSeen, readWatch, type Watch, type WatchRef } from './watch.ts';
+import { QuorumErrorCode as Q } from './errors.ts';
 
 /** One watch the tick looked at, and what it did about it. */
 export interface WatchOutcome {
@@ -83,7 +84,7 @@ export async function watchTick(tick: TickContext, opts: QuorumOptions, idx: Pro
         out.watches.push({ skill: ref.skill, rev: w.rev, seq: ref.seq, outcome: r.why === 'pinned' ? 'pinned' : 'closed', reason: `${verdict.reason}; not rolled back: ${r.why}`, verdict: summary });
       }
     } catch (err) {
-      if (!isMalformed(err) && (err as { code?: string }).code !== 'E_QUORUM_CANNOT_RESTORE') throw err;
+      if (!isMalformed(err) && (err as { code?: string }).code !== Q.CannotRestore) throw err;
       problem({ key: Remote.watch(ref.skill, ref.seq), reason: (err as Error).message });
     }
   }

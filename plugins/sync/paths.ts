@@ -81,10 +81,6 @@ export function pushTargetOfAllowed(rel: string, who: Who): PushTarget | null {
   }
   const parts = rel.split('/');
   if (parts[0] === 'canonical' || rel === State.aggregate) return null;
-  if (parts[0] === 'skills' && parts.length === 2 && parts[1]!.endsWith('.md')) {
-    const skill = parts[1]!.slice(0, -3);
-    if (isSkillName(skill)) return who.tenant ? { key: Remote.tenantSkill(who.tenant, skill), kind: 'page', createOnly: false } : null;
-  }
   if (rel.startsWith(State.regenQueueDir) && parts.length === 3) {
     // A shared brief names its tenant in its key, so nobody can pass one off as another
     // tenant's; with no master key there is no tenant, and no brief leaves.

@@ -360,12 +360,7 @@ async function adoptCanonical(files: StateFiles, manifest: Manifest, changed: { 
       counts.adopted.push(pageRel);
       await clearIncoming(files, pageRel, c.bytes, counts, () => versionsOf(parts[1]!));
     } else {
-      const wrote = !(await files.readLocal(pageRel + INCOMING_SUFFIX).then((h) => !!h?.bytes && contentHash(h.bytes) === contentHash(c.bytes)));
-      if (wrote) {
-        await files.write(pageRel + INCOMING_SUFFIX, c.bytes);
-        noteIncoming(counts, pageRel, c.bytes);
-        noteConflict(counts, pageRel);
-      }
+      if (await writeIncoming(files, pageRel, c.bytes, counts)) noteConflict(counts, pageRel);
     }
   }
 }
