@@ -209,7 +209,9 @@ for (const mode of ['file', 'worker'] as const) {
       const cleared = await f.ops(['clear', 'triage', r, '--reason', 'the eval set was broken']);
       assert.is(cleared.changed, true);
       await f.tick();
-      const tail = (await entries(f.blobs, 'triage')).slice(1).map((e) => [e.seq, e.action, e.rev_id]);
+      const all = await entries(f.blobs, 'triage');
+      assert.equal([all[0]!.seq, all[0]!.action, all[0]!.rev_id], [1, 'promote', p]);
+      const tail = all.slice(1).map((e) => [e.seq, e.action, e.rev_id]);
       assert.equal(tail, [
         [2, 'promote', r],
         [3, 'rollback', r],
@@ -217,7 +219,6 @@ for (const mode of ['file', 'worker'] as const) {
         [5, 'promote', r],
       ]);
       assert.is(await canonical(f), R_PAGE);
-      assert.ok(p);
     }));
 }
 

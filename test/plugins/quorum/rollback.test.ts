@@ -209,7 +209,7 @@ test('a page that replaced no canonical is withdrawn when rolled back, and the t
   assert.is(JSON.parse((await s.kv.get('last_quorum_rollback'))!).restored, null);
   const none = await s.cli(['ops', 'rollback', 'triage'], {}, 1);
   assert.is(none.error.code, 'E_QUORUM_NOTHING_CANONICAL');
-  assert.ok(r);
+  assert.is(q.rolledBack[0].rev_id, r, 'the entry rolls back the rev that was promoted');
 });
 
 test('a previous canonical whose bytes changed since cannot be restored: no rollback entry, the problem is reported, canonical stays', async () => {
