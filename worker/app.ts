@@ -4,7 +4,7 @@ import { afterTick } from './alerts.ts';
 import { storesOf } from './bindings.ts';
 import type { Env, ExecCtx } from './env.ts';
 import { consoleLogger, createWorkerRunner } from './runner.ts';
-import { DEFAULT_WINDOW_MS, sweepReplays } from './tenant-auth.ts';
+import { replayWindowMs, sweepReplays } from './tenant-auth.ts';
 
 /** The Worker's handlers around one runner built at module top level. */
 export interface WorkerApp {
@@ -39,7 +39,7 @@ export function createWorkerApp(raw: SnappyConfig): WorkerApp {
       // A failed tick is exactly what the alerts are for: they are evaluated either way.
       await afterTick(env, storesOf(env), log).catch((err) => log.warn(`evaluating alerts failed: ${(err as Error).message}`));
       // Answers kept for replays outlive the signature window by an hour, then go.
-      await sweepReplays(storesOf(env), Date.now(), Number(env.SNAPPY_INGEST_WINDOW_MS ?? DEFAULT_WINDOW_MS)).catch((err) => log.warn(`sweeping replay records failed: ${(err as Error).message}`));
+      await sweepReplays(storesOf(env), Date.now(), replayWindowMs(env)).catch((err) => log.warn(`sweeping replay records failed: ${(err as Error).message}`));
       if (failure !== undefined) throw failure;
     },
   };

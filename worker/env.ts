@@ -33,7 +33,7 @@ export interface Env {
   SNAPPY_INGEST_MAX_REVS?: string;
   /** Largest page, file or brief a tenant may write, bytes (default 1 MiB). */
   SNAPPY_OBJECT_MAX_BYTES?: string;
-  /** Window for signed requests' timestamps, ms (default 300000): older or newer is refused. */
+  /** Window for signed requests' timestamps, ms (default 300000, also when the value is not a positive whole number): older or newer is refused. */
   SNAPPY_INGEST_WINDOW_MS?: string;
   /**
    * Until when (ISO-8601) signatures v1 are still accepted on ingest, for a fleet moving to

@@ -8,7 +8,17 @@ import type { Stores } from './bindings.ts';
 import type { Env } from './env.ts';
 import { fail, readLimited } from './http.ts';
 
-export const DEFAULT_WINDOW_MS = 5 * 60_000;
+const DEFAULT_WINDOW_MS = 5 * 60_000;
+
+/**
+ * The replay window for signed requests' timestamps (SNAPPY_INGEST_WINDOW_MS), or the default
+ * when the value is not a positive whole number of ms: a typo such as `5m` must not turn into
+ * a window nothing falls outside of.
+ */
+export function replayWindowMs(env: Env): number {
+  const n = Number(env.SNAPPY_INGEST_WINDOW_MS);
+  return Number.isSafeInteger(n) && n > 0 ? n : DEFAULT_WINDOW_MS;
+}
 
 /** A request whose tenant proved who it is. */
 export interface AuthedRequest {
@@ -35,7 +45,7 @@ export function v1Until(env: Env): number {
  */
 export async function authenticate(req: Request, env: Env, stores: Stores, opts: { maxBytes: number; allowV1?: boolean; now?: number }): Promise<AuthedRequest | Response> {
   const now = opts.now ?? Date.now();
-  const windowMs = Number(env.SNAPPY_INGEST_WINDOW_MS ?? DEFAULT_WINDOW_MS);
+  const windowMs = replayWindowMs(env);
   const tenant = req.headers.get(HEADER_TENANT);
   const tsText = req.headers.get(HEADER_TIMESTAMP);
   const signature = req.headers.get(HEADER_SIGNATURE);

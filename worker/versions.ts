@@ -4,7 +4,7 @@ import { HEADER_PROTOCOL, HEADER_WORKER, LAYOUT, MIN_CLIENT_PROTOCOL, PROTOCOL, 
 import type { Stores } from './bindings.ts';
 import type { Env } from './env.ts';
 import { fail, json } from './http.ts';
-import { DEFAULT_WINDOW_MS } from './tenant-auth.ts';
+import { replayWindowMs } from './tenant-auth.ts';
 
 /**
  * The oldest client protocol this Worker serves: MIN_CLIENT_PROTOCOL, or higher when the
@@ -66,6 +66,6 @@ export async function versionInfo(env: Env, stores: Stores): Promise<Response> {
     minClientProtocol: minClientProtocol(env),
     layout: { known: LAYOUT, remote: layout?.layout ?? null },
     now: Date.now(),
-    windowMs: Number(env.SNAPPY_INGEST_WINDOW_MS ?? DEFAULT_WINDOW_MS),
+    windowMs: replayWindowMs(env),
   });
 }

@@ -6,7 +6,7 @@ import type { Stores } from './bindings.ts';
 import type { Env } from './env.ts';
 import { json } from './http.ts';
 import type { AuthedRequest } from './tenant-auth.ts';
-import { DEFAULT_WINDOW_MS } from './tenant-auth.ts';
+import { replayWindowMs } from './tenant-auth.ts';
 
 /**
  * GET /v1/whoami (signed): what the Worker knows of the tenant that asks, for `snappy doctor`:
@@ -27,6 +27,6 @@ export async function whoami(a: AuthedRequest, env: Env, stores: Stores): Promis
     worker: RELEASE,
     protocol: PROTOCOL,
     now: Date.now(),
-    windowMs: Number(env.SNAPPY_INGEST_WINDOW_MS ?? DEFAULT_WINDOW_MS),
+    windowMs: replayWindowMs(env),
   });
 }

@@ -152,4 +152,20 @@ test('/snappy-ops/api needs the ops token: none 401, wrong 403, right 200; the p
   await authed.text();
 });
 
+test('a replay window that is not a number of ms (SNAPPY_INGEST_WINDOW_MS=5m) means the default window, not none', async () => {
+  const odd = await startWorker(await buildTestWorker(), { OPS_TOKEN, SNAPPY_INGEST_WINDOW_MS: '5m' });
+  try {
+    await admit(odd, a);
+    const stale = await ingest(odd, a, ndjson([row(a, 'summarize', 0.5, 'odd-window-1')]), { ts: Date.now() - 10 * 60_000 });
+    assert.is(stale.status, 401, JSON.stringify(stale.body));
+    assert.match(stale.body.error!, 'outside the ±300 s window');
+    const version = (await (await odd.dispatchFetch('http://localhost/v1/version')).json()) as { windowMs: number };
+    assert.is(version.windowMs, 300_000);
+    const fresh = await ingest(odd, a, ndjson([row(a, 'summarize', 0.5, 'odd-window-2')]));
+    assert.is(fresh.status, 201, JSON.stringify(fresh.body));
+  } finally {
+    await odd.dispose();
+  }
+});
+
 test.run();
