@@ -140,6 +140,8 @@ export const OPS_JS = `'use strict';
         var ap = el('button', 'Approve'); ap.className = 'approve'; ap.addEventListener('click', function () { act(r, 'approve'); }); b.appendChild(ap);
         if (r.state !== 'rejected') { var rj = el('button', 'Reject'); rj.className = 'reject'; rj.addEventListener('click', function () { act(r, 'reject'); }); b.appendChild(rj); }
       }
+      // An expired rev waits again, its clock restarted, once an operator revives it.
+      if (r.state === 'expired') b.appendChild(button('Revive', 'revive', function () { watchAct(r.skill, r.rev, 'revive'); }));
       tr.appendChild(b); tb.appendChild(tr);
     });
     if (!data.revs.length) { var tr = document.createElement('tr'); var td = el('td', 'no staged revisions'); td.colSpan = 8; tr.appendChild(td); tb.appendChild(tr); }

@@ -35,6 +35,11 @@ run('an operator approves a gated rev on /snappy-ops in a real browser; hostile 
   const other = await stageRev(blobs, 'other', 'Other.\n');
   await blobs.put(Remote.rejection('other', other), JSON.stringify({ ts: new Date().toISOString(), by: 'x', reason: XSS }));
   for (const t of fleet) assert.is((await ingest(mf, t, ndjson([row(t, `deploy:${rev}`, 0.95, '1'), row(t, `deploy:${rev}`, 0.75, '2')]))).status, 201);
+  // A rev the quorum first saw 15 days ago: the cron expires it, and the page offers to revive it.
+  const stale = await stageRev(blobs, 'stale', 'Stale.\n');
+  await blobs.put(Remote.since('stale', stale), JSON.stringify({ ts: new Date(Date.now() - 15 * 86_400_000).toISOString() }));
+  assert.is((await (await mf.getWorker()).scheduled({ cron: '* * * * *' })).outcome, 'ok');
+  assert.equal((await entries(blobs, 'stale')).map((e) => e.action), ['expire']);
 
   const browser = await chromium.launchPersistentContext(tmpDir('snappy-chromium-'), { executablePath: CHROMIUM, headless: true, args: FLAGS });
   let shownId = '';
@@ -64,7 +69,7 @@ run('an operator approves a gated rev on /snappy-ops in a real browser; hostile 
       assert.match(seen, `${t.id}admitted`);
       assert.match(seen, / protocol \d+$/, 'its ingest was seen, with the protocol it spoke');
     }
-    assert.match((await page.locator('#versions').textContent())!, /^Worker [0-9.]+, protocol \d+ .*layout \d+; last tick never; in use: /);
+    assert.match((await page.locator('#versions').textContent())!, /^Worker [0-9.]+, protocol \d+ .*layout \d+; last tick (?!never)[^;]+; in use: /, 'the cron ran once');
     assert.match((await page.locator('#alerts').textContent())!, 'no open alerts');
     assert.match((await page.locator('#hook').textContent())!, 'no webhook configured (SNAPPY_ALERT_WEBHOOK)');
     // The diff before approval: shown, and the approval records that it was.
@@ -80,9 +85,17 @@ run('an operator approves a gated rev on /snappy-ops in a real browser; hostile 
     assert.is(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned ?? 0), 0, 'no injected handler ran');
     assert.is(await page.locator('img').count(), 0, 'no element was injected');
     assert.equal(dialogs, []);
+    const st = page.locator(`tr[data-rev="stale:${stale}"]`);
+    assert.match((await st.locator('td').nth(2).textContent())!, 'expired');
+    assert.is(await page.locator('button.revive').count(), 1, 'only the expired rev offers a revive');
+    await st.locator('button.revive').click();
+    await page.waitForFunction((r) => document.getElementById('msg')!.textContent === `revive stale:${r} done`, stale, { timeout: 15_000 });
+    await page.waitForFunction((r) => /^pending/.test(document.querySelector(`tr[data-rev="stale:${r}"] td:nth-child(3)`)?.textContent || ''), stale, { timeout: 15_000 });
+    assert.equal(dialogs, [`Reason to revive stale:${stale}?`]);
   } finally {
     await browser.close();
   }
+  assert.equal((await entries(blobs, 'stale')).map((e) => [e.action, e.by]), [['expire', 'quorum'], ['revive', 'manual:robert']], 'one audited revive, by the name the operator gave');
   const clog = JSON.parse((await promotionText(blobs, 'deploy', rev))!);
   assert.is(clog.by, 'manual:robert');
   assert.ok(await blobs.head(`${Remote.canonicalDir('deploy')}deploy.md`));
