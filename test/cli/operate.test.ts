@@ -1,7 +1,7 @@
 // The operator's day in direct mode, through real CLI processes on a file remote: the diff an
 // approval is made against (and a stale one refused), and `snappy doctor` passing, then failing
 // with the fix named, on a machine that is set up right and on one that is not.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -91,6 +91,17 @@ test('snappy doctor: every check passes on a machine set up right (exit 0); a we
   assert.equal([by.config, by.state, by['master-key'], by.remote, by.versions, by['last-push']], ['pass', 'pass', 'pass', 'pass', 'pass', 'pass']);
   assert.is(by.clock, 'skip', 'direct mode signs nothing');
   assert.is(out.summary.fail, 0);
+  assert.is(by.conflicts, 'pass');
+
+  // A pull conflict waiting in a skill's folder fails its check, named; .snappy/ is never looked into.
+  mkdirSync(path.join(f.state, 'skills', 'deep'), { recursive: true });
+  writeFileSync(path.join(f.state, 'skills', 'deep', 'triage.md.incoming'), 'the remote version\n');
+  writeFileSync(path.join(f.state, '.snappy', 'ignored.incoming'), 'never a conflict\n');
+  const conflicted = await f.run(['doctor', '--json']);
+  assert.is(conflicted.code, 1, conflicted.stderr);
+  const c = json(conflicted).checks.find((x: { name: string }) => x.name === 'conflicts');
+  assert.equal([c.status, c.message], ['fail', '1 file(s) with an unresolved pull conflict, not pushed until resolved: skills/deep/triage.md']);
+  rmSync(path.join(f.state, 'skills', 'deep'), { recursive: true });
 
   const weak = await f.run(['doctor', '--json'], { SNAPPY_MASTER_KEY: 'hunter2hunter2' });
   assert.is(weak.code, 1, weak.stderr);
