@@ -125,8 +125,16 @@ export async function findings(blobs: BlobStore, state: AlertState, t: AlertThre
   for await (const o of blobs.list(Remote.quarantinePrefix)) {
     const m = /^([^/]+)\/([0-9a-f]{12})\.json$/.exec(o.key.slice(Remote.quarantinePrefix.length));
     if (!m) continue;
+    const id = `quarantine:${m[1]}:${m[2]}`;
+    // A quarantine record is written once: an alert already open (or acknowledged) for it has
+    // its words, so each tick reads only the records it has not seen.
+    const known = state.open[id] ?? (state.acked[id] ? { message: '' } : null);
+    if (known) {
+      out.push({ id, kind: 'quarantine', severity: 'error', message: known.message });
+      continue;
+    }
     const q = await readJson<{ reason?: string; ts?: string }>(blobs, o.key).catch(() => null);
-    out.push({ id: `quarantine:${m[1]}:${m[2]}`, kind: 'quarantine', severity: 'error', message: `${m[1]}:${m[2]} was quarantined${q?.ts ? ` at ${q.ts}` : ''}: ${q?.reason ?? 'its bytes are not what was endorsed'}; it will never be promoted (acknowledge to close)` });
+    out.push({ id, kind: 'quarantine', severity: 'error', message: `${m[1]}:${m[2]} was quarantined${q?.ts ? ` at ${q.ts}` : ''}: ${q?.reason ?? 'its bytes are not what was endorsed'}; it will never be promoted (acknowledge to close)` });
   }
   const due = !state.quietCheckedAt || now - Date.parse(state.quietCheckedAt) >= t.quietCheckMinutes * 60_000;
   if (due) {
