@@ -25,6 +25,18 @@ function checkName(by: string, what: string): void {
   if (!NAME.test(by)) throw quorumError(Q.BadInput, `${what} ${JSON.stringify(by)}: expected 1-64 characters of [A-Za-z0-9._@+-]`);
 }
 
+/** An operator's act on a rev: the ref, the operator's name and a reason of at most 1000 characters. */
+function checkAct(skill: string, rev: string, by: string, reason: string): void {
+  checkRef(skill, rev);
+  checkName(by, 'operator');
+  if (reason.length > 1000) throw quorumError(Q.BadInput, 'reason: at most 1000 characters');
+}
+
+/** Refuses a rev with nothing staged (NoSuchRev, naming where it looked). */
+async function requireStaged(blobs: BlobStore, skill: string, rev: string): Promise<void> {
+  if (!(await stagedFiles(blobs, skill, rev)).length) throw quorumError(Q.NoSuchRev, `no staged rev ${skill}:${rev} (nothing at ${Remote.stagedDir(skill, rev)})`);
+}
+
 /**
  * Approves a staged rev: promotes it now, whatever its quorum and gate, recording
  * `manual:<by>` (the operator, never the page's author) in its changelog row. Approving an
@@ -37,7 +49,7 @@ export async function approveRev(blobs: BlobStore, kv: KV, skill: string, rev: s
   checkRef(skill, rev);
   checkName(by, 'approver');
   if (shown !== undefined && !/^[0-9a-f]{16}$/.test(shown)) throw quorumError(Q.BadInput, `diff ${JSON.stringify(shown)}: expected the 16-hex diff id \`snappy ops diff\` or the ops page shows`);
-  if (!(await stagedFiles(blobs, skill, rev)).length) throw quorumError(Q.NoSuchRev, `no staged rev ${skill}:${rev} (nothing at ${Remote.stagedDir(skill, rev)})`);
+  await requireStaged(blobs, skill, rev);
   const q = await quarantineOf(blobs, skill, rev);
   if (q) throw quorumError(Q.Quarantined, `${skill}:${rev} is quarantined (${q.reason}); it can never be promoted`);
   // What the page becomes is every agent's instructions: the approval records which diff the
@@ -84,10 +96,8 @@ export async function approvalOf(blobs: BlobStore, skill: string, rev: string): 
 
 /** Rejects a staged rev: the tick never promotes it (an approval still can). */
 export async function rejectRev(blobs: BlobStore, skill: string, rev: string, by: string, reason = '', now = Date.now()): Promise<Rejection> {
-  checkRef(skill, rev);
-  checkName(by, 'operator');
-  if (reason.length > 1000) throw quorumError(Q.BadInput, 'reason: at most 1000 characters');
-  if (!(await stagedFiles(blobs, skill, rev)).length) throw quorumError(Q.NoSuchRev, `no staged rev ${skill}:${rev} (nothing at ${Remote.stagedDir(skill, rev)})`);
+  checkAct(skill, rev, by, reason);
+  await requireStaged(blobs, skill, rev);
   const log = await readLog(blobs, skill);
   const h = log.revs[rev];
   const done = h === 'promoted' || h === 'rolled-back' || h === 'cleared' ? ((await promotionOf(blobs, log, rev).catch((err) => (isMalformed(err) ? null : Promise.reject(err)))) ?? { ts: '?', by: '?' }) : null;
@@ -115,26 +125,20 @@ export async function rollbackSkill(blobs: BlobStore, kv: KV, skill: string, by:
 
 /** An operator clears the mark a rollback put on a rev (`snappy ops clear`): the quorum may promote it again. */
 export async function clearRev(blobs: BlobStore, kv: KV, skill: string, rev: string, by: string, reason = '', now = Date.now()): Promise<MarkResult> {
-  checkRef(skill, rev);
-  checkName(by, 'operator');
-  if (reason.length > 1000) throw quorumError(Q.BadInput, 'reason: at most 1000 characters');
+  checkAct(skill, rev, by, reason);
   return clearMark(blobs, kv, skill, rev, by, reason, now);
 }
 
 /** An operator pins (or unpins) a staged rev (`snappy ops pin|unpin`): a pinned rev is never rolled back by the watch. */
 export async function pinRev(blobs: BlobStore, kv: KV, skill: string, rev: string, pin: boolean, by: string, reason = '', now = Date.now()): Promise<MarkResult> {
-  checkRef(skill, rev);
-  checkName(by, 'operator');
-  if (reason.length > 1000) throw quorumError(Q.BadInput, 'reason: at most 1000 characters');
-  if (pin && !(await stagedFiles(blobs, skill, rev)).length) throw quorumError(Q.NoSuchRev, `no staged rev ${skill}:${rev} (nothing at ${Remote.stagedDir(skill, rev)})`);
+  checkAct(skill, rev, by, reason);
+  if (pin) await requireStaged(blobs, skill, rev);
   return setPin(blobs, kv, skill, rev, pin, by, reason, now);
 }
 
 /** An operator revives an expired rev (`snappy ops revive`): tenants pull and evaluate it again, the quorum may promote it. */
 export async function reviveExpired(blobs: BlobStore, kv: KV, skill: string, rev: string, by: string, reason = '', now = Date.now()): Promise<MarkResult> {
-  checkRef(skill, rev);
-  checkName(by, 'operator');
-  if (reason.length > 1000) throw quorumError(Q.BadInput, 'reason: at most 1000 characters');
-  if (!(await stagedFiles(blobs, skill, rev)).length) throw quorumError(Q.NoSuchRev, `no staged rev ${skill}:${rev} (nothing at ${Remote.stagedDir(skill, rev)})`);
+  checkAct(skill, rev, by, reason);
+  await requireStaged(blobs, skill, rev);
   return reviveRev(blobs, kv, skill, rev, by, reason, now);
 }
