@@ -1,6 +1,6 @@
 import type { BlobStore } from '../core/ports.ts';
 import { listSeen, readTickRecord, type SeenRecord, type TickRecord } from './health.ts';
-import { isMalformed, readJson, updateJson } from './json-store.ts';
+import { nullIfMalformed, readJson, updateJson } from './json-store.ts';
 import { Remote } from './layout.ts';
 import { isAdmitted, type TenantRecord } from './registry.ts';
 import { getTenant } from './registry.ts';
@@ -73,7 +73,7 @@ export const emptyAlertState = (): AlertState => ({ v: 1, open: {}, acked: {}, o
 const isState = (v: unknown): boolean => !!v && typeof v === 'object' && (v as AlertState).v === 1 && typeof (v as AlertState).open === 'object' && Array.isArray((v as AlertState).outbox);
 
 export async function readAlertState(blobs: BlobStore): Promise<AlertState> {
-  const s = await readJson<AlertState>(blobs, Remote.alerts, isState).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
+  const s = await readJson<AlertState>(blobs, Remote.alerts, isState).catch(nullIfMalformed);
   return s ? { ...emptyAlertState(), ...s } : emptyAlertState();
 }
 

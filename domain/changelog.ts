@@ -1,6 +1,6 @@
 import { ErrorCode, SnappyError } from '../core/errors.ts';
 import type { BlobStore } from '../core/ports.ts';
-import { isMalformed, readJson } from './json-store.ts';
+import { isMalformed, nullIfMalformed, readJson } from './json-store.ts';
 import { Remote } from './layout.ts';
 
 /**
@@ -221,7 +221,7 @@ export async function promotionOf(blobs: BlobStore, log: SkillLog, rev: string):
 export async function expiryEntryOf(blobs: BlobStore, log: SkillLog | null, rev: string): Promise<ChangelogEntry | null> {
   const seq = log?.expiries?.[rev];
   if (!log || !seq) return null;
-  const e = await readEntry(blobs, log, seq).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
+  const e = await readEntry(blobs, log, seq).catch(nullIfMalformed);
   return e && (e.action === 'expire' || e.action === 'revive' || e.action === 'clear') && e.rev_id === rev ? e : null;
 }
 

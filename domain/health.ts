@@ -1,5 +1,5 @@
 import type { BlobStore } from '../core/ports.ts';
-import { isMalformed, readJson } from './json-store.ts';
+import { nullIfMalformed, readJson } from './json-store.ts';
 import { Remote } from './layout.ts';
 import { isTenantId } from './names.ts';
 
@@ -29,7 +29,7 @@ export interface TickRecord {
 const isTick = (v: unknown): boolean => !!v && typeof v === 'object' && typeof (v as TickRecord).ts === 'string' && typeof (v as TickRecord).ok === 'boolean';
 
 export async function readTickRecord(blobs: BlobStore): Promise<TickRecord | null> {
-  return readJson<TickRecord>(blobs, Remote.lastTick, isTick).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
+  return readJson<TickRecord>(blobs, Remote.lastTick, isTick).catch(nullIfMalformed);
 }
 
 /**
@@ -74,7 +74,7 @@ const isSeen = (v: unknown): boolean => !!v && typeof v === 'object' && isTenant
 
 export async function readSeen(blobs: BlobStore, tenant: string): Promise<SeenRecord | null> {
   if (!isTenantId(tenant)) return null;
-  return readJson<SeenRecord>(blobs, Remote.seen(tenant), isSeen).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
+  return readJson<SeenRecord>(blobs, Remote.seen(tenant), isSeen).catch(nullIfMalformed);
 }
 
 /** Every tenant's seen record, by tenant. */

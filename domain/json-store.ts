@@ -6,6 +6,11 @@ export function isMalformed(err: unknown): err is SnappyError {
   return err instanceof SnappyError && err.code === ErrorCode.Malformed;
 }
 
+/** For `.catch`: a malformed record reads as none; any other failure (the network, the store) stays one. */
+export function nullIfMalformed(err: unknown): Promise<never> | null {
+  return isMalformed(err) ? null : Promise.reject(err);
+}
+
 /**
  * Reads a JSON object. A body that does not parse (or fails `check`) is read once more before
  * it counts as malformed: s3rver can serve a half-written object to a concurrent read. Then it

@@ -1,7 +1,7 @@
 import type { BlobStore, KV } from '../../core/ports.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isRevId, isSkillName } from '../../domain/names.ts';
-import { isMalformed, readJson } from '../../domain/json-store.ts';
+import { isMalformed, nullIfMalformed, readJson } from '../../domain/json-store.ts';
 import { promotionOf, readLog } from '../../domain/changelog.ts';
 import { promote, stagedFiles, type PromoteResult, type PromotionRequest } from './promote.ts';
 import type { Rejection } from './revs.ts';
@@ -55,7 +55,7 @@ export async function approveRev(blobs: BlobStore, kv: KV, skill: string, rev: s
   // What the page becomes is every agent's instructions: the approval records which diff the
   // operator saw, and refuses one that no longer describes the change (canonical moved since).
   // A rev canonical now changes nothing; a rolled back one is refused by promote until cleared.
-  const history = (await readLog(blobs, skill).catch((err) => (isMalformed(err) ? null : Promise.reject(err))))?.revs[rev];
+  const history = (await readLog(blobs, skill).catch(nullIfMalformed))?.revs[rev];
   let approval: Approval | undefined;
   if (history === undefined || history === 'cleared' || history === 'expired' || history === 'revived') {
     const d = await revDiff(blobs, skill, rev);
@@ -91,7 +91,7 @@ export interface Approval {
 /** The approval record of a rev, if an operator approved it. */
 export async function approvalOf(blobs: BlobStore, skill: string, rev: string): Promise<Approval | null> {
   checkRef(skill, rev);
-  return readJson<Approval>(blobs, Remote.approval(skill, rev)).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
+  return readJson<Approval>(blobs, Remote.approval(skill, rev)).catch(nullIfMalformed);
 }
 
 /** Rejects a staged rev: the tick never promotes it (an approval still can). */
@@ -100,7 +100,7 @@ export async function rejectRev(blobs: BlobStore, skill: string, rev: string, by
   await requireStaged(blobs, skill, rev);
   const log = await readLog(blobs, skill);
   const h = log.revs[rev];
-  const done = h === 'promoted' || h === 'rolled-back' || h === 'cleared' ? ((await promotionOf(blobs, log, rev).catch((err) => (isMalformed(err) ? null : Promise.reject(err)))) ?? { ts: '?', by: '?' }) : null;
+  const done = h === 'promoted' || h === 'rolled-back' || h === 'cleared' ? ((await promotionOf(blobs, log, rev).catch(nullIfMalformed)) ?? { ts: '?', by: '?' }) : null;
   if (done) throw quorumError(Q.AlreadyPromoted, `${skill}:${rev} was already promoted at ${done.ts} by ${done.by}`);
   const rec: Rejection = { ts: new Date(now).toISOString(), by, reason };
   await blobs.put(Remote.rejection(skill, rev), JSON.stringify(rec), { contentType: 'application/json' });

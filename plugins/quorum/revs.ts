@@ -1,7 +1,7 @@
 import type { BlobStore, KV } from '../../core/ports.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isRevId, isSkillName } from '../../domain/names.ts';
-import { isMalformed, readJson } from '../../domain/json-store.ts';
+import { nullIfMalformed, readJson } from '../../domain/json-store.ts';
 import { promotionOf, readEntry, readLog, type ChangelogEntry, type ProblemSink, type RevHistory, type SkillLog } from '../../domain/changelog.ts';
 import { changelogIndex, type ChangelogIndex } from './changelog.ts';
 import { KvKeys } from './kv-keys.ts';
@@ -122,7 +122,7 @@ export async function revStatuses(blobs: BlobStore, opts: QuorumOptions, only?: 
   const records = recordCache();
   const logs = new Map<string, Promise<SkillLog | null>>();
   // A malformed object is shown as such; it never hides the other revs.
-  const soft = <T,>(p: Promise<T | null>): Promise<T | null> => p.catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
+  const soft = <T,>(p: Promise<T | null>): Promise<T | null> => p.catch(nullIfMalformed);
   const logOf = (skill: string) => {
     let l = logs.get(skill);
     if (!l) logs.set(skill, (l = soft(readLog(blobs, skill))));
@@ -135,7 +135,7 @@ export async function revStatuses(blobs: BlobStore, opts: QuorumOptions, only?: 
     const gate = gateOptionsFor(opts, skill);
     const log = history || gate || idx.changelog.skills.get(skill)?.pins.has(rev) ? await logOf(skill) : null;
     const [tally, manualReview, promotion, rejection, quarantine] = await Promise.all([
-      readTally(blobs, skill, rev).catch((err) => (isMalformed(err) ? null : Promise.reject(err))),
+      readTally(blobs, skill, rev).catch(nullIfMalformed),
       gateOf(blobs, opts, skill, rev),
       log && history && history !== 'expired' && history !== 'revived' ? soft(promotionOf(blobs, log, rev)) : Promise.resolve(null),
       idx.rejected.has(id) ? soft(readJson<Rejection>(blobs, Remote.rejection(skill, rev))) : Promise.resolve(null),
@@ -149,7 +149,7 @@ export async function revStatuses(blobs: BlobStore, opts: QuorumOptions, only?: 
     const d = decide(opts.rule ?? defaultRule, progress, thresholds);
     const state = history === 'promoted' ? 'promoted' : history === 'rolled-back' ? 'rolled-back' : quarantine ? 'quarantined' : rejection ? 'rejected' : history === 'expired' ? 'expired' : !tally ? 'unreadable' : manualReview ? 'gated' : 'pending';
     const open = state === 'pending' || state === 'gated' || state === 'unreadable';
-    const since = await sinceOf(blobs, skill, rev).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
+    const since = await sinceOf(blobs, skill, rev).catch(nullIfMalformed);
     const expiryEntry = history === 'expired' || history === 'revived' || history === 'cleared' ? await expiryEntryOf(blobs, log, rev) : null;
     const expiry = revExpiry(expiryMsFor(opts, skill), since, open || state === 'expired' ? (history ?? null) : 'promoted', expiryEntry, now);
     const regression = gate && open ? await compareWithCanonical(blobs, counted.tally, counted.standing, log, since, gate) : null;

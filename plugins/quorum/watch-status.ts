@@ -1,7 +1,7 @@
 import type { BlobStore, KV } from '../../core/ports.ts';
 import { readEntry, readLog, type ChangelogEntry } from '../../domain/changelog.ts';
 import { revIdOf } from '../../domain/hash.ts';
-import { isMalformed } from '../../domain/json-store.ts';
+import { nullIfMalformed } from '../../domain/json-store.ts';
 import { recordCache } from './identity.ts';
 import { changelogIndex } from './changelog.ts';
 import type { WatchVerdict } from './objection.ts';
@@ -41,7 +41,7 @@ export async function watchReport(blobs: BlobStore, kv: KV, opts: QuorumOptions)
   for (const ref of open) {
     const s = idx.skills.get(ref.skill);
     if (s?.promoted?.seq !== ref.seq) continue;
-    const w = await readWatch(blobs, ref).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
+    const w = await readWatch(blobs, ref).catch(nullIfMalformed);
     if (!w) continue;
     watches.push({ ...(await judgeWatch({ blobs }, opts, w, records)), by: w.by, pinned: s.pins.has(w.rev) });
   }
@@ -50,7 +50,7 @@ export async function watchReport(blobs: BlobStore, kv: KV, opts: QuorumOptions)
   for (const s of idx.skills.values()) {
     for (const rev of s.pins) pins.push({ skill: s.skill, rev });
     if (![...s.revs.values()].some((h) => h !== 'promoted')) continue;
-    const log = await readLog(blobs, s.skill).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
+    const log = await readLog(blobs, s.skill).catch(nullIfMalformed);
     if (!log) continue;
     for (const seq of Object.values(log.rollbacks)) {
       const e = await readEntry(blobs, log, seq).catch(() => null);
