@@ -198,6 +198,26 @@ export async function readLog(blobs: BlobStore, skill: string, problem?: Problem
   return log;
 }
 
+/**
+ * Each skill's changelog, read at most once by whoever holds the reader (a tick, a status
+ * listing); null when malformed, which is reported to `problem` and never hides other skills.
+ */
+export function logReader(blobs: BlobStore, problem?: ProblemSink): (skill: string) => Promise<SkillLog | null> {
+  const logs = new Map<string, Promise<SkillLog | null>>();
+  return (skill) => {
+    let l = logs.get(skill);
+    if (!l) {
+      l = readLog(blobs, skill, problem).catch((err) => {
+        if (!isMalformed(err)) throw err;
+        problem?.({ key: `${Remote.changelogPrefix}${skill}/`, reason: (err as Error).message });
+        return null;
+      });
+      logs.set(skill, l);
+    }
+    return l;
+  };
+}
+
 /** The stored entry `seq` of a skill whose log is `log` (a row of the older release normalised to an entry). */
 export async function readEntry(blobs: BlobStore, log: SkillLog, seq: number): Promise<ChangelogEntry | null> {
   if (seq < 1 || seq > log.seq) return null;

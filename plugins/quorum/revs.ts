@@ -2,7 +2,7 @@ import type { BlobStore, KV } from '../../core/ports.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isRevId, isSkillName } from '../../domain/names.ts';
 import { nullIfMalformed, readJson } from '../../domain/json-store.ts';
-import { promotionOf, readEntry, readLog, type ChangelogEntry, type ProblemSink, type RevHistory, type SkillLog } from '../../domain/changelog.ts';
+import { logReader, promotionOf, readEntry, type ChangelogEntry, type ProblemSink, type RevHistory } from '../../domain/changelog.ts';
 import { changelogIndex, type ChangelogIndex } from './changelog.ts';
 import { KvKeys } from './kv-keys.ts';
 import { expiryMsFor, gateOptionsFor, isGatedSkill, type QuorumOptions, thresholdsFor } from './options.ts';
@@ -120,14 +120,9 @@ export async function revStatuses(blobs: BlobStore, opts: QuorumOptions, only?: 
   const [revs, idx] = await Promise.all([only ? Promise.resolve([...only]) : listStagedRevs(blobs), promotionIndex(blobs)]);
   const out: RevStatus[] = [];
   const records = recordCache();
-  const logs = new Map<string, Promise<SkillLog | null>>();
   // A malformed object is shown as such; it never hides the other revs.
   const soft = <T,>(p: Promise<T | null>): Promise<T | null> => p.catch(nullIfMalformed);
-  const logOf = (skill: string) => {
-    let l = logs.get(skill);
-    if (!l) logs.set(skill, (l = soft(readLog(blobs, skill))));
-    return l;
-  };
+  const logOf = logReader(blobs);
   for (const { skill, rev } of revs) {
     const id = `${skill}:${rev}`;
     const thresholds = thresholdsFor(opts, skill);

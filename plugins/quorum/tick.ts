@@ -3,7 +3,7 @@ import type { TickContext } from '../../core/context.ts';
 import { Remote } from '../../domain/layout.ts';
 import { parseSkillRef } from '../../domain/names.ts';
 import { isMalformed } from '../../domain/json-store.ts';
-import { readEntry, readLog, type ChangelogEntry, type SkillLog } from '../../domain/changelog.ts';
+import { logReader, readEntry, readLog, type ChangelogEntry } from '../../domain/changelog.ts';
 import { expiryMsFor, gateOptionsFor, type QuorumOptions, thresholdsFor, watchOptionsFor } from './options.ts';
 import { clockFrom, expireRev, expiryEntryOf, sinceOf } from './expiry.ts';
 import { compareWithCanonical, type RegressionCheck } from './regression.ts';
@@ -113,19 +113,7 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
   const rule = opts.rule ?? defaultRule;
   const records = recordCache();
   // Each skill's changelog, read once and only for the revs that need it; null when malformed (reported).
-  const logs = new Map<string, Promise<SkillLog | null>>();
-  const logOf = (skill: string) => {
-    let l = logs.get(skill);
-    if (!l) {
-      l = readLog(blobs, skill, problem).catch((err) => {
-        if (!isMalformed(err)) throw err;
-        problem({ key: `${Remote.changelogPrefix}${skill}/`, reason: (err as Error).message });
-        return null;
-      });
-      logs.set(skill, l);
-    }
-    return l;
-  };
+  const logOf = logReader(blobs, problem);
   for (const { skill, rev } of revs) {
     const id = `${skill}:${rev}`;
     if (closed.has(id)) continue;
