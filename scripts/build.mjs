@@ -68,6 +68,8 @@ const zodEnglishOnly = {
 // own imports (domain/names.ts, pure) are bundled into it.
 const CORE = '__snappy_core__';
 const CORE_FILE = path.join(OUT, 'chunks', 'core.js');
+/** The name of the core's entry, made here (not a file): every core/*.ts, zod's z and tapable's hooks. */
+const CORE_ENTRY = '<core>';
 const coreDir = path.join(ROOT, 'core') + path.sep;
 const coreFiles = readdirSync(path.join(ROOT, 'core')).filter((f) => f.endsWith('.ts') && f !== 'index.ts').sort();
 const HOOKS = ['AsyncParallelHook', 'AsyncSeriesBailHook', 'AsyncSeriesHook', 'AsyncSeriesWaterfallHook', 'SyncHook', 'SyncWaterfallHook'];
@@ -81,6 +83,7 @@ const toCore = {
     });
   },
 };
+// The package ships the sources the maps point at: no sourcesContent.
 const common = { absWorkingDir: ROOT, bundle: true, format: 'esm', platform: 'node', target: 'node20', external: EXTERNAL, sourcemap: true, sourcesContent: false, metafile: true, logLevel: 'warning' };
 // Bundled CommonJS (tapable) requires Node's built-ins: give the ES modules a require.
 const banner = { js: "import { createRequire as __snappyRequire } from 'node:module'; const require = __snappyRequire(import.meta.url);" };
@@ -90,7 +93,7 @@ const core = await esbuild.build({
   stdin: {
     contents: `${coreFiles.map((f) => `export * from './core/${f}';`).join('\n')}\nexport { z } from 'zod';\nexport { ${HOOKS.join(', ')} } from 'tapable';\n`,
     resolveDir: ROOT,
-    sourcefile: 'core-all.ts',
+    sourcefile: CORE_ENTRY,
     loader: 'ts',
   },
   outfile: CORE_FILE,
@@ -154,7 +157,7 @@ const help = spawnSync(process.execPath, ['--input-type=module', '-e', `const { 
 if (help.status !== 0 || !help.stdout.includes('Usage: snappy')) throw new Error(`build: the built CLI's --help failed (exit ${help.status})`);
 writeFileSync(path.join(OUT, 'help-100.txt'), help.stdout);
 
-const inputs = new Set([core, publicApi, result, worker].flatMap((r) => Object.keys(r.metafile.inputs)).filter((f) => !f.includes('node_modules')));
+const inputs = new Set([core, publicApi, result, worker].flatMap((r) => Object.keys(r.metafile.inputs)).filter((f) => !f.includes('node_modules') && f !== CORE_ENTRY));
 writeFileSync(path.join(OUT, 'build.json'), `${JSON.stringify({ inputs: [...inputs].sort() }, null, 1)}\n`);
 
 if (!jsOnly) {
