@@ -8,6 +8,7 @@ import { systemClock, type Clock, type KV, type Logger, type RemoteStore } from 
 import { createRunner, type Runner } from '../core/runner.ts';
 import { DEFAULT_TICK_BUDGET_MS } from '../lifecycle/tick.ts';
 import { lifecycleTasks } from '../lifecycle/tasks.ts';
+import { ingestRun } from '../lifecycle/ingest.ts';
 import { tenantIdOf } from '../domain/hash.ts';
 import { keyStrength, weakKeyMessage } from '../domain/key-strength.ts';
 import { isMachineId } from '../domain/names.ts';
@@ -168,7 +169,7 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
     reports,
     signal: new AbortController().signal,
     ingest: () =>
-      (ingest ??= import('../lifecycle/ingest.ts').then(({ ingestRun }) => ingestRun(cli.taskContext('ingest'), runner))),
+      (ingest ??= ingestRun(cli.taskContext('ingest'), runner)),
     taskContext: (task) => ({
       stateDir,
       identity,

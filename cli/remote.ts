@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { FileBlobStore } from '../adapters/file-blob-store.ts';
 import type { ResolvedConfig } from '../core/config.ts';
 import { ErrorCode, SnappyError } from '../core/errors.ts';
 import type { BlobStore } from '../core/ports.ts';
@@ -46,7 +47,6 @@ export async function openRemote(url: string, config: ResolvedConfig): Promise<B
   if (url.startsWith('file://')) {
     const dir = url.slice('file://'.length);
     if (!dir) throw new SnappyError(`remote ${url}: file:// needs a folder`, { code: ErrorCode.Usage });
-    const { FileBlobStore } = await import('../adapters/file-blob-store.ts');
     return new FileBlobStore(path.resolve(dir));
   }
   if (url.startsWith('s3://')) {

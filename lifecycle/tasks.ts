@@ -2,7 +2,6 @@ import type { RunnerApi, TaskContext, TaskDefinition } from '../core/plugin.ts';
 import { push, pull } from './push.ts';
 import { ready } from './ready.ts';
 import { runTick } from './tick.ts';
-import { DEFAULT_THRESHOLDS, updateAlerts } from '../domain/alerts.ts';
 
 /** The tasks of the lifecycle, in the order `push --auto` runs them (with the ingest before regen). */
 export const LIFECYCLE_TASKS = ['pull', 'regen', 'push', 'tick'] as const;
@@ -38,7 +37,8 @@ export function lifecycleTasks(opts: { tickBudgetMs: number }): Record<Lifecycle
           t.report(results);
         } finally {
           // Direct mode keeps the alerts too (no webhook: snappy ops alerts, status and doctor show them).
-          const { events } = await updateAlerts(blobs, DEFAULT_THRESHOLDS).catch((err: Error) => {
+          // Loaded here, not with this module: every run imports the task table, only a tick needs them.
+          const { events } = await import('../domain/alerts.ts').then(({ DEFAULT_THRESHOLDS, updateAlerts }) => updateAlerts(blobs, DEFAULT_THRESHOLDS)).catch((err: Error) => {
             t.log.warn(`evaluating alerts failed: ${err.message}`);
             return { events: [] };
           });

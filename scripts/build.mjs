@@ -61,26 +61,76 @@ const zodEnglishOnly = {
   },
 };
 
+// Our core, zod and tapable are one module, dist/chunks/core.js, that the library entry and
+// every CLI chunk import: one instance of each for the CLI and for the configs and plugins it
+// loads, and, on every run, one file for what was a dozen chunks of it (esbuild makes a chunk per
+// set of entries sharing a module). Imports of these from outside core/ are pointed at it; core's
+// own imports (domain/names.ts, pure) are bundled into it.
+const CORE = '__snappy_core__';
+const CORE_FILE = path.join(OUT, 'chunks', 'core.js');
+/** The name of the core's entry, made here (not a file): every core/*.ts, zod's z and tapable's hooks. */
+const CORE_ENTRY = '<core>';
+const coreDir = path.join(ROOT, 'core') + path.sep;
+const coreFiles = readdirSync(path.join(ROOT, 'core')).filter((f) => f.endsWith('.ts') && f !== 'index.ts').sort();
+const HOOKS = ['AsyncParallelHook', 'AsyncSeriesBailHook', 'AsyncSeriesHook', 'AsyncSeriesWaterfallHook', 'SyncHook', 'SyncWaterfallHook'];
+const toCore = {
+  name: 'to-core',
+  setup(build) {
+    build.onResolve({ filter: /^(zod|tapable)$|core[\\/][a-z-]+\.ts$/ }, (args) => {
+      if (args.importer.startsWith(coreDir) && !/^(zod|tapable)$/.test(args.path)) return undefined;
+      if (/^(zod|tapable)$/.test(args.path) || path.resolve(args.resolveDir, args.path).startsWith(coreDir)) return { path: CORE, external: true };
+      return undefined;
+    });
+  },
+};
+// The package ships the sources the maps point at: no sourcesContent.
+const common = { absWorkingDir: ROOT, bundle: true, format: 'esm', platform: 'node', target: 'node20', external: EXTERNAL, sourcemap: true, sourcesContent: false, metafile: true, logLevel: 'warning' };
+// Bundled CommonJS (tapable) requires Node's built-ins: give the ES modules a require.
+const banner = { js: "import { createRequire as __snappyRequire } from 'node:module'; const require = __snappyRequire(import.meta.url);" };
+
+const core = await esbuild.build({
+  ...common,
+  stdin: {
+    contents: `${coreFiles.map((f) => `export * from './core/${f}';`).join('\n')}\nexport { z } from 'zod';\nexport { ${HOOKS.join(', ')} } from 'tapable';\n`,
+    resolveDir: ROOT,
+    sourcefile: CORE_ENTRY,
+    loader: 'ts',
+  },
+  outfile: CORE_FILE,
+  plugins: [zodEnglishOnly],
+  banner,
+});
+const coreExports = new Set(Object.values(core.metafile.outputs).flatMap((o) => o.exports ?? []));
+// The library entry re-exports what core/index.ts exports, by name, from the core.
+const publicApi = await esbuild.build({ ...common, entryPoints: ['core/index.ts'], write: false, outdir: OUT, sourcemap: false, plugins: [zodEnglishOnly] });
+const libraryNames = Object.values(publicApi.metafile.outputs).flatMap((o) => o.exports ?? []);
+for (const name of libraryNames) if (!coreExports.has(name)) throw new Error(`build: core/index.ts exports ${name}, which dist/chunks/core.js does not`);
+writeFileSync(path.join(OUT, 'index.js'), `// core/index.ts: the library, all of it in the core its CLI shares\nexport { ${libraryNames.join(', ')} } from './chunks/core.js';\n//# sourceMappingURL=index.js.map\n`);
+writeFileSync(path.join(OUT, 'index.js.map'), `${JSON.stringify({ version: 3, sources: ['../core/index.ts'], names: [], mappings: '' })}\n`);
 const result = await esbuild.build({
-  absWorkingDir: ROOT,
-  entryPoints: { index: 'core/index.ts', cli: 'cli/main.ts' },
+  ...common,
+  entryPoints: { cli: 'cli/main.ts' },
   outdir: OUT,
   chunkNames: 'chunks/[name]-[hash]',
-  bundle: true,
   splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  external: EXTERNAL,
-  plugins: [zodEnglishOnly],
-  // Bundled CommonJS (tapable) requires Node's built-ins: give the ES modules a require.
-  banner: { js: "import { createRequire as __snappyRequire } from 'node:module'; const require = __snappyRequire(import.meta.url);" },
-  sourcemap: true,
-  // The package ships the sources the maps point at.
-  sourcesContent: false,
-  metafile: true,
-  logLevel: 'warning',
+  plugins: [toCore],
+  banner,
 });
+// Each output imports the core by its own relative path; every name it imports must be there
+// (`export *` drops a name two core files both export).
+for (const out of Object.keys(result.metafile.outputs).filter((o) => o.endsWith('.js'))) {
+  const file = path.join(ROOT, out);
+  const text = readFileSync(file, 'utf8');
+  if (!text.includes(CORE)) continue;
+  for (const m of text.matchAll(new RegExp(`(?:import|export) \\{([^}]*)\\} from "${CORE}"`, 'g'))) {
+    for (const spec of m[1].split(',').map((x) => x.trim().split(/\s+as\s+/)[0]).filter(Boolean)) {
+      if (!coreExports.has(spec)) throw new Error(`build: ${out} imports ${spec}, which dist/chunks/core.js does not export`);
+    }
+  }
+  let rel = path.relative(path.dirname(file), CORE_FILE).split(path.sep).join('/');
+  if (!rel.startsWith('.')) rel = `./${rel}`;
+  writeFileSync(file, text.replaceAll(`"${CORE}"`, JSON.stringify(rel)));
+}
 
 // The HMAC worker thread is started by URL (`new URL('./hmac-worker.js', import.meta.url)`):
 // it is built on its own, into the folder of whichever output holds the pool.
@@ -107,7 +157,7 @@ const help = spawnSync(process.execPath, ['--input-type=module', '-e', `const { 
 if (help.status !== 0 || !help.stdout.includes('Usage: snappy')) throw new Error(`build: the built CLI's --help failed (exit ${help.status})`);
 writeFileSync(path.join(OUT, 'help-100.txt'), help.stdout);
 
-const inputs = new Set([...Object.keys(result.metafile.inputs), ...Object.keys(worker.metafile.inputs)].filter((f) => !f.includes('node_modules')));
+const inputs = new Set([core, publicApi, result, worker].flatMap((r) => Object.keys(r.metafile.inputs)).filter((f) => !f.includes('node_modules') && f !== CORE_ENTRY));
 writeFileSync(path.join(OUT, 'build.json'), `${JSON.stringify({ inputs: [...inputs].sort() }, null, 1)}\n`);
 
 if (!jsOnly) {
@@ -130,7 +180,7 @@ renameSync(OUT, DIST);
 rmSync(OLD, { recursive: true, force: true });
 
 // On stderr: npm runs this as `prepack`, and `npm pack --json` must keep stdout to its JSON.
-console.error(`built dist/ (${Object.keys(result.metafile.outputs).filter((o) => o.endsWith('.js')).length + 1} JS files${jsOnly ? '' : ', declarations'}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+console.error(`built dist/ (${Object.keys(result.metafile.outputs).filter((o) => o.endsWith('.js')).length + 3} JS files${jsOnly ? '' : ', declarations'}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
 function* walk(dir) {
   for (const name of readdirSync(dir)) {

@@ -3,7 +3,9 @@ import type { Argv, CommandModule } from 'yargs';
 import { ErrorCode, SnappyError } from '../../core/errors.ts';
 import { acquireLock, releaseLockSync } from '../../adapters/lock.ts';
 import { State } from '../../domain/state-layout.ts';
-import type { GlobalFlags } from '../context.ts';
+import { createCli, type GlobalFlags } from '../context.ts';
+import { missingFor } from '../../lifecycle/tasks.ts';
+import { removeOwnTempFilesSync } from '../../adapters/file-blob-store.ts';
 // Small, and every run needs them: as imports of their own, each would be a file to load.
 import { Interrupts } from '../interrupt.ts';
 import { recordPush } from '../last-push.ts';
@@ -43,7 +45,6 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
       .example('$0 run tick --remote file:///srv/fleet', "run the Worker's minute tick in Node against a remote") as unknown as Argv<GlobalFlags & { task: string[] }>,
   handler: async (argv) => {
     // Loaded side by side: one after the other, each would wait for its files in turn.
-    const [{ createCli }, { missingFor }] = await Promise.all([import('../context.ts'), import('../../lifecycle/tasks.ts')]);
     // A tick alone works on the remote only: it must not create anything in a state dir.
     const cli = await createCli(argv, process.env, { stateWrites: !argv.dryRun && !argv.task.every((t) => t === 'tick') });
     const tasks = planTasks(argv.task, !!argv.auto);
@@ -81,7 +82,6 @@ export const runCommand: CommandModule<GlobalFlags, GlobalFlags & { task: string
       if (release) interrupts.atExit(() => releaseLockSync(lockFile));
       if (needsLock) await cli.openState();
       if (cli.remoteUrl.startsWith('file://')) {
-        const { removeOwnTempFilesSync } = await import('../../adapters/file-blob-store.ts');
         const root = path.resolve(cli.remoteUrl.slice('file://'.length));
         interrupts.atExit(() => removeOwnTempFilesSync(root));
       }
