@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, readFileSync, readdirSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LIBRARY_ENTRY, PACKAGE_NAME } from './package-root.ts';
@@ -15,13 +16,21 @@ interface Inputs {
 
 const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 
-/** `node_modules/.cache/snappy/config` of the nearest node_modules above `dir`, if there is one. */
-function cacheDirFor(dir: string): string | undefined {
+/**
+ * Where compiled configs are kept, best first: `node_modules/.cache/snappy/config` of the
+ * nearest node_modules above `dir`; without one (a project run by a global install), the
+ * user's cache folder, then the system's temporary one. Such a config can import no package
+ * but ours, which the compiled module names by path, so it runs the same from anywhere.
+ */
+function cacheDirsFor(dir: string): string[] {
   for (let d = dir; ; d = path.dirname(d)) {
     const nm = path.join(d, 'node_modules');
-    if (existsSync(nm)) return path.join(nm, '.cache', 'snappy', 'config');
-    if (path.dirname(d) === d) return undefined;
+    if (existsSync(nm)) return [path.join(nm, '.cache', 'snappy', 'config')];
+    if (path.dirname(d) === d) break;
   }
+  const home = process.env.XDG_CACHE_HOME || (homedir() ? path.join(homedir(), '.cache') : '');
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
+  return [...(home && path.isAbsolute(home) ? [path.join(home, 'snappy', 'config')] : []), path.join(tmpdir(), `snappy-config-${uid}`)];
 }
 
 function stillSame(inputs: Inputs): boolean {
@@ -42,24 +51,38 @@ function stillSame(inputs: Inputs): boolean {
  * keyed by the content of every file it was made from, as Vite does with vite.config.ts:
  * later runs import the cached module and load neither esbuild nor tsx. Bare imports in the
  * cached module resolve from that node_modules, as they would from the config's folder.
- * Without a node_modules folder above the config, it goes through tsx instead.
+ * Without a node_modules folder above the config, the cache is the user's (XDG_CACHE_HOME or
+ * ~/.cache), else the system's temporary folder; when none can be written, it goes through tsx.
  */
 export async function importTsConfig(file: string): Promise<unknown> {
-  const cacheDir = cacheDirFor(path.dirname(file));
-  if (!cacheDir) return importDefault(file);
   const source = readFileSync(file);
   // Per config and per library: a checkout runs its sources and its build by turns, and each
   // would otherwise throw the other's compilation away (see compile).
   const stem = `${path.basename(file).replace(/\W+/g, '_')}-${sha(`${file}\0${LIBRARY_ENTRY}`).slice(0, 8)}`;
   const key = sha(`${SCHEME}\0${LIBRARY_ENTRY}\0${file}\0${sha(source)}`).slice(0, 16);
-  const out = path.join(cacheDir, `${stem}-${key}.mjs`);
-  const meta = `${out}.json`;
-  let fresh = false;
-  try {
-    fresh = existsSync(out) && stillSame(JSON.parse(readFileSync(meta, 'utf8')) as Inputs);
-  } catch {}
-  if (!fresh) await compile(file, out, meta);
-  return unwrapDefault(await import(pathToFileURL(out).href));
+  const dirs = cacheDirsFor(path.dirname(file));
+  for (const dir of dirs) {
+    const out = path.join(dir, `${stem}-${key}.mjs`);
+    try {
+      if (existsSync(out) && stillSame(JSON.parse(readFileSync(`${out}.json`, 'utf8')) as Inputs)) return unwrapDefault(await import(pathToFileURL(out).href));
+    } catch {}
+  }
+  for (const dir of dirs) {
+    const out = path.join(dir, `${stem}-${key}.mjs`);
+    try {
+      await compile(file, out, `${out}.json`);
+    } catch (err) {
+      // A cache folder we cannot write (a read-only home) costs speed, never the run.
+      if (isFsError(err)) continue;
+      throw err;
+    }
+    return unwrapDefault(await import(pathToFileURL(out).href));
+  }
+  return importDefault(file);
+}
+
+function isFsError(err: unknown): boolean {
+  return typeof (err as NodeJS.ErrnoException)?.code === 'string' && /^E(ACCES|PERM|ROFS|NOSPC|EXIST|NOTDIR|NOENT)$/.test((err as NodeJS.ErrnoException).code!);
 }
 
 async function compile(file: string, out: string, meta: string): Promise<void> {

@@ -50,4 +50,27 @@ test('the build and the sources each keep their compiled config: switching betwe
   assert.equal(status(true), both, 'so did the sources');
 });
 
+test('a project with no node_modules above it (a global install) keeps its compiled config in the user cache: the second run compiles nothing', () => {
+  const bare = tmpDir('snappy-config-bare-');
+  const userCache = tmpDir('snappy-user-cache-');
+  mkdirSync(path.join(bare, 'state'));
+  writeFileSync(path.join(bare, 'snappy.config.ts'), `import { defineConfig } from 'snappy-os';\nexport default defineConfig({ builtins: ['sync'] });\n`);
+  const env: NodeJS.ProcessEnv = { XDG_CACHE_HOME: userCache, SNAPPY_MACHINE_ID: 'cache-test' };
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SNAPPY_') && k !== 'XDG_CACHE_HOME') env[k] = v;
+  const dir = path.join(userCache, 'snappy', 'config');
+  const run = () => {
+    const r = spawnSync(process.execPath, [path.join(src, 'bin', 'snappy.js'), 'status', '--json'], { cwd: bare, encoding: 'utf8', env });
+    assert.is(r.status, 0, r.stderr);
+    return new Map(readdirSync(dir).filter((n) => n.endsWith('.mjs')).map((n) => [n, statSync(path.join(dir, n)).ino]));
+  };
+  const first = run();
+  assert.is(first.size, 1, `one compilation: ${[...first.keys()]}`);
+  assert.equal(run(), first, 'the second run imported the first compilation, untouched');
+  // A user cache that cannot be written: the system's temporary folder serves instead.
+  const tmp = tmpDir('snappy-tmp-');
+  const r = spawnSync(process.execPath, [path.join(src, 'bin', 'snappy.js'), 'status', '--json'], { cwd: bare, encoding: 'utf8', env: { ...env, XDG_CACHE_HOME: path.join(bare, 'snappy.config.ts', 'not-a-folder'), TMPDIR: tmp } });
+  assert.is(r.status, 0, r.stderr);
+  assert.is(readdirSync(path.join(tmp, `snappy-config-${process.getuid!()}`)).filter((n) => n.endsWith('.mjs')).length, 1);
+});
+
 test.run();
