@@ -96,7 +96,8 @@ test('the tick writes no daily summary: its bucket writes stay the same for 4 ne
   // Per new batch (each of its own tenant here): the batch, and its tenant's registry record (read once per tenant and tick).
   assert.is((many.tick['r2.get'] ?? 0) - (few.tick['r2.get'] ?? 0), 2 * (16 - 4), 'it reads each new batch once, and no summary');
   // A tenant's seen record is rewritten at most every 5 minutes: the second push of 4 of them writes one object less.
-  assert.is(many.ingest['r2.classA'], 16 * (few.ingest['r2.classA'] / 4) - 4, `the ingest writes the same per push, its summary included (${few.ingest['r2.classA'] / 4} class A)`);
+  const perPush = (few.ingest['r2.classA'] ?? 0) / 4;
+  assert.is(many.ingest['r2.classA'], 16 * perPush - 4, `the ingest writes the same per push, its summary included (${perPush} class A)`);
   for (const [i, t] of fleet.entries()) assert.is(runs(await month(blobs, t), 'skill3'), i < 4 ? 2 : 1, 'each tenant\'s month has each of its batches');
   assert.equal(await text(blobs, Remote.daily('skill3', fleet[0]!.id)), null, 'and nothing writes the layout of the earlier release');
 });
