@@ -73,7 +73,7 @@ const isScanState = (v: unknown): boolean => {
  */
 export async function scanNewBatches(
   blobs: BlobStore,
-  opts: { now: number; deadline: number; clock: Clock; discover: boolean; dailyAtIngest?: boolean; staged: ReadonlySet<string>; closed?: ReadonlySet<string>; watching?: ReadonlyMap<string, WatchRef>; problem: (p: Problem) => void; shippable?: (tenant: string) => Promise<ReadonlySet<string>> },
+  opts: { now: number; deadline: number; clock: Clock; discover: boolean; dailyAtIngest?: boolean; staged: ReadonlySet<string>; closed?: ReadonlySet<string>; watching?: ReadonlyMap<string, WatchRef>; problem: (p: Problem) => void; shippable?: ((tenant: string) => Promise<ReadonlySet<string>>) | null },
 ): Promise<ScanResult> {
   let state: ScanState;
   try {
@@ -201,7 +201,7 @@ async function applyGroup(
   blobs: BlobStore,
   candidates: readonly Todo[],
   late: () => boolean,
-  opts: { dailyAtIngest?: boolean; staged: ReadonlySet<string>; closed?: ReadonlySet<string>; watching?: ReadonlyMap<string, WatchRef>; problem: (p: Problem) => void; shippable?: (tenant: string) => Promise<ReadonlySet<string>> },
+  opts: { dailyAtIngest?: boolean; staged: ReadonlySet<string>; closed?: ReadonlySet<string>; watching?: ReadonlyMap<string, WatchRef>; problem: (p: Problem) => void; shippable?: ((tenant: string) => Promise<ReadonlySet<string>>) | null },
   res: ScanResult,
   touched: Set<string>,
   watched: Set<string>,
@@ -229,15 +229,16 @@ async function applyGroup(
     const bytes = parsed.get(b);
     parsed.delete(b);
     if (!bytes) continue;
-    // After a key rotation a tenant ships the rows its former ids left unshipped (docs/operate.md "Rotate a key").
-    const own = opts.shippable ? await opts.shippable(b.tenant) : new Set([b.tenant]);
+    // After a key rotation a tenant ships the rows its former ids left unshipped (docs/operate.md
+    // "Rotate a key"). `shippable` null: the Worker's ingest checked every row's tenant already.
+    const own = opts.shippable === null ? null : opts.shippable ? await opts.shippable(b.tenant) : new Set([b.tenant]);
     const mine = new Map<string, AggRow[]>();
     const all: AggRow[] = [];
     for (const line of new TextDecoder().decode(bytes).split('\n')) {
       if (!line.trim()) continue;
       const c = checkAggLine(line);
       // Direct-mode batches reach the bucket unchecked: a row may only speak for its folder's tenant (or a former id of it).
-      if (!c.ok || !own.has(c.row.tenant)) {
+      if (!c.ok || (own && !own.has(c.row.tenant))) {
         res.invalid++;
         continue;
       }
