@@ -6,8 +6,12 @@ import { parseSkillRef } from '../domain/names.ts';
 import { applyToTenantDaily } from '../plugins/quorum/daily.ts';
 import type { Stores } from './bindings.ts';
 import type { Env } from './env.ts';
+import { Evaluations } from './evaluations.ts';
 import { fail, json } from './http.ts';
 import type { AuthedRequest } from './tenant-auth.ts';
+
+/** This isolate's ingest-started evaluations: one at a time, the revs of pushes meanwhile noted for it. */
+const evaluations = new Evaluations();
 
 /** Limits of one ingest batch; the client splits its outbox to fit (GET /v1/limits). */
 export interface IngestLimits {
@@ -52,7 +56,8 @@ export async function rateLimited(env: Env, tenant: string): Promise<Response | 
  * key is fixed the first time (`snappy-agg-meta/`), so a retried batch adds nothing. Its rows go
  * into the tenant's daily summaries (plugins/quorum/daily.ts) before it is indexed, so the tick,
  * which lists the index, never has to: a retry after a crash at any step applies them once. The
- * revs it touches are evaluated at once in the background (the cron tick is the backstop).
+ * revs it touches are evaluated in the background, by the evaluation this isolate runs or the
+ * next one (worker/evaluations.ts; the cron tick is the backstop).
  */
 export async function handleIngest(auth: AuthedRequest, env: Env, stores: Stores, evaluate: ((only: string[]) => Promise<unknown>) | null, waitUntil: (p: Promise<unknown>) => void): Promise<Response> {
   const limits = ingestLimits(env);
@@ -108,6 +113,9 @@ export async function handleIngest(auth: AuthedRequest, env: Env, stores: Stores
     console.error(`ingest: ${(err as Error).message}; batch ${batch} left out of the daily summaries`);
   }
   await blobs.put(indexKey, key, { ifAbsent: true });
-  if (revs.size && evaluate) waitUntil(evaluate([...revs]).catch((err) => console.error(`ingest-triggered tick failed: ${(err as Error).message}`)));
+  if (revs.size && evaluate) {
+    const running = evaluations.note([...revs], evaluate);
+    if (running) waitUntil(running);
+  }
   return json({ ok: true, tenant, batch, key, rows, stored, duplicate: !stored, revs: [...revs] }, stored ? 201 : 200);
 }
