@@ -152,13 +152,14 @@ export async function readTenantMonth(blobs: BlobStore, tenant: string, month: s
 
 /**
  * A tenant's daily summary of `skill` (with `rev`: of that staged rev's runs) over the UTC days
- * `from` to `to` (YYYY-MM-DD; default: the last `MAX_DAYS` days to today): its months in that
- * span (one read each, no listing) added to the summary an earlier release kept for the pair.
- * Null when the tenant has no row of it there.
+ * `from` to `to` (YYYY-MM-DD; default: the `MAX_DAYS` days before `to`, and up to the month after
+ * today's, for rows a skewed clock dated ahead): its months in that span (one read each, no
+ * listing) added to the summary an earlier release kept for the pair. Null when the tenant has
+ * no row of it there.
  */
 export async function readDaily(blobs: BlobStore, skill: string, tenant: string, rev?: string, span: { from?: string; to?: string } = {}): Promise<DailySummary | null> {
-  const to = span.to ?? new Date().toISOString().slice(0, 10);
-  const floor = new Date(Date.parse(`${to}T00:00:00.000Z`) - MAX_DAYS * DAY).toISOString().slice(0, 10);
+  const to = span.to ?? new Date(Date.now() + 31 * DAY).toISOString().slice(0, 10);
+  const floor = new Date(Date.parse(`${span.to ?? new Date().toISOString().slice(0, 10)}T00:00:00.000Z`) - MAX_DAYS * DAY).toISOString().slice(0, 10);
   const from = span.from && span.from > floor ? span.from : floor;
   const key = rev === undefined ? skill : `${skill}:${rev}`;
   const [legacy, ...months] = await Promise.all([readLegacyDaily(blobs, skill, tenant, rev), ...monthsBetween(from, to).map((m) => readTenantMonth(blobs, tenant, m))]);
