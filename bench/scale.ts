@@ -17,7 +17,7 @@ import PQueue from 'p-queue';
 import { R2BlobStore } from '../adapters/r2-blob-store.ts';
 import { batchIdOf } from '../domain/ingest-protocol.ts';
 import { Remote } from '../domain/layout.ts';
-import { applyToTenantDaily } from '../plugins/quorum/daily.ts';
+import { applyToTenantDaily } from '../domain/tenant-daily.ts';
 import { runCli } from '../test/helpers/cli.ts';
 import { ndjson, row, stageRev, tenant, type Tenant } from '../test/plugins/quorum/fleet.ts';
 import { admit, OPS_TOKEN } from '../test/worker/client.ts';

@@ -3,7 +3,7 @@ import { batchIdOf } from '../domain/ingest-protocol.ts';
 import { isMalformed } from '../domain/json-store.ts';
 import { Remote } from '../domain/layout.ts';
 import { parseSkillRef } from '../domain/names.ts';
-import { applyToTenantDaily } from '../plugins/quorum/daily.ts';
+import { applyToTenantDaily } from '../domain/tenant-daily.ts';
 import type { Stores } from './bindings.ts';
 import type { Env } from './env.ts';
 import { Evaluations } from './evaluations.ts';

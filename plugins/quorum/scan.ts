@@ -4,7 +4,7 @@ import { checkAggLine, type AggRow } from '../../domain/agg-row.ts';
 import { FEED_SKEW_MS } from '../../domain/feed.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isTenantId, parseSkillRef } from '../../domain/names.ts';
-import { applyToTenantDaily } from './daily.ts';
+import { applyToTenantDaily } from '../../domain/tenant-daily.ts';
 import { INDEX_KEY, listIndexAfter, trailKey } from '../../domain/agg-index.ts';
 import { isMalformed, readJson, updateJson } from '../../domain/json-store.ts';
 import { applyToTally } from './tally.ts';
