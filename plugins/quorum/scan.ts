@@ -67,9 +67,9 @@ const isScanState = (v: unknown): boolean => {
  * summaries unless the ingest already put them there (`dailyAtIngest`: the Worker), and only then
  * is it recorded as seen (with the cursor), in small groups as it goes, so a tick cut short by its
  * deadline or a kill keeps what it did and the next tick goes on from there. A batch applied twice
- * counts nothing twice: tallies dedupe by (tenant, run_id), summaries and watches by batch id. Rows of revs that are not staged are dropped
- * (counted): a tally exists only for a rev someone staged. A malformed object is reported and
- * skipped, never fatal.
+ * counts nothing twice: tallies dedupe by (tenant, run_id), summaries and watches by batch id.
+ * Rows of revs that are not staged are dropped (counted): a tally exists only for a rev someone
+ * staged. A malformed object is reported and skipped, never fatal.
  */
 export async function scanNewBatches(
   blobs: BlobStore,
