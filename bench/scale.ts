@@ -17,6 +17,7 @@ import PQueue from 'p-queue';
 import { R2BlobStore } from '../adapters/r2-blob-store.ts';
 import { batchIdOf } from '../domain/ingest-protocol.ts';
 import { Remote } from '../domain/layout.ts';
+import { applyToTenantDaily } from '../domain/tenant-daily.ts';
 import { runCli } from '../test/helpers/cli.ts';
 import { ndjson, row, stageRev, tenant, type Tenant } from '../test/plugins/quorum/fleet.ts';
 import { admit, OPS_TOKEN } from '../test/worker/client.ts';
@@ -71,13 +72,17 @@ function rowsOf(t: Tenant, n: number, skills: number, revs: string[], salt: stri
   });
 }
 
-/** Writes one batch, its index entry and its meta as the Worker's ingest does, stamped `at`. */
+/**
+ * Writes one batch, its meta, its tenant's daily summaries and its index entry as the Worker's
+ * ingest does, stamped `at` (the summaries' cost is the ingest's: the ingest part measures it).
+ */
 async function putBatch(blobs: R2BlobStore, t: Tenant, rows: ReturnType<typeof row>[], at: number): Promise<void> {
   const body = ndjson(rows);
   const id = await batchIdOf(body);
   const index = Remote.aggregateIndex(at, t.id, id);
   await blobs.put(Remote.aggregateMeta(t.id, id), JSON.stringify({ index }), { ifAbsent: true });
   await blobs.put(Remote.aggregateBatch(t.id, id), body, { ifAbsent: true });
+  await applyToTenantDaily(blobs, t.id, [{ batch: id, rows }]);
   await blobs.put(index, Remote.aggregateBatch(t.id, id), { ifAbsent: true });
 }
 

@@ -129,10 +129,18 @@ export const Remote = {
   /** What an operator saw when approving a rev: the diff's id, against which canonical (docs/operate.md "Approve"). */
   approvalPrefix: 'snappy-quorum/approved/',
   approval: (skill: string, rev: string) => `snappy-quorum/approved/${skill}/${rev}.json`,
-  /** Per (skill, tenant): a bounded day-by-day summary of plain `<skill>` rows (count, sum, sum of squares). */
+  /**
+   * Daily summaries, one object per tenant and UTC month of the rows' days: per `<skill>` (plain
+   * rows) and `<skill>:<rev>` (a rev's runs), per day, count, sum and sum of squares of scores, and
+   * the batch ids applied. Written by the Worker's ingest (by the tick in direct mode) by
+   * compare-and-swap: `snappy-quorum/tenant-daily/<tenant>/<YYYY-MM>.json` (plugins/quorum/daily.ts).
+   */
+  tenantDailyPrefix: 'snappy-quorum/tenant-daily/',
+  tenantDaily: (tenant: string, month: string) => `snappy-quorum/tenant-daily/${tenant}/${month}.json`,
+  /** Per (skill, tenant), the daily summary of a release before the per-tenant months: read (added to them), never written. */
   dailyPrefix: 'snappy-quorum/daily/',
   daily: (skill: string, tenant: string) => `snappy-quorum/daily/${skill}/${tenant}.json`,
-  /** Per staged rev and tenant, the same day-by-day summary of its runs: the ops page's trend of a rev. */
+  /** Per staged rev and tenant, the same, of a release before the per-tenant months: read, never written. */
   revDailyPrefix: 'snappy-quorum/rev-daily/',
   revDaily: (skill: string, rev: string, tenant: string) => `snappy-quorum/rev-daily/${skill}/${rev}/${tenant}.json`,
   /**

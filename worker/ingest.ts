@@ -1,11 +1,17 @@
-import { checkAggLine } from '../domain/agg-row.ts';
+import { checkAggLine, type AggRow } from '../domain/agg-row.ts';
 import { batchIdOf } from '../domain/ingest-protocol.ts';
+import { isMalformed } from '../domain/json-store.ts';
 import { Remote } from '../domain/layout.ts';
 import { parseSkillRef } from '../domain/names.ts';
+import { applyToTenantDaily } from '../domain/tenant-daily.ts';
 import type { Stores } from './bindings.ts';
 import type { Env } from './env.ts';
+import { Evaluations } from './evaluations.ts';
 import { fail, json } from './http.ts';
 import type { AuthedRequest } from './tenant-auth.ts';
+
+/** This isolate's ingest-started evaluations: one at a time, the revs of pushes meanwhile noted for it. */
+const evaluations = new Evaluations();
 
 /** Limits of one ingest batch; the client splits its outbox to fit (GET /v1/limits). */
 export interface IngestLimits {
@@ -47,8 +53,11 @@ export async function rateLimited(env: Env, tenant: string): Promise<Response | 
  * POST /v1/ingest, once authenticated (worker/tenant-auth.ts): every line against the locked
  * schema (400) and its tenant (403), the row and rev limits (413), all before anything is
  * written. The batch is stored create-only under its content id and indexed once: its index
- * key is fixed the first time (`snappy-agg-meta/`), so a retried batch adds nothing. The revs it
- * touches are evaluated at once in the background (the cron tick is the backstop).
+ * key is fixed the first time (`snappy-agg-meta/`), so a retried batch adds nothing. Its rows go
+ * into the tenant's daily summaries (plugins/quorum/daily.ts) before it is indexed, so the tick,
+ * which lists the index, never has to: a retry after a crash at any step applies them once. The
+ * revs it touches are evaluated in the background, by the evaluation this isolate runs or the
+ * next one (worker/evaluations.ts; the cron tick is the backstop).
  */
 export async function handleIngest(auth: AuthedRequest, env: Env, stores: Stores, evaluate: ((only: string[]) => Promise<unknown>) | null, waitUntil: (p: Promise<unknown>) => void): Promise<Response> {
   const limits = ingestLimits(env);
@@ -63,6 +72,7 @@ export async function handleIngest(auth: AuthedRequest, env: Env, stores: Stores
   // After a key rotation the tenant ships, under its new id, the rows its former ids had not shipped yet.
   const former = new Set(auth.record.formerIds ?? []);
   const revs = new Set<string>();
+  const parsed: AggRow[] = [];
   let rows = 0;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
@@ -72,6 +82,7 @@ export async function handleIngest(auth: AuthedRequest, env: Env, stores: Stores
     if (c.row.tenant !== tenant && !former.has(c.row.tenant)) return fail(403, `line ${i + 1}: the row names tenant ${c.row.tenant} but the batch is signed by tenant ${tenant}${former.size ? ` (whose former ids are ${[...former].join(', ')})` : ''}; nothing was stored`);
     const ref = parseSkillRef(c.row.skill);
     if (ref?.rev) revs.add(`${ref.skill}:${ref.rev}`);
+    parsed.push(c.row);
     if (++rows > limits.rows) return fail(413, `more than ${limits.rows} rows in one batch: split it (nothing was stored)`, limitHeaders(limits));
     if (revs.size > limits.revs) return fail(413, `more than ${limits.revs} distinct staged revs in one batch: split it (nothing was stored)`, limitHeaders(limits));
   }
@@ -93,7 +104,18 @@ export async function handleIngest(auth: AuthedRequest, env: Env, stores: Stores
     }
   }
   const stored = await blobs.put(key, body, { ifAbsent: true, contentType: 'application/x-ndjson' });
+  try {
+    await applyToTenantDaily(blobs, tenant, [{ batch, rows: parsed }]);
+  } catch (err) {
+    // A summary object that does not parse must not stop the tenant's pushes: the batch is stored
+    // and indexed all the same, and its rows count everywhere but in that month's summaries.
+    if (!isMalformed(err)) throw err;
+    console.error(`ingest: ${(err as Error).message}; batch ${batch} left out of the daily summaries`);
+  }
   await blobs.put(indexKey, key, { ifAbsent: true });
-  if (revs.size && evaluate) waitUntil(evaluate([...revs]).catch((err) => console.error(`ingest-triggered tick failed: ${(err as Error).message}`)));
+  if (revs.size && evaluate) {
+    const running = evaluations.note([...revs], evaluate);
+    if (running) waitUntil(running);
+  }
   return json({ ok: true, tenant, batch, key, rows, stored, duplicate: !stored, revs: [...revs] }, stored ? 201 : 200);
 }

@@ -1,15 +1,19 @@
 import type { BlobStore } from '../../core/ports.ts';
-import type { AggRow } from '../../domain/agg-row.ts';
 import { Remote } from '../../domain/layout.ts';
-import { readJson, updateJson } from '../../domain/json-store.ts';
+import { isMalformed, readJson } from '../../domain/json-store.ts';
+import { readTenantMonth } from '../../domain/tenant-daily.ts';
 
 /**
- * Per (skill, tenant), a day-by-day summary of the tenant's plain `<skill>` rows (and per
- * (skill, rev, tenant), of its runs of a staged rev: `rev` set): count, sum and
- * sum of squares of scores, by UTC day of the row's `ts`. Bounded: the newest `MAX_DAYS` days
- * are kept. A later comparison of a page before and after its promotion reads these, never the
- * rows. Exactly once per batch: the batches applied are remembered (the newest `MAX_BATCHES`),
- * so a batch read again after a killed tick adds nothing.
+ * Daily summaries as the quorum reads them: per tenant, per skill (plain `<skill>` rows) and per
+ * staged rev (`<skill>:<rev>` runs), and per UTC day of the row's `ts`, the count, sum and sum of
+ * squares of scores. A later comparison of a page before and after its promotion, the regression
+ * gate and the ops page read these, never the rows. Stored per tenant and month
+ * (domain/tenant-daily.ts); months past `MAX_DAYS` are never read.
+ *
+ * Releases before kept one object per (skill, tenant) (`Remote.daily`, `Remote.revDaily`),
+ * written by the tick; nothing writes them any more, and readers add them to the monthly ones:
+ * the batches they counted were applied before the upgrade, the monthly ones count only batches
+ * applied since.
  */
 export interface DailySummary {
   v: 1;
@@ -23,47 +27,73 @@ export interface DailySummary {
 }
 
 export const MAX_DAYS = 400;
-const MAX_BATCHES = 2000;
+const DAY = 86_400_000;
 
 function isDaily(v: unknown): boolean {
   const d = v as DailySummary;
   return !!d && d.v === 1 && typeof d.days === 'object' && d.days !== null && Array.isArray(d.batches);
 }
 
-/**
- * Adds batches' plain rows of `skill` by `tenant` to its summary (with `rev`: their runs of that
- * staged rev to the rev's summary), in one update; a batch already in it adds nothing.
- */
-export async function applyToDaily(blobs: BlobStore, skill: string, tenant: string, batches: readonly { batch: string; rows: readonly AggRow[] }[], rev?: string): Promise<void> {
-  await updateJson<DailySummary>(
-    blobs,
-    rev === undefined ? Remote.daily(skill, tenant) : Remote.revDaily(skill, rev, tenant),
-    () => ({ v: 1, skill, ...(rev === undefined ? {} : { rev }), tenant, days: {}, batches: [] }),
-    (cur) => {
-      let changed = false;
-      for (const { batch, rows } of batches) {
-        if (cur.batches.includes(batch)) continue;
-        for (const r of rows) {
-          const day = r.ts.slice(0, 10);
-          const d = (cur.days[day] ??= [0, 0, 0]);
-          d[0]++;
-          d[1] += r.score;
-          d[2] += r.score * r.score;
-        }
-        cur.batches.push(batch);
-        changed = true;
-      }
-      if (!changed) return null;
-      const days = Object.keys(cur.days).sort();
-      for (const old of days.slice(0, Math.max(0, days.length - MAX_DAYS))) delete cur.days[old];
-      if (cur.batches.length > MAX_BATCHES) cur.batches.splice(0, cur.batches.length - MAX_BATCHES);
-      return cur;
-    },
-    { check: isDaily },
-  );
+/** The months (YYYY-MM) from the one of day `from` to the one of day `to`, both YYYY-MM-DD. */
+function monthsBetween(from: string, to: string): string[] {
+  const out: string[] = [];
+  let [y, m] = from.slice(0, 7).split('-').map(Number) as [number, number];
+  const last = to.slice(0, 7);
+  for (;;) {
+    const month = `${String(y).padStart(4, '0')}-${String(m).padStart(2, '0')}`;
+    if (month > last) break;
+    out.push(month);
+    if (++m > 12) {
+      m = 1;
+      y++;
+    }
+  }
+  return out;
 }
 
-/** A tenant's daily summary of `skill` (with `rev`: of that staged rev), or null before its first row. */
-export async function readDaily(blobs: BlobStore, skill: string, tenant: string, rev?: string): Promise<DailySummary | null> {
-  return readJson<DailySummary>(blobs, rev === undefined ? Remote.daily(skill, tenant) : Remote.revDaily(skill, rev, tenant), isDaily);
+/**
+ * A tenant's daily summary of `skill` (with `rev`: of that staged rev's runs) over the UTC days
+ * `from` to `to` (YYYY-MM-DD; default: the `MAX_DAYS` days before `to`, and up to the month after
+ * today's, for rows a skewed clock dated ahead): its months in that span (one read each, no
+ * listing) added to the summary an earlier release kept for the pair. Null when the tenant has
+ * no row of it there.
+ */
+export async function readDaily(blobs: BlobStore, skill: string, tenant: string, rev?: string, span: { from?: string; to?: string } = {}): Promise<DailySummary | null> {
+  const to = span.to ?? new Date(Date.now() + 31 * DAY).toISOString().slice(0, 10);
+  const floor = new Date(Date.parse(`${span.to ?? new Date().toISOString().slice(0, 10)}T00:00:00.000Z`) - MAX_DAYS * DAY).toISOString().slice(0, 10);
+  const from = span.from && span.from > floor ? span.from : floor;
+  const key = rev === undefined ? skill : `${skill}:${rev}`;
+  const [legacy, ...months] = await Promise.all([readLegacyDaily(blobs, skill, tenant, rev), ...monthsBetween(from, to).map((m) => readTenantMonth(blobs, tenant, m))]);
+  const out: DailySummary = { v: 1, skill, ...(rev === undefined ? {} : { rev }), tenant, days: {}, batches: [] };
+  let any = false;
+  for (const src of [legacy?.days, ...months.map((m) => m?.series[key])]) {
+    if (!src) continue;
+    for (const [day, [n, sum, sq]] of Object.entries(src)) {
+      if (day < from || day > to) continue;
+      const d = (out.days[day] ??= [0, 0, 0]);
+      d[0] += n;
+      d[1] += sum;
+      d[2] += sq;
+      any = true;
+    }
+  }
+  return any ? out : null;
+}
+
+/**
+ * The tenants with a monthly summary of a month from `sinceMonth` (YYYY-MM) on: one listing of
+ * keys, no reads (the tenants active since then, whatever skills they ran).
+ */
+export async function tenantsSummarizedSince(blobs: BlobStore, sinceMonth: string): Promise<Set<string>> {
+  const out = new Set<string>();
+  for await (const o of blobs.list(Remote.tenantDailyPrefix)) {
+    const m = /^([0-9a-f]{12})\/(\d{4}-\d{2})\.json$/.exec(o.key.slice(Remote.tenantDailyPrefix.length));
+    if (m && m[2]! >= sinceMonth) out.add(m[1]!);
+  }
+  return out;
+}
+
+/** The (skill, tenant) summary of a release before the per-tenant months; read, never written. */
+export async function readLegacyDaily(blobs: BlobStore, skill: string, tenant: string, rev?: string): Promise<DailySummary | null> {
+  return readJson<DailySummary>(blobs, rev === undefined ? Remote.daily(skill, tenant) : Remote.revDaily(skill, rev, tenant), isDaily).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
 }

@@ -1,6 +1,5 @@
 import type { BlobStore } from '../../core/ports.ts';
 import type { SkillLog } from '../../domain/changelog.ts';
-import { isMalformed } from '../../domain/json-store.ts';
 import { readDaily } from './daily.ts';
 import type { GateOptions } from './options.ts';
 import type { Standing } from './rule.ts';
@@ -13,7 +12,7 @@ import { count } from './words.ts';
  * in the same period: since the later of the rev's first sighting by the quorum and the
  * canonical's last change (its promotion, or the rollback that restored it), by UTC day. The
  * rev's side is its tally (each compared tenant's deduplicated runs of it); the canonical's is
- * the daily summaries of plain `<skill>` rows the tick already keeps (daily.ts), which are the
+ * the daily summaries of plain `<skill>` rows kept per tenant (daily.ts), which are the
  * runs of the page each tenant has, the canonical one once it pulled it. Means are pooled over
  * runs. A rev that fails waits (it is not rejected): more runs may change the comparison, and
  * the rev's expiry bounds the wait.
@@ -63,7 +62,7 @@ export async function compareWithCanonical(blobs: BlobStore, tally: Tally, stand
   for (const [tenant, runs] of Object.entries(tally.tenants).sort(([a], [b]) => (a < b ? -1 : 1))) {
     const scores = Object.values(runs);
     if (!scores.length || (standing?.get(tenant) ?? 'ok') !== 'ok') continue;
-    const daily = await readDaily(blobs, tally.skill, tenant).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
+    const daily = await readDaily(blobs, tally.skill, tenant, undefined, { from });
     let n = 0;
     let sum = 0;
     for (const [day, [c, s]] of Object.entries(daily?.days ?? {})) {

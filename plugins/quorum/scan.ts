@@ -1,9 +1,10 @@
+import { checkpoint } from '../../core/checkpoint.ts';
 import type { BlobStore, Clock } from '../../core/ports.ts';
 import { checkAggLine, type AggRow } from '../../domain/agg-row.ts';
 import { FEED_SKEW_MS } from '../../domain/feed.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isTenantId, parseSkillRef } from '../../domain/names.ts';
-import { applyToDaily } from './daily.ts';
+import { applyToTenantDaily } from '../../domain/tenant-daily.ts';
 import { INDEX_KEY, listIndexAfter, trailKey } from '../../domain/agg-index.ts';
 import { isMalformed, readJson, updateJson } from '../../domain/json-store.ts';
 import { applyToTally } from './tally.ts';
@@ -62,16 +63,17 @@ const isScanState = (v: unknown): boolean => {
 /**
  * Reads batches not yet applied (from the index cursor, and by listing every batch key when
  * `discover` is on), one at a time: each batch's runs of staged revs go into the revs' tallies,
- * its plain rows into the daily summaries (and, for a skill under watch, into its watch), and only then is it recorded as seen (with the
- * cursor), in small groups as it goes, so a tick cut short by its deadline or a kill keeps what
- * it did and the next tick goes on from there. A batch applied twice counts nothing twice: tallies dedupe
- * by (tenant, run_id), summaries by batch id. Rows of revs that are not staged are dropped
- * (counted): a tally exists only for a rev someone staged. A malformed object is reported and
- * skipped, never fatal.
+ * the plain rows of a skill under watch into its watch, its rows into its tenant's daily
+ * summaries unless the ingest already put them there (`dailyAtIngest`: the Worker), and only then
+ * is it recorded as seen (with the cursor), in small groups as it goes, so a tick cut short by its
+ * deadline or a kill keeps what it did and the next tick goes on from there. A batch applied twice
+ * counts nothing twice: tallies dedupe by (tenant, run_id), summaries and watches by batch id.
+ * Rows of revs that are not staged are dropped (counted): a tally exists only for a rev someone
+ * staged. A malformed object is reported and skipped, never fatal.
  */
 export async function scanNewBatches(
   blobs: BlobStore,
-  opts: { now: number; deadline: number; clock: Clock; discover: boolean; staged: ReadonlySet<string>; closed?: ReadonlySet<string>; watching?: ReadonlyMap<string, WatchRef>; problem: (p: Problem) => void; shippable?: (tenant: string) => Promise<ReadonlySet<string>> },
+  opts: { now: number; deadline: number; clock: Clock; discover: boolean; dailyAtIngest?: boolean; staged: ReadonlySet<string>; closed?: ReadonlySet<string>; watching?: ReadonlyMap<string, WatchRef>; problem: (p: Problem) => void; shippable?: ((tenant: string) => Promise<ReadonlySet<string>>) | null },
 ): Promise<ScanResult> {
   let state: ScanState;
   try {
@@ -112,10 +114,10 @@ export async function scanNewBatches(
   const touched = new Set<string>();
   const watched = new Set<string>();
   const trail = trailKey(opts.now - FEED_SKEW_MS);
-  // Progress is committed group by group: the group's tallies and summaries are written (each
-  // once, however many of the group's batches touch it), then the scan state, so at most one
-  // group of work is ever redone, and the writes grow with the revs and (skill, tenant) pairs a
-  // group touches rather than with its batches.
+  // Progress is committed group by group: the group's tallies, watches and summaries are written
+  // (each once, however many of the group's batches touch it), then the scan state, so at most one
+  // group of work is ever redone, and the writes grow with the revs and tenants a group touches
+  // rather than with its batches.
   const pending: { tenant: string; batch: string; index?: string }[] = [];
   let cursor = state.cursor;
   let i = 0;
@@ -134,6 +136,7 @@ export async function scanNewBatches(
     const candidates: Todo[] = [];
     for (let j = i; j < todo.length && candidates.length < GROUP_BATCHES; j++) if (!todo[j]!.done) candidates.push(todo[j]!);
     const group = await applyGroup(blobs, candidates, () => opts.clock.now() > opts.deadline, opts, res, touched, watched);
+    checkpoint('scan:group-applied');
     const last = group[group.length - 1];
     while (i < todo.length) {
       const b = todo[i++]!;
@@ -189,24 +192,25 @@ async function each<T>(items: readonly T[], fn: (x: T) => Promise<void>): Promis
 
 /**
  * One group of batches, the first of `candidates` up to the group's bytes or the deadline
- * (returned): each batch's runs of staged, undecided revs into their tallies and the rev's
- * daily summaries (one update per rev, and per rev and tenant), its plain rows into the daily summaries (one update per skill and tenant, each batch
- * recorded in it so none counts twice) and into a watched skill's watch.
+ * (returned): each batch's runs of staged, undecided revs into their tallies (one update per rev),
+ * a watched skill's plain rows into its watch (one update per tenant), and without
+ * `dailyAtIngest` its rows into its tenant's daily summaries (one update per tenant and month,
+ * each batch recorded in it so none counts twice).
  */
 async function applyGroup(
   blobs: BlobStore,
   candidates: readonly Todo[],
   late: () => boolean,
-  opts: { staged: ReadonlySet<string>; closed?: ReadonlySet<string>; watching?: ReadonlyMap<string, WatchRef>; problem: (p: Problem) => void; shippable?: (tenant: string) => Promise<ReadonlySet<string>> },
+  opts: { dailyAtIngest?: boolean; staged: ReadonlySet<string>; closed?: ReadonlySet<string>; watching?: ReadonlyMap<string, WatchRef>; problem: (p: Problem) => void; shippable?: ((tenant: string) => Promise<ReadonlySet<string>>) | null },
   res: ScanResult,
   touched: Set<string>,
   watched: Set<string>,
 ): Promise<Todo[]> {
   const byRev = new Map<string, AggRow[]>();
-  /** `skill tenant` -> the batches' plain rows, by batch. */
+  /** `skill tenant` -> a watched skill's plain rows, by batch. */
   const plain = new Map<string, { skill: string; tenant: string; batches: { batch: string; key: string; rows: AggRow[] }[] }>();
-  /** `skill:rev tenant` -> the batches' runs of that staged rev, by batch (the rev's scores by day). */
-  const revDays = new Map<string, { skill: string; rev: string; tenant: string; batches: { batch: string; key: string; rows: AggRow[] }[] }>();
+  /** tenant -> the batches' rows, by batch (its daily summaries). */
+  const daily = new Map<string, { batch: string; rows: AggRow[] }[]>();
   // Read in waves, and stop at the wave that brings the group past GROUP_BYTES (a Worker has 128 MB)
   // or ends past the deadline.
   const group: Todo[] = [];
@@ -225,15 +229,16 @@ async function applyGroup(
     const bytes = parsed.get(b);
     parsed.delete(b);
     if (!bytes) continue;
-    // After a key rotation a tenant ships the rows its former ids left unshipped (docs/operate.md "Rotate a key").
-    const own = opts.shippable ? await opts.shippable(b.tenant) : new Set([b.tenant]);
+    // After a key rotation a tenant ships the rows its former ids left unshipped (docs/operate.md
+    // "Rotate a key"). `shippable` null: the Worker's ingest checked every row's tenant already.
+    const own = opts.shippable === null ? null : opts.shippable ? await opts.shippable(b.tenant) : new Set([b.tenant]);
     const mine = new Map<string, AggRow[]>();
-    const mineRevs = new Map<string, AggRow[]>();
+    const all: AggRow[] = [];
     for (const line of new TextDecoder().decode(bytes).split('\n')) {
       if (!line.trim()) continue;
       const c = checkAggLine(line);
       // Direct-mode batches reach the bucket unchecked: a row may only speak for its folder's tenant (or a former id of it).
-      if (!c.ok || !own.has(c.row.tenant)) {
+      if (!c.ok || (own && !own.has(c.row.tenant))) {
         res.invalid++;
         continue;
       }
@@ -241,6 +246,8 @@ async function applyGroup(
       const ref = parseSkillRef(c.row.skill);
       if (!ref) continue;
       if (!ref.rev) {
+        all.push(c.row);
+        if (!opts.watching?.has(ref.skill)) continue;
         const list = mine.get(ref.skill);
         if (list) list.push(c.row);
         else mine.set(ref.skill, [c.row]);
@@ -254,22 +261,18 @@ async function applyGroup(
       const list = byRev.get(id);
       if (list) list.push(c.row);
       else byRev.set(id, [c.row]);
-      const ofRev = mineRevs.get(id);
-      if (ofRev) ofRev.push(c.row);
-      else mineRevs.set(id, [c.row]);
+      all.push(c.row);
+    }
+    if (!opts.dailyAtIngest && all.length) {
+      const list = daily.get(b.tenant);
+      if (list) list.push({ batch: b.batch, rows: all });
+      else daily.set(b.tenant, [{ batch: b.batch, rows: all }]);
     }
     for (const [skill, rows] of mine) {
       const k = `${skill} ${b.tenant}`;
       const p = plain.get(k) ?? { skill, tenant: b.tenant, batches: [] };
       p.batches.push({ batch: b.batch, key: b.key, rows });
       plain.set(k, p);
-    }
-    for (const [id, rows] of mineRevs) {
-      const k = `${id} ${b.tenant}`;
-      const [skill, rev] = id.split(':') as [string, string];
-      const r = revDays.get(k) ?? { skill, rev, tenant: b.tenant, batches: [] };
-      r.batches.push({ batch: b.batch, key: b.key, rows });
-      revDays.set(k, r);
     }
   }
   await each([...byRev], async ([id, rows]) => {
@@ -285,21 +288,15 @@ async function applyGroup(
       opts.problem({ key: Remote.tally(skill, rev), reason: `${(err as Error).message}; ${rows.length} run(s) not counted` });
     }
   });
-  await each([...revDays.values()], async (r) => {
+  await each([...daily], async ([tenant, batches]) => {
     try {
-      await applyToDaily(blobs, r.skill, r.tenant, r.batches, r.rev);
+      await applyToTenantDaily(blobs, tenant, batches);
     } catch (err) {
       if (!isMalformed(err)) throw err;
-      opts.problem({ key: Remote.revDaily(r.skill, r.rev, r.tenant), reason: (err as Error).message });
+      opts.problem({ key: Remote.tenantDailyPrefix + tenant, reason: (err as Error).message });
     }
   });
   await each([...plain.values()], async (p) => {
-    try {
-      await applyToDaily(blobs, p.skill, p.tenant, p.batches);
-    } catch (err) {
-      if (!isMalformed(err)) throw err;
-      opts.problem({ key: Remote.daily(p.skill, p.tenant), reason: (err as Error).message });
-    }
     const w = opts.watching?.get(p.skill);
     if (!w) return;
     try {

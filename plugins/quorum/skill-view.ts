@@ -6,7 +6,8 @@ import { Remote } from '../../domain/layout.ts';
 import { isRevId, isSkillName, isTenantId } from '../../domain/names.ts';
 import { listTenants } from '../../domain/registry.ts';
 import { changelogIndex } from './changelog.ts';
-import { readDaily, type DailySummary } from './daily.ts';
+import { readTenantMonth } from '../../domain/tenant-daily.ts';
+import { MAX_DAYS, readLegacyDaily, type DailySummary } from './daily.ts';
 import { thresholdsFor, type QuorumOptions } from './options.ts';
 import type { Thresholds } from './rule.ts';
 import { revStatuses, type RevStatus } from './revs.ts';
@@ -116,7 +117,7 @@ export function seriesOf(rev: string | null, dailies: readonly DailySummary[]): 
   return { rev, points };
 }
 
-/** The tenants with a daily summary under `prefix` (one listing). */
+/** The tenants with a daily summary under `prefix` in the layout of an earlier release (one listing). */
 async function summaryTenants(blobs: BlobStore, prefix: string): Promise<string[]> {
   const out: string[] = [];
   for await (const o of blobs.list(prefix)) {
@@ -126,10 +127,57 @@ async function summaryTenants(blobs: BlobStore, prefix: string): Promise<string[
   return out;
 }
 
-async function dailiesOf(blobs: BlobStore, skill: string, rev: string | null): Promise<DailySummary[]> {
+/** `<skill>` or `<skill>:<rev>` -> tenant -> day -> [count, sum, sum of squares]. */
+type FleetDays = Map<string, Map<string, Record<string, [number, number, number]>>>;
+
+/** Months of a tenant the page reads: the newest, as many as `MAX_DAYS` days can span. */
+const MONTHS_SHOWN = Math.ceil(MAX_DAYS / 28) + 1;
+
+/**
+ * Every tenant's newest monthly summaries, read once for the whole page (one listing, one read per
+ * tenant and month, at most `MONTHS_SHOWN` each): the page draws every skill from them.
+ */
+async function fleetDays(blobs: BlobStore): Promise<FleetDays> {
+  const byTenant = new Map<string, string[]>();
+  for await (const o of blobs.list(Remote.tenantDailyPrefix)) {
+    const m = /^([0-9a-f]{12})\/(\d{4}-\d{2})\.json$/.exec(o.key.slice(Remote.tenantDailyPrefix.length));
+    if (m) byTenant.set(m[1]!, [...(byTenant.get(m[1]!) ?? []), m[2]!]);
+  }
+  const keys = [...byTenant].flatMap(([tenant, months]) => months.sort().slice(-MONTHS_SHOWN).map((month) => ({ tenant, month })));
+  const out: FleetDays = new Map();
+  const months = await Promise.all(keys.map((k) => readTenantMonth(blobs, k.tenant, k.month)));
+  for (const [i, m] of months.entries()) {
+    if (!m) continue;
+    for (const [key, days] of Object.entries(m.series)) {
+      const byTenant = out.get(key) ?? new Map<string, Record<string, [number, number, number]>>();
+      out.set(key, byTenant);
+      const acc = byTenant.get(keys[i]!.tenant) ?? {};
+      byTenant.set(keys[i]!.tenant, acc);
+      for (const [day, [n, sum, sq]] of Object.entries(days)) {
+        const d = (acc[day] ??= [0, 0, 0]);
+        d[0] += n;
+        d[1] += sum;
+        d[2] += sq;
+      }
+    }
+  }
+  return out;
+}
+
+/** Per tenant, its summary of `skill` (or of `rev`'s runs): the monthly ones added to an earlier release's. */
+async function dailiesOf(blobs: BlobStore, fleet: FleetDays, skill: string, rev: string | null): Promise<DailySummary[]> {
   const prefix = rev === null ? `${Remote.dailyPrefix}${skill}/` : `${Remote.revDailyPrefix}${skill}/${rev}/`;
-  const all = await Promise.all((await summaryTenants(blobs, prefix)).map((t) => soft(readDaily(blobs, skill, t, rev ?? undefined))));
-  return all.filter((d): d is DailySummary => d !== null);
+  const legacy = (await Promise.all((await summaryTenants(blobs, prefix)).map((t) => soft(readLegacyDaily(blobs, skill, t, rev ?? undefined))))).filter((d): d is DailySummary => d !== null);
+  const byTenant = new Map<string, DailySummary>(legacy.map((d) => [d.tenant, { ...d, days: { ...d.days } }]));
+  for (const [tenant, days] of fleet.get(rev === null ? skill : `${skill}:${rev}`) ?? []) {
+    const d = byTenant.get(tenant) ?? { v: 1 as const, skill, ...(rev === null ? {} : { rev }), tenant, days: {}, batches: [] };
+    byTenant.set(tenant, d);
+    for (const [day, [n, sum, sq]] of Object.entries(days)) {
+      const cur = d.days[day] ?? [0, 0, 0];
+      d.days[day] = [cur[0] + n, cur[1] + sum, cur[2] + sq];
+    }
+  }
+  return [...byTenant.values()];
 }
 
 /**
@@ -139,8 +187,10 @@ async function dailiesOf(blobs: BlobStore, skill: string, rev: string | null): P
  */
 export async function skillViews(blobs: BlobStore, kv: KV, opts: QuorumOptions): Promise<SkillView[]> {
   const [idx, revs, watch, tenants, seen] = await Promise.all([changelogIndex(blobs), revStatuses(blobs, opts), watchReport(blobs, kv, opts), listTenants(blobs), listSeen(blobs)]);
+  const fleet = await fleetDays(blobs);
   const skills = new Set<string>([...idx.skills.keys()]);
   for (const r of revs) skills.add(r.skill);
+  for (const key of fleet.keys()) if (!key.includes(':') && isSkillName(key)) skills.add(key);
   for await (const o of blobs.list(Remote.dailyPrefix)) {
     const s = o.key.slice(Remote.dailyPrefix.length).split('/')[0];
     if (isSkillName(s)) skills.add(s);
@@ -156,7 +206,7 @@ export async function skillViews(blobs: BlobStore, kv: KV, opts: QuorumOptions):
         if (e) history.push(historyItem(e, mine));
       }
     }
-    const plain = await dailiesOf(blobs, skill, null);
+    const plain = await dailiesOf(blobs, fleet, skill, null);
     const series: ScoreSeries[] = [seriesOf(null, plain)];
     // Per tenant: its plain rows (by day) and its runs of each staged rev (from the rev's tally), and its newest day with either.
     const rows = new Map<string, { rows: number; lastDay: string | null }>();
@@ -170,7 +220,7 @@ export async function skillViews(blobs: BlobStore, kv: KV, opts: QuorumOptions):
     for (const d of plain) add(d.tenant, Object.values(d.days).reduce((n, [c]) => n + c, 0), lastDayOf(d));
     for (const r of mine) for (const t of r.tenants) add(t.tenant, t.runs, null);
     for (const r of charted(mine)) {
-      const dailies = await dailiesOf(blobs, skill, r.rev);
+      const dailies = await dailiesOf(blobs, fleet, skill, r.rev);
       series.push(seriesOf(r.rev, dailies));
       for (const d of dailies) add(d.tenant, 0, lastDayOf(d));
     }

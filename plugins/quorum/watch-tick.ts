@@ -3,7 +3,7 @@ import type { ChangelogEntry, ProblemSink } from '../../domain/changelog.ts';
 import { revIdOf } from '../../domain/hash.ts';
 import { isMalformed } from '../../domain/json-store.ts';
 import { Remote } from '../../domain/layout.ts';
-import { readDaily, type DailySummary } from './daily.ts';
+import { readDaily, tenantsSummarizedSince, type DailySummary } from './daily.ts';
 import { linkedWatch, recordCache, type RecordCache } from './identity.ts';
 import { readTally } from './tally.ts';
 import { baselineOf, judge, type Baseline, type WatchVerdict } from './objection.ts';
@@ -59,7 +59,7 @@ export async function watchTick(tick: TickContext, opts: QuorumOptions, idx: Pro
         out.watches.push({ skill: ref.skill, rev: w.rev, seq: ref.seq, outcome: 'closed', reason: wo.enabled ? `watched for ${wo.days} days without a rollback: trusted now` : 'watch disabled' });
         continue;
       }
-      if (await observeAdoption(tick, w, ref)) w = (await readWatch(blobs, ref)) ?? w;
+      if (await observeAdoption(tick, opts, w, ref)) w = (await readWatch(blobs, ref)) ?? w;
       const verdict = await judgeWatch(tick, opts, w, records);
       const { tenants: _t, ...summary } = verdict;
       if (!verdict.rollback) {
@@ -99,11 +99,13 @@ export async function judgeWatch(tick: Pick<TickContext, 'blobs'>, opts: QuorumO
   const wo = watchOptionsFor(opts, raw.skill);
   const { watch: w, standing, members } = await linkedWatch(tick.blobs, raw, records);
   const baselines = new Map<string, Baseline | null>();
+  // The baseline's days only: the months holding them are all that is read.
+  const span = { from: new Date(w.promotedAt - (wo.baselineDays + 1) * DAY).toISOString().slice(0, 10), to: new Date(w.promotedAt).toISOString().slice(0, 10) };
   for (const [tenant, t] of Object.entries(w.tenants)) {
     if (t.adopted === undefined) continue;
     let pooled: DailySummary | null = null;
     for (const id of members.get(tenant) ?? [tenant]) {
-      const daily = await readDaily(tick.blobs, w.skill, id).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
+      const daily = await readDaily(tick.blobs, w.skill, id, undefined, span);
       if (!daily) continue;
       if (!pooled) pooled = { ...daily, days: { ...daily.days } };
       else for (const [day, [n, sum, sq]] of Object.entries(daily.days)) {
@@ -120,15 +122,19 @@ export async function judgeWatch(tick: Pick<TickContext, 'blobs'>, opts: QuorumO
  * Tenants whose shared page (`snappy-tenants/<tenant>/skills/<skill>.md`) is the promoted rev
  * now: adopted from this tick on (the Worker notes a push at the moment it takes it; in direct
  * mode the tick is the first to see it). A page is read only when its etag changed since the
- * tick last looked. Tenants are those with runs of the skill (since the promotion, or before
- * it) and those that evaluated the rev.
+ * tick last looked. Tenants are those with runs of the skill since the promotion (the watch
+ * holds them), those that evaluated the rev, and those with runs of any skill in the baseline's
+ * period or since (one listing of the monthly summaries' keys; summaries are per tenant, not per
+ * skill) or a summary of the skill in the layout of an earlier release (one listing).
  */
-async function observeAdoption(tick: TickContext, w: Watch, ref: WatchRef): Promise<boolean> {
+async function observeAdoption(tick: TickContext, opts: QuorumOptions, w: Watch, ref: WatchRef): Promise<boolean> {
   const { blobs } = tick;
   const tenants = new Set(Object.keys(w.tenants));
   // The tenants that evaluated the rev are the likeliest to adopt it, runs of the page or not yet.
   const tally = await readTally(blobs, w.skill, w.rev).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
   for (const t of Object.keys(tally?.tenants ?? {})) tenants.add(t);
+  const since = new Date(w.promotedAt - (watchOptionsFor(opts, w.skill).baselineDays + 1) * DAY).toISOString().slice(0, 7);
+  for (const t of await tenantsSummarizedSince(blobs, since)) tenants.add(t);
   for await (const o of blobs.list(`${Remote.dailyPrefix}${w.skill}/`)) {
     const m = /^([0-9a-f]{12})\.json$/.exec(o.key.slice(`${Remote.dailyPrefix}${w.skill}/`.length));
     if (m) tenants.add(m[1]!);

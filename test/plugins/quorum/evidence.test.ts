@@ -114,18 +114,20 @@ test('bounded: a batch naming 3,000 revs makes tallies and day summaries only fo
   const q = await tick();
   assert.is(q.scan.unstaged, 3000, 'rows of revs nobody staged are dropped, counted');
   assert.equal((await listKeys(blobs, 'snappy-quorum/tally/')).length, 2, 'two tallies, not 3,002');
-  const daily = JSON.parse((await text(blobs, Remote.daily('plainskill', a.id)))!);
-  assert.equal(Object.keys(daily.days).sort(), ['2026-11-20', '2026-11-21', '2026-11-22', '2026-11-23', '2026-11-24']);
-  assert.equal(daily.days['2026-11-22'], [1, 0.7, 0.48999999999999994]);
-  assert.equal((await listKeys(blobs, Remote.revDailyPrefix)).sort(), [Remote.revDaily('s1', staged[0]!, a.id), Remote.revDaily('s2', staged[1]!, a.id)].sort(), 'runs of the staged revs by day: two summaries, not 3,002');
-  const revDaily = JSON.parse((await text(blobs, Remote.revDaily('s1', staged[0]!, a.id)))!);
-  assert.equal([revDaily.rev, revDaily.days], [staged[0], { '2026-01-01': [1, 0.9, 0.81] }]);
-  // Forget what the scan saw: the batch is read again, and the summary does not count it twice.
+  // Direct mode: the tick writes the tenant's monthly summaries (the rows' month, and the staged rev runs' own).
+  assert.equal((await listKeys(blobs, Remote.tenantDailyPrefix)).sort(), [Remote.tenantDaily(a.id, '2026-01'), Remote.tenantDaily(a.id, '2026-11')]);
+  const nov = JSON.parse((await text(blobs, Remote.tenantDaily(a.id, '2026-11')))!);
+  assert.equal(Object.keys(nov.series), ['plainskill'], 'runs of revs nobody staged get no series');
+  assert.equal(Object.keys(nov.series.plainskill).sort(), ['2026-11-20', '2026-11-21', '2026-11-22', '2026-11-23', '2026-11-24']);
+  assert.equal(nov.series.plainskill['2026-11-22'], [1, 0.7, 0.48999999999999994]);
+  const jan = JSON.parse((await text(blobs, Remote.tenantDaily(a.id, '2026-01')))!);
+  assert.equal(Object.keys(jan.series).sort(), [`s1:${staged[0]}`, `s2:${staged[1]}`].sort(), 'runs of the staged revs by day: two series, not 3,002');
+  assert.equal(jan.series[`s1:${staged[0]}`], { '2026-01-01': [1, 0.9, 0.81] });
+  // Forget what the scan saw: the batch is read again, and the summaries do not count it twice.
   await blobs.delete(Remote.quorumScan);
   await tick();
-  const again = JSON.parse((await text(blobs, Remote.daily('plainskill', a.id)))!);
-  assert.equal(again.days, daily.days);
-  assert.equal(JSON.parse((await text(blobs, Remote.revDaily('s1', staged[0]!, a.id)))!).days, revDaily.days, "a rev's day summary counts a batch once too");
+  assert.equal(JSON.parse((await text(blobs, Remote.tenantDaily(a.id, '2026-11')))!).series, nov.series);
+  assert.equal(JSON.parse((await text(blobs, Remote.tenantDaily(a.id, '2026-01')))!).series, jan.series, "a rev's day series counts a batch once too");
 });
 
 test('under a short deadline the scan commits what it did and the next ticks go on from there: every run counted once', async () => {
