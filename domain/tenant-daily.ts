@@ -1,6 +1,6 @@
 import type { BlobStore } from '../core/ports.ts';
 import type { AggRow } from './agg-row.ts';
-import { isMalformed, readJson, updateJson } from './json-store.ts';
+import { nullIfMalformed, readJson, updateJson } from './json-store.ts';
 import { Remote } from './layout.ts';
 import { parseSkillRef } from './names.ts';
 
@@ -103,5 +103,5 @@ export async function applyToTenantDaily(blobs: BlobStore, tenant: string, batch
 
 /** A tenant's month, or null when it has none (or it is malformed: reported by nobody, counted as none). */
 export async function readTenantMonth(blobs: BlobStore, tenant: string, month: string): Promise<TenantMonth | null> {
-  return readJson<TenantMonth>(blobs, Remote.tenantDaily(tenant, month), isTenantMonth).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
+  return readJson<TenantMonth>(blobs, Remote.tenantDaily(tenant, month), isTenantMonth).catch(nullIfMalformed);
 }

@@ -1,6 +1,6 @@
 import type { BlobStore } from '../../core/ports.ts';
 import { Remote } from '../../domain/layout.ts';
-import { isMalformed, readJson } from '../../domain/json-store.ts';
+import { nullIfMalformed, readJson } from '../../domain/json-store.ts';
 import { readTenantMonth } from '../../domain/tenant-daily.ts';
 
 /**
@@ -95,5 +95,5 @@ export async function tenantsSummarizedSince(blobs: BlobStore, sinceMonth: strin
 
 /** The (skill, tenant) summary of a release before the per-tenant months; read, never written. */
 export async function readLegacyDaily(blobs: BlobStore, skill: string, tenant: string, rev?: string): Promise<DailySummary | null> {
-  return readJson<DailySummary>(blobs, rev === undefined ? Remote.daily(skill, tenant) : Remote.revDaily(skill, rev, tenant), isDaily).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
+  return readJson<DailySummary>(blobs, rev === undefined ? Remote.daily(skill, tenant) : Remote.revDaily(skill, rev, tenant), isDaily).catch(nullIfMalformed);
 }

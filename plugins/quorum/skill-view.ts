@@ -1,7 +1,7 @@
 import type { BlobStore, KV } from '../../core/ports.ts';
 import { readEntry, readLog, type ChangelogEntry } from '../../domain/changelog.ts';
 import { listSeen } from '../../domain/health.ts';
-import { isMalformed } from '../../domain/json-store.ts';
+import { nullIfMalformed } from '../../domain/json-store.ts';
 import { Remote } from '../../domain/layout.ts';
 import { isRevId, isSkillName, isTenantId } from '../../domain/names.ts';
 import { listTenants } from '../../domain/registry.ts';
@@ -99,7 +99,7 @@ export const HISTORY_SHOWN = 50;
 export const MAX_REV_SERIES = 8;
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
-const soft = <T,>(p: Promise<T | null>): Promise<T | null> => p.catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
+const soft = <T,>(p: Promise<T | null>): Promise<T | null> => p.catch(nullIfMalformed);
 
 /** Day-by-day fleet means from per-tenant daily summaries: the sums pooled, never a mean of means. */
 export function seriesOf(rev: string | null, dailies: readonly DailySummary[]): ScoreSeries {

@@ -1,7 +1,7 @@
 import type { TickContext } from '../../core/context.ts';
 import type { ChangelogEntry, ProblemSink } from '../../domain/changelog.ts';
 import { revIdOf } from '../../domain/hash.ts';
-import { isMalformed } from '../../domain/json-store.ts';
+import { isMalformed, nullIfMalformed } from '../../domain/json-store.ts';
 import { Remote } from '../../domain/layout.ts';
 import { readDaily, tenantsSummarizedSince, type DailySummary } from './daily.ts';
 import { linkedWatch, recordCache, type RecordCache } from './identity.ts';
@@ -131,7 +131,7 @@ async function observeAdoption(tick: TickContext, opts: QuorumOptions, w: Watch,
   const { blobs } = tick;
   const tenants = new Set(Object.keys(w.tenants));
   // The tenants that evaluated the rev are the likeliest to adopt it, runs of the page or not yet.
-  const tally = await readTally(blobs, w.skill, w.rev).catch((err) => (isMalformed(err) ? null : Promise.reject(err)));
+  const tally = await readTally(blobs, w.skill, w.rev).catch(nullIfMalformed);
   for (const t of Object.keys(tally?.tenants ?? {})) tenants.add(t);
   const since = new Date(w.promotedAt - (watchOptionsFor(opts, w.skill).baselineDays + 1) * DAY).toISOString().slice(0, 7);
   for (const t of await tenantsSummarizedSince(blobs, since)) tenants.add(t);
