@@ -383,6 +383,8 @@ async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: Aggreg
     // The Worker sends the rows stored since the cursor; a batch may come twice (the cursor
     // trails), which the merge's dedupe by (tenant, run_id) absorbs.
     let cursor = manifest.cursors?.aggregate ?? '';
+    let segments = 0;
+    let retentionDays: number | undefined;
     for (;;) {
       const page = await withRetry(() => remote.aggregateSince!(cursor), retry);
       if (page.ndjson) {
@@ -392,12 +394,14 @@ async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: Aggreg
         met(r.collisions);
       }
       batches += page.batches;
+      segments += page.segments ?? 0;
+      if (page.retentionDays !== undefined) retentionDays = page.retentionDays;
       cursor = page.cursor;
       (manifest.cursors ??= {}).aggregate = cursor;
       await saveManifest(stateDir, manifest);
       if (!page.more) break;
     }
-    return { batches, added, invalid, ...(collisions ? { collisions } : {}) };
+    return { batches, segments, added, invalid, ...(collisions ? { collisions } : {}), ...(retentionDays !== undefined ? { retentionDays } : {}) };
   }
   for (const info of await listAll(remote, Remote.aggregatePrefix, retry)) {
     if (manifest.merged[info.key] || !aggregateBatchTenant(info.key)) continue;
