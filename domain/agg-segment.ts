@@ -1,4 +1,5 @@
 import type { BlobStore } from '../core/ports.ts';
+import { trailCursor } from './feed.ts';
 import { hourOf, Remote } from './layout.ts';
 
 /** A segment part: `snappy-agg-seg/<hour>/<last index entry it covers>.ndjson`. */
@@ -57,9 +58,13 @@ export function coveredIndexKey(partKey: string): string | null {
   return m ? `${Remote.aggregateIndexPrefix}${m[1]}/${m[2]}` : null;
 }
 
-/** A key that sorts after every index entry of `hour` and before the next hour's. */
+/**
+ * A cursor that sorts after every index entry of `hour` and before the next hour's: the next
+ * hour's first instant, in the form of the trailing cursors the pull hands out.
+ */
 export function afterIndexHour(hour: string): string {
-  return `${Remote.aggregateIndexPrefix}${hour}/~`;
+  const next = Date.UTC(Number(hour.slice(0, 4)), Number(hour.slice(4, 6)) - 1, Number(hour.slice(6, 8)), Number(hour.slice(8, 10))) + 3_600_000;
+  return trailCursor(Remote.aggregateIndexPrefix, next);
 }
 
 /** A key that sorts before every index entry (or segment key) of `hour` and after the previous hour's. */
