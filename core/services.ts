@@ -22,6 +22,12 @@ export interface AggregateService {
    * another row of it has are reported (`collisions`).
    */
   merge(run: RunContext, ndjson: string, source: string): Promise<{ added: number; duplicates: number; invalid: { line: number; reason: string }[]; collisions?: RunIdCollisions }>;
+  /**
+   * Bounds the local union by the remote's retention window: rows whose `ts` is more than
+   * `retentionDays` before now go, except this machine's own rows not yet shipped. At most once
+   * a day (null when it was not due); kill-safe.
+   */
+  prune?(run: RunContext, retentionDays: number): Promise<{ removed: number; kept: number } | null>;
 }
 
 /**

@@ -34,6 +34,14 @@ export function createAggregateService(agg: Aggregator): AggregateService {
       };
     },
 
+    async prune(run: RunContext, retentionDays: number) {
+      if (!(retentionDays > 0)) return null;
+      const store = await agg.store(run.stateDir);
+      const now = run.clock.now();
+      if (store.commit.pruned && now - store.commit.pruned.at < DAY && now >= store.commit.pruned.at) return null;
+      return store.prune(new Date(now - retentionDays * DAY).toISOString(), now);
+    },
+
     async merge(run: RunContext, ndjson: string, source: string) {
       const store = await agg.store(run.stateDir);
       // With a key, this tenant's rows are kept with a fingerprint: a run id of ours arriving
@@ -87,6 +95,8 @@ export function createAggregateService(agg: Aggregator): AggregateService {
     },
   };
 }
+
+const DAY = 86_400_000;
 
 /** `have` minus every byte covered by `shipped` (ranges are [start, end) byte offsets). */
 export function subtractRanges(have: readonly [number, number][], shipped: readonly [number, number][]): [number, number][] {

@@ -401,7 +401,9 @@ async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: Aggreg
       await saveManifest(stateDir, manifest);
       if (!page.more) break;
     }
-    return { batches, segments, added, invalid, ...(collisions ? { collisions } : {}), ...(retentionDays !== undefined ? { retentionDays } : {}) };
+    // The local union keeps what the Worker keeps: rows past its window go (once a day).
+    const pruned = retentionDays !== undefined && svc.prune ? await svc.prune(ctx, retentionDays) : null;
+    return { batches, segments, added, invalid, ...(collisions ? { collisions } : {}), ...(retentionDays !== undefined ? { retentionDays } : {}), ...(pruned ? { pruned: pruned.removed } : {}) };
   }
   for (const info of await listAll(remote, Remote.aggregatePrefix, retry)) {
     if (manifest.merged[info.key] || !aggregateBatchTenant(info.key)) continue;
