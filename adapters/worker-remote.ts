@@ -160,6 +160,7 @@ export class WorkerRemote implements RemoteStore {
       segments: Number(ans.headers['x-snappy-segments'] ?? 0),
       // A Worker of an earlier release says nothing: nothing is pruned for it.
       ...(Number.isSafeInteger(days) && days >= 0 ? { retentionDays: days } : {}),
+      ...(typeof ans.headers['x-snappy-removed-tenants'] === 'string' ? { removedTenants: ans.headers['x-snappy-removed-tenants'].split(',').filter((t) => /^[0-9a-f]{12}$/.test(t)) } : {}),
     };
   }
 

@@ -79,6 +79,8 @@ export interface AggregatePage {
   batches: number;
   segments?: number;
   retentionDays?: number;
+  /** Tenants the remote removed: their rows are to leave the local union. */
+  removedTenants?: string[];
 }
 
 export interface RemoteFeatures {

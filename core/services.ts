@@ -24,10 +24,11 @@ export interface AggregateService {
   merge(run: RunContext, ndjson: string, source: string): Promise<{ added: number; duplicates: number; invalid: { line: number; reason: string }[]; collisions?: RunIdCollisions }>;
   /**
    * Bounds the local union by the remote's retention window: rows whose `ts` is more than
-   * `retentionDays` before now go, except this machine's own rows not yet shipped. At most once
-   * a day (null when it was not due); kill-safe.
+   * `retentionDays` (0: none) before now go, and the rows of `removedTenants`, except this
+   * machine's own rows not yet shipped. The window at most once a day, each removed tenant
+   * once (null when nothing was due); kill-safe.
    */
-  prune?(run: RunContext, retentionDays: number): Promise<{ removed: number; kept: number } | null>;
+  prune?(run: RunContext, o: { retentionDays: number; removedTenants: readonly string[] }): Promise<{ removed: number; kept: number } | null>;
 }
 
 /**

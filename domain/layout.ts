@@ -99,6 +99,11 @@ export const Remote = {
   registryPrefix: 'snappy-registry/',
   registryTenantsPrefix: 'snappy-registry/tenants/',
   registryTenant: (tenant: string) => `snappy-registry/tenants/${tenant}.json`,
+  /**
+   * Tenants removed after their revocation, `{v, tenants: {<id>: ISO time}}`: their rows still
+   * in segments are filtered out when served, and machines drop them from their union.
+   */
+  registryRemoved: 'snappy-registry/removed.json',
   /** Append-only audit of admissions, revocations and key changes. */
   auditPrefix: 'snappy-registry/audit/',
   audit: (ts: number, id: string) => `snappy-registry/audit/${ts13(ts)}-${id}.json`,

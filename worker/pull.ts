@@ -6,6 +6,7 @@ import { INDEX_KEY, listIndexAfter } from '../domain/agg-index.ts';
 import { nextCursor } from '../domain/feed.ts';
 import { afterIndexHour, beforeHour, closedBefore, compactedHours, retentionFloor, SEGMENT_PART } from '../domain/agg-segment.ts';
 import { DAY, retentionDays } from './retention.ts';
+import { removedTenants } from '../domain/tenant-removal.ts';
 import { storesOf } from './bindings.ts';
 import type { Env } from './env.ts';
 import { fail, json } from './http.ts';
@@ -44,6 +45,10 @@ export async function pullAggregate(url: URL, env: Env, now = Date.now()): Promi
   // pull every minute lists none); one in a closed hour gets that hour's segment whole.
   let segFrom: string | null = segCursor ? after : !after ? Remote.aggregateSegmentPrefix : rawHour && rawHour < closedBefore(now) ? beforeHour(Remote.aggregateSegmentPrefix, rawHour) : null;
   if (segFrom !== null && floor && segFrom < beforeHour(Remote.aggregateSegmentPrefix, floor)) segFrom = beforeHour(Remote.aggregateSegmentPrefix, floor);
+  // Rows of tenants removed since their segments were written are left out here.
+  const removed = await removedTenants(blobs);
+  const gone = removed.length ? new Set(removed) : null;
+  const keep = (text: string) => (gone ? text.split('\n').filter((l) => !l || !gone.has(/"tenant":"([0-9a-f]{12})"/.exec(l)?.[1] ?? '')).join('\n') : text);
   let out = '';
   let more = false;
   let parts = 0;
@@ -57,7 +62,7 @@ export async function pullAggregate(url: URL, env: Env, now = Date.now()): Promi
           break hours;
         }
         const b = await blobs.get(key);
-        if (b) out += new TextDecoder().decode(b);
+        if (b) out += keep(new TextDecoder().decode(b));
         parts++;
         segLast = key;
       }
@@ -65,7 +70,7 @@ export async function pullAggregate(url: URL, env: Env, now = Date.now()): Promi
     }
   }
   if (more) {
-    return aggregateAnswer(out, segLast ?? after, true, 0, parts, retentionMs);
+    return aggregateAnswer(out, segLast ?? after, true, 0, parts, retentionMs, removed);
   }
   // Raw batches: after the last compacted hour served, else after the cursor, never before the window.
   let rawAfter = lastHour ? afterIndexHour(lastHour) : segCursor ? '' : after;
@@ -80,17 +85,21 @@ export async function pullAggregate(url: URL, env: Env, now = Date.now()): Promi
     }
     const m = INDEX_KEY.exec(o.key);
     if (!m) continue;
+    last = o.key;
+    if (gone?.has(m[1]!)) continue; // a removal under way: its entries are going
     const b = await blobs.get(Remote.aggregateBatch(m[1]!, m[2]!));
     if (b) out += new TextDecoder().decode(b);
     last = o.key;
     n++;
   }
   const cursor = nextCursor(Remote.aggregateIndexPrefix, rawAfter, last, now, more);
-  return aggregateAnswer(out, cursor, more, n, parts, retentionMs);
+  return aggregateAnswer(out, cursor, more, n, parts, retentionMs, removed);
 }
 
-function aggregateAnswer(out: string, cursor: string, more: boolean, batches: number, segments: number, retentionMs: number): Response {
-  return new Response(out, { headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'x-snappy-cursor': cursor, 'x-snappy-more': more ? '1' : '0', 'x-snappy-batches': String(batches), 'x-snappy-segments': String(segments), 'x-snappy-retention-days': String(retentionMs / DAY), 'cache-control': 'no-store' } });
+function aggregateAnswer(out: string, cursor: string, more: boolean, batches: number, segments: number, retentionMs: number, removed: string[]): Response {
+  const headers: Record<string, string> = { 'content-type': 'application/x-ndjson; charset=utf-8', 'x-snappy-cursor': cursor, 'x-snappy-more': more ? '1' : '0', 'x-snappy-batches': String(batches), 'x-snappy-segments': String(segments), 'x-snappy-retention-days': String(retentionMs / DAY), 'cache-control': 'no-store' };
+  if (removed.length) headers['x-snappy-removed-tenants'] = removed.join(',');
+  return new Response(out, { headers });
 }
 
 /**

@@ -34,12 +34,17 @@ export function createAggregateService(agg: Aggregator): AggregateService {
       };
     },
 
-    async prune(run: RunContext, retentionDays: number) {
-      if (!(retentionDays > 0)) return null;
+    async prune(run: RunContext, o: { retentionDays: number; removedTenants: readonly string[] }) {
       const store = await agg.store(run.stateDir);
       const now = run.clock.now();
-      if (store.commit.pruned && now - store.commit.pruned.at < DAY && now >= store.commit.pruned.at) return null;
-      return store.prune(new Date(now - retentionDays * DAY).toISOString(), now);
+      const last = store.commit.pruned;
+      const windowDue = o.retentionDays > 0 && (!last || now - last.at >= DAY || now < last.at);
+      const dropped = new Set(store.commit.dropped ?? []);
+      const newlyRemoved = o.removedTenants.filter((t) => !dropped.has(t));
+      if (!windowDue && !newlyRemoved.length) return null;
+      // A prune for a removed tenant alone keeps the window's cutoff where the last one left it.
+      const cutoff = windowDue ? new Date(now - o.retentionDays * DAY).toISOString() : (last?.cutoff ?? '');
+      return store.prune(cutoff, now, newlyRemoved, windowDue);
     },
 
     async merge(run: RunContext, ndjson: string, source: string) {

@@ -33,8 +33,10 @@ export interface AggCommit {
    * the rename and cleared after it, so a run killed anywhere in between is finished by the next open.
    */
   pending?: { size: number; own: [number, number][] };
-  /** When rows were last pruned (epoch ms) and the oldest `ts` then kept. */
+  /** When rows were last pruned for the window (epoch ms) and the oldest `ts` then kept. */
   pruned?: { at: number; cutoff: string };
+  /** Removed tenants whose rows were dropped already. */
+  dropped?: string[];
 }
 
 const EMPTY: AggCommit = { v: 1, size: 0, generation: null, evalOffset: 0, dedupeTo: 0, own: [] };
@@ -112,7 +114,8 @@ export class AggStore {
    * `pending`): killed at any point, the next open ends up with the old file or the new one
    * whole, never a mix, and no row kept twice.
    */
-  async prune(cutoff: string, now: number): Promise<{ removed: number; kept: number }> {
+  async prune(cutoff: string, now: number, tenants: readonly string[] = [], windowed = true): Promise<{ removed: number; kept: number }> {
+    const gone = new Set(tenants);
     const own = this.commit.own;
     let inOwn = 0;
     const newOwn: [number, number][] = [];
@@ -127,8 +130,9 @@ export class AggStore {
         while (inOwn < own.length && own[inOwn]![1] <= at) inOwn++;
         const mine = inOwn < own.length && own[inOwn]![0] <= at;
         if (!mine) {
-          const ts = tsOfLine(line.toString('utf8', 0, line.length - 1));
-          if (ts !== undefined && ts < cutoff) {
+          const text = line.toString('utf8', 0, line.length - 1);
+          const ts = tsOfLine(text);
+          if ((ts !== undefined && ts < cutoff) || (gone.size && gone.has(tenantOfLine(text) ?? ''))) {
             removed++;
             return;
           }
@@ -156,7 +160,8 @@ export class AggStore {
     if (!removed) {
       await fs.rm(this.pruneFile, { force: true });
       await this.append('', (c) => {
-        c.pruned = { at: now, cutoff };
+        if (windowed) c.pruned = { at: now, cutoff };
+        if (gone.size) c.dropped = [...new Set([...(c.dropped ?? []), ...gone])];
       });
       return { removed, kept };
     }
@@ -166,7 +171,7 @@ export class AggStore {
     await fs.rename(this.pruneFile, this.file);
     checkpoint('aggregate:prune-renamed');
     this.dropKeys();
-    const next: AggCommit = { ...this.commit, size: outSize, own: newOwn, pruned: { at: now, cutoff } };
+    const next: AggCommit = { ...this.commit, size: outSize, own: newOwn, ...(windowed ? { pruned: { at: now, cutoff } } : {}), ...(gone.size ? { dropped: [...new Set([...(this.commit.dropped ?? []), ...gone])] } : {}) };
     await this.save(next, true);
     this.commit = next;
     return { removed, kept };
@@ -326,6 +331,11 @@ function tsOfLine(line: string): string | undefined {
   if (line.startsWith(TS_AT) && line.charCodeAt(TS_AT.length + 24) === 34) return line.slice(TS_AT.length, TS_AT.length + 24);
   const c = checkAggLine(line);
   return c.ok ? new Date(c.row.ts).toISOString() : undefined;
+}
+
+/** The `tenant` of an aggregate line, or undefined. */
+function tenantOfLine(line: string): string | undefined {
+  return /"tenant":"([0-9a-f]{12})"/.exec(line)?.[1];
 }
 
 /** The dedupe key of an aggregate row: tenant and run_id. */

@@ -385,6 +385,7 @@ async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: Aggreg
     let cursor = manifest.cursors?.aggregate ?? '';
     let segments = 0;
     let retentionDays: number | undefined;
+    let removedTenants: string[] = [];
     for (;;) {
       const page = await withRetry(() => remote.aggregateSince!(cursor), retry);
       if (page.ndjson) {
@@ -396,13 +397,15 @@ async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: Aggreg
       batches += page.batches;
       segments += page.segments ?? 0;
       if (page.retentionDays !== undefined) retentionDays = page.retentionDays;
+      if (page.removedTenants) removedTenants = page.removedTenants;
       cursor = page.cursor;
       (manifest.cursors ??= {}).aggregate = cursor;
       await saveManifest(stateDir, manifest);
       if (!page.more) break;
     }
-    // The local union keeps what the Worker keeps: rows past its window go (once a day).
-    const pruned = retentionDays !== undefined && svc.prune ? await svc.prune(ctx, retentionDays) : null;
+    // The local union keeps what the Worker keeps: rows past its window go (once a day), and
+    // the rows of tenants it removed (once each).
+    const pruned = svc.prune && (retentionDays !== undefined || removedTenants.length) ? await svc.prune(ctx, { retentionDays: retentionDays ?? 0, removedTenants }) : null;
     return { batches, segments, added, invalid, ...(collisions ? { collisions } : {}), ...(retentionDays !== undefined ? { retentionDays } : {}), ...(pruned ? { pruned: pruned.removed } : {}) };
   }
   for (const info of await listAll(remote, Remote.aggregatePrefix, retry)) {
