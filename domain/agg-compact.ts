@@ -68,53 +68,59 @@ export async function compactAggregate(blobs: BlobStore, o: CompactOptions): Pro
   return report;
 }
 
-/** Writes the parts of `hour` not written yet, then its done.json; false when stopped first. */
+/**
+ * Writes the parts of `hour` not written yet, then its done.json; false when stopped first. The
+ * index entries are listed from the last part's end, so a busy hour compacted over many crons
+ * is listed once in all, not once a cron.
+ */
 async function compactHour(blobs: BlobStore, hour: string, report: CompactReport, max: number, deadline: number, clock: () => number): Promise<boolean> {
   if (await blobs.head(Remote.aggregateSegmentDone(hour))) return true;
-  const entries: string[] = [];
-  for await (const o of blobs.list(`${Remote.aggregateIndexPrefix}${hour}/`)) if (INDEX_KEY.test(o.key)) entries.push(o.key);
   let covered = '';
-  const parts: string[] = [];
+  let parts = 0;
   for await (const o of blobs.list(Remote.aggregateSegmentHour(hour))) {
     if (!SEGMENT_PART.test(o.key)) continue;
-    parts.push(o.key);
+    parts++;
     covered = coveredIndexKey(o.key) ?? covered;
   }
-  let i = entries.findIndex((k) => k > covered);
-  if (i < 0) i = entries.length;
-  while (i < entries.length) {
-    if (report.batches >= max || clock() > deadline) return false;
-    const seen = new Set<string>();
-    let text = '';
-    let n = 0;
-    while (i < entries.length && n < PART_BATCHES && text.length < PART_BYTES) {
-      const m = INDEX_KEY.exec(entries[i]!)!;
-      const body = await blobs.get(Remote.aggregateBatch(m[1]!, m[2]!));
-      report.batches++;
-      if (body) {
-        for (const line of new TextDecoder().decode(body).split('\n')) {
-          if (!line.trim()) continue;
-          const k = keyOf(line);
-          if (k && seen.has(k)) {
-            report.duplicates++;
-            continue;
-          }
-          if (k) seen.add(k);
-          text += line + '\n';
-          report.rows++;
-        }
-      }
-      n++;
-      i++;
-    }
-    const last = entries[i - 1]!.slice(Remote.aggregateIndexPrefix.length + hour.length + 1);
-    const key = Remote.aggregateSegmentPart(hour, last);
+  let part: { seen: Set<string>; text: string; n: number; last: string } | null = null;
+  const write = async (p: NonNullable<typeof part>) => {
+    const key = Remote.aggregateSegmentPart(hour, p.last.slice(Remote.aggregateIndexPrefix.length + hour.length + 1));
     checkpoint('compact:part-read');
-    if (await blobs.put(key, text, { ifAbsent: true, contentType: 'application/x-ndjson' })) report.parts++;
-    parts.push(key);
+    if (await blobs.put(key, p.text, { ifAbsent: true, contentType: 'application/x-ndjson' })) report.parts++;
+    parts++;
     checkpoint('compact:part-written');
+  };
+  for await (const o of blobs.list(`${Remote.aggregateIndexPrefix}${hour}/`, covered ? { startAfter: covered } : {})) {
+    const m = INDEX_KEY.exec(o.key);
+    if (!m) continue;
+    if (!part) {
+      if (report.batches >= max || clock() > deadline) return false;
+      part = { seen: new Set(), text: '', n: 0, last: '' };
+    }
+    const body = await blobs.get(Remote.aggregateBatch(m[1]!, m[2]!));
+    report.batches++;
+    if (body) {
+      for (const line of new TextDecoder().decode(body).split('\n')) {
+        if (!line.trim()) continue;
+        const k = keyOf(line);
+        if (k && part.seen.has(k)) {
+          report.duplicates++;
+          continue;
+        }
+        if (k) part.seen.add(k);
+        part.text += line + '\n';
+        report.rows++;
+      }
+    }
+    part.n++;
+    part.last = o.key;
+    if (part.n >= PART_BATCHES || part.text.length >= PART_BYTES) {
+      await write(part);
+      part = null;
+    }
   }
-  await blobs.put(Remote.aggregateSegmentDone(hour), JSON.stringify({ v: 1, hour, batches: entries.length, parts: parts.length, ts: new Date(clock()).toISOString() }), { ifAbsent: true, contentType: 'application/json' });
+  if (part) await write(part);
+  await blobs.put(Remote.aggregateSegmentDone(hour), JSON.stringify({ v: 1, hour, parts, ts: new Date(clock()).toISOString() }), { ifAbsent: true, contentType: 'application/json' });
   checkpoint('compact:hour-done');
   return true;
 }

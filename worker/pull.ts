@@ -3,7 +3,7 @@ import { Remote } from '../domain/layout.ts';
 import { isSkillName } from '../domain/names.ts';
 import { watchView, type QuorumService } from '../plugins/quorum/index.ts';
 import { INDEX_KEY, listIndexAfter } from '../domain/agg-index.ts';
-import { nextCursor } from '../domain/feed.ts';
+import { FEED_SKEW_MS, nextCursor, trailCursor } from '../domain/feed.ts';
 import { afterIndexHour, beforeHour, closedBefore, compactedHours, retentionFloor, SEGMENT_PART } from '../domain/agg-segment.ts';
 import { DAY, retentionDays } from './retention.ts';
 import { removedTenants } from '../domain/tenant-removal.ts';
@@ -92,7 +92,11 @@ export async function pullAggregate(url: URL, env: Env, now = Date.now()): Promi
     last = o.key;
     n++;
   }
-  const cursor = nextCursor(Remote.aggregateIndexPrefix, rawAfter, last, now, more);
+  // Nothing after the last compacted hour: the cursor moves up to the trailing window, out of
+  // the closed hours, so the next pull lists no segments again.
+  const idle = !n && !more && last === rawAfter;
+  const trail = trailCursor(Remote.aggregateIndexPrefix, now - FEED_SKEW_MS);
+  const cursor = idle && lastHour && trail > rawAfter ? trail : nextCursor(Remote.aggregateIndexPrefix, rawAfter, last, now, more);
   return aggregateAnswer(out, cursor, more, n, parts, retentionMs, removed);
 }
 

@@ -69,7 +69,8 @@ async function seedHistory(blobs: R2BlobStore, name: string, now = Date.now()): 
     s.batches.set(await seedBatch(blobs, t, body, at), lines.map(keyOf));
   };
   for (let h = 6; h >= 3; h--) {
-    const base = now - h * HOUR;
+    // A minute into the hour: every batch of the hour in the same hour, whatever the time now.
+    const base = Math.floor(now / HOUR) * HOUR - h * HOUR + 60_000;
     s.closedHours.add(hourOf(base));
     for (const [ti, t] of fleet.entries()) {
       const big = h === 4 && ti === 0;
