@@ -89,7 +89,6 @@ export async function pullAggregate(url: URL, env: Env, now = Date.now()): Promi
     if (gone?.has(m[1]!)) continue; // a removal under way: its entries are going
     const b = await blobs.get(Remote.aggregateBatch(m[1]!, m[2]!));
     if (b) out += new TextDecoder().decode(b);
-    last = o.key;
     n++;
   }
   // Nothing after the last compacted hour: the cursor moves up to the trailing window, out of
