@@ -113,6 +113,14 @@ test('hours past the window leave the pull set; a pull prunes the local union to
   const oldCursor = `${Remote.aggregateIndexPrefix}${new Date(now - 50 * DAY).toISOString().slice(0, 13).replace(/[-T]/g, '')}/${String(now - 50 * DAY).padStart(13, '0')}`;
   const fromOld = await (await mf.dispatchFetch(`${BASE}/v1/aggregate?after=${oldCursor}`, { headers: { authorization: `Bearer ${OPS_TOKEN}` } })).text();
   for (const l of out) assert.not.ok(fromOld.includes(l), 'nor to a cursor from before the window');
+  // The cron compacts the hour inside the window, not the one past it.
+  assert.is((await (await mf.getWorker()).scheduled({ cron: '* * * * *' })).outcome, 'ok');
+  const hourOf = (ago: number) => new Date(now - ago).toISOString().slice(0, 13).replace(/[-T]/g, '');
+  assert.ok(await blobs.head(Remote.aggregateSegmentDone(hourOf(3 * HOUR))), 'the hour of 3 hours ago is compacted');
+  assert.is((await listKeys(blobs, Remote.aggregateSegmentHour(hourOf(40 * DAY)))).length, 0, 'the hour of 40 days ago is not');
+  const segServed = await (await mf.dispatchFetch(`${BASE}/v1/aggregate`, { headers: { authorization: `Bearer ${OPS_TOKEN}` } })).text();
+  for (const l of [...old, ...recent]) assert.ok(segServed.includes(l), 'the compacted hour is served from its segment');
+  for (const l of out) assert.not.ok(segServed.includes(l));
 
   const pull = await runCli(['run', 'pull', '--json'], { cwd: m.root, env: m.later });
   assert.is(pull.code, 0, pull.stderr);
