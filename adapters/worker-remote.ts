@@ -1,5 +1,5 @@
 import { ErrorCode, SnappyError } from '../core/errors.ts';
-import { assertSafeKey, toBytes, type BlobInfo, type ChangeSet, type PutOptions, type RemoteStore, type StageFile } from '../core/ports.ts';
+import { assertSafeKey, toBytes, type AggregatePage, type BlobInfo, type ChangeSet, type PutOptions, type RemoteStore, type StageFile } from '../core/ports.ts';
 import { AUTH_VERSION, base64url, bodyHashOf, HEADER_AUTH, HEADER_SIGNATURE, HEADER_TENANT, HEADER_TIMESTAMP, tenantSigner, type TenantSigner } from '../domain/auth.ts';
 import { ingestKeyOf, INGEST_PATH, signIngest } from '../domain/ingest-protocol.ts';
 import { parseSkillRef } from '../domain/names.ts';
@@ -147,10 +147,21 @@ export class WorkerRemote implements RemoteStore {
     return { created: parse<{ created: boolean }>(ans, 'staging').created };
   }
 
-  async aggregateSince(cursor: string): Promise<{ ndjson: string; cursor: string; more: boolean; batches: number }> {
+  async aggregateSince(cursor: string): Promise<AggregatePage> {
     const ans = await this.call('GET', '/v1/aggregate', cursor ? { after: cursor } : {}, 'pulling the aggregate');
     expectOk(ans, 'pulling the aggregate');
-    return { ndjson: ans.body.toString('utf8'), cursor: String(ans.headers['x-snappy-cursor'] ?? cursor), more: ans.headers['x-snappy-more'] === '1', batches: Number(ans.headers['x-snappy-batches'] ?? 0) };
+    const retention = ans.headers['x-snappy-retention-days'];
+    const days = retention === undefined ? NaN : Number(retention);
+    return {
+      ndjson: ans.body.toString('utf8'),
+      cursor: String(ans.headers['x-snappy-cursor'] ?? cursor),
+      more: ans.headers['x-snappy-more'] === '1',
+      batches: Number(ans.headers['x-snappy-batches'] ?? 0),
+      segments: Number(ans.headers['x-snappy-segments'] ?? 0),
+      // A Worker of an earlier release says nothing: nothing is pruned for it.
+      ...(Number.isSafeInteger(days) && days >= 0 ? { retentionDays: days } : {}),
+      ...(typeof ans.headers['x-snappy-removed-tenants'] === 'string' ? { removedTenants: ans.headers['x-snappy-removed-tenants'].split(',').filter((t) => /^[0-9a-f]{12}$/.test(t)) } : {}),
+    };
   }
 
   /**

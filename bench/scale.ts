@@ -96,16 +96,22 @@ async function admitAll(w: CountingWorker, ts: Tenant[]): Promise<void> {
   await q.onIdle();
 }
 
-/** Ticks until the backlog is taken in (the history seeded as if it had arrived over 30 days). */
+/**
+ * Ticks until the backlog is taken in (the history seeded as if it had arrived over 30 days)
+ * and the cron's compaction has caught up with it, so the measured tick does neither.
+ */
 async function absorb(w: CountingWorker, blobs: R2BlobStore, log: (m: string) => void): Promise<number> {
   let ticks = 0;
+  const compacted = async () => new TextDecoder().decode((await blobs.get(Remote.aggregateCompaction)) ?? new Uint8Array());
   for (;;) {
+    const before = await compacted();
     const t = await timedTick(w);
     ticks++;
     const rec = JSON.parse(new TextDecoder().decode((await blobs.get(Remote.lastTick))!)) as { batches?: number; backlog?: number; ok: boolean; error?: string };
     if (!rec.ok) throw new Error(`tick failed: ${rec.error}`);
-    log(`    absorbing history: tick ${ticks} took in ${rec.batches} batches (${t.cpuMs} ms CPU), backlog ${rec.backlog}`);
-    if (!rec.backlog) return ticks;
+    const after = await compacted();
+    log(`    absorbing history: tick ${ticks} took in ${rec.batches} batches (${t.cpuMs} ms CPU), backlog ${rec.backlog}; compacted up to ${after || 'nothing'}`);
+    if (!rec.backlog && after === before) return ticks;
   }
 }
 
@@ -169,13 +175,13 @@ function brief(c: OpCounts) {
 }
 
 /** A machine of one more tenant, set up for `snappy run pull` through the Worker. */
-async function puller(dir: string, url: string) {
-  const root = path.join(dir, 'puller');
+async function puller(dir: string, url: string, name = 'puller') {
+  const root = path.join(dir, name);
   const state = path.join(root, 'state');
   mkdirSync(path.join(state, 'skills'), { recursive: true });
   const config = path.join(root, 'snappy.config.json');
   writeFileSync(config, JSON.stringify({ builtins: ['sync', 'aggregate'], worker: { url } }));
-  const env = { SNAPPY_MASTER_KEY: 'bench-scale-puller-3c1f9e0a7b2d4c6e8f1a3b5c7d9e0f2a', SNAPPY_MACHINE_ID: 'bench-puller', SNAPPY_STATE: state, SNAPPY_CONFIG: config };
+  const env = { SNAPPY_MASTER_KEY: `bench-scale-${name}-3c1f9e0a7b2d4c6e8f1a3b5c7d9e0f2a`, SNAPPY_MACHINE_ID: `bench-${name}`, SNAPPY_STATE: state, SNAPPY_CONFIG: config };
   const k = JSON.parse((await runCli(['ops', 'key', '--json'], { cwd: root, env })).stdout);
   const a = await runCli(['ops', 'tenants', 'admit', k.tenant, k.publicKey, '--by', 'bench'], { cwd: root, env: { ...env, SNAPPY_OPS_TOKEN: OPS_TOKEN } });
   if (a.code !== 0) throw new Error(`admitting the puller failed: ${a.stderr}`);
@@ -183,7 +189,7 @@ async function puller(dir: string, url: string) {
     const r = await runCli(['run', 'pull', '--json'], { cwd: root, env });
     if (r.code !== 0) throw new Error(`pull failed: ${r.stderr}`);
     const rep = JSON.parse(r.stdout).reports.pull;
-    return { requests: rep.requests as number, batches: Number(rep.aggregate?.batches ?? 0) };
+    return { requests: rep.requests as number, batches: Number(rep.aggregate?.batches ?? 0), segments: Number(rep.aggregate?.segments ?? 0), rows: Number(rep.aggregate?.added ?? 0) };
   };
 }
 
@@ -200,9 +206,11 @@ async function requestsByFleet(script: string, dir: string, fleets: number[], sk
     for (const size of fleets) {
       const more = await fleetOf(size - fleet.length, fleet.length);
       await admitAll(w, more);
-      // Each tenant's history: a day of batches, an hour and more ago.
+      // Each tenant's history: three hours of batches, in hours the cron has not compacted yet
+      // (a batch indexed into a compacted hour would be in no segment): older for the first sizes.
       const q = new PQueue({ concurrency: 16 });
-      for (const t of more) for (let h = 0; h < 3; h++) q.add(() => putBatch(blobs, t, rowsOf(t, 10, skills, revs, `h${h}`), Date.now() - (2 + h) * 3_600_000));
+      const from = 2 + 3 * (fleets.length - 1 - fleets.indexOf(size));
+      for (const t of more) for (let h = 0; h < 3; h++) q.add(() => putBatch(blobs, t, rowsOf(t, 10, skills, revs, `h${h}`), Date.now() - (from + h) * 3_600_000));
       await q.onIdle();
       fleet = [...fleet, ...more];
       await timedTick(w);
@@ -223,8 +231,15 @@ async function requestsByFleet(script: string, dir: string, fleets: number[], sk
       const afterOps = brief(await settle(w, {}));
       const t = await timedTick(w);
       const tickOps = brief(await settle(w, {}));
+      // A new machine's first pull: the compacted hours as segments, the open hour as batches.
+      const fresh = await puller(dir, w.url, `fresh-${size}`);
+      await settle(w, {});
+      const first = await fresh();
+      const freshOps = brief(await settle(w, {}));
+      const history = fleet.length * 3 + fleets.slice(0, fleets.indexOf(size) + 1).length;
+      log(`  ${size} tenants: a fresh pull of ${history} batches read ${first.segments} segments and ${first.batches} batches (${first.rows} rows) in ${first.requests} requests, R2 ${freshOps.r2A}A/${freshOps.r2B}B`);
       log(`  ${size} tenants: push R2 ${pushOps.r2A}A/${pushOps.r2B}B; no-op pull ${noop.requests} requests, R2 ${noopOps.r2A}A/${noopOps.r2B}B; pull after one batch ${after.batches} batch, R2 ${afterOps.r2A}A/${afterOps.r2B}B; tick R2 ${tickOps.r2A}A/${tickOps.r2B}B (${t.cpuMs} ms CPU)`);
-      out.push({ tenants: size, push: pushOps, noopPull: { requests: noop.requests, ...noopOps }, pullAfterOneBatch: { requests: after.requests, batches: after.batches, ...afterOps }, tick: { cpuMs: t.cpuMs, ...tickOps } });
+      out.push({ tenants: size, push: pushOps, noopPull: { requests: noop.requests, ...noopOps }, pullAfterOneBatch: { requests: after.requests, batches: after.batches, ...afterOps }, tick: { cpuMs: t.cpuMs, ...tickOps }, freshPull: { batchesStored: history, ...first, ...freshOps } });
     }
     return out;
   } finally {

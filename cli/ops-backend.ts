@@ -7,6 +7,7 @@ import { listSeen, readTickRecord, type SeenRecord, type TickRecord } from '../d
 import { readLayout } from '../domain/remote-version.ts';
 import { revDiff, type RevDiff } from '../domain/rev-diff.ts';
 import { rotateTenant } from '../domain/rotation.ts';
+import { removeTenant, type Removal } from '../domain/tenant-removal.ts';
 
 /** The operator's actions, either straight on the remote or through the Worker's /snappy-ops API. */
 export interface OpsBackend {
@@ -27,6 +28,8 @@ export interface OpsBackend {
   /** `key`: the public key `snappy ops key` prints. */
   admit(tenant: string, key: string, by?: string): Promise<TenantView>;
   revoke(tenant: string, by?: string): Promise<boolean>;
+  /** Removes a revoked tenant's data, one bounded step per call: call again until `done`. */
+  remove(tenant: string, by?: string): Promise<Removal>;
   tenants(): Promise<TenantView[]>;
   audit(): Promise<AuditEntry[]>;
   /** Moves tenant `from` to a new master key: `to` and `key` are what `snappy ops key` prints with the new key. */
@@ -80,6 +83,7 @@ export function directBackend(stores: QuorumStores, quorum: QuorumService | unde
     // Direct mode has no v1 signatures to migrate: only public keys are admitted.
     admit: (tenant, key, by) => admitTenant(blobs, tenant, key, by ?? operator),
     revoke: (tenant, by) => revokeTenant(blobs, tenant, by ?? operator),
+    remove: (tenant, by) => removeTenant(blobs, tenant, by ?? operator),
     tenants: () => listTenants(blobs),
     audit: () => auditLog(blobs),
     rotate: (from, to, key, by) => rotateTenant(blobs, from, to, key, by ?? operator),

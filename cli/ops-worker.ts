@@ -1,6 +1,7 @@
 import { ErrorCode, SnappyError } from '../core/errors.ts';
 import { DEFAULT_TIMEOUTS, httpRequest } from '../adapters/http-client.ts';
 import type { AuditEntry, TenantView } from '../domain/registry.ts';
+import type { Removal } from '../domain/tenant-removal.ts';
 import type { Rejection } from '../plugins/quorum/index.ts';
 import type { OpsBackend } from './ops-backend.ts';
 
@@ -38,6 +39,7 @@ export function workerBackend(url: string, token: string, timeouts: { connectTim
     mark: (action, skill, rev, by, reason) => call('POST', `/revs/${enc(skill)}/${enc(rev)}/${action}`, { ...(by ? { by } : {}), reason }),
     admit: async (tenant, key, by) => (await call<{ tenant: TenantView }>('POST', '/tenants', { tenant, key, ...(by ? { by } : {}) })).tenant,
     revoke: async (tenant, by) => (await call<{ revoked: boolean }>('DELETE', `/tenants/${enc(tenant)}`, by ? { by } : {})).revoked,
+    remove: async (tenant, by) => (await call<{ removal: Removal }>('POST', `/tenants/${enc(tenant)}/remove`, by ? { by } : {})).removal,
     tenants: async () => (await call<{ tenants: TenantView[] }>('GET', '/tenants')).tenants,
     audit: async () => (await call<{ audit: AuditEntry[] }>('GET', '/audit')).audit,
     rotate: (from, to, key, by) => call('POST', `/tenants/${enc(from)}/rotate`, { to, key, ...(by ? { by } : {}) }),

@@ -71,12 +71,28 @@ export interface StageFile {
  * checked request each, and aggregate batches go through its ingest. A plain bucket offers
  * none, and sync falls back to listing and writing objects.
  */
+/** One page of `RemoteFeatures.aggregateSince`. */
+export interface AggregatePage {
+  ndjson: string;
+  cursor: string;
+  more: boolean;
+  batches: number;
+  segments?: number;
+  retentionDays?: number;
+  /** Tenants the remote removed: their rows are to leave the local union. */
+  removedTenants?: string[];
+}
+
 export interface RemoteFeatures {
   changesSince?(cursor: string): Promise<ChangeSet>;
   /** Stages a rev whole; `created` false when exactly these files were already staged. */
   stageRev?(skill: string, rev: string, files: readonly StageFile[]): Promise<{ created: boolean }>;
-  /** Aggregate rows stored since the cursor (ndjson), with the next cursor. */
-  aggregateSince?(cursor: string): Promise<{ ndjson: string; cursor: string; more: boolean; batches: number }>;
+  /**
+   * Aggregate rows stored since the cursor (ndjson), with the next cursor; `segments` are the
+   * compacted objects among what was read, `retentionDays` how long the remote keeps rows in
+   * the pull set (0: forever; absent: it does not say).
+   */
+  aggregateSince?(cursor: string): Promise<AggregatePage>;
   /** Ships this machine's aggregate rows, split to fit the remote's limits; resolves once all are stored. */
   shipAggregate?(ndjson: string): Promise<{ batches: string[]; rows: number; requests: number }>;
   /** The fleet's quorum status as this tenant may see it. */

@@ -22,6 +22,13 @@ export interface AggregateService {
    * another row of it has are reported (`collisions`).
    */
   merge(run: RunContext, ndjson: string, source: string): Promise<{ added: number; duplicates: number; invalid: { line: number; reason: string }[]; collisions?: RunIdCollisions }>;
+  /**
+   * Bounds the local union by the remote's retention window: rows whose `ts` is more than
+   * `retentionDays` (0: none) before now go, and the rows of `removedTenants`, except this
+   * machine's own rows not yet shipped. The window at most once a day, each removed tenant
+   * once (null when nothing was due); kill-safe.
+   */
+  prune?(run: RunContext, o: { retentionDays: number; removedTenants: readonly string[] }): Promise<{ removed: number; kept: number } | null>;
 }
 
 /**

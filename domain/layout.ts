@@ -72,6 +72,19 @@ export const Remote = {
   aggregateIndexPrefix: 'snappy-agg-index/',
   aggregateIndexHour: (ts: number) => `snappy-agg-index/${hourOf(ts)}/`,
   aggregateIndex: (ts: number, tenant: string, batch: string) => `snappy-agg-index/${hourOf(ts)}/${ts13(ts)}-${tenant}-${batch}`,
+  /**
+   * Aggregate segments: the rows of one closed hour of the batch index, compacted by the Worker's
+   * cron into create-only parts of about 2 MB, each named by the last index entry it covers
+   * (`snappy-agg-seg/<YYYYMMDDHH>/<ts13>-<tenant>-<batch>.ndjson`, rows deduped by (tenant,
+   * run_id) within the part), and `done.json` once every part of the hour is there: only an
+   * hour with it is served as segments (docs/scale.md "Retention and compaction").
+   */
+  aggregateSegmentPrefix: 'snappy-agg-seg/',
+  aggregateSegmentHour: (hour: string) => `snappy-agg-seg/${hour}/`,
+  aggregateSegmentPart: (hour: string, lastEntry: string) => `snappy-agg-seg/${hour}/${lastEntry}.ndjson`,
+  aggregateSegmentDone: (hour: string) => `snappy-agg-seg/${hour}/done.json`,
+  /** The newest hour compacted so far, `{v, hour}`: where the next compaction starts looking (a hint; done.json is the truth). */
+  aggregateCompaction: 'snappy-meta/agg-compaction.json',
   /** Where the Worker keeps, per batch, the index key it first gave it: a retried batch reuses it. */
   aggregateMeta: (tenant: string, batch: string) => `snappy-agg-meta/${tenant}/${batch}.json`,
   /**
@@ -86,6 +99,11 @@ export const Remote = {
   registryPrefix: 'snappy-registry/',
   registryTenantsPrefix: 'snappy-registry/tenants/',
   registryTenant: (tenant: string) => `snappy-registry/tenants/${tenant}.json`,
+  /**
+   * Tenants removed after their revocation, `{v, tenants: {<id>: ISO time}}`: their rows still
+   * in segments are filtered out when served, and machines drop them from their union.
+   */
+  registryRemoved: 'snappy-registry/removed.json',
   /** Append-only audit of admissions, revocations and key changes. */
   auditPrefix: 'snappy-registry/audit/',
   audit: (ts: number, id: string) => `snappy-registry/audit/${ts13(ts)}-${id}.json`,

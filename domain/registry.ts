@@ -35,6 +35,9 @@ export interface TenantRecord {
   rotatedBy?: string;
   /** The ids this tenant had before, oldest first: their runs count as this tenant's. */
   formerIds?: string[];
+  /** Set once a revoked tenant's data was removed (domain/tenant-removal.ts). */
+  removedAt?: string;
+  removedBy?: string;
 }
 
 /** A tenant as the operator sees it: no key material beyond the public key. */
@@ -43,7 +46,7 @@ export type TenantView = Omit<TenantRecord, 'v1Key'> & { admitted: boolean; sign
 /** One line of the append-only audit record. */
 export interface AuditEntry {
   ts: string;
-  action: 'admit' | 'revoke' | 'rekey' | 'migrate' | 'rotate';
+  action: 'admit' | 'revoke' | 'rekey' | 'migrate' | 'rotate' | 'remove';
   tenant: string;
   by: string;
   detail?: string;

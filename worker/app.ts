@@ -1,6 +1,7 @@
 import type { SnappyConfig } from '../core/config.ts';
 import { DEFAULT_TICK_BUDGET_MS, runTick } from '../lifecycle/tick.ts';
 import { afterTick } from './alerts.ts';
+import { compactStep } from './compact.ts';
 import { storesOf } from './bindings.ts';
 import type { Env, ExecCtx } from './env.ts';
 import { consoleLogger, createWorkerRunner } from './runner.ts';
@@ -30,6 +31,7 @@ export function createWorkerApp(raw: SnappyConfig): WorkerApp {
       return route(req, env, ctx, { runner, quorum, tick });
     },
     async scheduled(_event, env) {
+      const start = Date.now();
       let failure: unknown;
       try {
         await tick(env);
@@ -40,6 +42,8 @@ export function createWorkerApp(raw: SnappyConfig): WorkerApp {
       await afterTick(env, storesOf(env), log).catch((err) => log.warn(`evaluating alerts failed: ${(err as Error).message}`));
       // Answers kept for replays outlive the signature window by an hour, then go.
       await sweepReplays(storesOf(env), Date.now(), replayWindowMs(env)).catch((err) => log.warn(`sweeping replay records failed: ${(err as Error).message}`));
+      // Compaction follows the batches the tick took in; a failed one is retried by the next cron.
+      await compactStep(env, storesOf(env), log, start + budgetMs).catch((err) => log.warn(`compacting the aggregate failed: ${(err as Error).message}`));
       if (failure !== undefined) throw failure;
     },
   };

@@ -55,6 +55,14 @@ export interface Env {
   SNAPPY_ALERT_BACKLOG_MINUTES?: string;
   /** Ticks that fail in a row before an alert (default 3). */
   SNAPPY_ALERT_TICK_FAILURES?: string;
+  /**
+   * Days of aggregate rows kept in the pull set (default 365; 0 = forever): older hours are
+   * neither served by GET /v1/aggregate nor compacted, and machines prune them from their local
+   * union (docs/scale.md "Retention and compaction").
+   */
+  SNAPPY_AGG_RETENTION_DAYS?: string;
+  /** Batches one cron compacts at most, plus the rest of the part it is in (default 2000): its share of the cron's subrequests. */
+  SNAPPY_COMPACT_BATCHES?: string;
   /** Cloudflare Rate Limiting binding for ingest, keyed by tenant (wrangler.toml `[[ratelimits]]`). */
   SNAPPY_INGEST_LIMITER?: RateLimit;
   /** The limiter's period in seconds (10 or 60), for Retry-After (default 60). */

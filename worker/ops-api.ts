@@ -1,5 +1,6 @@
 import { ErrorCode, SnappyError } from '../core/errors.ts';
 import { admitTenant, auditLog, listTenants, revokeTenant } from '../domain/registry.ts';
+import { removeTenant } from '../domain/tenant-removal.ts';
 import type { QuorumService } from '../plugins/quorum/index.ts';
 import { v1Until } from './tenant-auth.ts';
 import { opsAuth, type Operator } from './auth.ts';
@@ -21,6 +22,7 @@ import { handleOperate } from './ops-operate.ts';
  *   GET    tenants                           every tenant in the registry (public keys only)
  *   POST   tenants                           {tenant, key, by}  admit (or admit again, or replace the key)
  *   DELETE tenants/<tenant>                   {by}  revoke
+ *   POST   tenants/<tenant>/remove            {by}  delete a revoked tenant's data, a bounded step: again until `removal.done`
  *   GET    audit                             admissions, revocations and key changes, newest first
  * and the operator's day beyond these (fleet, rotation, alerts, diffs): worker/ops-operate.ts.
  */
@@ -93,6 +95,10 @@ export async function handleOpsApi(req: Request, env: Env, path: string, quorum:
   if (parts[0] === 'tenants' && parts.length === 2 && req.method === 'DELETE') {
     const b = await body();
     return json({ ok: true, revoked: await revokeTenant(blobs, parts[1]!, operatorName(op, str(b.by, 'by', false))) });
+  }
+  if (parts[0] === 'tenants' && parts.length === 3 && parts[2] === 'remove' && req.method === 'POST') {
+    const b = await body();
+    return json({ ok: true, removal: await removeTenant(blobs, parts[1]!, operatorName(op, str(b.by, 'by', false))) });
   }
   if (parts[0] === 'audit' && parts.length === 1 && req.method === 'GET') return json({ ok: true, audit: await auditLog(blobs) });
   return fail(404, `no ops route ${req.method} /snappy-ops/api/${parts.join('/')}`);

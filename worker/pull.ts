@@ -3,42 +3,106 @@ import { Remote } from '../domain/layout.ts';
 import { isSkillName } from '../domain/names.ts';
 import { watchView, type QuorumService } from '../plugins/quorum/index.ts';
 import { INDEX_KEY, listIndexAfter } from '../domain/agg-index.ts';
-import { nextCursor } from '../domain/feed.ts';
+import { FEED_SKEW_MS, nextCursor, trailCursor } from '../domain/feed.ts';
+import { afterIndexHour, beforeHour, closedBefore, compactedHours, retentionFloor, SEGMENT_PART } from '../domain/agg-segment.ts';
+import { DAY, retentionDays } from './retention.ts';
+import { removedTenants } from '../domain/tenant-removal.ts';
 import { storesOf } from './bindings.ts';
 import type { Env } from './env.ts';
 import { fail, json } from './http.ts';
 
 const MAX_PULL_BYTES = 4 * 1024 * 1024;
 const MAX_PULL_BATCHES = 500;
+/** Segment parts (each up to about 2 MB) one page serves at most, within the byte budget. */
+const MAX_PULL_PARTS = 50;
+
+const RAW_CURSOR = /^snappy-agg-index\/[0-9a-f/-]+$/;
 
 /**
  * GET /v1/aggregate?after=<cursor>: rows of every tenant's batches stored through the Worker
- * since the cursor, as ndjson, in the order they arrived. Headers: `x-snappy-cursor` (pass it
- * as `after` next time; it trails the newest batch by 30 s, so a late write is not missed and
- * a batch may come twice: merge by (tenant, run_id)) and `x-snappy-more: 1` when more remain.
+ * since the cursor, as ndjson. Closed hours the cron compacted come as segments (one object
+ * per about 2 MB of rows instead of one per batch), the hours after them as raw batches in the
+ * order they arrived; hours older than the retention window (`SNAPPY_AGG_RETENTION_DAYS`) are
+ * not served. Headers: `x-snappy-cursor` (pass it as `after` next time), `x-snappy-more: 1`
+ * when more remain, `x-snappy-batches` and `x-snappy-segments` (objects served), and
+ * `x-snappy-retention-days` (0: kept forever). A row may come twice (the cursor trails the
+ * newest batch by 30 s, and a cursor inside a compacted hour gets that hour's segment whole):
+ * merge by (tenant, run_id).
+ *
+ * Cursors: empty (from the oldest row kept); `snappy-agg-index/<hour>/<ts13>...` (raw batches
+ * after it, the only form of earlier releases, still accepted); `snappy-agg-seg/<hour>/<part>`
+ * (segments after that part, then raw batches after its hour). Anything else is refused (400).
  */
-export async function pullAggregate(url: URL, env: Env): Promise<Response> {
+export async function pullAggregate(url: URL, env: Env, now = Date.now()): Promise<Response> {
   const { blobs } = storesOf(env);
   const after = url.searchParams.get('after') ?? '';
-  if (after && !/^snappy-agg-index\/[0-9a-f/-]+$/.test(after)) return fail(400, `after: ${JSON.stringify(after)} is not a cursor this route returned`);
+  const segCursor = SEGMENT_PART.exec(after);
+  if (after && !segCursor && !RAW_CURSOR.test(after)) return fail(400, `after: ${JSON.stringify(after)} is not a cursor this route returned`);
+  const retentionMs = retentionDays(env) * DAY;
+  const floor = retentionFloor(now, retentionMs);
+  const rawHour = !segCursor && after ? /^snappy-agg-index\/(\d{10})\//.exec(after)?.[1] : undefined;
+  // Where segments would start: a raw cursor in an hour still open is past every segment (a
+  // pull every minute lists none); one in a closed hour gets that hour's segment whole.
+  let segFrom: string | null = segCursor ? after : !after ? Remote.aggregateSegmentPrefix : rawHour && rawHour < closedBefore(now) ? beforeHour(Remote.aggregateSegmentPrefix, rawHour) : null;
+  if (segFrom !== null && floor && segFrom < beforeHour(Remote.aggregateSegmentPrefix, floor)) segFrom = beforeHour(Remote.aggregateSegmentPrefix, floor);
+  // Rows of tenants removed since their segments were written are left out here.
+  const removed = await removedTenants(blobs);
+  const gone = removed.length ? new Set(removed) : null;
+  const keep = (text: string) => (gone ? text.split('\n').filter((l) => !l || !gone.has(/"tenant":"([0-9a-f]{12})"/.exec(l)?.[1] ?? '')).join('\n') : text);
   let out = '';
-  let last = after;
   let more = false;
+  let parts = 0;
+  let lastHour = segCursor?.[1];
+  let segLast: string | undefined;
+  if (segFrom !== null) {
+    hours: for await (const h of compactedHours(blobs, segFrom)) {
+      for (const key of h.parts) {
+        if (parts >= MAX_PULL_PARTS || out.length >= MAX_PULL_BYTES) {
+          more = true;
+          break hours;
+        }
+        const b = await blobs.get(key);
+        if (b) out += keep(new TextDecoder().decode(b));
+        parts++;
+        segLast = key;
+      }
+      lastHour = h.hour;
+    }
+  }
+  if (more) {
+    return aggregateAnswer(out, segLast ?? after, true, 0, parts, retentionMs, removed);
+  }
+  // Raw batches: after the last compacted hour served, else after the cursor, never before the window.
+  let rawAfter = lastHour ? afterIndexHour(lastHour) : segCursor ? '' : after;
+  if (rawHour && rawAfter < after) rawAfter = after;
+  if (floor && rawAfter < beforeHour(Remote.aggregateIndexPrefix, floor)) rawAfter = beforeHour(Remote.aggregateIndexPrefix, floor);
+  let last = rawAfter;
   let n = 0;
-  for await (const o of listIndexAfter(blobs, after, Date.now())) {
+  for await (const o of listIndexAfter(blobs, rawAfter, now)) {
     if (n >= MAX_PULL_BATCHES || out.length >= MAX_PULL_BYTES) {
       more = true;
       break;
     }
     const m = INDEX_KEY.exec(o.key);
     if (!m) continue;
+    last = o.key;
+    if (gone?.has(m[1]!)) continue; // a removal under way: its entries are going
     const b = await blobs.get(Remote.aggregateBatch(m[1]!, m[2]!));
     if (b) out += new TextDecoder().decode(b);
-    last = o.key;
     n++;
   }
-  const cursor = nextCursor(Remote.aggregateIndexPrefix, after, last, Date.now(), more);
-  return new Response(out, { headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'x-snappy-cursor': cursor, 'x-snappy-more': more ? '1' : '0', 'x-snappy-batches': String(n), 'cache-control': 'no-store' } });
+  // Nothing after the last compacted hour: the cursor moves up to the trailing window, out of
+  // the closed hours, so the next pull lists no segments again.
+  const idle = !n && !more && last === rawAfter;
+  const trail = trailCursor(Remote.aggregateIndexPrefix, now - FEED_SKEW_MS);
+  const cursor = idle && lastHour && trail > rawAfter ? trail : nextCursor(Remote.aggregateIndexPrefix, rawAfter, last, now, more);
+  return aggregateAnswer(out, cursor, more, n, parts, retentionMs, removed);
+}
+
+function aggregateAnswer(out: string, cursor: string, more: boolean, batches: number, segments: number, retentionMs: number, removed: string[]): Response {
+  const headers: Record<string, string> = { 'content-type': 'application/x-ndjson; charset=utf-8', 'x-snappy-cursor': cursor, 'x-snappy-more': more ? '1' : '0', 'x-snappy-batches': String(batches), 'x-snappy-segments': String(segments), 'x-snappy-retention-days': String(retentionMs / DAY), 'cache-control': 'no-store' };
+  if (removed.length) headers['x-snappy-removed-tenants'] = removed.join(',');
+  return new Response(out, { headers });
 }
 
 /**

@@ -32,7 +32,9 @@ const USAGE = `snappy ops <action>:
                                        its expiry clock starts over
   pin | unpin <skill> <rev_id> [--by NAME] [--reason TEXT]
                                        a pinned rev is never rolled back by the watch (an operator still can)
-  tenants list | admit <tenant> <public-key> | revoke <tenant>
+  tenants list | admit <tenant> <public-key> | revoke <tenant> | remove <tenant>
+                                       remove: delete a revoked tenant's batches, pages, briefs and seen record;
+                                       its rows leave every pull and machines drop them
   audit                                admissions, revocations and key changes, newest first
 ${OPERATE_USAGE}
 
@@ -169,6 +171,22 @@ export const opsCommand: CommandModule<GlobalFlags, OpsArgs> = {
           if (rest.length !== 1) throw usage('ops tenants revoke needs <tenant>');
           const had = await backend.revoke(rest[0]!, argv.by);
           return out({ where: backend.where, tenant: rest[0], revoked: had }, had ? `revoked tenant ${rest[0]}: refused from its next request on, its runs no longer count` : `tenant ${rest[0]} was not admitted`);
+        }
+        if (sub === 'remove') {
+          if (rest.length !== 1) throw usage('ops tenants remove needs <tenant>');
+          // Bounded steps (a Worker request deletes a few hundred objects), repeated until done.
+          const total = { tenant: rest[0]!, batches: 0, indexEntries: 0, pages: 0, briefs: 0, seen: false, done: false };
+          for (let step = 0; !total.done; step++) {
+            const r = await backend.remove(rest[0]!, argv.by);
+            total.batches += r.batches;
+            total.indexEntries += r.indexEntries;
+            total.pages += r.pages;
+            total.briefs += r.briefs;
+            total.seen ||= r.seen;
+            total.done = r.done;
+            if (step > 100_000) throw new SnappyError(`removing tenant ${rest[0]} did not finish; run it again`, { code: ErrorCode.Remote });
+          }
+          return out({ where: backend.where, removal: total }, `removed tenant ${rest[0]}: ${total.batches} batches, ${total.pages} pages and files, ${total.briefs} briefs${total.seen ? ', its seen record' : ''}; its rows leave every pull from now on and machines drop them at their next pull`);
         }
         throw usage(`unknown tenants action ${JSON.stringify(sub)}`);
       }

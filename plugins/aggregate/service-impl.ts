@@ -34,6 +34,19 @@ export function createAggregateService(agg: Aggregator): AggregateService {
       };
     },
 
+    async prune(run: RunContext, o: { retentionDays: number; removedTenants: readonly string[] }) {
+      const store = await agg.store(run.stateDir);
+      const now = run.clock.now();
+      const last = store.commit.pruned;
+      const windowDue = o.retentionDays > 0 && (!last || now - last.at >= DAY || now < last.at);
+      const dropped = new Set(store.commit.dropped ?? []);
+      const newlyRemoved = o.removedTenants.filter((t) => !dropped.has(t));
+      if (!windowDue && !newlyRemoved.length) return null;
+      // A prune for a removed tenant alone keeps the window's cutoff where the last one left it.
+      const cutoff = windowDue ? new Date(now - o.retentionDays * DAY).toISOString() : (last?.cutoff ?? '');
+      return store.prune(cutoff, now, newlyRemoved, windowDue);
+    },
+
     async merge(run: RunContext, ndjson: string, source: string) {
       const store = await agg.store(run.stateDir);
       // With a key, this tenant's rows are kept with a fingerprint: a run id of ours arriving
@@ -87,6 +100,8 @@ export function createAggregateService(agg: Aggregator): AggregateService {
     },
   };
 }
+
+const DAY = 86_400_000;
 
 /** `have` minus every byte covered by `shipped` (ranges are [start, end) byte offsets). */
 export function subtractRanges(have: readonly [number, number][], shipped: readonly [number, number][]): [number, number][] {

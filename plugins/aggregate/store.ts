@@ -27,6 +27,16 @@ export interface AggCommit {
   dedupeTo: number;
   /** Byte ranges [start, end) of this machine's own rows not yet shipped. */
   own: [number, number][];
+  /**
+   * A prune under way (`prune()`): the file `.snappy/aggregate.prune.ndjson`, complete and
+   * synced, replaces the aggregate file, after which `size` and `own` become these. Set before
+   * the rename and cleared after it, so a run killed anywhere in between is finished by the next open.
+   */
+  pending?: { size: number; own: [number, number][] };
+  /** When rows were last pruned for the window (epoch ms) and the oldest `ts` then kept. */
+  pruned?: { at: number; cutoff: string };
+  /** Removed tenants whose rows were dropped already. */
+  dropped?: string[];
 }
 
 const EMPTY: AggCommit = { v: 1, size: 0, generation: null, evalOffset: 0, dedupeTo: 0, own: [] };
@@ -58,10 +68,12 @@ export class AggStore {
   }
 
   private async recover(): Promise<void> {
-    const saved = await readJsonFile<AggCommit>(this.commitFile).catch(() => {
+    let saved = await readJsonFile<AggCommit>(this.commitFile).catch(() => {
       this.warn(`${this.commitFile} is unreadable: rebuilding this machine's rows from ${State.evalLog}`);
       return undefined;
     });
+    if (saved?.v === 1 && saved.pending) saved = await this.finishPrune(saved);
+    else await fs.rm(this.pruneFile, { force: true }); // a prune killed before it was recorded: the file is as it was
     const size = await fileSize(this.file);
     if (saved && saved.v === 1 && size >= saved.size) {
       this.commit = saved;
@@ -75,6 +87,94 @@ export class AggStore {
     if (saved) this.warn(`${State.aggregate} is shorter than recorded (edited or removed by hand?): rebuilding this machine's rows from ${State.evalLog}`);
     this.commit = { ...EMPTY, own: [], size: keep };
     await this.save();
+  }
+
+  /** The pruned file, complete once `pending` names it; moved over the aggregate file by rename. */
+  get pruneFile(): string {
+    return path.join(this.stateDir, State.internal('aggregate.prune.ndjson'));
+  }
+
+  /** Ends a prune `saved.pending` records: the rename if it has not happened, then the new size and ranges. */
+  private async finishPrune(saved: AggCommit): Promise<AggCommit> {
+    const { pending, ...rest } = saved;
+    try {
+      await fs.rename(this.pruneFile, this.file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // renamed already
+    }
+    const done: AggCommit = { ...rest, size: pending!.size, own: pending!.own };
+    await this.save(done, true);
+    return done;
+  }
+
+  /**
+   * Drops the rows whose `ts` is before `cutoff` (ISO-8601), except this machine's own rows not
+   * yet shipped, which stay wherever their time. The kept rows go, in their order, to a new
+   * file that replaces the aggregate file by rename, the commit record naming it first (see
+   * `pending`): killed at any point, the next open ends up with the old file or the new one
+   * whole, never a mix, and no row kept twice.
+   */
+  async prune(cutoff: string, now: number, tenants: readonly string[] = [], windowed = true): Promise<{ removed: number; kept: number }> {
+    const gone = new Set(tenants);
+    const own = this.commit.own;
+    let inOwn = 0;
+    const newOwn: [number, number][] = [];
+    let outSize = 0;
+    let removed = 0;
+    let kept = 0;
+    const out = await fs.open(this.pruneFile, 'w');
+    try {
+      let pending: Buffer[] = [];
+      let pendingSize = 0;
+      await forEachLineBytes(this.file, this.commit.size, async (line, at) => {
+        while (inOwn < own.length && own[inOwn]![1] <= at) inOwn++;
+        const mine = inOwn < own.length && own[inOwn]![0] <= at;
+        if (!mine) {
+          const text = line.toString('utf8', 0, line.length - 1);
+          const ts = tsOfLine(text);
+          if ((ts !== undefined && ts < cutoff) || (gone.size && gone.has(tenantOfLine(text) ?? ''))) {
+            removed++;
+            return;
+          }
+        }
+        if (mine) {
+          const last = newOwn[newOwn.length - 1];
+          if (last && last[1] === outSize) last[1] += line.length;
+          else newOwn.push([outSize, outSize + line.length]);
+        }
+        pending.push(line);
+        pendingSize += line.length;
+        outSize += line.length;
+        kept++;
+        if (pendingSize >= 1 << 20) {
+          await out.write(Buffer.concat(pending));
+          pending = [];
+          pendingSize = 0;
+        }
+      });
+      if (pending.length) await out.write(Buffer.concat(pending));
+      if (removed) await out.sync();
+    } finally {
+      await out.close();
+    }
+    if (!removed) {
+      await fs.rm(this.pruneFile, { force: true });
+      await this.append('', (c) => {
+        if (windowed) c.pruned = { at: now, cutoff };
+        if (gone.size) c.dropped = [...new Set([...(c.dropped ?? []), ...gone])];
+      });
+      return { removed, kept };
+    }
+    checkpoint('aggregate:prune-written');
+    await this.save({ ...this.commit, pending: { size: outSize, own: newOwn } }, true);
+    checkpoint('aggregate:prune-recorded');
+    await fs.rename(this.pruneFile, this.file);
+    checkpoint('aggregate:prune-renamed');
+    this.dropKeys();
+    const next: AggCommit = { ...this.commit, size: outSize, own: newOwn, ...(windowed ? { pruned: { at: now, cutoff } } : {}), ...(gone.size ? { dropped: [...new Set([...(this.commit.dropped ?? []), ...gone])] } : {}) };
+    await this.save(next, true);
+    this.commit = next;
+    return { removed, kept };
   }
 
   async save(commit: AggCommit = this.commit, durable = false): Promise<void> {
@@ -224,6 +324,20 @@ export class AggStore {
   }
 }
 
+const TS_AT = '{"_v":1,"ts":"';
+
+/** The `ts` of an aggregate line (ISO-8601, as rows are written), or undefined for a line that has none. */
+function tsOfLine(line: string): string | undefined {
+  if (line.startsWith(TS_AT) && line.charCodeAt(TS_AT.length + 24) === 34) return line.slice(TS_AT.length, TS_AT.length + 24);
+  const c = checkAggLine(line);
+  return c.ok ? new Date(c.row.ts).toISOString() : undefined;
+}
+
+/** The `tenant` of an aggregate line, or undefined. */
+function tenantOfLine(line: string): string | undefined {
+  return /"tenant":"([0-9a-f]{12})"/.exec(line)?.[1];
+}
+
 /** The dedupe key of an aggregate row: tenant and run_id. */
 export function rowKey(tenant: string, runId: string): string {
   return tenant + runId;
@@ -284,6 +398,44 @@ async function completeLinesSize(file: string, size: number): Promise<number> {
       end = start;
     }
     return 0;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Calls `fn` for each line of `file[0, limit)` as bytes with its newline, and its byte offset:
+ * empty lines included, so offsets stay exact (the commit record's ranges are in bytes).
+ */
+async function forEachLineBytes(file: string, limit: number, fn: (line: Buffer, at: number) => Promise<void> | void): Promise<void> {
+  if (limit === 0) return;
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    const buf = Buffer.alloc(Math.min(8 << 20, limit));
+    let pos = 0;
+    let carry = Buffer.alloc(0);
+    let at = 0;
+    while (pos < limit) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, limit - pos), pos);
+      if (bytesRead === 0) break;
+      pos += bytesRead;
+      const chunk = carry.length ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : Buffer.from(buf.subarray(0, bytesRead));
+      let s = 0;
+      for (;;) {
+        const nl = chunk.indexOf(10, s);
+        if (nl < 0) break;
+        await fn(chunk.subarray(s, nl + 1), at);
+        at += nl + 1 - s;
+        s = nl + 1;
+      }
+      carry = Buffer.from(chunk.subarray(s));
+    }
   } finally {
     await fh.close();
   }

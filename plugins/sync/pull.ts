@@ -383,6 +383,9 @@ async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: Aggreg
     // The Worker sends the rows stored since the cursor; a batch may come twice (the cursor
     // trails), which the merge's dedupe by (tenant, run_id) absorbs.
     let cursor = manifest.cursors?.aggregate ?? '';
+    let segments = 0;
+    let retentionDays: number | undefined;
+    let removedTenants: string[] = [];
     for (;;) {
       const page = await withRetry(() => remote.aggregateSince!(cursor), retry);
       if (page.ndjson) {
@@ -392,12 +395,18 @@ async function mergeBatches(remote: RemoteStore, manifest: Manifest, svc: Aggreg
         met(r.collisions);
       }
       batches += page.batches;
+      segments += page.segments ?? 0;
+      if (page.retentionDays !== undefined) retentionDays = page.retentionDays;
+      if (page.removedTenants) removedTenants = page.removedTenants;
       cursor = page.cursor;
       (manifest.cursors ??= {}).aggregate = cursor;
       await saveManifest(stateDir, manifest);
       if (!page.more) break;
     }
-    return { batches, added, invalid, ...(collisions ? { collisions } : {}) };
+    // The local union keeps what the Worker keeps: rows past its window go (once a day), and
+    // the rows of tenants it removed (once each).
+    const pruned = svc.prune && (retentionDays !== undefined || removedTenants.length) ? await svc.prune(ctx, { retentionDays: retentionDays ?? 0, removedTenants }) : null;
+    return { batches, segments, added, invalid, ...(collisions ? { collisions } : {}), ...(retentionDays !== undefined ? { retentionDays } : {}), ...(pruned ? { pruned: pruned.removed } : {}) };
   }
   for (const info of await listAll(remote, Remote.aggregatePrefix, retry)) {
     if (manifest.merged[info.key] || !aggregateBatchTenant(info.key)) continue;

@@ -20,18 +20,23 @@ test.after(async () => {
   await w?.dispose();
 });
 
-/** A tenant's history, as the Worker's ingest stores it, from hours ago (outside any cursor's trailing window). */
-async function history(blobs: R2BlobStore, t: Tenant, batches: number): Promise<void> {
+/**
+ * A tenant's history, as the Worker's ingest stores it, from `hoursAgo` hours ago on (outside
+ * any cursor's trailing window, and after the hours the cron compacted already: an entry
+ * indexed into a compacted hour would be one a segment never holds).
+ */
+async function history(blobs: R2BlobStore, t: Tenant, batches: number, hoursAgo = 2): Promise<void> {
   for (let b = 0; b < batches; b++) {
     const body = ndjson(Array.from({ length: 5 }, (_, i) => row(t, `skill${(b + i) % 4}`, 0.7, `h${b}-${i}`)));
     const id = await batchIdOf(body);
-    const at = Date.now() - (2 + b) * 3_600_000;
+    const at = Date.now() - (hoursAgo + b) * 3_600_000;
     await blobs.put(Remote.aggregateBatch(t.id, id), body, { ifAbsent: true });
     await blobs.put(Remote.aggregateIndex(at, t.id, id), Remote.aggregateBatch(t.id, id), { ifAbsent: true });
   }
 }
 
 /** A fresh machine of its own tenant, pulling through the Worker. */
+const machineOf = (url: string, name: string) => machine(url, name);
 async function machine(url: string, name: string) {
   const root = tmpDir(`snappy-fleet-${name}-`);
   const state = path.join(root, 'state');
@@ -46,7 +51,7 @@ async function machine(url: string, name: string) {
     const r = await runCli(['run', 'pull', '--json'], { cwd: root, env });
     assert.is(r.code, 0, r.stderr);
     const rep = JSON.parse(r.stdout).reports.pull;
-    return { requests: rep.requests as number, batches: Number(rep.aggregate?.batches ?? 0), added: Number(rep.aggregate?.added ?? 0) };
+    return { requests: rep.requests as number, batches: Number(rep.aggregate?.batches ?? 0), segments: Number(rep.aggregate?.segments ?? 0), added: Number(rep.aggregate?.added ?? 0) };
   };
 }
 
@@ -56,11 +61,11 @@ test('a no-op pull makes the same requests, and the same bucket operations, with
   w = await startCountingWorker(await buildCountingWorker(), { bindings: { OPS_TOKEN } });
   const blobs = new R2BlobStore(await r2Of(w.mf));
   const fleet: Tenant[] = [];
-  const noopAt = async (size: number) => {
+  const noopAt = async (size: number, hoursAgo: number) => {
     const more = await Promise.all(Array.from({ length: size - fleet.length }, (_, i) => tenant(`fleet-${fleet.length + i}`)));
     for (const t of more) {
       await admit(w!.mf, t);
-      await history(blobs, t, 3);
+      await history(blobs, t, 3, hoursAgo);
     }
     fleet.push(...more);
     await (await w!.mf.getWorker()).scheduled({ cron: '* * * * *' });
@@ -71,10 +76,11 @@ test('a no-op pull makes the same requests, and the same bucket operations, with
     const ops = bucketOps(await settle(w!, {}));
     return { first, noop, ops, pull };
   };
-  const small = await noopAt(2);
-  const large = await noopAt(40);
-  assert.is(small.first.batches, 2 * 3, 'the first pull of the small fleet took in its whole history');
-  assert.is(large.first.batches, 40 * 3, 'the first pull of the large fleet took in its whole history');
+  const small = await noopAt(2, 5);
+  const large = await noopAt(40, 2);
+  // The cron compacted the closed hours: history comes as segments.
+  assert.is(small.first.added, 2 * 3 * 5, 'the first pull of the small fleet took in its whole history');
+  assert.is(large.first.added, 40 * 3 * 5, 'the first pull of the large fleet took in its whole history');
   assert.is(small.noop.batches, 0);
   assert.is(large.noop.batches, 0);
   assert.is(large.noop.requests, small.noop.requests, 'a no-op pull makes as many requests with 40 tenants as with 2');
@@ -105,6 +111,32 @@ test('a tick after one new batch reads that batch only, whatever the fleet', asy
   const rec = JSON.parse(new TextDecoder().decode((await blobs.get(Remote.lastTick))!));
   assert.is(rec.batches, 1, 'the tick took in the one new batch of 121');
   assert.is(ops['r2.get'] !== undefined && ops['r2.get'] < 121, true, `the tick read fewer objects than the fleet has batches (${ops['r2.get']} gets)`);
+});
+
+test('a fresh pull reads far fewer objects, with fewer bucket operations, once the cron compacted the history', async () => {
+  const w2 = await startCountingWorker(await buildCountingWorker(), { bindings: { OPS_TOKEN } });
+  try {
+    const blobs = new R2BlobStore(await r2Of(w2.mf));
+    for (let i = 0; i < 20; i++) await history(blobs, await tenant(`fresh-${i}`), 6);
+    const pullBefore = await machineOf(w2.url, 'fresh-before');
+    await settle(w2, {});
+    const before = await pullBefore();
+    const opsBefore = bucketOps(await settle(w2, {}));
+    await (await w2.mf.getWorker()).scheduled({ cron: '* * * * *' });
+    await settle(w2, {});
+    const pullAfter = await machineOf(w2.url, 'fresh-after');
+    await settle(w2, {});
+    const after = await pullAfter();
+    const opsAfter = bucketOps(await settle(w2, {}));
+    assert.is(before.added, 20 * 6 * 5, 'before compaction a fresh pull takes in every row');
+    assert.is(after.added, before.added, 'and after it, the same rows');
+    assert.is(before.batches, 20 * 6, 'before: one object per batch');
+    assert.is(after.batches + after.segments, 6, `after: one segment per hour of history (${after.segments} segments, ${after.batches} batches)`);
+    assert.ok(opsAfter.classB < opsBefore.classB / 2, `class B operations of a fresh pull drop: ${opsBefore.classB} -> ${opsAfter.classB}`);
+    console.log(`[requests-by-fleet] fresh pull of 120 batches over 6 hours: R2 A/B ${opsBefore.classA}/${opsBefore.classB} -> ${opsAfter.classA}/${opsAfter.classB}; objects ${before.batches} -> ${after.batches + after.segments}`);
+  } finally {
+    await w2.dispose();
+  }
 });
 
 test.run();
