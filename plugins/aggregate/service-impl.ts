@@ -42,8 +42,10 @@ export function createAggregateService(agg: Aggregator): AggregateService {
       const dropped = new Set(store.commit.dropped ?? []);
       const newlyRemoved = o.removedTenants.filter((t) => !dropped.has(t));
       if (!windowDue && !newlyRemoved.length) return null;
+      // The first pull that learns a window only starts its day: nothing is pruned by it, so rows
+      // just pulled (a fleet's back-filled history among them) stay for at least a day.
       // A prune for a removed tenant alone keeps the window's cutoff where the last one left it.
-      const cutoff = windowDue ? new Date(now - o.retentionDays * DAY).toISOString() : (last?.cutoff ?? '');
+      const cutoff = windowDue && last ? new Date(now - o.retentionDays * DAY).toISOString() : (last?.cutoff ?? '');
       return store.prune(cutoff, now, newlyRemoved, windowDue);
     },
 

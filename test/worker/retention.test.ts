@@ -122,6 +122,15 @@ test('hours past the window leave the pull set; a pull prunes the local union to
   for (const l of [...old, ...recent]) assert.ok(segServed.includes(l), 'the compacted hour is served from its segment');
   for (const l of out) assert.not.ok(segServed.includes(l));
 
+  // A machine whose first pull learns the window keeps what that pull brought, old rows too (a
+  // day at least); its pull a day on prunes them.
+  const b = await machine('b');
+  for (const l of [...old, ...recent]) assert.ok(b.lines().includes(l), `the first pull pruned nothing it brought: ${l}`);
+  const bLater = await runCli(['run', 'pull', '--json'], { cwd: b.root, env: b.later });
+  assert.is(bLater.code, 0, bLater.stderr);
+  assert.is(JSON.parse(bLater.stdout).reports.pull.aggregate.pruned, old.length, 'a day on, the old rows go');
+  for (const l of old) assert.not.ok(b.lines().includes(l));
+
   const pull = await runCli(['run', 'pull', '--json'], { cwd: m.root, env: m.later });
   assert.is(pull.code, 0, pull.stderr);
   const rep = JSON.parse(pull.stdout).reports.pull.aggregate;
