@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Miniflare } from 'miniflare';
+import { batchIdOf } from '../../domain/ingest-protocol.ts';
 import { Remote } from '../../domain/layout.ts';
 import { ndjson, row, tenant, type Tenant } from '../plugins/quorum/fleet.ts';
 import { admit, ingest, ops, OPS_TOKEN } from './client.ts';
@@ -166,6 +167,35 @@ test('a replay window that is not a number of ms (SNAPPY_INGEST_WINDOW_MS=5m) me
   } finally {
     await odd.dispose();
   }
+});
+
+test('a batch whose first attempt stopped before indexing, retried two hours later, is indexed at the retry: a pull past the old key gets it', async () => {
+  const body = ndjson([row(a, 'summarize', 0.5, 'late-1'), row(a, 'summarize', 0.6, 'late-2')]);
+  const batch = await batchIdOf(body);
+  const r2 = await mf.getR2Bucket('SNAPPY_BUCKET');
+  // What the first attempt left: the meta record naming the index key it chose, then nothing.
+  const stale = Remote.aggregateIndex(Date.now() - 2 * 3_600_000, a.id, batch);
+  await r2.put(Remote.aggregateMeta(a.id, batch), JSON.stringify({ index: stale }));
+  const drain = async (after: string) => {
+    let rows = '';
+    for (;;) {
+      const res = await mf.dispatchFetch(`http://localhost/v1/aggregate${after ? `?after=${encodeURIComponent(after)}` : ''}`, { headers: { authorization: `Bearer ${OPS_TOKEN}` } });
+      rows += await res.text();
+      after = res.headers.get('x-snappy-cursor')!;
+      if (res.headers.get('x-snappy-more') !== '1') return { rows, cursor: after };
+    }
+  };
+  const { cursor } = await drain('');
+  const retry = await ingest(mf, a, body);
+  assert.is(retry.status, 201, JSON.stringify(retry.body));
+  assert.is(await r2.head(stale), null, 'nothing indexed under the old key');
+  const { rows } = await drain(cursor);
+  assert.match(rows, JSON.parse(body.split('\n')[0]!).run_id, 'a machine whose cursor passed the old key gets the batch');
+  const meta = JSON.parse(await (await r2.get(Remote.aggregateMeta(a.id, batch)))!.text());
+  assert.ok(meta.index > stale && (await r2.head(meta.index)), 'the meta record names the key the batch is indexed under');
+  const again = await ingest(mf, a, body);
+  assert.is(again.body.duplicate, true);
+  assert.is((await r2.list({ prefix: Remote.aggregateIndexPrefix })).objects.filter((o) => o.key.endsWith(batch)).length, 1, 'a later retry indexes nothing more');
 });
 
 test.run();
