@@ -67,10 +67,13 @@ export async function importTsConfig(file: string): Promise<unknown> {
       if (existsSync(out) && stillSame(JSON.parse(readFileSync(`${out}.json`, 'utf8')) as Inputs)) return unwrapDefault(await import(pathToFileURL(out).href));
     } catch {}
   }
+  // Outside node_modules, a compiled module could not resolve a package it imports (through a
+  // relative import of a file that sits under some other node_modules): tsx, from where it is.
+  const anywhere = !dirs[0]!.includes(`${path.sep}node_modules${path.sep}`);
   for (const dir of dirs) {
     const out = path.join(dir, `${stem}-${key}.mjs`);
     try {
-      await compile(file, out, `${out}.json`);
+      if (!(await compile(file, out, `${out}.json`, anywhere))) break;
     } catch (err) {
       // A cache folder we cannot write (a read-only home) costs speed, never the run.
       if (isFsError(err)) continue;
@@ -85,7 +88,8 @@ function isFsError(err: unknown): boolean {
   return typeof (err as NodeJS.ErrnoException)?.code === 'string' && /^E(ACCES|PERM|ROFS|NOSPC|EXIST|NOTDIR|NOENT)$/.test((err as NodeJS.ErrnoException).code!);
 }
 
-async function compile(file: string, out: string, meta: string): Promise<void> {
+/** Compiles `file` into `out`; false, writing nothing, when `selfContained` and it imports a package other than ours. */
+async function compile(file: string, out: string, meta: string, selfContained: boolean): Promise<boolean> {
   const esbuild = await import('esbuild');
   const dir = path.dirname(file);
   const result = await esbuild.build({
@@ -109,6 +113,11 @@ async function compile(file: string, out: string, meta: string): Promise<void> {
       },
     ],
   });
+  if (selfContained) {
+    for (const o of Object.values(result.metafile.outputs)) {
+      if (o.imports.some((i) => i.external && !i.path.startsWith('node:') && i.path !== LIBRARY_ENTRY)) return false;
+    }
+  }
   const inputs: Inputs = {};
   for (const input of Object.keys(result.metafile.inputs)) {
     const abs = path.resolve(dir, input);
@@ -126,4 +135,5 @@ async function compile(file: string, out: string, meta: string): Promise<void> {
   for (const name of readdirSync(path.dirname(out))) {
     if (name.startsWith(stem) && !name.startsWith(path.basename(out))) await fs.rm(path.join(path.dirname(out), name), { force: true });
   }
+  return true;
 }

@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { isSnappyError } from '../core/errors.ts';
 import type { BlobStore } from '../core/ports.ts';
 import { alertsFor, readAlertState, type Alert } from '../domain/alerts.ts';
@@ -226,6 +227,15 @@ async function workerVersion(cli: Cli): Promise<{ status: 200; body: { worker: s
 
 /** Files with an unresolved `.incoming` copy beside them (sync keeps the remote's version there). */
 async function incomingFiles(stateDir: string): Promise<string[]> {
-  const { walkState } = await import('../plugins/sync/local.ts');
-  return (await walkState(stateDir)).filter((r) => r.endsWith('.incoming')).map((r) => r.slice(0, -'.incoming'.length));
+  const out: string[] = [];
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    for (const e of await fs.readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      if (rel === '' && (e.name === '.snappy' || e.name === 'ready')) continue;
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await walk(path.join(dir, e.name), r);
+      else if (e.name.endsWith('.incoming')) out.push(r.slice(0, -'.incoming'.length));
+    }
+  };
+  await walk(stateDir, '');
+  return out.sort();
 }
