@@ -64,7 +64,8 @@ const isScanState = (v: unknown): boolean => {
  * Reads batches not yet applied (from the index cursor, and by listing every batch key when
  * `discover` is on), one at a time: each batch's runs of staged revs go into the revs' tallies,
  * the plain rows of a skill under watch into its watch, its rows into its tenant's daily
- * summaries unless the ingest already put them there (`dailyAtIngest`: the Worker), and only then
+ * summaries unless the ingest already put them there (`ingested`: the Worker's, for the batches
+ * its index lists; one found by listing was written to the bucket directly), and only then
  * is it recorded as seen (with the cursor), in small groups as it goes, so a tick cut short by its
  * deadline or a kill keeps what it did and the next tick goes on from there. A batch applied twice
  * counts nothing twice: tallies dedupe by (tenant, run_id), summaries and watches by batch id.
@@ -73,7 +74,7 @@ const isScanState = (v: unknown): boolean => {
  */
 export async function scanNewBatches(
   blobs: BlobStore,
-  opts: { now: number; deadline: number; clock: Clock; discover: boolean; dailyAtIngest?: boolean; staged: ReadonlySet<string>; closed?: ReadonlySet<string>; watching?: ReadonlyMap<string, WatchRef>; problem: (p: Problem) => void; shippable?: ((tenant: string) => Promise<ReadonlySet<string>>) | null },
+  opts: { now: number; deadline: number; clock: Clock; discover: boolean; ingested?: boolean; staged: ReadonlySet<string>; closed?: ReadonlySet<string>; watching?: ReadonlyMap<string, WatchRef>; problem: (p: Problem) => void; shippable?: (tenant: string) => Promise<ReadonlySet<string>> },
 ): Promise<ScanResult> {
   let state: ScanState;
   try {
@@ -193,15 +194,15 @@ async function each<T>(items: readonly T[], fn: (x: T) => Promise<void>): Promis
 /**
  * One group of batches, the first of `candidates` up to the group's bytes or the deadline
  * (returned): each batch's runs of staged, undecided revs into their tallies (one update per rev),
- * a watched skill's plain rows into its watch (one update per tenant), and without
- * `dailyAtIngest` its rows into its tenant's daily summaries (one update per tenant and month,
+ * a watched skill's plain rows into its watch (one update per tenant), and unless the Worker's
+ * ingest took it in (`ingested`, an indexed batch) its rows into its tenant's daily summaries (one update per tenant and month,
  * each batch recorded in it so none counts twice).
  */
 async function applyGroup(
   blobs: BlobStore,
   candidates: readonly Todo[],
   late: () => boolean,
-  opts: { dailyAtIngest?: boolean; staged: ReadonlySet<string>; closed?: ReadonlySet<string>; watching?: ReadonlyMap<string, WatchRef>; problem: (p: Problem) => void; shippable?: ((tenant: string) => Promise<ReadonlySet<string>>) | null },
+  opts: { ingested?: boolean; staged: ReadonlySet<string>; closed?: ReadonlySet<string>; watching?: ReadonlyMap<string, WatchRef>; problem: (p: Problem) => void; shippable?: (tenant: string) => Promise<ReadonlySet<string>> },
   res: ScanResult,
   touched: Set<string>,
   watched: Set<string>,
@@ -230,8 +231,9 @@ async function applyGroup(
     parsed.delete(b);
     if (!bytes) continue;
     // After a key rotation a tenant ships the rows its former ids left unshipped (docs/operate.md
-    // "Rotate a key"). `shippable` null: the Worker's ingest checked every row's tenant already.
-    const own = opts.shippable === null ? null : opts.shippable ? await opts.shippable(b.tenant) : new Set([b.tenant]);
+    // "Rotate a key"). A batch the Worker's ingest indexed had every row's tenant checked there;
+    // one found by listing `snappy-agg/` (a tenant writing the bucket directly) had not.
+    const own = opts.ingested && b.index ? null : opts.shippable ? await opts.shippable(b.tenant) : new Set([b.tenant]);
     const mine = new Map<string, AggRow[]>();
     const all: AggRow[] = [];
     for (const line of new TextDecoder().decode(bytes).split('\n')) {
@@ -263,7 +265,7 @@ async function applyGroup(
       else byRev.set(id, [c.row]);
       all.push(c.row);
     }
-    if (!opts.dailyAtIngest && all.length) {
+    if (!(opts.ingested && b.index) && all.length) {
       const list = daily.get(b.tenant);
       if (list) list.push({ batch: b.batch, rows: all });
       else daily.set(b.tenant, [{ batch: b.batch, rows: all }]);

@@ -100,7 +100,7 @@ export async function quorumTick(tick: TickContext, opts: QuorumOptions): Promis
   // The scan takes in every new batch whatever revs this tick evaluates, and records each as read:
   // it must count the runs of every staged rev, not only of `tick.only`'s, or they are lost.
   const staged = tick.only ? await listStagedRevs(blobs) : revs;
-  const scan = await scanNewBatches(blobs, { now: tick.now, deadline: tick.deadline - 2_000, clock: tick.clock, discover: opts.discover, dailyAtIngest: tick.runtime === 'worker', staged: new Set(staged.map((r) => `${r.skill}:${r.rev}`)), closed, watching, problem, shippable: tick.runtime === 'worker' ? null : shippableLookup(blobs, recordCache()) });
+  const scan = await scanNewBatches(blobs, { now: tick.now, deadline: tick.deadline - 2_000, clock: tick.clock, discover: opts.discover, staged: new Set(staged.map((r) => `${r.skill}:${r.rev}`)), closed, watching, problem, shippable: shippableLookup(blobs, recordCache()), ingested: tick.runtime === 'worker' });
   const report: QuorumTickReport = { scan, promoted: [], completed: [], rolledBack: [], watches: [], gated: [], quarantined: [], pending: 0, expired: [], revs: [], problems, partial: scan.partial };
   const touched = new Set(scan.touched);
   checkpoint('tick:scanned');
