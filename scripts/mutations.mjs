@@ -72,7 +72,7 @@ export default [
   {
     id: 'scan-rows-of-other-tenants',
     file: 'plugins/quorum/scan.ts',
-    search: 'if (!c.ok || !own.has(c.row.tenant)) {',
+    search: 'if (!c.ok || (own && !own.has(c.row.tenant))) {',
     replace: 'if (!c.ok) {',
     tests: ['test/plugins/quorum/tick'],
     why: 'one tenant could write rows in another tenant\'s name into its own folder and make up a quorum alone',
