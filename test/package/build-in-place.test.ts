@@ -6,10 +6,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT } from '../helpers/cli.ts';
 import { tmpDir } from '../helpers/tmp.ts';
+import { copyTree } from '../helpers/tree-copy.ts';
 
 const src = path.join(tmpDir('snappy-build-'), 'src');
 const dist = path.join(src, 'dist');
@@ -18,10 +18,7 @@ const BUILD = path.join(src, 'scripts', 'build.mjs');
 const WHOLE = ['build.json', 'chunks', 'cli.js', 'help-100.txt', 'index.js'];
 
 test.before(() => {
-  for (const p of ['bin', 'core', 'domain', 'adapters', 'plugins', 'lifecycle', 'cli', 'worker', 'state/lint', 'scripts', 'package.json', 'tsconfig.json', 'tsconfig.build.json']) {
-    cpSync(path.join(ROOT, p), path.join(src, p), { recursive: true });
-  }
-  symlinkSync(path.join(ROOT, 'node_modules'), path.join(src, 'node_modules'), 'dir');
+  copyTree(src);
 });
 
 /** The names in dist/ missing from a whole build; null when there is no dist/ at all. */

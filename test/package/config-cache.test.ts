@@ -5,10 +5,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT } from '../helpers/cli.ts';
 import { tmpDir } from '../helpers/tmp.ts';
+import { copyTree } from '../helpers/tree-copy.ts';
 
 const work = tmpDir('snappy-config-cache-');
 const src = path.join(work, 'src');
@@ -16,12 +16,7 @@ const project = path.join(work, 'project');
 const cacheDir = path.join(project, 'node_modules', '.cache', 'snappy', 'config');
 
 test.before(() => {
-  for (const p of ['bin', 'core', 'domain', 'adapters', 'plugins', 'lifecycle', 'cli', 'worker', 'state/lint', 'scripts', 'package.json', 'tsconfig.json', 'tsconfig.build.json']) {
-    cpSync(path.join(ROOT, p), path.join(src, p), { recursive: true });
-  }
-  symlinkSync(path.join(ROOT, 'node_modules'), path.join(src, 'node_modules'), 'dir');
-  const build = spawnSync(process.execPath, [path.join(src, 'scripts', 'build.mjs'), '--js-only'], { cwd: src, encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`the build failed: ${build.stderr}`);
+  copyTree(src, { build: true });
   mkdirSync(path.join(project, 'node_modules'), { recursive: true });
   mkdirSync(path.join(project, 'state'));
   writeFileSync(path.join(project, 'snappy.config.ts'), `import { defineConfig } from 'snappy-os';\nexport default defineConfig({ builtins: ['sync'] });\n`);

@@ -8,11 +8,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT } from '../helpers/cli.ts';
 import { tmpDir } from '../helpers/tmp.ts';
+import { copyTree } from '../helpers/tree-copy.ts';
 
 const work = tmpDir('snappy-consumer-');
 const project = path.join(work, 'project');
@@ -104,10 +105,7 @@ export default definePlugin({
 test.before(() => {
   // The working tree as npm would pack it, plus what the build needs.
   const src = path.join(work, 'src');
-  for (const p of ['bin', 'core', 'domain', 'adapters', 'plugins', 'lifecycle', 'cli', 'worker', 'state/lint', 'scripts', 'package.json', 'README.md', 'LICENSE', 'tsconfig.json', 'tsconfig.build.json']) {
-    cpSync(path.join(ROOT, p), path.join(src, p), { recursive: true });
-  }
-  symlinkSync(path.join(ROOT, 'node_modules'), path.join(src, 'node_modules'), 'dir');
+  copyTree(src, { extra: ['README.md', 'LICENSE'] });
 
   mkdirSync(pluginDir, { recursive: true });
   writeFileSync(
