@@ -404,10 +404,10 @@ async function completeLinesSize(file: string, size: number): Promise<number> {
 }
 
 /**
- * Calls `fn` for each line of `file[0, limit)` as bytes with its newline, and its byte offset:
- * empty lines included, so offsets stay exact (the commit record's ranges are in bytes).
+ * The bytes of `file[0, limit)`, read in chunks of up to 8 MB; nothing for a missing file. Each
+ * chunk is a view of one buffer: use it before asking for the next.
  */
-async function forEachLineBytes(file: string, limit: number, fn: (line: Buffer, at: number) => Promise<void> | void): Promise<void> {
+async function* chunksOf(file: string, limit: number): AsyncGenerator<Buffer> {
   if (limit === 0) return;
   let fh: fs.FileHandle;
   try {
@@ -418,58 +418,50 @@ async function forEachLineBytes(file: string, limit: number, fn: (line: Buffer, 
   }
   try {
     const buf = Buffer.alloc(Math.min(8 << 20, limit));
-    let pos = 0;
-    let carry = Buffer.alloc(0);
-    let at = 0;
-    while (pos < limit) {
+    for (let pos = 0; pos < limit; ) {
       const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, limit - pos), pos);
       if (bytesRead === 0) break;
       pos += bytesRead;
-      const chunk = carry.length ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : Buffer.from(buf.subarray(0, bytesRead));
-      let s = 0;
-      for (;;) {
-        const nl = chunk.indexOf(10, s);
-        if (nl < 0) break;
-        await fn(chunk.subarray(s, nl + 1), at);
-        at += nl + 1 - s;
-        s = nl + 1;
-      }
-      carry = Buffer.from(chunk.subarray(s));
+      yield buf.subarray(0, bytesRead);
     }
   } finally {
     await fh.close();
   }
 }
 
+/**
+ * Calls `fn` for each line of `file[0, limit)` as bytes with its newline, and its byte offset:
+ * empty lines included, so offsets stay exact (the commit record's ranges are in bytes).
+ */
+async function forEachLineBytes(file: string, limit: number, fn: (line: Buffer, at: number) => Promise<void> | void): Promise<void> {
+  let carry = Buffer.alloc(0);
+  let at = 0;
+  for await (const bytes of chunksOf(file, limit)) {
+    const chunk = carry.length ? Buffer.concat([carry, bytes]) : Buffer.from(bytes);
+    let s = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, s);
+      if (nl < 0) break;
+      await fn(chunk.subarray(s, nl + 1), at);
+      at += nl + 1 - s;
+      s = nl + 1;
+    }
+    carry = Buffer.from(chunk.subarray(s));
+  }
+}
+
 /** Calls `fn` for each complete line of `file[0, limit)`, in 8 MB chunks. */
 export async function forEachLine(file: string, limit: number, fn: (text: string, start: number, end: number) => void): Promise<void> {
-  if (limit === 0) return;
-  let fh: fs.FileHandle;
-  try {
-    fh = await fs.open(file, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  try {
-    const buf = Buffer.alloc(Math.min(8 << 20, limit));
-    let pos = 0;
-    let carry = '';
-    while (pos < limit) {
-      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, limit - pos), pos);
-      if (bytesRead === 0) break;
-      pos += bytesRead;
-      const text = carry + buf.toString('utf8', 0, bytesRead);
-      let s = 0;
-      for (;;) {
-        const nl = text.indexOf('\n', s);
-        if (nl < 0) break;
-        if (nl > s) fn(text, s, nl);
-        s = nl + 1;
-      }
-      carry = text.slice(s);
+  let carry = '';
+  for await (const bytes of chunksOf(file, limit)) {
+    const text = carry + bytes.toString('utf8');
+    let s = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', s);
+      if (nl < 0) break;
+      if (nl > s) fn(text, s, nl);
+      s = nl + 1;
     }
-  } finally {
-    await fh.close();
+    carry = text.slice(s);
   }
 }
