@@ -475,8 +475,8 @@ export default [
   {
     id: 'late-batch-behind-cursors',
     file: 'worker/ingest.ts',
-    search: 'if (indexKey !== proposed && indexTime(indexKey) < Date.now() - FEED_SKEW_MS / 2',
-    replace: 'if (false && indexKey !== proposed && indexTime(indexKey) < Date.now() - FEED_SKEW_MS / 2',
+    search: 'if (indexKey !== proposed && indexTimeOf(indexKey) < Date.now() - FEED_SKEW_MS / 2',
+    replace: 'if (false && indexKey !== proposed && indexTimeOf(indexKey) < Date.now() - FEED_SKEW_MS / 2',
     tests: ['test/worker/ingest.test'],
     why: 'a batch retried hours after a crash before its indexing would sit behind every cursor, never pulled',
   },

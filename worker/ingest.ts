@@ -1,4 +1,5 @@
 import { checkAggLine, type AggRow } from '../domain/agg-row.ts';
+import { indexTimeOf } from '../domain/agg-index.ts';
 import { FEED_SKEW_MS } from '../domain/feed.ts';
 import { batchIdOf } from '../domain/ingest-protocol.ts';
 import { isMalformed } from '../domain/json-store.ts';
@@ -107,7 +108,7 @@ export async function handleIngest(auth: AuthedRequest, env: Env, stores: Stores
     // cursors of machines that pulled since (and maybe in an hour compaction closed), where no
     // pull would find it. It is indexed now instead; were two retries to race here, the batch
     // is indexed twice, which pulls and tallies take as once (rows merge by tenant and run id).
-    if (indexKey !== proposed && indexTime(indexKey) < Date.now() - FEED_SKEW_MS / 2 && !(await blobs.head(indexKey))) {
+    if (indexKey !== proposed && indexTimeOf(indexKey) < Date.now() - FEED_SKEW_MS / 2 && !(await blobs.head(indexKey))) {
       indexKey = proposed;
       await blobs.put(metaKey, JSON.stringify({ index: proposed }), { contentType: 'application/json' });
     }
@@ -127,10 +128,4 @@ export async function handleIngest(auth: AuthedRequest, env: Env, stores: Stores
     if (running) waitUntil(running);
   }
   return json({ ok: true, tenant, batch, key, rows, stored, duplicate: !stored, revs: [...revs] }, stored ? 201 : 200);
-}
-
-/** The time (epoch ms) an index key was given, from its `<ts13>`; 0 for a key not of that shape. */
-function indexTime(key: string): number {
-  const m = /\/(\d{13})-/.exec(key);
-  return m ? Number(m[1]) : 0;
 }
