@@ -63,6 +63,11 @@ function fastCheck(line: string): AggRow | undefined {
  * `not valid JSON`, `unknown key "x"`, `missing key "x"`, `keys out of schema order ...`
  * or `"x": <what was expected>`.
  */
+/** The `tenant` of an aggregate line, read without parsing it (rows are written in one key order), or undefined. */
+export function tenantOfAggLine(line: string): string | undefined {
+  return /"tenant":"([0-9a-f]{12})"/.exec(line)?.[1];
+}
+
 export function checkAggLine(line: string): AggCheck {
   const fast = fastCheck(line);
   if (fast) return { ok: true, row: fast };

@@ -459,7 +459,7 @@ export default [
   {
     id: 'removed-tenant-rows-kept',
     file: 'plugins/aggregate/store.ts',
-    search: '(gone.size && gone.has(tenantOfLine(text) ?? \'\'))',
+    search: '(gone.size && gone.has(tenantOfAggLine(text) ?? \'\'))',
     replace: 'false',
     tests: ['test/worker/tenant-removal'],
     why: "a machine would keep a removed tenant's rows in its union",

@@ -1,5 +1,6 @@
 import { readEntry, readLog } from '../domain/changelog.ts';
 import { Remote } from '../domain/layout.ts';
+import { tenantOfAggLine } from '../domain/agg-row.ts';
 import { isSkillName } from '../domain/names.ts';
 import { watchView, type QuorumService } from '../plugins/quorum/index.ts';
 import { INDEX_KEY, listIndexAfter } from '../domain/agg-index.ts';
@@ -48,7 +49,7 @@ export async function pullAggregate(url: URL, env: Env, now = Date.now()): Promi
   // Rows of tenants removed since their segments were written are left out here.
   const removed = await removedTenants(blobs);
   const gone = removed.length ? new Set(removed) : null;
-  const keep = (text: string) => (gone ? text.split('\n').filter((l) => !l || !gone.has(/"tenant":"([0-9a-f]{12})"/.exec(l)?.[1] ?? '')).join('\n') : text);
+  const keep = (text: string) => (gone ? text.split('\n').filter((l) => !l || !gone.has(tenantOfAggLine(l) ?? '')).join('\n') : text);
   let out = '';
   let more = false;
   let parts = 0;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../../adapters/fs.ts';
 import { checkpoint } from '../../core/checkpoint.ts';
 import { writeJsonRenamed } from '../../adapters/fs.ts';
-import { checkAggLine, type AggRow } from '../../domain/agg-row.ts';
+import { checkAggLine, tenantOfAggLine, type AggRow } from '../../domain/agg-row.ts';
 import { State } from '../../domain/state-layout.ts';
 import { ErrorCode, SnappyError } from '../../core/errors.ts';
 
@@ -132,7 +132,7 @@ export class AggStore {
         if (!mine) {
           const text = line.toString('utf8', 0, line.length - 1);
           const ts = tsOfLine(text);
-          if ((ts !== undefined && ts < cutoff) || (gone.size && gone.has(tenantOfLine(text) ?? ''))) {
+          if ((ts !== undefined && ts < cutoff) || (gone.size && gone.has(tenantOfAggLine(text) ?? ''))) {
             removed++;
             return;
           }
@@ -331,11 +331,6 @@ function tsOfLine(line: string): string | undefined {
   if (line.startsWith(TS_AT) && line.charCodeAt(TS_AT.length + 24) === 34) return line.slice(TS_AT.length, TS_AT.length + 24);
   const c = checkAggLine(line);
   return c.ok ? new Date(c.row.ts).toISOString() : undefined;
-}
-
-/** The `tenant` of an aggregate line, or undefined. */
-function tenantOfLine(line: string): string | undefined {
-  return /"tenant":"([0-9a-f]{12})"/.exec(line)?.[1];
 }
 
 /** The dedupe key of an aggregate row: tenant and run_id. */
