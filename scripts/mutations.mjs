@@ -490,9 +490,9 @@ export default [
   },
   {
     id: 'replay-window-nan',
-    file: 'worker/tenant-auth.ts',
-    search: '  return Number.isSafeInteger(n) && n > 0 ? n : DEFAULT_WINDOW_MS;',
-    replace: '  return env.SNAPPY_INGEST_WINDOW_MS ? n : DEFAULT_WINDOW_MS;',
+    file: 'worker/env.ts',
+    search: "return value !== undefined && value.trim() !== '' && Number.isSafeInteger(n) && n >= min ? n : fallback;",
+    replace: 'return value ? n : fallback;',
     tests: ['test/worker/ingest.test'],
     why: 'SNAPPY_INGEST_WINDOW_MS=5m would make every timestamp pass the replay window',
   },

@@ -71,3 +71,12 @@ export interface Env {
 
 /** The part of a Worker's ExecutionContext the handlers use. */
 export type ExecCtx = Pick<ExecutionContext, 'waitUntil'>;
+
+/**
+ * A whole-number variable of at least `min`, or `fallback` when it is unset, empty or anything
+ * else: a typo keeps the default rather than becoming NaN, which every comparison lets through.
+ */
+export function envInt(value: string | undefined, fallback: number, min = 1): number {
+  const n = Number(value);
+  return value !== undefined && value.trim() !== '' && Number.isSafeInteger(n) && n >= min ? n : fallback;
+}

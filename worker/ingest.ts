@@ -7,7 +7,7 @@ import { Remote } from '../domain/layout.ts';
 import { parseSkillRef } from '../domain/names.ts';
 import { applyToTenantDaily } from '../domain/tenant-daily.ts';
 import type { Stores } from './bindings.ts';
-import type { Env } from './env.ts';
+import { envInt, type Env } from './env.ts';
 import { Evaluations } from './evaluations.ts';
 import { fail, json } from './http.ts';
 import type { AuthedRequest } from './tenant-auth.ts';
@@ -25,11 +25,7 @@ export interface IngestLimits {
 export const DEFAULT_LIMITS: IngestLimits = { bytes: 1024 * 1024, rows: 10_000, revs: 100 };
 
 export function ingestLimits(env: Env): IngestLimits {
-  const n = (v: string | undefined, d: number) => {
-    const x = Number(v);
-    return Number.isSafeInteger(x) && x > 0 ? x : d;
-  };
-  return { bytes: n(env.SNAPPY_INGEST_MAX_BYTES, DEFAULT_LIMITS.bytes), rows: n(env.SNAPPY_INGEST_MAX_ROWS, DEFAULT_LIMITS.rows), revs: n(env.SNAPPY_INGEST_MAX_REVS, DEFAULT_LIMITS.revs) };
+  return { bytes: envInt(env.SNAPPY_INGEST_MAX_BYTES, DEFAULT_LIMITS.bytes), rows: envInt(env.SNAPPY_INGEST_MAX_ROWS, DEFAULT_LIMITS.rows), revs: envInt(env.SNAPPY_INGEST_MAX_REVS, DEFAULT_LIMITS.revs) };
 }
 
 /** The headers that tell a client the limits, on every refusal for size. */

@@ -1,4 +1,4 @@
-import type { Env } from './env.ts';
+import { envInt, type Env } from './env.ts';
 
 export const DAY = 86_400_000;
 /** How long the fleet's aggregate rows stay in the pull set by default: a year. */
@@ -10,8 +10,5 @@ export const DEFAULT_RETENTION_DAYS = 365;
  * other numeric variables do, and is reported on every cron tick.
  */
 export function retentionDays(env: Env): number {
-  const raw = env.SNAPPY_AGG_RETENTION_DAYS;
-  if (raw === undefined || raw === '') return DEFAULT_RETENTION_DAYS;
-  const n = Number(raw);
-  return Number.isSafeInteger(n) && n >= 0 ? n : DEFAULT_RETENTION_DAYS;
+  return envInt(env.SNAPPY_AGG_RETENTION_DAYS, DEFAULT_RETENTION_DAYS, 0);
 }

@@ -7,7 +7,7 @@ import { rekeyTenant } from '../domain/registry.ts';
 import type { QuorumService } from '../plugins/quorum/index.ts';
 import { opsAuth } from './auth.ts';
 import { storesOf } from './bindings.ts';
-import type { Env, ExecCtx } from './env.ts';
+import { envInt, type Env, type ExecCtx } from './env.ts';
 import { fail, html, json } from './http.ts';
 import { handleIngest, ingestLimits, rateLimited } from './ingest.ts';
 import { changes, DEFAULT_OBJECT_MAX_BYTES, listObjects, readObject, stage, writeObject } from './objects.ts';
@@ -122,8 +122,7 @@ async function dispatch(req: Request, env: Env, ctx: ExecCtx, deps: RouteDeps): 
 }
 
 function objectMax(env: Env): number {
-  const n = Number(env.SNAPPY_OBJECT_MAX_BYTES);
-  return Number.isSafeInteger(n) && n > 0 ? n : DEFAULT_OBJECT_MAX_BYTES;
+  return envInt(env.SNAPPY_OBJECT_MAX_BYTES, DEFAULT_OBJECT_MAX_BYTES);
 }
 
 async function registerKey(a: AuthedRequest, blobs: import('../core/ports.ts').BlobStore): Promise<Response> {

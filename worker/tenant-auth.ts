@@ -5,7 +5,7 @@ import { Remote } from '../domain/layout.ts';
 import { isTenantId } from '../domain/names.ts';
 import { getTenant, isAdmitted, migrateLegacyTenant, type TenantRecord } from '../domain/registry.ts';
 import type { Stores } from './bindings.ts';
-import type { Env } from './env.ts';
+import { envInt, type Env } from './env.ts';
 import { fail, readLimited } from './http.ts';
 
 const DEFAULT_WINDOW_MS = 5 * 60_000;
@@ -16,8 +16,7 @@ const DEFAULT_WINDOW_MS = 5 * 60_000;
  * a window nothing falls outside of.
  */
 export function replayWindowMs(env: Env): number {
-  const n = Number(env.SNAPPY_INGEST_WINDOW_MS);
-  return Number.isSafeInteger(n) && n > 0 ? n : DEFAULT_WINDOW_MS;
+  return envInt(env.SNAPPY_INGEST_WINDOW_MS, DEFAULT_WINDOW_MS);
 }
 
 /** A request whose tenant proved who it is. */
