@@ -2,7 +2,7 @@ import { ErrorCode, SnappyError } from '../core/errors.ts';
 import { assertSafeKey, toBytes, type AggregatePage, type BlobInfo, type ChangeSet, type PutOptions, type RemoteStore, type StageFile } from '../core/ports.ts';
 import { AUTH_VERSION, base64url, bodyHashOf, HEADER_AUTH, HEADER_SIGNATURE, HEADER_TENANT, HEADER_TIMESTAMP, tenantSigner, type TenantSigner } from '../domain/auth.ts';
 import { ingestKeyOf, INGEST_PATH, signIngest } from '../domain/ingest-protocol.ts';
-import { parseSkillRef } from '../domain/names.ts';
+import { isTenantId, parseSkillRef } from '../domain/names.ts';
 import { CLIENT_NAME, HEADER_CLIENT, HEADER_PROTOCOL, MIN_WORKER_PROTOCOL, PROTOCOL, RELEASE, protocolOf, tooOld } from '../domain/versions.ts';
 import { DEFAULT_TIMEOUTS, httpRequest, type HttpAnswer, type HttpTimeouts } from './http-client.ts';
 
@@ -160,7 +160,7 @@ export class WorkerRemote implements RemoteStore {
       segments: Number(ans.headers['x-snappy-segments'] ?? 0),
       // A Worker of an earlier release says nothing: nothing is pruned for it.
       ...(Number.isSafeInteger(days) && days >= 0 ? { retentionDays: days } : {}),
-      ...(typeof ans.headers['x-snappy-removed-tenants'] === 'string' ? { removedTenants: ans.headers['x-snappy-removed-tenants'].split(',').filter((t) => /^[0-9a-f]{12}$/.test(t)) } : {}),
+      ...(typeof ans.headers['x-snappy-removed-tenants'] === 'string' ? { removedTenants: ans.headers['x-snappy-removed-tenants'].split(',').filter((t) => isTenantId(t)) } : {}),
     };
   }
 
