@@ -224,21 +224,28 @@ export function checkEntry(e: PlanEntry, who: Who): PlanEntry {
 
 /** One write with the rule for its kind: 'put' (written), 'same' (already there), 'conflict'. */
 async function putOne(remote: BlobStore, e: PlanEntry, bytes: Uint8Array, manifest: Manifest, repair: boolean): Promise<'put' | 'same' | 'conflict'> {
-  let ok: boolean;
+  // A key in flight when the last push was interrupted may hold a torn copy of our own write,
+  // which a server killed mid-write may not even answer for (s3rver: HTTP 500 on its HEAD):
+  // then what is there cannot be checked, and ours is written over it (below).
+  const unlessRepair = (err: unknown) => {
+    if (!repair) throw err;
+    return null;
+  };
+  let ok: boolean | null;
   if (e.kind === 'page' || e.kind === 'file') {
     const rec = manifest.files[e.path];
     const etag = rec && rec.key === e.key ? rec.etag : undefined;
     // The version this write replaces joins the page's history first (page-versions.ts).
     if (e.kind === 'page' && etag && rec?.hash && rec.hash !== contentHash(bytes)) await rememberVersion(remote, e.key, rec.hash);
-    ok = await remote.put(e.key, bytes, etag ? { ifMatch: etag } : { ifAbsent: true });
+    ok = await remote.put(e.key, bytes, etag ? { ifMatch: etag } : { ifAbsent: true }).catch(unlessRepair);
   } else if (e.createOnly) {
-    ok = await remote.put(e.key, bytes, { ifAbsent: true });
+    ok = await remote.put(e.key, bytes, { ifAbsent: true }).catch(unlessRepair);
   } else {
     ok = await remote.put(e.key, bytes);
   }
   if (ok) return 'put';
   // Refused by a condition: ours already (a rerun after a crash), or someone else's version.
-  const cur = await remote.get(e.key);
+  const cur = await remote.get(e.key).catch(unlessRepair);
   if (cur && equalBytes(cur, bytes)) return 'same';
   if (repair) {
     // This key was in flight when the last push was interrupted: what is there may be a

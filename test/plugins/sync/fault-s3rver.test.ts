@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -6,7 +6,9 @@ import { CheckpointLog } from '../../helpers/checkpoints.ts';
 import { collect, spawnCli } from '../../helpers/cli.ts';
 import { startS3rver, type S3Server } from '../../helpers/s3rver.ts';
 import { fuzzSeed, prng } from '../../helpers/seed.ts';
+import { tmpDir } from '../../helpers/tmp.ts';
 import { machine, manyFiles, writeTree } from './fixtures.ts';
+import { S3BlobStore } from '../../../adapters/s3-blob-store.ts';
 import { bucketObjects, s3Env } from './s3-objects.ts';
 
 const seed = fuzzSeed('sync/fault-s3rver', 0x53_3e_40);
@@ -55,6 +57,56 @@ test('s3rver killed (kill -9) in the middle of a push (at a seeded object), then
   }
   const again = await m.json(['run', 'push'], s3Env(srv));
   assert.is(again.out.reports.push.files, 0, 'the push after the rerun sent files again');
+});
+
+/** Every file s3rver keeps for `key` (an object's body and its metadata), found in its folder. */
+function serverFilesOf(key: string): string[] {
+  const found: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const f = path.join(d, e.name);
+      if (e.isDirectory()) walk(f);
+      else if (f.includes(key)) found.push(f);
+    }
+  };
+  walk(srv.dir);
+  return found;
+}
+
+test('a key a killed server left unreadable (HTTP 500 on its HEAD) is written over by the push that had it in flight; any other such key fails the push, named', async () => {
+  const dir = tmpDir('snappy-torn-');
+  const cfg = path.join(dir, 'snappy.config.json');
+  writeFileSync(cfg, JSON.stringify({ builtins: ['sync'], sync: { retries: 0 } }));
+  const m = machine({ id: 'k2', key: 'torn-tenant-0123456789abcdef', remote: 's3://snappy/t', env: s3Env(srv), dir, config: cfg });
+  writeTree(m.state, { 'skills/a.md': '# a v1\n', 'skills/b.md': '# b v1\n' });
+  const first = await m.json(['run', 'push'], s3Env(srv));
+  assert.is(first.res.code, 0, first.res.stderr);
+  // Both pages change; the server's copies of both are left torn, as a kill mid-write leaves them.
+  writeTree(m.state, { 'skills/a.md': '# a v2\n', 'skills/b.md': '# b v2\n' });
+  const tear = (skill: string) => {
+    const files = serverFilesOf(`/skills/${skill}.md`);
+    assert.ok(files.length > 0, `s3rver keeps no file for skills/${skill}.md: ${files}`);
+    for (const f of files) if (f.endsWith('.json')) writeFileSync(f, readFileSync(f, 'utf8').slice(0, 5));
+  };
+  tear('a');
+  tear('b');
+  // The last push had a's key in flight (it was writing it when the server died): the manifest says so.
+  const manifestDir = path.join(m.state, '.snappy', 'sync');
+  const manifestFile = path.join(manifestDir, readdirSync(manifestDir)[0]!);
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { files: Record<string, { key: string }>; inflight?: Record<string, 1> };
+  const keyA = manifest.files['skills/a.md']!.key;
+  const keyB = manifest.files['skills/b.md']!.key;
+  writeFileSync(manifestFile, JSON.stringify({ ...manifest, inflight: { [keyA]: 1 } }));
+  const rerun = await m.json(['run', 'push'], s3Env(srv));
+  assert.is(rerun.res.code, 1, `the push wrote over a key it did not have in flight: ${rerun.res.stderr}`);
+  assert.match(rerun.res.stderr, keyB);
+  assert.not.match(rerun.res.stderr, keyA);
+  const s3 = new S3BlobStore({ bucket: 'snappy', prefix: 't/', endpoint: srv.endpoint, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', region: 'us-east-1' });
+  try {
+    assert.is(new TextDecoder().decode((await s3.get(keyA))!), '# a v2\n', 'the torn copy of the key in flight was written over');
+  } finally {
+    s3.destroy();
+  }
 });
 
 test.run();
