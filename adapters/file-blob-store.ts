@@ -176,16 +176,19 @@ async function walk(dir: string, keyPrefix: string, out: { key: string; size: nu
     if (isNotFound(err) || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
     throw err;
   }
-  for (const e of entries) {
-    if (top && (e.name === TMP || e.name === LOCKS)) continue;
-    const key = keyPrefix ? `${keyPrefix}/${e.name}` : e.name;
-    const full = path.join(dir, e.name);
-    if (e.isDirectory()) await walk(full, key, out, false);
-    else if (e.isFile()) {
-      const st = await fs.stat(full, { bigint: true }).catch(() => null);
-      if (st) out.push({ key, size: Number(st.size), etag: etagOfStat(st) });
-    }
-  }
+  // Side by side (the caller sorts): one wait for a folder's entries, not one per entry.
+  await Promise.all(
+    entries.map(async (e) => {
+      if (top && (e.name === TMP || e.name === LOCKS)) return;
+      const key = keyPrefix ? `${keyPrefix}/${e.name}` : e.name;
+      const full = path.join(dir, e.name);
+      if (e.isDirectory()) await walk(full, key, out, false);
+      else if (e.isFile()) {
+        const st = await fs.stat(full, { bigint: true }).catch(() => null);
+        if (st) out.push({ key, size: Number(st.size), etag: etagOfStat(st) });
+      }
+    }),
+  );
 }
 
 /**

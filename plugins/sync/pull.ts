@@ -211,11 +211,7 @@ async function changedObjects(remote: RemoteStore, manifest: Manifest, prefixes:
     const folders: string[] = [];
     for (;;) {
       const c = await withRetry(() => remote.changesSince!(cursor), retry);
-      if (c.reset) {
-        const all: BlobInfo[] = [];
-        for (const prefix of prefixes) all.push(...(await listAll(remote, prefix, retry)));
-        return { objects: all, folders: [], all: true, cursor: c.cursor };
-      }
+      if (c.reset) return { objects: await listEach(remote, prefixes, retry), folders: [], all: true, cursor: c.cursor };
       objects.push(...c.objects);
       for (const f of c.folders) {
         folders.push(f.folder);
@@ -225,9 +221,12 @@ async function changedObjects(remote: RemoteStore, manifest: Manifest, prefixes:
       if (!c.more) return { objects, folders, all: false, cursor };
     }
   }
-  const all: BlobInfo[] = [];
-  for (const prefix of prefixes) all.push(...(await listAll(remote, prefix, retry)));
-  return { objects: all, folders: [], all: true };
+  return { objects: await listEach(remote, prefixes, retry), folders: [], all: true };
+}
+
+/** Every object under each of `prefixes`, in that order; the listings run side by side (one round trip, not five). */
+async function listEach(remote: BlobStore, prefixes: readonly string[], retry: RetryPolicy): Promise<BlobInfo[]> {
+  return (await Promise.all(prefixes.map((prefix) => listAll(remote, prefix, retry)))).flat();
 }
 
 async function listAll(remote: BlobStore, prefix: string, retry: RetryPolicy): Promise<BlobInfo[]> {
