@@ -23,13 +23,22 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
 }
 
 export async function readJsonFile<T>(file: string): Promise<T | undefined> {
-  let text: string;
+  const text = await readTextFile(file);
+  return text === undefined ? undefined : parseJsonText<T>(file, text);
+}
+
+/** A file's text; undefined when there is no such file. */
+export async function readTextFile(file: string): Promise<string | undefined> {
   try {
-    text = await fs.readFile(file, 'utf8');
+    return await fs.readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+}
+
+/** `text` (the content of `file`) as JSON; invalid JSON is an error naming the file. */
+export function parseJsonText<T>(file: string, text: string): T {
   try {
     return JSON.parse(text) as T;
   } catch (err) {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { readJsonFile, writeJsonAtomic } from '../adapters/fs.ts';
+import { readJsonFile, writeJsonRenamed } from '../adapters/fs.ts';
 import { State } from '../domain/state-layout.ts';
 
 /** `.snappy/last-push.json`: how this machine's last push went (never synced). */
@@ -21,5 +21,7 @@ export async function recordPush(stateDir: string, outcome: { ok: boolean; error
   const ts = new Date().toISOString();
   const prev = outcome.ok ? null : await readPushRecord(stateDir);
   const rec: PushRecord = { ts, ok: outcome.ok, ...(outcome.error ? { error: outcome.error.slice(0, 500) } : {}), ...(outcome.ok ? { lastOk: ts } : prev?.lastOk ? { lastOk: prev.lastOk } : {}) };
-  await writeJsonAtomic(path.join(stateDir, State.lastPush), rec);
+  // Renamed into place, not synced to disk: a kill leaves the old record or this one, and a
+  // record a power cut loses is only what `snappy doctor` says of the last push.
+  await writeJsonRenamed(path.join(stateDir, State.lastPush), rec);
 }

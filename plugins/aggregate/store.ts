@@ -52,6 +52,8 @@ export class AggStore {
   readonly commitFile: string;
   commit: AggCommit = { ...EMPTY, own: [] };
   private keys: Set<string> | undefined;
+  /** Whether this process changed the file or its record since it last made them durable: a no-op run need not. */
+  private changed = false;
   /** One tenant's rows, run_id -> fingerprint of the row: how a reused run id is told from a row seen again. */
   private tenantRows: { tenant: string; rows: Map<string, number> } | undefined;
 
@@ -77,13 +79,17 @@ export class AggStore {
     const size = await fileSize(this.file);
     if (saved && saved.v === 1 && size >= saved.size) {
       this.commit = saved;
-      if (size > saved.size) await fs.truncate(this.file, saved.size);
+      if (size > saved.size) {
+        await fs.truncate(this.file, saved.size);
+        this.changed = true;
+      }
       return;
     }
     // No record, or a file shorter than recorded (edited or deleted by hand): keep its
     // complete lines and rebuild this machine's rows from the eval log, deduplicated.
     const keep = await completeLinesSize(this.file, size);
     if (keep < size) await fs.truncate(this.file, keep);
+    this.changed = true;
     if (saved) this.warn(`${State.aggregate} is shorter than recorded (edited or removed by hand?): rebuilding this machine's rows from ${State.evalLog}`);
     this.commit = { ...EMPTY, own: [], size: keep };
     await this.save();
@@ -178,6 +184,7 @@ export class AggStore {
   }
 
   async save(commit: AggCommit = this.commit, durable = false): Promise<void> {
+    this.changed = true;
     if (durable) await writeJsonAtomic(this.commitFile, commit);
     else await writeJsonRenamed(this.commitFile, commit);
   }
@@ -186,9 +193,11 @@ export class AggStore {
    * Makes what is committed durable (fdatasync the file, fsync the record). Appends skip it
    * (rename alone is atomic against kill -9); tasks call this once at their end and before
    * shipping. After a power cut without it, recover() finds the file shorter than recorded
-   * and rebuilds this machine's rows from the eval log, deduplicated.
+   * and rebuilds this machine's rows from the eval log, deduplicated. A store this process has
+   * not changed is left as it is.
    */
   async flush(): Promise<void> {
+    if (!this.changed) return;
     const fh = await fs.open(this.file, 'r').catch(() => undefined);
     if (fh) {
       try {
@@ -198,6 +207,7 @@ export class AggStore {
       }
     }
     await this.save(this.commit, true);
+    this.changed = false;
   }
 
   /**

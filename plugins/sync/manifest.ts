@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { readJsonFile, writeFileAtomic } from '../../adapters/fs.ts';
+import { parseJsonText, readTextFile, writeFileAtomic } from '../../adapters/fs.ts';
 import { State } from '../../domain/state-layout.ts';
 
 /** What the last sync left for one local file. */
@@ -47,12 +47,25 @@ export function manifestFile(stateDir: string, remoteUrl: string): string {
 /** Loads the manifest for `remoteUrl`; a fresh one when there is none (everything counts as changed). */
 export async function loadManifest(stateDir: string, remoteUrl: string): Promise<Manifest> {
   const file = manifestFile(stateDir, remoteUrl);
-  const m = await readJsonFile<Manifest>(file);
-  if (m && m.v === 1 && m.remote === remoteUrl && m.files && m.merged) return m;
+  const text = await readTextFile(file);
+  const m = text === undefined ? undefined : parseJsonText<Manifest>(file, text);
+  if (m && m.v === 1 && m.remote === remoteUrl && m.files && m.merged) {
+    asSaved.set(m, text!);
+    return m;
+  }
   return { v: 1, remote: remoteUrl, files: {}, merged: {} };
 }
 
-/** Saves atomically: a kill at any instant leaves the old or the new manifest, never half of one. */
+/** A loaded manifest's text on disk, as saveManifest would write it when nothing changed. */
+const asSaved = new WeakMap<Manifest, string>();
+
+/**
+ * Saves atomically: a kill at any instant leaves the old or the new manifest, never half of
+ * one. One that has not changed since it was loaded or saved (a no-op sync) is not written.
+ */
 export async function saveManifest(stateDir: string, m: Manifest): Promise<void> {
-  await writeFileAtomic(manifestFile(stateDir, m.remote), JSON.stringify(m));
+  const text = JSON.stringify(m);
+  if (asSaved.get(m) === text) return;
+  await writeFileAtomic(manifestFile(stateDir, m.remote), text);
+  asSaved.set(m, text);
 }
