@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { lazySchema } from './lazy-schema.ts';
 import { MACHINE_RE as MACHINE_ID } from '../domain/names.ts';
 import { isPluginDefinition, type PluginDefinition } from './plugin.ts';
 
@@ -9,92 +10,97 @@ export type PluginRef =
   | readonly [string, unknown]
   | { plugin: PluginDefinition | string; options?: unknown };
 
-const pluginObject = z.custom<PluginDefinition>(isPluginDefinition, { message: 'expected a plugin made with definePlugin({ name, apply })' });
-
-const pluginRef = z.union(
-  [
-    z.string().min(1),
-    z.tuple([z.string().min(1), z.unknown()]),
-    pluginObject,
-    z.object({ plugin: z.union([z.string().min(1), pluginObject]), options: z.unknown().optional() }).strict(),
-  ],
-  { error: 'expected a plugin (definePlugin object), a module specifier string, [specifier, options] or { plugin, options }' },
-);
-
-const section = z.record(z.string(), z.unknown());
-
 /** The names of the built-in plugins, in their default order. */
 export const BUILTIN_PLUGINS = ['aggregate', 'regen', 'sync', 'quorum'] as const;
 export type BuiltinPlugin = (typeof BUILTIN_PLUGINS)[number];
 
-const overridable = {
-  /** Machine id when SNAPPY_MACHINE_ID is unset (default: the host name). */
-  machineId: z.string().regex(MACHINE_ID, 'expected 1-64 characters of [A-Za-z0-9._-]').optional(),
-  /** Remote URL when neither --remote nor SNAPPY_REMOTE is given: file://DIR or s3://BUCKET[/PREFIX]. */
-  remote: z.string().regex(/^(file|s3):\/\/.+/, 'expected file://DIR or s3://BUCKET[/PREFIX]').optional(),
-  /** S3 client settings (else the usual AWS_* variables). */
-  s3: z
-    .object({
-      endpoint: z.string().url().optional(),
-      region: z.string().min(1).optional(),
-      accessKeyId: z.string().min(1).optional(),
-      secretAccessKey: z.string().min(1).optional(),
-      sessionToken: z.string().min(1).optional(),
-      forcePathStyle: z.boolean().optional(),
-      /** Longest wait for a connection, per attempt, ms (default 10000). */
-      connectTimeoutMs: z.number().int().positive().max(600_000).optional(),
-      /** Longest wait for an answer (and between bytes of it), per attempt, ms (default 30000). */
-      timeoutMs: z.number().int().positive().max(3_600_000).optional(),
-    })
-    .strict()
-    .optional(),
-  /**
-   * The Worker. Set, it puts the machine in Worker mode: every push and pull goes through the
-   * Worker's signed API, and no remote may be named. Unset: direct mode on `remote`.
-   */
-  worker: z
-    .object({
-      url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'expected an http(s):// URL'),
-      /** Connect timeout of every request to the Worker, ms (default 10000). */
-      connectTimeoutMs: z.number().int().positive().max(600_000).optional(),
-      /** Response timeout of every request to the Worker, ms (default 60000). */
-      timeoutMs: z.number().int().positive().max(3_600_000).optional(),
-    })
-    .strict()
-    .optional(),
-  /** Which built-in plugins run (default: all four). */
-  builtins: z.array(z.enum(BUILTIN_PLUGINS)).optional(),
-  /** Third-party (and extra) plugins, applied after the built-ins. */
-  plugins: z.array(pluginRef).optional(),
-  /** The tick (the Worker's cron, `snappy run tick`). */
-  tick: z
-    .object({
-      /** Time budget of one tick, ms (default 25000: a cron handler has 30 s of CPU). Taps stop starting work after it. */
-      budgetMs: z.number().int().positive().max(900_000).optional(),
-    })
-    .strict()
-    .optional(),
-  /** Per-hook tap timeouts in ms, e.g. { onTick: 20000 }. */
-  timeouts: z.record(z.string(), z.number().int().nonnegative()).optional(),
-  /** Options of the built-in plugins; each plugin validates its own section. */
-  aggregate: section.optional(),
-  regen: section.optional(),
-  sync: section.optional(),
-  quorum: section.optional(),
-};
+/** The schema of `snappy.config.*`, made when first used (core/lazy-schema.ts). */
+function makeConfigSchema() {
+  const pluginObject = z.custom<PluginDefinition>(isPluginDefinition, { message: 'expected a plugin made with definePlugin({ name, apply })' });
 
-const overrideSchema = z.object(overridable).strict();
+  const pluginRef = z.union(
+    [
+      z.string().min(1),
+      z.tuple([z.string().min(1), z.unknown()]),
+      pluginObject,
+      z.object({ plugin: z.union([z.string().min(1), pluginObject]), options: z.unknown().optional() }).strict(),
+    ],
+    { error: 'expected a plugin (definePlugin object), a module specifier string, [specifier, options] or { plugin, options }' },
+  );
+
+  const section = z.record(z.string(), z.unknown());
+
+  const overridable = {
+    /** Machine id when SNAPPY_MACHINE_ID is unset (default: the host name). */
+    machineId: z.string().regex(MACHINE_ID, 'expected 1-64 characters of [A-Za-z0-9._-]').optional(),
+    /** Remote URL when neither --remote nor SNAPPY_REMOTE is given: file://DIR or s3://BUCKET[/PREFIX]. */
+    remote: z.string().regex(/^(file|s3):\/\/.+/, 'expected file://DIR or s3://BUCKET[/PREFIX]').optional(),
+    /** S3 client settings (else the usual AWS_* variables). */
+    s3: z
+      .object({
+        endpoint: z.string().url().optional(),
+        region: z.string().min(1).optional(),
+        accessKeyId: z.string().min(1).optional(),
+        secretAccessKey: z.string().min(1).optional(),
+        sessionToken: z.string().min(1).optional(),
+        forcePathStyle: z.boolean().optional(),
+        /** Longest wait for a connection, per attempt, ms (default 10000). */
+        connectTimeoutMs: z.number().int().positive().max(600_000).optional(),
+        /** Longest wait for an answer (and between bytes of it), per attempt, ms (default 30000). */
+        timeoutMs: z.number().int().positive().max(3_600_000).optional(),
+      })
+      .strict()
+      .optional(),
+    /**
+     * The Worker. Set, it puts the machine in Worker mode: every push and pull goes through the
+     * Worker's signed API, and no remote may be named. Unset: direct mode on `remote`.
+     */
+    worker: z
+      .object({
+        url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'expected an http(s):// URL'),
+        /** Connect timeout of every request to the Worker, ms (default 10000). */
+        connectTimeoutMs: z.number().int().positive().max(600_000).optional(),
+        /** Response timeout of every request to the Worker, ms (default 60000). */
+        timeoutMs: z.number().int().positive().max(3_600_000).optional(),
+      })
+      .strict()
+      .optional(),
+    /** Which built-in plugins run (default: all four). */
+    builtins: z.array(z.enum(BUILTIN_PLUGINS)).optional(),
+    /** Third-party (and extra) plugins, applied after the built-ins. */
+    plugins: z.array(pluginRef).optional(),
+    /** The tick (the Worker's cron, `snappy run tick`). */
+    tick: z
+      .object({
+        /** Time budget of one tick, ms (default 25000: a cron handler has 30 s of CPU). Taps stop starting work after it. */
+        budgetMs: z.number().int().positive().max(900_000).optional(),
+      })
+      .strict()
+      .optional(),
+    /** Per-hook tap timeouts in ms, e.g. { onTick: 20000 }. */
+    timeouts: z.record(z.string(), z.number().int().nonnegative()).optional(),
+    /** Options of the built-in plugins; each plugin validates its own section. */
+    aggregate: section.optional(),
+    regen: section.optional(),
+    sync: section.optional(),
+    quorum: section.optional(),
+  };
+
+  const overrideSchema = z.object(overridable).strict();
+
+  return z
+    .object({
+      ...overridable,
+      /** Overrides by tenant id (12 hex), merged over the base config. */
+      tenants: z.record(z.string().regex(/^[0-9a-f]{12}$/, 'expected a tenant id: 12 lower-case hex characters, the first 12 of the SHA-256 of the master key (`snappy ops key` prints it)'), overrideSchema).optional(),
+      /** Overrides by machine id, merged over the base and tenant config. */
+      machines: z.record(z.string().regex(MACHINE_ID, 'expected a machine id: 1-64 characters of [A-Za-z0-9._-] (`snappy status` prints this machine\'s)'), overrideSchema).optional(),
+    })
+    .strict();
+}
 
 /** The schema of `snappy.config.*`. */
-export const configSchema = z
-  .object({
-    ...overridable,
-    /** Overrides by tenant id (12 hex), merged over the base config. */
-    tenants: z.record(z.string().regex(/^[0-9a-f]{12}$/, 'expected a tenant id: 12 lower-case hex characters, the first 12 of the SHA-256 of the master key (`snappy ops key` prints it)'), overrideSchema).optional(),
-    /** Overrides by machine id, merged over the base and tenant config. */
-    machines: z.record(z.string().regex(MACHINE_ID, 'expected a machine id: 1-64 characters of [A-Za-z0-9._-] (`snappy status` prints this machine\'s)'), overrideSchema).optional(),
-  })
-  .strict();
+export const configSchema = lazySchema(makeConfigSchema, 'config');
 
 export type SnappyConfig = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { lazySchema } from '../core/lazy-schema.ts';
 import { isSkillName, parseSkillRef } from './names.ts';
 
 /** Keys of an aggregate row (locked schema v1), in the order they are written. */
@@ -14,18 +15,20 @@ function isIsoUtc(s: string): boolean {
 }
 
 /** The locked schema v1 of an aggregate row: the only eval data that leaves a machine. */
-export const aggRowSchema = z
-  .object({
-    _v: z.literal(1),
-    ts: z.string().refine(isIsoUtc, 'expected an ISO-8601 UTC time as new Date(..).toISOString() writes it'),
-    skill: z.string().refine((s) => parseSkillRef(s) !== null, 'expected a skill name or <skill>:<rev_id>'),
-    score: z.number().min(0).max(1),
-    run_id: z.string().regex(/^[0-9a-f]{16}$/, 'expected 16 lower-case hex characters (an HMAC, never a raw run id)'),
-    tenant: z.string().regex(/^[0-9a-f]{12}$/, 'expected a tenant id of 12 lower-case hex characters'),
-    cost_usd_cents: z.number().int('expected whole cents (fractional cents are rounded before aggregation)').min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-    ok: z.boolean(),
-  })
-  .strict();
+export const aggRowSchema = lazySchema(() =>
+  z
+    .object({
+      _v: z.literal(1),
+      ts: z.string().refine(isIsoUtc, 'expected an ISO-8601 UTC time as new Date(..).toISOString() writes it'),
+      skill: z.string().refine((s) => parseSkillRef(s) !== null, 'expected a skill name or <skill>:<rev_id>'),
+      score: z.number().min(0).max(1),
+      run_id: z.string().regex(/^[0-9a-f]{16}$/, 'expected 16 lower-case hex characters (an HMAC, never a raw run id)'),
+      tenant: z.string().regex(/^[0-9a-f]{12}$/, 'expected a tenant id of 12 lower-case hex characters'),
+      cost_usd_cents: z.number().int('expected whole cents (fractional cents are rounded before aggregation)').min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+      ok: z.boolean(),
+    })
+    .strict(),
+);
 
 /** One aggregate row. */
 export type AggRow = z.output<typeof aggRowSchema>;
