@@ -5,9 +5,11 @@
 // built from is newer (dist/build.json lists them); otherwise the TypeScript sources, through
 // tsx. So a checkout runs without a build and never runs a stale one, and the installed
 // package (which always has dist/) starts without compiling anything.
-import { readFileSync, statSync } from 'node:fs';
-import module from 'node:module';
-import { fileURLToPath } from 'node:url';
+// Built-ins by getter, not import: an import makes the module's ES face, which reads every
+// export, lazy ones included (node:fs's streams), a few ms of every start.
+const { readFileSync, statSync } = process.getBuiltinModule('node:fs');
+const module = process.getBuiltinModule('node:module');
+const { fileURLToPath } = process.getBuiltinModule('node:url');
 
 const args = process.argv.slice(2);
 const root = new URL('../', import.meta.url);
@@ -55,12 +57,14 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
 } else {
   // Node 22.1+ keeps the compiled code of the modules it loads on disk for the next run.
   module.enableCompileCache?.();
-  let cli;
-  if (distIsFresh()) cli = await import('../dist/cli.js');
-  else {
-    await import('../cli/from-sources.mjs');
-    cli = await import('../cli/main.ts');
-  }
-  if (process.env.SNAPPY_TEST_PROGRESS) await cli.listenForTests(process.env);
-  process.exitCode = await cli.main(args);
+  const built = distIsFresh();
+  if (!built) await import('../cli/from-sources.mjs');
+  const cli = () => (built ? import('../dist/cli.js') : import('../cli/main.ts'));
+  // `snappy run <task..>` (the cron job) from one module of its own when its arguments are
+  // plain (cli/run-entry.ts); anything else, or a run that is not plain, through the parser.
+  const run = args[0] === 'run' ? await (built ? import('../dist/chunks/run.js') : import('../cli/run-entry.ts')) : undefined;
+  if (process.env.SNAPPY_TEST_PROGRESS) await (run ?? (await cli())).listenForTests(process.env);
+  const code = run ? await run.runPlain(args) : undefined;
+  process.exitCode = code ?? (await (await cli()).main(args));
 }
+

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, readFileSync, readdirSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { cacheDirsFor, makeCacheDir, trustedCacheDir } from './cache-dir.ts';
 import { LIBRARY_ENTRY, PACKAGE_NAME } from './package-root.ts';
 import { importDefault, unwrapDefault } from './import-module.ts';
 
@@ -15,23 +15,6 @@ interface Inputs {
 }
 
 const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
-
-/**
- * Where compiled configs are kept, best first: `node_modules/.cache/snappy/config` of the
- * nearest node_modules above `dir`; without one (a project run by a global install), the
- * user's cache folder, then the system's temporary one. Such a config can import no package
- * but ours, which the compiled module names by path, so it runs the same from anywhere.
- */
-function cacheDirsFor(dir: string): string[] {
-  for (let d = dir; ; d = path.dirname(d)) {
-    const nm = path.join(d, 'node_modules');
-    if (existsSync(nm)) return [path.join(nm, '.cache', 'snappy', 'config')];
-    if (path.dirname(d) === d) break;
-  }
-  const home = process.env.XDG_CACHE_HOME || (homedir() ? path.join(homedir(), '.cache') : '');
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
-  return [...(home && path.isAbsolute(home) ? [path.join(home, 'snappy', 'config')] : []), path.join(tmpdir(), `snappy-config-${uid}`)];
-}
 
 function stillSame(inputs: Inputs): boolean {
   for (const [file, hash] of Object.entries(inputs)) {
@@ -60,11 +43,11 @@ export async function importTsConfig(file: string): Promise<unknown> {
   // would otherwise throw the other's compilation away (see compile).
   const stem = `${path.basename(file).replace(/\W+/g, '_')}-${sha(`${file}\0${LIBRARY_ENTRY}`).slice(0, 8)}`;
   const key = sha(`${SCHEME}\0${LIBRARY_ENTRY}\0${file}\0${sha(source)}`).slice(0, 16);
-  const dirs = cacheDirsFor(path.dirname(file));
+  const dirs = cacheDirsFor(path.dirname(file), 'config');
   for (const dir of dirs) {
     const out = path.join(dir, `${stem}-${key}.mjs`);
     try {
-      if (existsSync(out) && stillSame(JSON.parse(readFileSync(`${out}.json`, 'utf8')) as Inputs)) return unwrapDefault(await import(pathToFileURL(out).href));
+      if (existsSync(out) && trustedCacheDir(dir) && stillSame(JSON.parse(readFileSync(`${out}.json`, 'utf8')) as Inputs)) return unwrapDefault(await import(pathToFileURL(out).href));
     } catch {}
   }
   // Outside node_modules, a compiled module could not resolve a package it imports (through a
@@ -123,7 +106,7 @@ async function compile(file: string, out: string, meta: string, selfContained: b
     const abs = path.resolve(dir, input);
     if (abs !== file && !abs.includes(`${path.sep}node_modules${path.sep}`)) inputs[abs] = sha(readFileSync(abs));
   }
-  await fs.mkdir(path.dirname(out), { recursive: true });
+  if (!makeCacheDir(path.dirname(out))) throw Object.assign(new Error(`${path.dirname(out)} is not a cache folder to trust`), { code: 'EACCES' });
   // Written aside and renamed: a process importing the entry never sees half of it.
   const tmp = `${out}.${process.pid}.tmp`;
   await fs.writeFile(tmp, result.outputFiles[0]!.contents);

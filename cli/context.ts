@@ -6,10 +6,12 @@ import type { Identity, RunFlags } from '../core/context.ts';
 import type { IngestSummary, TaskContext } from '../core/plugin.ts';
 import { systemClock, type Clock, type KV, type Logger, type RemoteStore } from '../core/ports.ts';
 import { createRunner, type Runner } from '../core/runner.ts';
+import { useParseMemo } from '../core/lazy-schema.ts';
 import { DEFAULT_TICK_BUDGET_MS } from '../lifecycle/tick.ts';
 import { lifecycleTasks } from '../lifecycle/tasks.ts';
 import { ingestRun } from '../lifecycle/ingest.ts';
-import { tenantIdOf } from '../domain/hash.ts';
+import { createHash } from 'node:crypto';
+import { tenantIdOfSha256 } from '../domain/hash.ts';
 import { keyStrength, weakKeyMessage } from '../domain/key-strength.ts';
 import { isMachineId } from '../domain/names.ts';
 import { State } from '../domain/state-layout.ts';
@@ -23,6 +25,7 @@ import { loadPlugins } from './plugins-load.ts';
 import { checkRemote, defaultRemote, openRemote, type RemoteUse } from './remote.ts';
 import { resolveStateDir } from './state-dir.ts';
 import { openStateVersion, type StateCheck } from './state-version.ts';
+import { openParseMemo } from './parse-memo.ts';
 
 /** Flags every command accepts. */
 export interface GlobalFlags {
@@ -88,6 +91,9 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
   // --quiet is for cron: the AWS SDK's notice that it will drop this Node version is not this
   // run's warning. Its documented switch, set only when the user has not set it either way.
   if (flags.quiet && env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED === undefined) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  // The built CLI remembers its config's and options' parses (cli/parse-memo.ts): a cron run
+  // whose config has not changed validates it without loading zod.
+  useParseMemo(openParseMemo(process.cwd()));
   const loaded = await loadConfig({ explicit: flags.config ?? env.SNAPPY_CONFIG, dir: process.cwd() });
   // Every tenant's and machine's view of the built-ins' options, not only this machine's: a bad
   // override fails every run of the fleet at once, not just the runs it applies to.
@@ -101,7 +107,8 @@ export async function createCli(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
     log.warn(chosen.warning);
     addJsonWarning(chosen.warning);
   }
-  const tenant = masterKey ? await tenantIdOf(masterKey) : undefined;
+  // node:crypto, not WebCrypto (domain/hash.ts): the first WebCrypto digest of a process costs a millisecond.
+  const tenant = masterKey ? tenantIdOfSha256(createHash('sha256').update(masterKey).digest('hex')) : undefined;
   if (masterKey) warnIfWeak(masterKey, log);
   // Before anything reads the state: a newer format is refused. An older one is migrated by
   // `openState`, when the command starts its work.

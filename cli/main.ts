@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { runCommand } from './commands/run.ts';
 import type { GlobalFlags } from './context.ts';
-import { plainRun } from './run-route.ts';
 import { PACKAGE_ROOT } from './package-root.ts';
 import { reportError } from './output.ts';
+import { runPlain } from './run-entry.ts';
 import { noCommandError, usageError, type ParserView } from './usage.ts';
 
 const EPILOG = `Environment:
@@ -34,23 +33,13 @@ With --json, stdout holds exactly one JSON object, also on failure:
   (and "plugin", "hook", "step" when known)
 Docs: README.md`;
 
-/** Tests only (SNAPPY_TEST_PROGRESS): reports this process's checkpoints to a file. */
-export async function listenForTests(env: NodeJS.ProcessEnv): Promise<void> {
-  (await import('../adapters/checkpoint-file.ts')).listenFromEnv(env);
-}
+export { listenForTests } from './run-entry.ts';
 
 /** Runs the CLI on `args`; resolves to the exit code. */
 export async function main(args: string[]): Promise<number> {
   const json = args.includes('--json');
-  const run = plainRun(args);
-  if (run) {
-    try {
-      await runCommand.handler(run as Parameters<typeof runCommand.handler>[0]);
-      return process.exitCode === undefined ? 0 : Number(process.exitCode);
-    } catch (err) {
-      return reportError(err, json);
-    }
-  }
+  const plain = await runPlain(args);
+  if (plain !== undefined) return plain;
   // The other commands load with the parser: a plain `snappy run` needs neither.
   const [{ default: yargs }, { COMMANDS }] = await Promise.all([import('yargs'), import('./commands/index.ts')]);
   const version = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')).version as string;

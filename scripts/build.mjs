@@ -3,6 +3,8 @@
 //   dist/index.js       the library (`import ... from 'snappy-os'`), ESM
 //   dist/cli.js         the CLI bin/snappy.js runs; it shares dist/chunks/ with the library, so
 //                       a config or plugin importing 'snappy-os' gets the CLI's own instances
+//   dist/chunks/run.js  a plain `snappy run <task..>` (the cron job) in one module
+//   dist/chunks/*.cjs   zod, picomatch and yaml, each loaded only when a run first uses it
 //   dist/types/         declarations (.d.ts + maps), the layout of the sources
 //   dist/build.json     the source files the JS was built from, for bin/snappy.js's freshness check
 //   dist/help-100.txt   `snappy --help` as printed off a terminal
@@ -14,6 +16,7 @@
 import { cpSync, existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 
@@ -83,11 +86,44 @@ const toCore = {
     });
   },
 };
+// Node's built-in modules are taken with `process.getBuiltinModule` rather than imported: an
+// `import` of one makes its ES module face, which reads every export, lazy ones included
+// (node:fs's streams, node:crypto's WebCrypto), some 4 ms of every start for the few used here.
+// esbuild writes every such import as one line at the top of its output; each becomes a const.
+function builtinsByGetter(text) {
+  // Line for line, so the source maps still hold.
+  const named = (names) => names.replace(/\b(\w+) as (\w+)\b/g, '$1: $2');
+  return text.replace(/^import (?:(\w+)|\* as (\w+)|(\w+), \{([^}]*)\}|\{([^}]*)\}) from "(node:[a-z_/]+)";$/gm, (line, def, ns, def2, names2, names, id) => {
+    const get = `process.getBuiltinModule(${JSON.stringify(id)})`;
+    if (def || ns) return `const ${def || ns} = ${get};`;
+    if (def2) return `const ${def2} = ${get}, {${named(names2)}} = ${def2};`;
+    return `const {${named(names)}} = ${get};`;
+  });
+}
 // The package ships the sources the maps point at: no sourcesContent.
 const common = { absWorkingDir: ROOT, bundle: true, format: 'esm', platform: 'node', target: 'node20', external: EXTERNAL, sourcemap: true, sourcesContent: false, metafile: true, logLevel: 'warning' };
 // Bundled CommonJS (tapable) requires Node's built-ins: give the ES modules a require.
-const banner = { js: "import { createRequire as __snappyRequire } from 'node:module'; const require = __snappyRequire(import.meta.url);" };
+// Only where some code of an output uses it (the rest are given an empty line, so the maps
+// hold): each costs a module object and a path lookup at start.
+const BANNER = "const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);";
+const banner = { js: BANNER };
 
+// zod, picomatch and yaml are loaded when first used: each is a CommonJS module of its own in
+// dist/chunks/ (so it can be loaded synchronously), and what our code imports in its place is
+// a stand-in that loads it (cli/lazy-*.ts). zod's is in the core, so it is also the `z` the
+// library entry gives configs and plugins. A run whose schemas are all remembered
+// (core/lazy-schema.ts, cli/parse-memo.ts), whose globs are plain and that reads no page (a
+// no-op cron run) loads none of them.
+await esbuild.build({ ...common, format: 'cjs', stdin: { contents: "export { z } from 'zod';\n", resolveDir: ROOT, sourcefile: '<zod>' }, outfile: path.join(OUT, 'chunks', 'zod.cjs'), plugins: [zodEnglishOnly] });
+await esbuild.build({ ...common, format: 'cjs', entryPoints: ['node_modules/picomatch/posix.js'], outfile: path.join(OUT, 'chunks', 'picomatch.cjs') });
+await esbuild.build({ ...common, format: 'cjs', entryPoints: ['node_modules/yaml/dist/index.js'], outfile: path.join(OUT, 'chunks', 'yaml.cjs') });
+const STAND_INS = { zod: 'lazy-zod.ts', 'picomatch/posix.js': 'lazy-picomatch.ts', yaml: 'lazy-yaml.ts' };
+const lazyLibraries = (...names) => ({
+  name: 'lazy-libraries',
+  setup(build) {
+    build.onResolve({ filter: new RegExp(`^(${names.map((n) => n.replace(/[./]/g, '\\$&')).join('|')})$`) }, (args) => ({ path: path.join(ROOT, 'cli', STAND_INS[args.path]) }));
+  },
+});
 const core = await esbuild.build({
   ...common,
   stdin: {
@@ -97,7 +133,7 @@ const core = await esbuild.build({
     loader: 'ts',
   },
   outfile: CORE_FILE,
-  plugins: [zodEnglishOnly],
+  plugins: [lazyLibraries('zod')],
   banner,
 });
 const coreExports = new Set(Object.values(core.metafile.outputs).flatMap((o) => o.exports ?? []));
@@ -107,18 +143,81 @@ const libraryNames = Object.values(publicApi.metafile.outputs).flatMap((o) => o.
 for (const name of libraryNames) if (!coreExports.has(name)) throw new Error(`build: core/index.ts exports ${name}, which dist/chunks/core.js does not`);
 writeFileSync(path.join(OUT, 'index.js'), `// core/index.ts: the library, all of it in the core its CLI shares\nexport { ${libraryNames.join(', ')} } from './chunks/core.js';\n//# sourceMappingURL=index.js.map\n`);
 writeFileSync(path.join(OUT, 'index.js.map'), `${JSON.stringify({ version: 3, sources: ['../core/index.ts'], names: [], mappings: '' })}\n`);
+// zod's JIT is turned off where zod is loaded (cli/lazy-zod.ts), not by cli/jitless.ts, which
+// would load it.
+const noJitlessModule = {
+  name: 'no-jitless-module',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/jitless\.ts$/ }, (args) => (args.importer.startsWith(path.join(ROOT, 'cli') + path.sep) ? { path: 'jitless', namespace: 'empty' } : undefined));
+    build.onLoad({ filter: /.*/, namespace: 'empty' }, () => ({ contents: '' }));
+  },
+};
+// The build's identity, for what the CLI caches per build (cli/parse-memo.ts): every source file
+// and the locked dependencies.
+const buildId = (() => {
+  const hash = createHash('sha256');
+  for (const dir of ['adapters', 'cli', 'core', 'domain', 'lifecycle', 'plugins', 'worker']) {
+    for (const file of [...walk(path.join(ROOT, dir))].sort()) hash.update(`${path.relative(ROOT, file)}\0`).update(readFileSync(file));
+  }
+  for (const file of ['package.json', 'package-lock.json']) if (existsSync(path.join(ROOT, file))) hash.update(readFileSync(path.join(ROOT, file)));
+  return hash.digest('hex').slice(0, 16);
+})();
 const result = await esbuild.build({
   ...common,
   entryPoints: { cli: 'cli/main.ts' },
   outdir: OUT,
   chunkNames: 'chunks/[name]-[hash]',
   splitting: true,
-  plugins: [toCore],
+  plugins: [toCore, noJitlessModule, lazyLibraries('picomatch/posix.js', 'yaml')],
+  define: { __SNAPPY_BUILD__: JSON.stringify(buildId) },
   banner,
 });
+// A plain `snappy run <task..>` (the cron job) loads dist/chunks/run.js (cli/run-entry.ts): all
+// it needs in one module, against some forty chunks through dist/cli.js, which is most of the
+// difference between a no-op `push --auto` and starting Node at all. It shares the core (and
+// zod and picomatch, loaded when first used) with every chunk. What it loads only in some runs
+// and would weigh it down stays in the chunks above: the S3 adapter (which imports the AWS
+// SDK) and cosmiconfig (configs that are not plain) are imported from there. Every module
+// those load beside it has its own instance there: they are pure.
+const chunkOfEntry = new Map(Object.entries(result.metafile.outputs).filter(([, o]) => o.entryPoint).map(([out, o]) => [o.entryPoint, `./${path.basename(out)}`]));
+const FROM_CHUNKS = { 'adapters/s3-blob-store.ts': 'adapters/s3-blob-store.ts', cosmiconfig: Object.keys(result.metafile.inputs).find((i) => /node_modules\/cosmiconfig\/dist\/index\.js$/.test(i)) };
+const fromChunks = {
+  name: 'from-chunks',
+  setup(build) {
+    build.onResolve({ filter: /s3-blob-store\.ts$|^cosmiconfig$/ }, (args) => {
+      if (args.kind !== 'dynamic-import') return undefined;
+      const key = args.path === 'cosmiconfig' ? FROM_CHUNKS.cosmiconfig : FROM_CHUNKS['adapters/s3-blob-store.ts'];
+      const chunk = chunkOfEntry.get(key);
+      if (!chunk) throw new Error(`build: no chunk of the CLI is the entry ${key}`);
+      return { path: chunk, external: true };
+    });
+  },
+};
+// In one module, an import of a built-in would load it on every run, however deep in code that
+// run never reaches (node:https for the Worker client, child_process for the regen agent):
+// esbuild hoists imports to the top. As CommonJS modules of one line, they load where used.
+const builtinsWhereUsed = {
+  name: 'builtins-where-used',
+  setup(build) {
+    build.onResolve({ filter: /^node:[a-z_/]+$/ }, (args) => ({ path: args.path, namespace: 'node-builtin' }));
+    build.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => ({ contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});\n`, loader: 'js' }));
+  },
+};
+const runBuild = await esbuild.build({
+  ...common,
+  entryPoints: ['cli/run-entry.ts'],
+  outfile: path.join(OUT, 'chunks', 'run.js'),
+  plugins: [toCore, noJitlessModule, lazyLibraries('picomatch/posix.js', 'yaml'), fromChunks, builtinsWhereUsed],
+  define: { __SNAPPY_BUILD__: JSON.stringify(buildId) },
+  banner,
+});
+for (const [out, o] of Object.entries(runBuild.metafile.outputs)) {
+  if (o.imports.some((i) => i.path.startsWith('@aws-sdk') && i.kind === 'import-statement')) throw new Error(`build: ${out} would load the AWS SDK on every run`);
+}
+
 // Each output imports the core by its own relative path; every name it imports must be there
 // (`export *` drops a name two core files both export).
-for (const out of Object.keys(result.metafile.outputs).filter((o) => o.endsWith('.js'))) {
+for (const out of [...Object.keys(result.metafile.outputs), ...Object.keys(runBuild.metafile.outputs)].filter((o) => o.endsWith('.js'))) {
   const file = path.join(ROOT, out);
   const text = readFileSync(file, 'utf8');
   if (!text.includes(CORE)) continue;
@@ -130,6 +229,14 @@ for (const out of Object.keys(result.metafile.outputs).filter((o) => o.endsWith(
   let rel = path.relative(path.dirname(file), CORE_FILE).split(path.sep).join('/');
   if (!rel.startsWith('.')) rel = `./${rel}`;
   writeFileSync(file, text.replaceAll(`"${CORE}"`, JSON.stringify(rel)));
+}
+for (const out of [...Object.keys(result.metafile.outputs), ...Object.keys(runBuild.metafile.outputs), ...Object.keys(core.metafile.outputs)].filter((o) => o.endsWith('.js'))) {
+  const file = path.join(ROOT, out);
+  const text = readFileSync(file, 'utf8');
+  let fixed = builtinsByGetter(text);
+  if (/^import\b[^;]*?"node:/m.test(fixed)) throw new Error(`build: ${out} imports a built-in in a form builtinsByGetter does not know`);
+  if (fixed.startsWith(`${BANNER}\n`) && !/\brequire\b/.test(fixed.slice(BANNER.length))) fixed = fixed.slice(BANNER.length);
+  if (fixed !== text) writeFileSync(file, fixed);
 }
 
 // The HMAC worker thread is started by URL (`new URL('./hmac-worker.js', import.meta.url)`):
@@ -157,7 +264,7 @@ const help = spawnSync(process.execPath, ['--input-type=module', '-e', `const { 
 if (help.status !== 0 || !help.stdout.includes('Usage: snappy')) throw new Error(`build: the built CLI's --help failed (exit ${help.status})`);
 writeFileSync(path.join(OUT, 'help-100.txt'), help.stdout);
 
-const inputs = new Set([core, publicApi, result, worker].flatMap((r) => Object.keys(r.metafile.inputs)).filter((f) => !f.includes('node_modules') && f !== CORE_ENTRY));
+const inputs = new Set([core, publicApi, result, runBuild, worker].flatMap((r) => Object.keys(r.metafile.inputs)).filter((f) => !f.includes('node_modules') && f !== CORE_ENTRY));
 writeFileSync(path.join(OUT, 'build.json'), `${JSON.stringify({ inputs: [...inputs].sort() }, null, 1)}\n`);
 
 if (!jsOnly) {

@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { RunIdHmac } from './run-id-hmac.js';
 
 /**
@@ -46,6 +46,8 @@ export class HmacPool {
     if (this.dead) return undefined;
     if (this.worker) return this.worker;
     try {
+      // Taken when first needed: most runs (a no-op cron run) hash nothing.
+      const { Worker } = process.getBuiltinModule('node:worker_threads');
       const w = new Worker(new URL('./hmac-worker.js', import.meta.url), { execArgv: [], workerData: { key: this.key } });
       w.unref();
       w.on('message', (m: { id: number; hex?: Uint8Array; error?: string }) => {
