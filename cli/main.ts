@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { GlobalFlags } from './context.ts';
+import { ErrorCode, SnappyError } from '../core/errors.ts';
 import { PACKAGE_ROOT } from './package-root.ts';
 import { reportError } from './output.ts';
 import { runPlain } from './run-entry.ts';
@@ -52,6 +53,14 @@ export async function main(args: string[]): Promise<number> {
     .option('json', { type: 'boolean', describe: 'print one JSON object on stdout and nothing else there', global: true })
     .option('quiet', { type: 'boolean', alias: 'q', describe: 'print only warnings and errors', global: true })
     .option('timings', { type: 'boolean', describe: 'print how long each plugin took on each hook (stderr)', global: true })
+    // A valued global flag given twice would reach the command as an array of both values.
+    .check((argv) => {
+      for (const flag of ['state', 'remote', 'config'] as const) {
+        const v = argv[flag] as unknown;
+        if (Array.isArray(v)) throw new SnappyError(`--${flag} is given ${v.length} times (${v.map((x) => JSON.stringify(String(x))).join(', ')}): give it once`, { code: ErrorCode.Usage, details: { flag: `--${flag}` } });
+      }
+      return true;
+    }, true)
     .command(COMMANDS)
     .demandCommand(1, 'no command')
     .strict()

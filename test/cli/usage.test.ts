@@ -62,6 +62,18 @@ test('a mistyped flag (--dryrun) on push --auto is refused before any work: noth
   assert.not.ok(existsSync(p.remote), 'no remote created');
 });
 
+test('a valued flag given twice (--config a --config b) is refused in one line naming it, before any work', async () => {
+  const p = project();
+  const before = snapshot(p.dir);
+  for (const args of [['run', 'push', '--auto'], ['status']]) {
+    const r = await runCli([...args, '--state', p.state, '--config', 'a.json', '--config', 'b.json', '--json'], { cwd: p.dir, env: p.env });
+    const { line, out } = refusal(r, true);
+    assert.match(line, '--config is given 2 times ("a.json", "b.json"): give it once');
+    assert.is(out.error.code, 'E_USAGE');
+  }
+  assert.equal(snapshot(p.dir), before, 'the project folder is untouched');
+});
+
 test('snappy eval with --cost (for --cost-usd) appends nothing and suggests the flag', async () => {
   const p = project();
   const before = snapshot(p.dir);
