@@ -210,6 +210,10 @@ const runBuild = await esbuild.build({
   plugins: [toCore, noJitlessModule, lazyLibraries('picomatch/posix.js', 'yaml'), fromChunks, builtinsWhereUsed],
   define: { __SNAPPY_BUILD__: JSON.stringify(buildId) },
   banner,
+  // Without spaces and with shorter syntax (names kept; the map leads back to the sources): a
+  // third less to read and hash every run, some 2 ms of a no-op push on Node 24.
+  minifyWhitespace: true,
+  minifySyntax: true,
 });
 for (const [out, o] of Object.entries(runBuild.metafile.outputs)) {
   if (o.imports.some((i) => i.path.startsWith('@aws-sdk') && i.kind === 'import-statement')) throw new Error(`build: ${out} would load the AWS SDK on every run`);
@@ -221,7 +225,7 @@ for (const out of [...Object.keys(result.metafile.outputs), ...Object.keys(runBu
   const file = path.join(ROOT, out);
   const text = readFileSync(file, 'utf8');
   if (!text.includes(CORE)) continue;
-  for (const m of text.matchAll(new RegExp(`(?:import|export) \\{([^}]*)\\} from "${CORE}"`, 'g'))) {
+  for (const m of text.matchAll(new RegExp(`(?:import|export) ?\\{([^}]*)\\} ?from ?"${CORE}"`, 'g'))) {
     for (const spec of m[1].split(',').map((x) => x.trim().split(/\s+as\s+/)[0]).filter(Boolean)) {
       if (!coreExports.has(spec)) throw new Error(`build: ${out} imports ${spec}, which dist/chunks/core.js does not export`);
     }
