@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { linkSync, mkdirSync, promises as fs, readFileSync, readlinkSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { checkpoint } from '../core/checkpoint.ts';
@@ -56,9 +56,9 @@ export async function acquireLock(file: string, opts: LockOptions = {}): Promise
   const updateMs = opts.updateMs ?? Math.max(10, Math.floor(staleMs / 4));
   const t0 = Date.now();
   const content = `${process.pid}\n${pidNamespace()}\n${randomBytes(12).toString('hex')}\n`;
-  await fs.mkdir(path.dirname(file), { recursive: true });
+  mkdirSync(path.dirname(file), { recursive: true });
   for (let attempt = 0; ; attempt++) {
-    if (await createWhole(file, content)) {
+    if (createWhole(file, content)) {
       const timer = setInterval(() => void heartbeat(file, content, opts), updateMs);
       timer.unref();
       held.set(file, { content, timer });
@@ -96,12 +96,8 @@ export function releaseLockSync(file: string): void {
 }
 
 async function release(file: string): Promise<void> {
-  const h = held.get(file);
-  if (!h) return;
-  clearInterval(h.timer);
-  held.delete(file);
   // Only our own lock: after a stall another process may hold it now.
-  if ((await fs.readFile(file, 'utf8').catch(() => null)) === h.content) await fs.rm(file, { force: true });
+  releaseLockSync(file);
 }
 
 async function heartbeat(file: string, content: string, opts: LockOptions): Promise<void> {
@@ -123,14 +119,15 @@ async function heartbeat(file: string, content: string, opts: LockOptions): Prom
 /**
  * Creates `file` holding `content`, or returns false when it exists. Written to a temp file
  * and linked into place, so the lock never exists half-written; a file system without hard
- * links gets an exclusive create and a write.
+ * links gets an exclusive create and a write. Synchronous: a few small calls, at a moment when
+ * nothing else runs, each of which would otherwise wait for the event loop.
  */
-async function createWhole(file: string, content: string): Promise<boolean> {
+function createWhole(file: string, content: string): boolean {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await fs.writeFile(tmp, content, { flag: 'wx' });
+    writeFileSync(tmp, content, { flag: 'wx' });
     try {
-      await fs.link(tmp, file);
+      linkSync(tmp, file);
       return true;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -138,15 +135,14 @@ async function createWhole(file: string, content: string): Promise<boolean> {
       if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP') throw err;
     }
   } finally {
-    await fs.rm(tmp, { force: true }).catch(() => {});
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never made, or gone already
+    }
   }
   try {
-    const fh = await fs.open(file, 'wx');
-    try {
-      await fh.writeFile(content);
-    } finally {
-      await fh.close();
-    }
+    writeFileSync(file, content, { flag: 'wx' });
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
