@@ -196,11 +196,15 @@ const fromChunks = {
 // In one module, an import of a built-in would load it on every run, however deep in code that
 // run never reaches (node:https for the Worker client, child_process for the regen agent):
 // esbuild hoists imports to the top. As CommonJS modules of one line, they load where used.
+// Each exports an object whose prototype is the built-in and which has no properties of its
+// own: esbuild's interop copies every own property of a CommonJS module (a getter for each of
+// node:fs's and node:crypto's hundred exports), while names reached through the prototype
+// cost nothing until used.
 const builtinsWhereUsed = {
   name: 'builtins-where-used',
   setup(build) {
     build.onResolve({ filter: /^node:[a-z_/]+$/ }, (args) => ({ path: args.path, namespace: 'node-builtin' }));
-    build.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => ({ contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});\n`, loader: 'js' }));
+    build.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => ({ contents: `module.exports = Object.create(process.getBuiltinModule(${JSON.stringify(args.path)}));\n`, loader: 'js' }));
   },
 };
 const runBuild = await esbuild.build({
