@@ -175,7 +175,7 @@ export default [
   {
     id: 'agg-schema-allows-unknown-keys',
     edits: [
-      { file: 'domain/agg-row.ts', search: '  .strict();', replace: '  .loose();' },
+      { file: 'domain/agg-row.ts', search: '    .strict(),\n);', replace: '    .loose(),\n);' },
       { file: 'domain/agg-row.ts', search: 'for (const k of Object.keys(o)) if (!known.includes(k)) out.push(`unknown key ${JSON.stringify(k)}`);', replace: '' },
     ],
     tests: ['test/domain/agg-row', 'test/worker/ingest'],
@@ -495,5 +495,39 @@ export default [
     replace: 'return value ? n : fallback;',
     tests: ['test/worker/ingest.test'],
     why: 'SNAPPY_INGEST_WINDOW_MS=5m would make every timestamp pass the replay window',
+  },
+  // Start-up: what a no-op run skips must not let anything through.
+  {
+    id: 'parse-memo-remembers-failures',
+    edits: [
+      { file: 'core/lazy-schema.ts', search: '    if (key !== undefined && res.success) {', replace: '    if (key !== undefined) {' },
+      { file: 'core/lazy-schema.ts', search: '      const out = plainJson(res.data);', replace: '      const out = plainJson(res.success ? res.data : value);' },
+    ],
+    tests: ['test/core/lazy-schema', 'test/package/noop-run'],
+    why: 'a config refused once would be remembered as parsed: the next run of the same build would take it',
+  },
+  {
+    id: 'plain-glob-dot-segments',
+    file: 'domain/glob.ts',
+    search: "    return (p) => p === dir || (p.startsWith(prefix) && !p.slice(prefix.length).split('/').some(isDotSegment));",
+    replace: '    return (p) => p === dir || p.startsWith(prefix);',
+    tests: ['test/domain/glob'],
+    why: 'staging/** would match staging/../x, where picomatch does not: the sync lists would allow what they deny',
+  },
+  {
+    id: 'cache-dir-trusts-shared-folder',
+    file: 'cli/cache-dir.ts',
+    search: ' && (st.mode & 0o022) === 0',
+    replace: '',
+    tests: ['test/cli/parse-memo'],
+    why: 'a compiled config planted in a world-writable temporary folder would be run as ours',
+  },
+  {
+    id: 'repair-gives-up-on-torn-key',
+    file: 'plugins/sync/upload.ts',
+    search: '    if (!repair) throw err;\n',
+    replace: '    throw err;\n',
+    tests: ['test/plugins/sync/fault-s3rver'],
+    why: 'a push interrupted by a server crash could never finish: the torn object it left fails every rerun',
   },
 ];
