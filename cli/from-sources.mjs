@@ -1,5 +1,5 @@
 // Runs snappy from its TypeScript sources: tsx compiles them as they load, and 'snappy-os'
-// resolves to them (cli/source-resolve.mjs). Imported by bin/snappy.js when dist/ is missing
+// resolves to them (cli/source-resolve.mjs). Imported by bin/snappy.cjs when dist/ is missing
 // or older than the sources, and given to `node --import` by the Worker build's plugin plan.
 import { register } from 'node:module';
 import { register as registerTsx } from 'tsx/esm/api';

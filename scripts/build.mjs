@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // `npm run build`: the package as it is published, in dist/.
 //   dist/index.js       the library (`import ... from 'snappy-os'`), ESM
-//   dist/cli.js         the CLI bin/snappy.js runs; it shares dist/chunks/ with the library, so
+//   dist/cli.js         the CLI bin/snappy.cjs runs; it shares dist/chunks/ with the library, so
 //                       a config or plugin importing 'snappy-os' gets the CLI's own instances
 //   dist/chunks/run.js  a plain `snappy run <task..>` (the cron job) in one module
 //   dist/chunks/*.cjs   zod, picomatch and yaml, each loaded only when a run first uses it
 //   dist/types/         declarations (.d.ts + maps), the layout of the sources
-//   dist/build.json     the source files the JS was built from, for bin/snappy.js's freshness check
+//   dist/build.json     the source files the JS was built from, for bin/snappy.cjs's freshness check
 //   dist/help-100.txt   `snappy --help` as printed off a terminal
 // JS is bundled by esbuild, most dependencies included: one file per entry and shared chunks
 // start far faster than ~90 TypeScript modules and a few hundred of their dependencies'.
@@ -27,7 +27,7 @@ const t0 = Date.now();
 
 // The build is written to a folder beside dist/ (the same file system) and renamed into place
 // when complete: a CLI run or test starting meanwhile finds the old build whole, or the new
-// one, never half of either (between the two renames, no dist/ at all: bin/snappy.js then runs
+// one, never half of either (between the two renames, no dist/ at all: bin/snappy.cjs then runs
 // the sources).
 const OUT = path.join(ROOT, `.dist-build-${process.pid}`);
 const OLD = path.join(ROOT, `.dist-old-${process.pid}`);
@@ -265,7 +265,7 @@ const worker = await esbuild.build({
   logLevel: 'warning',
 });
 
-// `snappy --help` off a terminal (width 100) is the same text every time: bin/snappy.js prints
+// `snappy --help` off a terminal (width 100) is the same text every time: bin/snappy.cjs prints
 // it from here instead of loading the argument parser, which spends most of its start-up
 // measuring the widths of the help text's cells.
 const help = spawnSync(process.execPath, ['--input-type=module', '-e', `const { main } = await import(${JSON.stringify(pathToFileURL(path.join(OUT, 'cli.js')).href)}); process.exitCode = await main(['--help']);`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });

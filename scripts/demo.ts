@@ -13,7 +13,7 @@ import { DEMO_KEYS } from './demo-keys.ts';
 import { progressWords, tenantsWords } from '../plugins/quorum/words.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = path.join(ROOT, 'bin', 'snappy.js');
+const BIN = path.join(ROOT, 'bin', 'snappy.cjs');
 const AGENT = path.join(ROOT, 'examples', 'regen-agent.mjs');
 /** Eval times are fixed so every run of the demo computes the same numbers and rev ids. */
 const T0 = Date.parse('2026-03-02T09:00:00.000Z');

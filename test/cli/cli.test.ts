@@ -23,12 +23,12 @@ test('--version prints the package version', async () => {
 test('--version loads neither the S3 client nor the CLI framework', async () => {
   const { spawnSync } = await import('node:child_process');
   const trace = (args: string[]) =>
-    spawnSync(process.execPath, ['--import', path.join(ROOT, 'test', 'helpers', 'trace-loads.mjs'), path.join(ROOT, 'bin', 'snappy.js'), ...args], { encoding: 'utf8', cwd: ROOT });
+    spawnSync(process.execPath, ['--import', path.join(ROOT, 'test', 'helpers', 'trace-loads.mjs'), path.join(ROOT, 'bin', 'snappy.cjs'), ...args], { encoding: 'utf8', cwd: ROOT });
   const v = trace(['--version']);
   assert.is(v.status, 0, v.stderr);
   assert.is(v.stdout.trim(), version);
   const loaded = v.stderr.split('\n').filter((l) => l.startsWith('LOAD '));
-  assert.ok(loaded.some((l) => l.includes('bin/snappy.js')), 'the trace sees the entry');
+  assert.ok(loaded.some((l) => l.includes('bin/snappy.cjs')), 'the trace sees the entry');
   // The CLI itself (built or from the sources) carries the argument parser, zod and tapable when built.
   for (const heavy of ['@aws-sdk', 'yargs', 'tsx', 'zod', 'tapable', 'dist/cli.js', 'cli/main.ts']) {
     assert.not.ok(loaded.some((l) => l.includes(heavy)), `--version loaded ${heavy}`);

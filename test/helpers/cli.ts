@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const BIN = path.join(ROOT, 'bin', 'snappy.js');
+export const BIN = path.join(ROOT, 'bin', 'snappy.cjs');
 
 export interface CliResult {
   code: number | null;
@@ -20,7 +20,7 @@ export interface CliOptions {
 }
 
 /**
- * Runs the real CLI (`node bin/snappy.js ...`) as a child process. The environment starts
+ * Runs the real CLI (`node bin/snappy.cjs ...`) as a child process. The environment starts
  * from this process's, minus every SNAPPY_* variable, plus `opts.env`.
  */
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {

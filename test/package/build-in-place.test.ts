@@ -1,6 +1,6 @@
 // `npm run build` while something runs the CLI (a test, a watch): the build is made aside and
 // renamed into place, so dist/ is at every moment a whole build, the old or the new one, or
-// briefly absent (bin/snappy.js then runs the sources); never a half-written one whose cli.js
+// briefly absent (bin/snappy.cjs then runs the sources); never a half-written one whose cli.js
 // imports chunks that are not there yet. Built in a copy of the tree: the repo's own dist/ is
 // never touched, so other tests running meanwhile are not disturbed.
 import { test } from 'uvu';

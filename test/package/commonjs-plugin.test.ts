@@ -40,7 +40,7 @@ export default definePlugin({
 function push(): { status: number | null; out: string } {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SNAPPY_')) env[k] = v;
-  const r = spawnSync(process.execPath, [path.join(project, 'node_modules', 'snappy-os', 'bin', 'snappy.js'), 'run', 'push'], {
+  const r = spawnSync(process.execPath, [path.join(project, 'node_modules', 'snappy-os', 'bin', 'snappy.cjs'), 'run', 'push'], {
     cwd: project,
     encoding: 'utf8',
     env: { ...env, SNAPPY_MACHINE_ID: 'cjs-test' },

@@ -26,7 +26,7 @@ test.before(() => {
 function status(fromSources: boolean): Map<string, number> {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SNAPPY_')) env[k] = v;
-  const r = spawnSync(process.execPath, [path.join(src, 'bin', 'snappy.js'), 'status', '--json'], {
+  const r = spawnSync(process.execPath, [path.join(src, 'bin', 'snappy.cjs'), 'status', '--json'], {
     cwd: project,
     encoding: 'utf8',
     env: { ...env, SNAPPY_MACHINE_ID: 'cache-test', ...(fromSources ? { SNAPPY_FROM_SOURCES: '1' } : {}) },
@@ -54,7 +54,7 @@ test('a project with no node_modules above it (a global install) keeps its compi
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SNAPPY_') && k !== 'XDG_CACHE_HOME') env[k] = v;
   const dir = path.join(userCache, 'snappy', 'config');
   const run = () => {
-    const r = spawnSync(process.execPath, [path.join(src, 'bin', 'snappy.js'), 'status', '--json'], { cwd: bare, encoding: 'utf8', env });
+    const r = spawnSync(process.execPath, [path.join(src, 'bin', 'snappy.cjs'), 'status', '--json'], { cwd: bare, encoding: 'utf8', env });
     assert.is(r.status, 0, r.stderr);
     return new Map(readdirSync(dir).filter((n) => n.endsWith('.mjs')).map((n) => [n, statSync(path.join(dir, n)).ino]));
   };
@@ -63,7 +63,7 @@ test('a project with no node_modules above it (a global install) keeps its compi
   assert.equal(run(), first, 'the second run imported the first compilation, untouched');
   // A user cache that cannot be written: the system's temporary folder serves instead.
   const tmp = tmpDir('snappy-tmp-');
-  const r = spawnSync(process.execPath, [path.join(src, 'bin', 'snappy.js'), 'status', '--json'], { cwd: bare, encoding: 'utf8', env: { ...env, XDG_CACHE_HOME: path.join(bare, 'snappy.config.ts', 'not-a-folder'), TMPDIR: tmp } });
+  const r = spawnSync(process.execPath, [path.join(src, 'bin', 'snappy.cjs'), 'status', '--json'], { cwd: bare, encoding: 'utf8', env: { ...env, XDG_CACHE_HOME: path.join(bare, 'snappy.config.ts', 'not-a-folder'), TMPDIR: tmp } });
   assert.is(r.status, 0, r.stderr);
   assert.is(readdirSync(path.join(tmp, `snappy-config-${process.getuid!()}`)).filter((n) => n.endsWith('.mjs')).length, 1);
 });

@@ -130,7 +130,7 @@ test('npm pack makes a package of the built library, the CLI, declarations and t
   tarball = path.join(work, info!.filename);
   assert.ok(existsSync(tarball), `${tarball} was written`);
   assert.is(info!.filename, 'snappy-os-0.1.0.tgz');
-  for (const f of ['package.json', 'LICENSE', 'README.md', 'bin/snappy.js', 'dist/index.js', 'dist/cli.js', 'dist/build.json', 'dist/help-100.txt', 'dist/types/core/index.d.ts', 'dist/index.js.map']) {
+  for (const f of ['package.json', 'LICENSE', 'README.md', 'bin/snappy.cjs', 'dist/index.js', 'dist/cli.js', 'dist/build.json', 'dist/help-100.txt', 'dist/types/core/index.d.ts', 'dist/index.js.map']) {
     assert.ok(files.includes(f), `${f} is in the package`);
   }
   const unwanted = files.filter((f) => /^(test|bench|scripts|examples|state\/(skills|log))\//.test(f) || f === 'dist/worker.js');
@@ -189,7 +189,7 @@ test('installed into a fresh project with a plugin package: plain Node imports i
 
   // --help from the text the build saved is the text the argument parser prints.
   const help = await run('npx', ['snappy', '--help'], { cwd: project });
-  const parsed = await run(process.execPath, [path.join(ROOT, 'bin', 'snappy.js'), '--help'], { cwd: project, env: { SNAPPY_FROM_SOURCES: '1' } });
+  const parsed = await run(process.execPath, [path.join(ROOT, 'bin', 'snappy.cjs'), '--help'], { cwd: project, env: { SNAPPY_FROM_SOURCES: '1' } });
   assert.is(help.code, 0, show(help));
   assert.is(help.out, parsed.out, 'the installed --help is what the sources print');
 });

@@ -40,7 +40,7 @@ interface Run {
 function push(extra: string[] = []): Run {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SNAPPY_') && k !== 'NODE_OPTIONS') env[k] = v;
-  const r = spawnSync(process.execPath, ['--import', TRACE, path.join(src, 'bin', 'snappy.js'), 'run', 'push', '--auto', ...extra], {
+  const r = spawnSync(process.execPath, ['--import', TRACE, path.join(src, 'bin', 'snappy.cjs'), 'run', 'push', '--auto', ...extra], {
     cwd: project,
     encoding: 'utf8',
     env: { ...env, NODE_DEBUG: 'module', SNAPPY_MACHINE_ID: 'noop', SNAPPY_MASTER_KEY: 'noop-master-key-0123456789abcdef' },
@@ -82,7 +82,7 @@ test('the first push does the work (a regen: yaml is loaded) and a no-op push lo
   assert.is(noop.status, 0, noop.stderr);
   assert.equal(lazyLibs(noop), [], 'a no-op run loaded a library it does not need');
   const ours = noop.esm.map(rel).filter((f) => !f.startsWith('<project>/node_modules/.cache/'));
-  assert.equal([...new Set(ours)].sort(), ['bin/snappy.js', 'dist/chunks/core.js', 'dist/chunks/run.js', 'dist/index.js'].sort(), `loaded: ${ours.join(', ')}`);
+  assert.equal([...new Set(ours)].sort(), ['bin/snappy.cjs', 'dist/chunks/core.js', 'dist/chunks/run.js', 'dist/index.js'].sort(), `loaded: ${ours.join(', ')}`);
   assert.ok(noop.esm.some((f) => f.includes('/node_modules/.cache/snappy/config/')), 'the compiled config is imported');
   assert.not.ok(noop.esm.some((f) => f.includes('@aws-sdk')) || noop.cjs.some((f) => f.includes('@aws-sdk')));
 });
