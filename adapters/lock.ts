@@ -62,7 +62,7 @@ export async function acquireLock(file: string, opts: LockOptions = {}): Promise
       const timer = setInterval(() => void heartbeat(file, content, opts), updateMs);
       timer.unref();
       held.set(file, { content, timer });
-      return () => release(file);
+      return async () => releaseLockSync(file);
     }
     const holder = await readHolder(file);
     if (!holder) continue; // released meanwhile: try again at once
@@ -80,7 +80,10 @@ export async function acquireLock(file: string, opts: LockOptions = {}): Promise
   }
 }
 
-/** Removes a lock this process holds, synchronously: for a process that must quit at once. */
+/**
+ * Removes a lock this process holds, synchronously (also what the release `acquireLock` gives
+ * does). Only our own lock: after a stall another process may hold it now.
+ */
 export function releaseLockSync(file: string): void {
   const h = held.get(file);
   if (!h) return;
@@ -95,10 +98,6 @@ export function releaseLockSync(file: string): void {
   if (now === h.content) rmSync(file, { force: true });
 }
 
-async function release(file: string): Promise<void> {
-  // Only our own lock: after a stall another process may hold it now.
-  releaseLockSync(file);
-}
 
 async function heartbeat(file: string, content: string, opts: LockOptions): Promise<void> {
   const h = held.get(file);

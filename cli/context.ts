@@ -1,4 +1,5 @@
 import './jitless.ts';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { resolveConfig, type ResolvedConfig } from '../core/config.ts';
 import { ErrorCode, isSnappyError, SnappyError } from '../core/errors.ts';
@@ -10,7 +11,6 @@ import { useParseMemo } from '../core/lazy-schema.ts';
 import { DEFAULT_TICK_BUDGET_MS } from '../lifecycle/tick.ts';
 import { lifecycleTasks } from '../lifecycle/tasks.ts';
 import { ingestRun } from '../lifecycle/ingest.ts';
-import { createHash } from 'node:crypto';
 import { tenantIdOfSha256 } from '../domain/hash.ts';
 import { keyStrength, weakKeyMessage } from '../domain/key-strength.ts';
 import { isMachineId } from '../domain/names.ts';

@@ -23,8 +23,9 @@ interface MemoFile {
 /**
  * The parse memo of the built CLI (core/lazy-schema.ts): snappy's own schemas' successful
  * parses, in `<build>.json` of the `parse-memo` cache folder for `dir` (cli/cache-dir.ts). A
- * no-op cron run so validates its config and plugin options without loading zod. Read once; written back, aside and renamed, when the process exits having added to it.
- * Undefined from the sources. An unreadable, damaged or foreign file is an empty memo.
+ * no-op cron run so validates its config and plugin options without loading zod. Read once;
+ * written back, aside and renamed, when the process exits having added to it. Undefined from
+ * the sources. An unreadable, damaged or foreign file is an empty memo.
  */
 export function openParseMemo(dir: string, build: string | undefined = BUILD_ID): ParseMemo | undefined {
   if (!build || !/^[0-9a-f]{16}$/.test(build)) return undefined;

@@ -180,15 +180,15 @@ const result = await esbuild.build({
 // SDK) and cosmiconfig (configs that are not plain) are imported from there. Every module
 // those load beside it has its own instance there: they are pure.
 const chunkOfEntry = new Map(Object.entries(result.metafile.outputs).filter(([, o]) => o.entryPoint).map(([out, o]) => [o.entryPoint, `./${path.basename(out)}`]));
-const FROM_CHUNKS = { 'adapters/s3-blob-store.ts': 'adapters/s3-blob-store.ts', cosmiconfig: Object.keys(result.metafile.inputs).find((i) => /node_modules\/cosmiconfig\/dist\/index\.js$/.test(i)) };
+const COSMICONFIG = Object.keys(result.metafile.inputs).find((i) => /node_modules\/cosmiconfig\/dist\/index\.js$/.test(i));
 const fromChunks = {
   name: 'from-chunks',
   setup(build) {
     build.onResolve({ filter: /s3-blob-store\.ts$|^cosmiconfig$/ }, (args) => {
       if (args.kind !== 'dynamic-import') return undefined;
-      const key = args.path === 'cosmiconfig' ? FROM_CHUNKS.cosmiconfig : FROM_CHUNKS['adapters/s3-blob-store.ts'];
-      const chunk = chunkOfEntry.get(key);
-      if (!chunk) throw new Error(`build: no chunk of the CLI is the entry ${key}`);
+      const entry = args.path === 'cosmiconfig' ? COSMICONFIG : 'adapters/s3-blob-store.ts';
+      const chunk = chunkOfEntry.get(entry);
+      if (!chunk) throw new Error(`build: no chunk of the CLI is the entry ${entry}`);
       return { path: chunk, external: true };
     });
   },
@@ -224,24 +224,23 @@ for (const [out, o] of Object.entries(runBuild.metafile.outputs)) {
 }
 
 // Each output imports the core by its own relative path; every name it imports must be there
-// (`export *` drops a name two core files both export).
-for (const out of [...Object.keys(result.metafile.outputs), ...Object.keys(runBuild.metafile.outputs)].filter((o) => o.endsWith('.js'))) {
-  const file = path.join(ROOT, out);
-  const text = readFileSync(file, 'utf8');
-  if (!text.includes(CORE)) continue;
-  for (const m of text.matchAll(new RegExp(`(?:import|export) ?\\{([^}]*)\\} ?from ?"${CORE}"`, 'g'))) {
-    for (const spec of m[1].split(',').map((x) => x.trim().split(/\s+as\s+/)[0]).filter(Boolean)) {
-      if (!coreExports.has(spec)) throw new Error(`build: ${out} imports ${spec}, which dist/chunks/core.js does not export`);
-    }
-  }
-  let rel = path.relative(path.dirname(file), CORE_FILE).split(path.sep).join('/');
-  if (!rel.startsWith('.')) rel = `./${rel}`;
-  writeFileSync(file, text.replaceAll(`"${CORE}"`, JSON.stringify(rel)));
-}
+// (`export *` drops a name two core files both export). Built-ins by getter, and the banner
+// only where `require` is used (see above).
 for (const out of [...Object.keys(result.metafile.outputs), ...Object.keys(runBuild.metafile.outputs), ...Object.keys(core.metafile.outputs)].filter((o) => o.endsWith('.js'))) {
   const file = path.join(ROOT, out);
   const text = readFileSync(file, 'utf8');
-  let fixed = builtinsByGetter(text);
+  let fixed = text;
+  if (text.includes(CORE)) {
+    for (const m of text.matchAll(new RegExp(`(?:import|export) ?\\{([^}]*)\\} ?from ?"${CORE}"`, 'g'))) {
+      for (const spec of m[1].split(',').map((x) => x.trim().split(/\s+as\s+/)[0]).filter(Boolean)) {
+        if (!coreExports.has(spec)) throw new Error(`build: ${out} imports ${spec}, which dist/chunks/core.js does not export`);
+      }
+    }
+    let rel = path.relative(path.dirname(file), CORE_FILE).split(path.sep).join('/');
+    if (!rel.startsWith('.')) rel = `./${rel}`;
+    fixed = fixed.replaceAll(`"${CORE}"`, JSON.stringify(rel));
+  }
+  fixed = builtinsByGetter(fixed);
   if (/^import\b[^;]*?"node:/m.test(fixed)) throw new Error(`build: ${out} imports a built-in in a form builtinsByGetter does not know`);
   if (fixed.startsWith(`${BANNER}\n`) && !/\brequire\b/.test(fixed.slice(BANNER.length))) fixed = fixed.slice(BANNER.length);
   if (fixed !== text) writeFileSync(file, fixed);

@@ -89,7 +89,6 @@ export class AggStore {
     // complete lines and rebuild this machine's rows from the eval log, deduplicated.
     const keep = await completeLinesSize(this.file, size);
     if (keep < size) await fs.truncate(this.file, keep);
-    this.changed = true;
     if (saved) this.warn(`${State.aggregate} is shorter than recorded (edited or removed by hand?): rebuilding this machine's rows from ${State.evalLog}`);
     this.commit = { ...EMPTY, own: [], size: keep };
     await this.save();
